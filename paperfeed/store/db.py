@@ -1,0 +1,89 @@
+"""Opening the database: engine with SQLite pragmas (WAL, foreign keys), and Alembic migrations.
+
+``open_store(settings)`` is what the CLI and the web app call: it creates the SQLite folder if needed,
+applies pending migrations and returns the engine.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from paperfeed.config import Settings
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+class StoreError(RuntimeError):
+    """The database cannot be opened or upgraded; the message says which and why."""
+
+
+def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` (SQLAlchemy form). SQLite files get WAL, foreign keys and a busy timeout."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               poolclass=NullPool if not database or database == ":memory:" else None)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def alembic_config(engine: Engine | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if engine is not None:
+        cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return cfg
+
+
+def upgrade(engine: Engine) -> None:
+    """Apply every pending migration (all branches: ``heads``)."""
+    cfg = alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "heads")
+
+
+def is_current(engine: Engine) -> bool:
+    """True when the database has every migration applied."""
+    script = ScriptDirectory.from_config(alembic_config())
+    heads = set(script.get_heads())
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return False
+        rows = conn.exec_driver_sql("SELECT version_num FROM alembic_version").fetchall()
+    return {r[0] for r in rows} == heads
+
+
+def open_store(settings: Settings, *, migrate: bool = True) -> Engine:
+    """Engine for the configured database, migrated to the latest schema."""
+    url = settings.resolved_database_url
+    try:
+        engine = make_engine(url)
+        if migrate and not is_current(engine):
+            upgrade(engine)
+    except Exception as exc:  # noqa: BLE001 - surface one clear line to the user
+        safe = make_url(url).render_as_string(hide_password=True)
+        raise StoreError(f"cannot open database {safe}: {exc}") from exc
+    return engine

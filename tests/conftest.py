@@ -1,0 +1,41 @@
+"""Shared fixtures: every test gets its own data dir and a fresh, migrated SQLite store."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from paperfeed.config import Settings  # noqa: E402
+from paperfeed.store.db import open_store  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings for an isolated instance: its own data dir and SQLite file, no demo seeding, no model."""
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        environment="test",
+        data_dir=tmp_path / "data",
+        database_url=str(tmp_path / "data" / "paperfeed.db"),
+        seed_demo=False,
+        embedder="none",
+        base_url="http://testserver",
+        arxiv_request_interval=0.0,
+    )
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    eng = open_store(settings)
+    yield eng
+    eng.dispose()
