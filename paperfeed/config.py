@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     minilm_path: str = ""
     # Folder of the distilled model2vec model; empty means <data_dir>/models/static.
     static_model_path: str = ""
+    # Where search runs: tantivy + vector files beside the database, or inside PostgreSQL (tsvector +
+    # pgvector). "auto" means tantivy (the faster one, see docs/deployment.md) on every database.
+    search_backend: Literal["auto", "tantivy", "postgres"] = "auto"
 
     # Web
     base_url: str = "http://127.0.0.1:8000"

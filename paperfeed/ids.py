@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from functools import lru_cache
 
 # New-style (0704.0001 onward) and old-style (hep-th/9901001, math.GT/0309136) identifiers, optional version.
 _NEW = r"\d{4}\.\d{4,5}"
@@ -47,8 +48,14 @@ _LATEX_CMD = re.compile(r"\\[a-zA-Z]+\*?|[{}$^_~\\]")
 _NON_WORD = re.compile(r"[^\w]+")
 
 
+@lru_cache(maxsize=16_384)
 def normalise_title(title: str) -> str:
-    """Key used to match the same paper from two sources: case, accents, LaTeX and punctuation removed."""
+    """Key used to match the same paper from two sources: case, accents, LaTeX and punctuation removed.
+
+    Cached, with a fast path for ASCII titles (NFKD and accent stripping are no-ops there): one upsert
+    keys each incoming title several times (collapse, match, row)."""
+    if title.isascii():
+        return " ".join(_NON_WORD.sub(" ", _LATEX_CMD.sub(" ", title).casefold()).split())
     text = unicodedata.normalize("NFKD", title)
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = _LATEX_CMD.sub(" ", text).casefold()

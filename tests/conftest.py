@@ -14,19 +14,20 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from paperfeed.config import Settings  # noqa: E402
 from paperfeed.store.db import open_store  # noqa: E402
+from tests.pg import database_url_for, pg_server, pg_url  # noqa: E402,F401 - PostgreSQL fixtures
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     """Settings for an isolated instance: its own data dir and SQLite file, no demo seeding, no model."""
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         environment="test",
         data_dir=tmp_path / "data",
-        database_url=str(tmp_path / "data" / "paperfeed.db"),
+        database_url=database_url_for(request, tmp_path),  # PAPERFEED_TEST_BACKEND=postgresql: PG
         seed_demo=False,
         embedder="none",
         base_url="http://testserver",

@@ -26,6 +26,12 @@ def _root(db: DbOption = None) -> None:
 
 # Command modules: importing one registers its commands on ``app``.
 from paperfeed.cli import store_cmds  # noqa: E402,F401
+from paperfeed.cli import db_cmds  # noqa: E402,F401
+from paperfeed.cli import harvest_cmds  # noqa: E402,F401
+from paperfeed.cli import model_cmds  # noqa: E402,F401
+from paperfeed.cli import digest_cmds  # noqa: E402,F401
+from paperfeed.cli import web_cmds  # noqa: E402,F401
+from paperfeed.cli import search_cmds  # noqa: E402,F401
 
 
 def main() -> None:

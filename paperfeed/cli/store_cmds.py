@@ -7,10 +7,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
 from paperfeed.cli import app
 from paperfeed.cli.common import DbOption, JsonOption, console, fail, get_engine, get_settings, print_json
+from paperfeed.ingest.formats import FORMATS
 from paperfeed.ingest.paperfeed_jsonl import paper_to_json, write_jsonl
 from paperfeed.ingest.run import IngestError, ingest_paths
 from paperfeed.store.db import StoreError, open_store, upgrade
@@ -22,15 +31,18 @@ app.add_typer(db_app, name="db")
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files to ingest.", show_default=False)],
-    fmt: Annotated[str, typer.Option("--format", help="Input format, or auto to detect it.")] = "auto",
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH...", show_default=False,
+                                                help="Files to ingest (.gz and single-file .zip too).")],
+    fmt: Annotated[str, typer.Option("--format", help="Input format of every file: auto (detect each "
+                                     f"file), {', '.join(FORMATS)}.")] = "auto",
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Ingest papers from files (arXiv Atom/OAI-PMH/RSS, Kaggle snapshot, HF JSON or pages, BibTeX, JSONL)."""
     engine = get_engine(get_settings(db))
     total = sum(p.stat().st_size for p in paths if p.is_file())
-    columns = [TextColumn("ingest"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn()]
+    columns = [TextColumn("ingest"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+               TimeRemainingColumn()]
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task("ingest", total=total or None)
         try:
@@ -38,17 +50,21 @@ def ingest(
                                   on_bytes=lambda n: bar.advance(task, n))
         except IngestError as exc:
             fail(str(exc))
+        except OSError as exc:  # unreadable file, disk full: one line, not a traceback
+            fail(f"{exc.filename or 'ingest'}: {exc.strerror or exc}")
         except KeyboardInterrupt:
             fail("interrupted: batches stored so far are kept; run the same command again to finish", 130)
     if as_json:
         print_json(report.as_dict())
         return
     for r in report.rejected[:50]:
-        console.print(f"[yellow]rejected[/yellow] {r.location}: {r.reason}", highlight=False, markup=True)
+        console.print(f"[yellow]rejected[/yellow] {escape(r.location)}: {escape(r.reason)}",
+                      highlight=False, soft_wrap=True)
     if len(report.rejected) > 50:
         console.print(f"... and {len(report.rejected) - 50} more rejected records (use --json for all)")
+    deleted = f", deleted upstream {report.deleted}" if report.deleted else ""
     typer.echo(f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
-               f"rejected {len(report.rejected)}" + (f", deleted upstream {report.deleted}" if report.deleted else ""))
+               f"rejected {len(report.rejected)}{deleted}")
 
 
 @app.command()
@@ -65,9 +81,13 @@ def export(
             n = write_jsonl(papers, sys.stdout)
         else:
             tmp = out.with_name(out.name + ".tmp")
-            with tmp.open("w", encoding="utf-8") as f:
-                n = write_jsonl(papers, f)
-            tmp.replace(out)
+            try:  # written beside the target, then renamed: a failed export never leaves half a file
+                with tmp.open("w", encoding="utf-8") as f:
+                    n = write_jsonl(papers, f)
+                tmp.replace(out)
+            except OSError as exc:
+                tmp.unlink(missing_ok=True)
+                fail(f"{exc.filename or out}: {exc.strerror or exc}")
     console.print(f"exported {n} papers", highlight=False)
 
 
@@ -111,7 +131,8 @@ def show(paper_id: Annotated[str, typer.Argument(metavar="ID")], db: DbOption = 
         return
     typer.echo(paper.title)
     typer.echo(", ".join(paper.author_names))
-    meta = [paper.id, paper.primary_category or "", paper.published.date().isoformat() if paper.published else ""]
+    day = paper.published.date().isoformat() if paper.published else ""
+    meta = [paper.id, paper.primary_category or "", day]
     typer.echo(" · ".join(m for m in meta if m))
     if paper.versions:
         typer.echo("versions: " + ", ".join(

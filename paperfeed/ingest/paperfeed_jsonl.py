@@ -16,8 +16,9 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import IO, Any, BinaryIO
 
+from paperfeed.ingest.textutil import line_too_long, numbered_lines
 from paperfeed.ingest.validate import clean_paper
-from paperfeed.models import Author, ParsedItem, Paper, Rejection, Version
+from paperfeed.models import Author, Paper, ParsedItem, Rejection, Version
 
 FORMAT_TAG = "paperfeed/1"
 _OPTIONAL = ("primary_category", "doi", "journal_ref", "comments", "license", "abs_url", "pdf_url",
@@ -81,7 +82,7 @@ def paper_from_json(data: Any) -> Paper:
         if not isinstance(v, dict) or not isinstance(v.get("version"), int):
             raise ValueError("versions must be {version, created, size} objects")
         versions.append(Version(v["version"], _date(v.get("created"), "versions.created"), v.get("size")))
-    optional = {}
+    optional: dict[str, Any] = {}
     for name in _OPTIONAL:
         value = data.get(name)
         if value is not None and not isinstance(value, str):
@@ -100,7 +101,10 @@ def paper_from_json(data: Any) -> Paper:
 
 def parse_paperfeed_jsonl(stream: BinaryIO, *, name: str) -> Iterator[ParsedItem]:
     """Stream a Paperfeed export line by line, in constant memory."""
-    for lineno, raw in enumerate(stream, start=1):
+    for lineno, raw in numbered_lines(stream):
+        if raw is None:
+            yield Rejection(file=name, line=lineno, reason=line_too_long())
+            continue
         if not raw.strip():
             continue
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import replace
+from typing import Any
 
 from paperfeed.models import Author, Paper
 
@@ -21,15 +22,22 @@ MAX_ID = 64
 
 # C0/C1 control characters except tab/newline, plus lone surrogates: never stored.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-_SPACES = re.compile(r"\s+")
 
 
 def clean_text(text: str | None) -> str:
-    """NFC-normalised text without control characters, whitespace collapsed to single spaces."""
+    """NFC-normalised text without control characters, whitespace collapsed to single spaces.
+
+    Printable ASCII (most titles and abstracts) skips normalisation and the control-character scan.
+    """
     if not text:
         return ""
-    text = _CONTROL.sub(" ", unicodedata.normalize("NFC", text))
-    return _SPACES.sub(" ", text).strip()
+    if not text.isascii():
+        text = _CONTROL.sub(" ", unicodedata.normalize("NFC", text))
+    elif not text.isprintable():  # tabs, newlines or C0 controls
+        text = _CONTROL.sub(" ", text)
+    elif "  " not in text and text[0] != " " and text[-1] != " ":
+        return text
+    return " ".join(text.split())
 
 
 def _clean_optional(text: str | None, name: str) -> str | None:
@@ -68,7 +76,7 @@ def clean_paper(paper: Paper) -> Paper | str:
     if any(len(c) > 64 for c in categories):
         return "category longer than 64 characters"
     try:
-        optional = {name: _clean_optional(getattr(paper, name), name)
+        optional: dict[str, Any] = {name: _clean_optional(getattr(paper, name), name)
                     for name in ("doi", "journal_ref", "comments", "license", "abs_url", "pdf_url",
                                  "code_url", "project_url")}
     except ValueError as exc:

@@ -16,9 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 import time
+import unicodedata
 from collections.abc import Callable
+from itertools import chain
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -128,7 +131,9 @@ class MiniLMEmbedder:
             self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         except Exception as exc:  # noqa: BLE001 - any load failure becomes one clear message
             raise EmbedderError(f"cannot load MiniLM from {path}: {exc}") from exc
-        self.dim = int(self._model.get_sentence_embedding_dimension() or 384)
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or \
+            self._model.get_sentence_embedding_dimension
+        self.dim = int(get_dim() or 384)
         self.fingerprint = "minilm-" + _fingerprint(path, ("config.json", "modules.json", "tokenizer.json",
                                                              "model.safetensors"))
 
@@ -192,30 +197,84 @@ def _rmtree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+_WORD = re.compile(r"[^\W_]+|[^\w\s]|_")  # BERT pre-tokenisation: runs of letters/digits, each punctuation mark
+
+
+_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")  # combining marks
+
+
+def _bert_normalise(text: str) -> str:
+    """What the uncased BERT normaliser does: lower case, accents stripped."""
+    text = text.lower()
+    if text.isascii():
+        return text
+    return _MARKS.sub("", unicodedata.normalize("NFD", text))
+
+
 class StaticEmbedder:
-    """A model2vec static model: token vectors looked up and averaged; no neural network at query time."""
+    """A model2vec static model: the mean of token vectors, L2-normalised; no neural network at all.
+
+    Same output as ``StaticModel.encode`` (the first 512 word pieces of the text, unknown pieces dropped),
+    several times faster: words are split with one regular expression, each distinct word is turned into word
+    pieces by the model's tokenizer once and remembered, and the means are one sparse matrix product.
+    """
 
     name = "static"
+    max_tokens = 512
 
     def __init__(self, path: Path) -> None:
         _require_ml()
         from model2vec import StaticModel
 
         try:
-            self._model = StaticModel.from_pretrained(str(path))
+            self._model = StaticModel.from_pretrained(str(path), force_download=False)
         except Exception as exc:  # noqa: BLE001
             raise EmbedderError(f"cannot load the static model from {path}: {exc}; "
                                 "run `paperfeed distill` to make it again") from exc
         self.dim = int(self._model.dim)
         self.fingerprint = "static-" + _fingerprint(path, ("config.json", "tokenizer.json",
                                                              "model.safetensors", "paperfeed.json"))
+        self._table = np.asarray(self._model.embedding, dtype=np.float32)
+        if self._model.weights is not None or self._model.token_mapping is not None:
+            raise EmbedderError(f"{path}: vocabulary-quantised static models are not supported; "
+                                "run `paperfeed distill` to make a plain one")
+        self._pieces: dict[str, list[int]] = {}
+        self._unk = self._model.unk_token_id
+
+    def _word_ids(self, words: list[str]) -> None:
+        """Learn the word pieces of words not seen before (one tokenizer call for all of them)."""
+        fresh = [w for w in dict.fromkeys(words) if w not in self._pieces]
+        if not fresh:
+            return
+        encoded = self._model.tokenizer.encode_batch_fast(fresh, add_special_tokens=False)
+        for word, enc in zip(fresh, encoded, strict=True):
+            self._pieces[word] = [i for i in enc.ids if i != self._unk]
+
+    def token_ids(self, text: str) -> list[int]:
+        words = _WORD.findall(_bert_normalise(text))
+        pieces = self._pieces
+        try:
+            ids = list(chain.from_iterable(map(pieces.__getitem__, words)))
+        except KeyError:
+            self._word_ids(words)
+            ids = list(chain.from_iterable(map(pieces.__getitem__, words)))
+        return ids[: self.max_tokens]
 
     def encode(self, texts: list[str], batch_size: int = 1024) -> np.ndarray:
+        from scipy.sparse import csr_matrix
+
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        out = self._model.encode(list(texts), batch_size=batch_size, show_progress_bar=False,
-                                 use_multiprocessing=False)
-        return _normalise(out)
+        out = []
+        for start in range(0, len(texts), batch_size):
+            docs = [self.token_ids(t) for t in texts[start:start + batch_size]]
+            lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
+            indptr = np.concatenate([[0], np.cumsum(lengths)])
+            indices = np.array(list(chain.from_iterable(docs)), dtype=np.int64)
+            weights = np.repeat(1.0 / np.maximum(lengths, 1), lengths).astype(np.float32)
+            bag = csr_matrix((weights, indices, indptr), shape=(len(docs), len(self._table)))
+            out.append(np.asarray(bag @ self._table, dtype=np.float32))
+        return _normalise(np.concatenate(out))
 
 
 # ---------------------------------------------------------------- factory + cache

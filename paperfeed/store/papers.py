@@ -160,7 +160,13 @@ def all_ids(*, conn: Connection) -> list[str]:
 # ---------------------------------------------------------------- merging
 
 def _is_newer(new: Paper, old: Paper) -> bool:
+    """True when ``new`` describes a later state of the paper than ``old`` (so its text wins).
+
+    A record without versions (HF, BibTeX) never beats one with an arXiv version history.
+    """
     nv, ov = new.latest_version, old.latest_version
+    if nv is None and ov is not None:
+        return False
     if nv is not None and ov is not None and nv != ov:
         return nv > ov
     if new.updated and old.updated and new.updated != old.updated:
@@ -213,15 +219,14 @@ def _same(a: Paper, b: Paper) -> bool:
 def _find_existing(conn: Connection, batch: Sequence[Paper]) -> dict[str, Paper]:
     """Stored papers matching the batch, keyed by incoming paper id (by id, alias, then title)."""
     ids = [p.id for p in batch]
-    by_id = {p.id: p for p in get_papers(conn=conn, ids=ids)}
-    found: dict[str, Paper] = {}
-    alias_hits = [i for i in ids if i not in by_id]
-    if alias_hits:
-        for p in get_papers(conn=conn, ids=alias_hits):
-            by_id.setdefault(p.id, p)
-    for p in batch:
-        if p.id in by_id:
-            found[p.id] = by_id[p.id]
+    by_id = {p.id: p for p in get_papers(conn=conn, ids=ids)}  # current ids; aliases followed
+    found: dict[str, Paper] = {i: by_id[i] for i in ids if i in by_id}
+    missing = [i for i in ids if i not in found]
+    for chunk in _chunks(missing):  # an old pf- id now known by its arXiv id
+        q = select(paper_aliases.c.alias, paper_aliases.c.paper_id).where(paper_aliases.c.alias.in_(chunk))
+        for r in conn.execute(q):
+            if r.paper_id in by_id:
+                found[r.alias] = by_id[r.paper_id]
     unmatched = [p for p in batch if p.id not in found]
     keys = list({normalise_title(p.title) for p in unmatched})
     by_key: dict[str, str] = {}
@@ -321,13 +326,13 @@ def paper_stats(*, conn: Connection) -> dict[str, Any]:
     total = count_papers(conn=conn)
     by_source = {r[0]: r[1] for r in conn.execute(
         select(papers.c.source, func.count()).group_by(papers.c.source).order_by(papers.c.source))}
-    month: dict[str, int] = {}
-    for published, first_seen in conn.execute(select(papers.c.published, papers.c.first_seen)):
-        when = published or first_seen
-        if isinstance(when, str):
-            when = datetime.fromisoformat(when)
-        key = when.strftime("%Y-%m") if when else "unknown"
-        month[key] = month.get(key, 0) + 1
+    when = func.coalesce(papers.c.published, papers.c.first_seen)
+    if conn.dialect.name == "sqlite":
+        month_of = func.substr(when, 1, 7)
+    else:
+        month_of = func.to_char(when, "YYYY-MM")
+    month = {r[0] or "unknown": r[1] for r in conn.execute(
+        select(month_of.label("m"), func.count()).group_by(month_of).order_by(month_of))}
     top_cats = [{"category": r[0], "papers": r[1]} for r in conn.execute(
         select(paper_categories.c.category, func.count().label("n"))
         .group_by(paper_categories.c.category).order_by(func.count().desc()).limit(20))]

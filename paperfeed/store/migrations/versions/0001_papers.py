@@ -5,6 +5,7 @@ Revises:
 Create Date: 2026-11-23
 """
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -16,7 +17,7 @@ down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_FK = {"onupdate": "CASCADE", "ondelete": "CASCADE"}
+_FK: dict[str, Any] = {"onupdate": "CASCADE", "ondelete": "CASCADE"}
 
 
 def upgrade() -> None:

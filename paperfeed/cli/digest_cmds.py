@@ -1,0 +1,189 @@
+"""Digest commands: ``digest send`` (for cron), ``digest preview EMAIL`` and the long-running ``worker``."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import Engine
+
+from paperfeed.cli import app
+from paperfeed.cli.common import DbOption, JsonOption, console, fail, get_engine, get_settings, print_json
+from paperfeed.config import Settings
+from paperfeed.digest.compose import build_digest
+from paperfeed.digest.mailer import AddressError, normalise_address
+from paperfeed.digest.render import render_digest
+from paperfeed.digest.send import SendReport, send_digests
+from paperfeed.store.subscriptions import get_subscriber
+
+digest_app = typer.Typer(help="Email digests: send the due ones, preview one.", no_args_is_help=True)
+app.add_typer(digest_app, name="digest")
+log = logging.getLogger("paperfeed.worker")
+
+NowOption = Annotated[str | None, typer.Option(
+    "--now", metavar="ISO-TIME", help="Act as if it were this time (UTC unless it has an offset).")]
+
+
+def _parse_now(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(UTC)
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"--now: {value!r} is not an ISO time such as 2026-11-23T08:00:00Z")
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def make_searcher(engine: Engine, settings: Settings) -> Any:
+    """The search service for topics and "for you", or None when search is not installed."""
+    try:
+        from paperfeed.search.service import Searcher
+    except ImportError:
+        return None
+    try:
+        return Searcher(engine=engine, settings=settings)
+    except Exception as exc:  # noqa: BLE001 - topics need search; trending does not
+        console.print(f"[yellow]warning:[/yellow] search unavailable, topics are skipped: {exc}")
+        return None
+
+
+def _summary(report: SendReport) -> str:
+    if report.dry_run:
+        head = f"dry run: {report.would_send} digests written, nothing sent or recorded"
+    else:
+        head = f"sent {report.sent}, failed {report.failed}"
+    parts = [f"skipped {report.skipped} (not due {report.not_due}, already sent {report.already_sent}, "
+             f"in progress elsewhere {report.in_progress}, empty {report.empty})"]
+    if report.bounced:
+        parts.append(f"bounced {report.bounced}, suspended {report.suspended}")
+    if report.not_attempted:
+        parts.append(f"not attempted {report.not_attempted} (retried next run)")
+    if report.resent_uncertain:
+        parts.append(f"resent after an interrupted DATA {report.resent_uncertain}")
+    return head + ", " + ", ".join(parts)
+
+
+@digest_app.command("send")
+def send(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Write .eml files to <data dir>/outbox; "
+                                          "send nothing, record nothing.")] = False,
+    now: NowOption = None,
+    user: Annotated[str | None, typer.Option("--user", metavar="EMAIL",
+                                             help="Only this subscriber.")] = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Send every digest that is due now, exactly once per subscriber and period (safe to re-run)."""
+    settings = get_settings(db)
+    moment = _parse_now(now)
+    only = None
+    if user is not None:
+        try:
+            only = normalise_address(user)
+        except AddressError as exc:
+            fail(f"--user: {exc}")
+    if not dry_run and not settings.emails_enabled:
+        fail("email is not configured: set PAPERFEED_SMTP_HOST and PAPERFEED_MAIL_FROM (or use --dry-run)")
+    engine = get_engine(settings)
+    report = send_digests(engine=engine, settings=settings, searcher=make_searcher(engine, settings),
+                          now=moment, dry_run=dry_run, only_email=only)
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        if report.due == 0:
+            typer.echo("nothing due: no active subscriber has reached their sending hour for a new period")
+        typer.echo(_summary(report))
+        for err in report.errors[:20]:
+            console.print(f"[yellow]failed[/yellow] {err['email']} ({err['period']}): {err['error']}",
+                          highlight=False)
+        for path in report.written[:20]:
+            typer.echo(f"wrote {path}")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@digest_app.command("preview")
+def preview(
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="The subscriber's address.")],
+    now: NowOption = None,
+    html: Annotated[bool, typer.Option("--html", help="Print the HTML part instead of the text.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Print the digest this subscriber would get now (nothing is sent or recorded)."""
+    settings = get_settings(db)
+    try:
+        address = normalise_address(email)
+    except AddressError as exc:
+        fail(str(exc))
+    engine = get_engine(settings)
+    with engine.connect() as conn:
+        sub = get_subscriber(conn=conn, email=address)
+        if sub is None:
+            fail(f"no subscriber with address {address}")
+        digest = build_digest(conn=conn, searcher=make_searcher(engine, settings), subscriber=sub,
+                              now=_parse_now(now))
+    if digest.is_empty:
+        typer.echo(f"nothing to send to {address} now (status {sub.status}): no new papers for them")
+        return
+    mail = render_digest(digest=digest, settings=settings)
+    typer.echo(f"Subject: {mail.subject}\n")
+    typer.echo(mail.html if html else mail.text)
+
+
+@app.command()
+def worker(
+    interval: Annotated[float, typer.Option("--interval", min=0.1, metavar="SECONDS",
+                                            help="How often to look for due digests.")] = 60.0,
+    once: Annotated[bool, typer.Option("--once", help="Run one cycle and exit (same as --max-cycles 1).")]
+    = False,
+    max_cycles: Annotated[int | None, typer.Option("--max-cycles", min=1, metavar="N",
+                                                   help="Exit after N cycles (default: run forever).")]
+    = None,
+    now: NowOption = None,
+    db: DbOption = None,
+) -> None:
+    """Run forever: send each subscriber's digest at their hour in their time zone. Stops cleanly on
+    SIGTERM or Ctrl-C (the digest being sent is finished and recorded first). With --now the clock
+    starts at that time and advances in real time (to test a schedule)."""
+    settings = get_settings(db)
+    if not settings.emails_enabled:
+        fail("email is not configured: set PAPERFEED_SMTP_HOST and PAPERFEED_MAIL_FROM")
+    skew = _parse_now(now) - datetime.now(UTC) if now else timedelta(0)
+    engine = get_engine(settings)
+    searcher = make_searcher(engine, settings)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        console.print(f"worker: got signal {signum}, stopping after the current digest")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    limit = 1 if once else max_cycles
+    console.print(f"worker: checking for due digests every {interval:g}s")
+    cycles = 0
+    while not stop.is_set():
+        _cycle(engine, settings, searcher, datetime.now(UTC) + skew, stop, verbose=limit is not None)
+        cycles += 1
+        if limit is not None and cycles >= limit:
+            break
+        stop.wait(interval)
+    console.print(f"worker: stopped after {cycles} cycle{'s' if cycles != 1 else ''}")
+
+
+def _cycle(engine: Engine, settings: Settings, searcher: Any, moment: datetime, stop: threading.Event,
+           verbose: bool) -> None:
+    """One scheduler pass; a failure is reported and the worker keeps running (the ledger keeps it safe).
+    A pass that did nothing is only reported when ``verbose`` (bounded runs)."""
+    try:
+        report = send_digests(engine=engine, settings=settings, searcher=searcher, now=moment,
+                              should_stop=stop.is_set)
+    except Exception as exc:  # noqa: BLE001 - keep the scheduler alive
+        console.print(f"[red]worker: run failed:[/red] {exc}")
+        return
+    if verbose or report.sent or report.failed:
+        console.print(f"worker {report.now}: {_summary(report)}", highlight=False)

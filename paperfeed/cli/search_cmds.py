@@ -1,0 +1,227 @@
+"""Search commands: ``paperfeed index``, ``search``, ``similar`` and ``eval``, thin wrappers over
+:class:`paperfeed.search.service.Searcher` and :mod:`paperfeed.search.evaluate`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import Engine
+
+from paperfeed.cli import app
+from paperfeed.cli.common import DbOption, JsonOption, console, fail, get_engine, get_settings, print_json
+from paperfeed.config import Settings
+from paperfeed.models import SearchHit
+from paperfeed.search.dense import DenseIndexError
+from paperfeed.search.embed import EMBEDDER_NAMES, EmbedderError, get_embedder
+from paperfeed.search.hybrid import MODES
+from paperfeed.search.lexical import LexicalIndexError
+from paperfeed.search.query import SORTS, QueryError
+from paperfeed.search.service import Searcher
+from paperfeed.search.sync import Progress as RefreshProgress
+from paperfeed.search.vectors import VectorStoreError
+
+# A query-time refresh embeds at most this many pending papers; beyond, `paperfeed index` is the place.
+CLI_EMBED_LIMIT = 5_000
+_TAG = re.compile(r"<[^>]+>")
+
+ModelOption = Annotated[str | None, typer.Option(
+    "--model", help="Embedding model: minilm, static or none (default: PAPERFEED_EMBEDDER).")]
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        fail(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+@contextmanager
+def _progress_bars() -> Iterator[RefreshProgress]:
+    """Rich progress bars on stderr, one per stage (lexical, dense); silent when stderr is not a terminal."""
+    columns = [TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=console, transient=False, disable=not console.is_terminal) as bars:
+        tasks: dict[str, Any] = {}
+
+        def update(stage: str, done: int, total: int | None) -> None:
+            if stage not in tasks:
+                tasks[stage] = bars.add_task(stage, total=total)
+            bars.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
+def _searcher(engine: Engine, settings: Settings, model: str | None, *, explicit: bool) -> Searcher:
+    """A Searcher for ``model``; an explicitly asked model that cannot load is an error, not a fallback."""
+    name = model or settings.embedder
+    _choice("--model", name, (*EMBEDDER_NAMES, "none"))
+    embedder = None
+    if name != "none" and explicit:
+        try:
+            embedder = get_embedder(name, settings)  # distils the static model on first use
+        except EmbedderError as exc:
+            fail(str(exc))
+    try:
+        return Searcher(engine=engine, settings=settings, model=name, embedder=embedder)
+    except (LexicalIndexError, OSError, ValueError) as exc:
+        fail(f"cannot open the search index in {settings.index_dir}: {exc}")
+
+
+@app.command()
+def index(model: ModelOption = None, db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Build or refresh the search indexes (BM25 and embeddings) for papers added or changed since the
+    last run. Resumable: an interrupted run continues where it stopped."""
+    settings = get_settings(db)
+    engine = get_engine(settings, seed=True)
+    searcher = _searcher(engine, settings, model, explicit=model is not None)
+    try:
+        with _progress_bars() as progress:
+            report = searcher.refresh(progress=progress)
+    except (LexicalIndexError, EmbedderError, DenseIndexError, VectorStoreError, OSError) as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        fail("interrupted: the work committed so far is kept; run `paperfeed index` again to finish", 130)
+    if report.get("warning"):
+        console.print(f"[yellow]warning:[/yellow] {escape(report['warning'])}", highlight=False)
+    if as_json:
+        print_json(report)
+        return
+    typer.echo(f"indexed {report['indexed']} papers, removed {report['deleted']}, "
+               f"embedded {report['embedded']} ({report['model']}); {report['lexical_docs']} searchable, "
+               f"{report['vectors']} with vectors, in {report['seconds']:.1f}s")
+
+
+def _ready_searcher(settings: Settings, db: str | None) -> Searcher:
+    """A Searcher over a refreshed index; large embedding backlogs are left to `paperfeed index`."""
+    from paperfeed.search.status import index_status
+
+    engine = get_engine(settings, seed=True)
+    searcher = _searcher(engine, settings, None, explicit=False)
+    try:
+        pending = index_status(settings, engine)["pending"]
+        if searcher.model is None or pending <= CLI_EMBED_LIMIT:
+            with _progress_bars() as progress:
+                searcher.refresh(progress=progress)
+        else:
+            searcher.refresh(dense=False)
+            console.print(f"[yellow]note:[/yellow] {pending} papers are not embedded yet; semantic results "
+                          "skip them until `paperfeed index` has run", highlight=False)
+    except (LexicalIndexError, DenseIndexError, VectorStoreError, EmbedderError, OSError) as exc:
+        console.print(f"[yellow]warning:[/yellow] {escape(str(exc))}; searching the index as it is",
+                      highlight=False)
+    return searcher
+
+
+def hit_json(hit: SearchHit, settings: Settings) -> dict[str, Any]:
+    """One result as JSON: ``id``, ``title``, ``score``, ``reason`` first, then the details."""
+    p = hit.paper
+    return {"id": p.id, "title": p.title, "score": hit.score, "reason": hit.reason,
+            "authors": p.author_names, "published": p.published.date().isoformat() if p.published else None,
+            "categories": p.categories, "snippet": hit.snippet,
+            "url": p.abs_url or f"{settings.base_url.rstrip('/')}/papers/{p.id}"}
+
+
+def _print_hits(hits: list[SearchHit], start: int = 1) -> None:
+    for n, h in enumerate(hits, start):
+        p = h.paper
+        when = p.published.date().isoformat() if p.published else "undated"
+        authors = ", ".join(p.author_names[:4]) + (" et al." if len(p.author_names) > 4 else "")
+        typer.echo(f"{n:>3}. {p.title}")
+        typer.echo(f"     {p.id} | {when} | {authors or 'unknown authors'} | {h.reason} {h.score:.4g}")
+        text = _TAG.sub("", h.snippet).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+        if text:
+            typer.echo(f"     {text}")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="Query: words, \"phrases\", -excluded, author:, cat:, year:, "
+                                         "from:/to:, sort: (see docs/search.md).", show_default=False)],
+    mode: Annotated[str, typer.Option("--mode", help="bm25, dense or hybrid.")] = "hybrid",
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="Results to show.")] = 10,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="Results to skip (pagination).")] = 0,
+    sort: Annotated[str, typer.Option("--sort", help="relevance, date or trending.")] = "relevance",
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Search papers; with --json, a JSON array of results, best first."""
+    _choice("--mode", mode, MODES)
+    _choice("--sort", sort, SORTS)
+    settings = get_settings(db)
+    searcher = _ready_searcher(settings, db)
+    try:
+        results = searcher.search(query, limit=limit, offset=offset, mode=mode, sort=sort)
+    except (QueryError, ValueError) as exc:
+        fail(str(exc))
+    if results.error:
+        fail(results.error)
+    if as_json:
+        print_json([hit_json(h, settings) for h in results.hits])
+        return
+    if not results.hits:
+        typer.echo("no papers match")
+        return
+    _print_hits(results.hits, offset + 1)
+    shown = offset + len(results.hits)
+    typer.echo(f"{offset + 1}-{shown} of {results.total}" + (f" (next: --offset {shown})"
+                                                            if shown < results.total else ""))
+
+
+@app.command()
+def similar(
+    paper_id: Annotated[str, typer.Argument(metavar="ID", help="Paper id (arXiv id, pf- id or an old id).",
+                                            show_default=False)],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100, help="Papers to show.")] = 10,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Papers most similar to one paper (itself and duplicates left out), best first."""
+    settings = get_settings(db)
+    searcher = _ready_searcher(settings, db)
+    try:
+        hits = searcher.similar(paper_id, limit=limit)
+    except KeyError:
+        fail(f"there is no paper {paper_id[:100]!r} in the store")
+    if as_json:
+        print_json([hit_json(h, settings) for h in hits])
+        return
+    if not hits:
+        typer.echo("no similar papers found")
+        return
+    _print_hits(hits)
+
+
+@app.command("eval")
+def eval_cmd(
+    folder: Annotated[Path, typer.Argument(metavar="DIR", help="BEIR folder: corpus.jsonl[.gz], "
+                                           "queries.jsonl, qrels/SPLIT.tsv.", show_default=False)],
+    split: Annotated[str, typer.Option("--split", help="Judgements to use: qrels/SPLIT.tsv.")] = "test",
+    modes: Annotated[list[str] | None, typer.Option(
+        "--mode", help="bm25, dense or hybrid; repeat for several (default: all three).")] = None,
+    model: Annotated[str, typer.Option("--model", help="Embedding model: minilm or static.")] = "minilm",
+    as_json: JsonOption = False,
+) -> None:
+    """Evaluate retrieval on a BEIR benchmark: nDCG@10, Recall@100 and MRR@10 per mode."""
+    from paperfeed.search.evaluate import EvalError, evaluate
+
+    chosen = list(dict.fromkeys(modes or list(MODES)))
+    for m in chosen:
+        _choice("--mode", m, MODES)
+    _choice("--model", model, EMBEDDER_NAMES)
+    settings = get_settings()
+    try:
+        result = evaluate(folder, split=split, modes=chosen, settings=settings, model=model,
+                          log=lambda msg: console.print(msg, highlight=False, markup=False))
+    except (EvalError, EmbedderError) as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(result)
+        return
+    typer.echo(f"{'mode':<8} {'nDCG@10':>8} {'Recall@100':>11} {'MRR@10':>8}")
+    for name, got in result.items():
+        typer.echo(f"{name:<8} {got['ndcg@10']:>8.4f} {got['recall@100']:>11.4f} {got['mrr@10']:>8.4f}")

@@ -1,0 +1,59 @@
+"""``paperfeed serve``: the web site, JSON API and feeds, served by uvicorn."""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Annotated
+
+import typer
+
+from paperfeed.cli import app
+from paperfeed.cli.common import DbOption, console, fail, get_engine, get_settings
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail with one clear line when the address cannot be listened on (port taken, unknown host)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        fail(f"cannot listen on {host}:{port}: unknown host ({exc.strerror})")
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            fail(f"cannot listen on {host}:{port}: {exc.strerror or exc} "
+                 f"(is another server running there? choose another with --port)")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on (0.0.0.0: every interface).")]
+    = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
+    db: DbOption = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes.")] = 1,
+    reload: Annotated[bool, typer.Option("--reload", help="Restart on code changes (development).")] = False,
+) -> None:
+    """Serve the web site, the JSON API (/docs) and the feeds. An empty store gets the demo corpus."""
+    import uvicorn
+
+    _check_port(host, port)
+    settings = get_settings(db)
+    # Open (migrate, seed) once here so workers start on a ready store and errors are one clear line.
+    get_engine(settings, seed=True).dispose()
+    if db or settings.database_url:
+        # Workers and the reloader build their own app from the environment: hand them the chosen store.
+        os.environ["PAPERFEED_DATABASE_URL"] = settings.database_url
+    shown = f"[{host}]" if ":" in host else host
+    console.print(f"Paperfeed on http://{shown}:{port}  (API docs at /docs)", highlight=False)
+    if workers > 1 or reload:
+        uvicorn.run("paperfeed.web.app:create_app", factory=True, host=host, port=port,
+                    workers=None if reload else workers, reload=reload, log_level="info",
+                    proxy_headers=True)
+        return
+    from paperfeed.web.app import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=True)

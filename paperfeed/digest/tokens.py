@@ -1,0 +1,57 @@
+"""Signed, expiring tokens for the links in mails: confirm, manage, unsubscribe.
+
+Tokens are ``itsdangerous`` URL-safe timed signatures over ``{"s": subscriber id, "e": email}`` with a
+salt per purpose, so a manage token cannot be replayed as a confirmation and vice versa. The email is part
+of the payload: a link stops working if the address of that subscriber ever changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+Purpose = Literal["confirm", "manage", "unsubscribe"]
+
+# Confirmation links expire after two days; manage and unsubscribe links must keep working for as long as
+# old digests sit in inboxes (RFC 8058 asks that unsubscribe links keep working), so they last a year.
+MAX_AGE: dict[str, int] = {"confirm": 2 * 86400, "manage": 365 * 86400, "unsubscribe": 365 * 86400}
+
+
+class TokenError(ValueError):
+    """A token is malformed, tampered with, for another purpose, or expired (``expired`` says which)."""
+
+    def __init__(self, message: str, *, expired: bool = False) -> None:
+        super().__init__(message)
+        self.expired = expired
+
+
+@dataclass(frozen=True)
+class TokenData:
+    subscriber_id: int
+    email: str
+
+
+def _serializer(secret_key: str, purpose: Purpose) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt=f"paperfeed.subscription.{purpose}")
+
+
+def make_token(*, secret_key: str, purpose: Purpose, subscriber_id: int, email: str) -> str:
+    """A URL-safe signed token for one subscriber and one purpose."""
+    return str(_serializer(secret_key, purpose).dumps({"s": subscriber_id, "e": email}))
+
+
+def read_token(*, secret_key: str, purpose: Purpose, token: str, max_age: int | None = None) -> TokenData:
+    """Verify a token and return who it is for; raises :class:`TokenError` otherwise."""
+    if not token or len(token) > 1000:
+        raise TokenError("this link is not valid")
+    try:
+        data = _serializer(secret_key, purpose).loads(token, max_age=max_age or MAX_AGE[purpose])
+    except SignatureExpired as exc:
+        raise TokenError("this link has expired", expired=True) from exc
+    except BadSignature as exc:
+        raise TokenError("this link is not valid") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("s"), int) or not isinstance(data.get("e"), str):
+        raise TokenError("this link is not valid")
+    return TokenData(subscriber_id=data["s"], email=data["e"])

@@ -1,0 +1,147 @@
+"""arXiv API responses (Atom 1.0 with the ``arxiv:`` and ``opensearch:`` extensions).
+
+One ``<entry>`` per paper::
+
+    <entry>
+      <id>http://arxiv.org/abs/2401.01234v2</id>
+      <published>2024-01-02T18:00:00Z</published> <updated>2024-02-01T10:00:00Z</updated>
+      <title>...</title> <summary>...</summary>
+      <author><name>Ada Lovelace</name><arxiv:affiliation>...</arxiv:affiliation></author>
+      <link href="http://arxiv.org/abs/2401.01234v2" rel="alternate" type="text/html"/>
+      <link title="pdf" href="http://arxiv.org/pdf/2401.01234v2" rel="related" type="application/pdf"/>
+      <arxiv:primary_category term="cs.CL"/> <category term="cs.CL"/> <category term="cs.LG"/>
+      <arxiv:comment>...</arxiv:comment> <arxiv:journal_ref>...</arxiv:journal_ref> <arxiv:doi>...</arxiv:doi>
+    </entry>
+
+An entry whose id is ``http://arxiv.org/api/errors#...`` is the API reporting a bad query, not a paper.
+``parse_atom_bytes`` is also used by ``paperfeed fetch-arxiv`` on each API page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from lxml import etree
+
+from paperfeed.ids import abs_url, pdf_url, split_arxiv_id
+from paperfeed.ingest.textutil import latex_accents, parse_date, read_document
+from paperfeed.ingest.validate import clean_paper, clean_text
+from paperfeed.ingest.xmlutil import damaged_element, local, parse_xml, text_of
+from paperfeed.models import Author, Paper, ParsedItem, Rejection, Version
+
+ATOM = "http://www.w3.org/2005/Atom"
+ARXIV = "http://arxiv.org/schemas/atom"
+OPENSEARCH = "http://a9.com/-/spec/opensearch/1.1/"
+_A = f"{{{ATOM}}}"
+_X = f"{{{ARXIV}}}"
+SOURCE = "arxiv-api"
+
+
+@dataclass
+class AtomPage:
+    """One parsed API response: papers and located rejections, the result total, API error messages."""
+
+    items: list[ParsedItem] = field(default_factory=list)
+    total_results: int | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def _child_text(el: etree._Element, tag: str) -> str:
+    return text_of(el.find(tag))
+
+
+def _authors(entry: etree._Element) -> list[Author]:
+    out = []
+    for a in entry.iterfind(f"{_A}author"):
+        affiliations = [text_of(x).strip() for x in a.iterfind(f"{_X}affiliation") if text_of(x).strip()]
+        out.append(Author(latex_accents(text_of(a.find(f"{_A}name"))), affiliations))
+    return out
+
+
+def entry_to_paper(entry: etree._Element) -> Paper:
+    """One Atom entry as a Paper; raises ValueError naming the missing or bad field."""
+    raw_id = _child_text(entry, f"{_A}id").strip()
+    parsed = split_arxiv_id(raw_id)
+    if parsed is None:
+        raise ValueError(f"entry id {raw_id[:80]!r} is not an arXiv id")
+    pid, version = parsed
+    published = parse_date(_child_text(entry, f"{_A}published"))
+    updated = parse_date(_child_text(entry, f"{_A}updated")) or published
+    versions = [Version(1, published)]
+    if version and version > 1:
+        versions.append(Version(version, updated))
+    doi = _child_text(entry, f"{_X}doi").strip() or None
+    for link in entry.iterfind(f"{_A}link"):
+        if link.get("title") == "doi" and not doi:
+            doi = (link.get("href") or "").split("doi.org/", 1)[-1] or None
+    primary = entry.find(f"{_X}primary_category")
+    categories = [c.get("term") or "" for c in entry.iterfind(f"{_A}category")]
+    return Paper(
+        id=pid, title=latex_accents(_child_text(entry, f"{_A}title")),
+        abstract=latex_accents(_child_text(entry, f"{_A}summary")),
+        authors=_authors(entry), categories=categories,
+        primary_category=primary.get("term") if primary is not None else None,
+        published=published, updated=updated, versions=versions, doi=doi,
+        journal_ref=_child_text(entry, f"{_X}journal_ref") or None,
+        comments=_child_text(entry, f"{_X}comment") or None,
+        abs_url=abs_url(pid), pdf_url=pdf_url(pid), source=SOURCE,
+    )
+
+
+def _is_error(entry: etree._Element) -> bool:
+    return "arxiv.org/api/errors" in _child_text(entry, f"{_A}id")
+
+
+def _total(root: etree._Element) -> int | None:
+    el = root.find(f"{{{OPENSEARCH}}}totalResults")
+    text = text_of(el).strip()
+    return int(text) if text.isdigit() else None
+
+
+def parse_atom_bytes(data: bytes, *, name: str) -> AtomPage:
+    """Parse one arXiv API response held in memory (pages are small: at most a few MB)."""
+    page = AtomPage()
+    doc = parse_xml(data)
+    damage = doc.rejection(name)
+    root = doc.root
+    if root is None or local(root.tag) != "feed":
+        what = "no XML could be read" if root is None else f"root element is <{local(root.tag)}>"
+        reason = damage.reason if damage else f"not an Atom feed: {what}"
+        page.items.append(Rejection(file=name, line=damage.line if damage else None, reason=reason))
+        return page
+    page.total_results = _total(root)
+    entries = list(root.iterfind(f"{_A}entry"))
+    broken = damaged_element(entries, damage.line if damage else None)
+    for index, entry in enumerate(entries, start=1):
+        if broken is not None and index == broken + 1:
+            page.items.append(Rejection(file=name, record=index, reason="entry damaged by malformed XML "
+                                        f"at line {damage.line if damage else '?'}"))
+            continue
+        if _is_error(entry):
+            message = clean_text(_child_text(entry, f"{_A}summary")) or "unknown error"
+            page.errors.append(message)
+            page.items.append(Rejection(file=name, record=index, reason=f"arXiv API error: {message}"))
+            continue
+        try:
+            cleaned = clean_paper(entry_to_paper(entry))
+        except ValueError as exc:
+            cleaned = str(exc)
+        if isinstance(cleaned, str):
+            page.items.append(Rejection(file=name, record=index, reason=cleaned))
+        else:
+            page.items.append(cleaned)
+    if damage is not None:
+        page.items.append(damage)
+    return page
+
+
+def parse_arxiv_atom(stream: BinaryIO, *, name: str) -> Iterator[ParsedItem]:
+    """Parser entry for ``--format arxiv-atom``: a saved API response."""
+    try:
+        data = read_document(stream)
+    except ValueError as exc:
+        yield Rejection(file=name, reason=str(exc))
+        return
+    yield from parse_atom_bytes(data, name=name).items

@@ -1,0 +1,70 @@
+"""Text analysis shared by indexing, querying and snippets: one tokenizer, English stop words, Snowball stems.
+
+The lexical index stores pre-analysed text (space-separated stems), so the index, the query builder and the
+snippet highlighter agree on every token by construction, whatever engine sits underneath.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections.abc import Iterator
+
+import Stemmer
+
+# Lucene's English stop words (also bm25s's): short, so topical words like "model" or "cell" still count.
+STOP_WORDS = frozenset(
+    "a an and are as at be but by for if in into is it no not of on or such that the their then there these "
+    "they this to was will with".split()
+)
+_TOKEN = re.compile(r"[^\W_]+")
+MAX_TOKEN_LEN = 40
+ANALYZER_VERSION = 1  # bump when tokens change: indexes made with another version are rebuilt
+
+_local = threading.local()
+
+
+def _stemmer() -> Stemmer.Stemmer:
+    """One stemmer per thread: PyStemmer objects must not be shared between threads."""
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        stemmer = Stemmer.Stemmer("english")
+        _local.stemmer = stemmer
+    return stemmer
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: ``Ångström`` -> ``angstrom``."""
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+
+
+def words(text: str) -> list[str]:
+    """Folded word tokens (letters and digits), stop words kept, over-long tokens dropped."""
+    return [t for t in _TOKEN.findall(fold(text)) if len(t) <= MAX_TOKEN_LEN]
+
+
+def stem(token: str) -> str:
+    return str(_stemmer().stemWord(token))
+
+
+def analyse(text: str) -> list[str]:
+    """Index/query terms of ``text``: folded words minus stop words, stemmed."""
+    kept = [t for t in words(text) if t not in STOP_WORDS]
+    return list(_stemmer().stemWords(kept)) if kept else []
+
+
+def analyse_name(text: str) -> list[str]:
+    """Terms of an author name: folded words, no stemming or stop words (``Li``, ``De`` count)."""
+    return words(text)
+
+
+def spans(text: str) -> Iterator[tuple[int, int, str]]:
+    """``(start, end, stem)`` of every non-stop-word token of the original ``text``, for highlighting."""
+    stemmer = _stemmer()
+    for m in _TOKEN.finditer(text):
+        token = fold(m.group())
+        if token in STOP_WORDS or len(token) > MAX_TOKEN_LEN:
+            continue
+        yield m.start(), m.end(), str(stemmer.stemWord(token))

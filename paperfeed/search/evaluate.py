@@ -1,0 +1,187 @@
+"""Retrieval evaluation on a BEIR folder: nDCG@10, Recall@100 and MRR@10 for bm25, dense and hybrid.
+
+``evaluate(folder, split=..., modes=..., settings=...)`` indexes the corpus into a temporary folder with the
+same classes and the same ranking function (:func:`paperfeed.search.hybrid.rank`) as live search, runs every
+query (embedded in one batch, embeddings cached by content hash under the data dir) and averages the metrics
+over the queries that have judgements in ``qrels/<split>.tsv``. Queries are read as plain text, not as the
+query language (``to:`` in a benchmark question is just a word).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from paperfeed.config import Settings
+from paperfeed.models import Paper
+from paperfeed.search import hybrid
+from paperfeed.search.lexical import LexicalDoc, LexicalIndex
+from paperfeed.search.query import ParsedQuery
+
+METRICS = ("ndcg@10", "recall@100", "mrr@10")
+Log = Callable[[str], None]
+
+
+class EvalError(ValueError):
+    """A benchmark folder that cannot be read; the message names the file and line."""
+
+
+@dataclass
+class BeirSet:
+    corpus: list[tuple[str, str, str]]  # (id, title, text)
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+
+
+def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    opener: Any = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as fh:
+            for n, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except ValueError as exc:
+                    raise EvalError(f"{path}:{n}: not valid JSON ({exc})") from None
+                if not isinstance(row, dict) or "_id" not in row:
+                    raise EvalError(f"{path}:{n}: expected an object with an \"_id\" field")
+                yield n, row
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise EvalError(f"{path}: cannot read ({exc})") from None
+
+
+def load_beir(folder: Path, split: str = "test") -> BeirSet:
+    """Read ``corpus.jsonl[.gz]``, ``queries.jsonl[.gz]`` and ``qrels/<split>.tsv`` (with a header line)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise EvalError(f"{folder}: not a folder (expected BEIR layout: corpus.jsonl, queries.jsonl, qrels/)")
+
+    def pick(stem: str) -> Path:
+        for name in (f"{stem}.jsonl", f"{stem}.jsonl.gz"):
+            if (folder / name).is_file():
+                return folder / name
+        raise EvalError(f"{folder}: {stem}.jsonl (or .jsonl.gz) is missing")
+
+    corpus = [(str(r["_id"]), str(r.get("title") or ""), str(r.get("text") or ""))
+              for _, r in _jsonl(pick("corpus"))]
+    queries = {str(r["_id"]): str(r.get("text") or "") for _, r in _jsonl(pick("queries"))}
+    qrels_path = folder / "qrels" / f"{split}.tsv"
+    if not qrels_path.is_file():
+        found = sorted(p.stem for p in (folder / "qrels").glob("*.tsv")) if (folder / "qrels").is_dir() else []
+        raise EvalError(f"{qrels_path} is missing (splits here: {', '.join(found) or 'none'})")
+    qrels: dict[str, dict[str, int]] = {}
+    for n, line in enumerate(qrels_path.read_text(encoding="utf-8").splitlines(), start=1):
+        parts = line.strip().split("\t") if "\t" in line else line.split()
+        if n == 1 or not parts or not line.strip():
+            continue  # header
+        if len(parts) < 3:
+            raise EvalError(f"{qrels_path}:{n}: expected query-id, corpus-id, score")
+        try:
+            score = int(float(parts[2]))
+        except ValueError:
+            raise EvalError(f"{qrels_path}:{n}: score {parts[2]!r} is not a number") from None
+        qrels.setdefault(parts[0], {})[parts[1]] = score
+    return BeirSet(corpus, queries, qrels)
+
+
+# ------------------------------------------------------------------ metrics
+
+def ndcg_at(ranked: list[str], rel: dict[str, int], k: int = 10) -> float:
+    dcg = sum(rel.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]) if rel.get(d, 0) > 0)
+    ideal = sum(r / math.log2(i + 2) for i, r in enumerate(sorted((v for v in rel.values() if v > 0),
+                                                                   reverse=True)[:k]))
+    return dcg / ideal if ideal else 0.0
+
+
+def recall_at(ranked: list[str], rel: dict[str, int], k: int = 100) -> float:
+    relevant = {d for d, v in rel.items() if v > 0}
+    return len(relevant & set(ranked[:k])) / len(relevant) if relevant else 0.0
+
+
+def mrr_at(ranked: list[str], rel: dict[str, int], k: int = 10) -> float:
+    for i, d in enumerate(ranked[:k]):
+        if rel.get(d, 0) > 0:
+            return 1.0 / (i + 1)
+    return 0.0
+
+
+# ------------------------------------------------------------------ running
+
+class _CachedEmbedder:
+    """An embedder whose vectors come from DENSE's content-hash cache when already computed."""
+
+    def __init__(self, settings: Settings, model: str) -> None:
+        from paperfeed.search.embed import EmbeddingCache, cache_dir, get_embedder
+
+        inner = get_embedder(model, settings)
+        self.name, self.dim, self.fingerprint = inner.name, inner.dim, inner.fingerprint
+        self._cache = EmbeddingCache(cache_dir(settings), inner)
+
+    def encode(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
+        return self._cache.encode(texts, batch_size=batch_size)
+
+
+def build_indexes(data: BeirSet, folder: Path, *, dense_model: str | None, settings: Settings
+                  ) -> tuple[LexicalIndex, Any, Any]:
+    """Lexical index (and dense vectors when ``dense_model``) of the corpus under ``folder``."""
+    lexical = LexicalIndex.open(folder / "lexical")
+    lexical.add(LexicalDoc(i, t, x) for i, t, x in data.corpus)
+    lexical.commit()
+    if dense_model is None:
+        return lexical, None, None
+    from paperfeed.search.dense import DenseIndex, text_hash
+    from paperfeed.search.embed import paper_text
+
+    embedder = _CachedEmbedder(settings, dense_model)
+    dense = DenseIndex.open(folder, dense_model)
+    dense.prepare(embedder)
+    texts = [paper_text(Paper(id=i, title=t, abstract=x)) for i, t, x in data.corpus]
+    dense.add([i for i, _, _ in data.corpus], embedder.encode(texts), [text_hash(t) for t in texts])
+    dense.commit()
+    return lexical, dense, embedder
+
+
+def run_queries(data: BeirSet, modes: list[str], lexical: LexicalIndex, dense: Any, embedder: Any,
+                **rank_options: Any) -> dict[str, dict[str, float]]:
+    """Mean metrics per mode over the judged queries (those with text)."""
+    qids = [q for q in data.qrels if data.queries.get(q, "").strip()]
+    vectors = embedder.encode([data.queries[q] for q in qids]) if embedder is not None else None
+    out: dict[str, dict[str, float]] = {}
+    for mode in modes:
+        sums = dict.fromkeys(METRICS, 0.0)
+        for n, q in enumerate(qids):
+            parsed = ParsedQuery(raw=data.queries[q], words=[data.queries[q]])
+            vec = vectors[n] if vectors is not None else None
+            ids = hybrid.rank(parsed, mode=mode, lexical=lexical, dense=dense, vector=vec,
+                              **rank_options).ids[:100]
+            rel = data.qrels[q]
+            sums["ndcg@10"] += ndcg_at(ids, rel)
+            sums["recall@100"] += recall_at(ids, rel)
+            sums["mrr@10"] += mrr_at(ids, rel)
+        out[mode] = {m: round(v / max(len(qids), 1), 4) for m, v in sums.items()}
+    return out
+
+
+def evaluate(folder: Path, *, split: str = "test", modes: list[str], settings: Settings,
+             model: str = "minilm", log: Log | None = None) -> dict[str, dict[str, float]]:
+    """Metrics for each of ``modes`` on the BEIR set in ``folder`` (see module docstring)."""
+    say = log or (lambda _msg: None)
+    data = load_beir(folder, split)
+    if not data.qrels:
+        raise EvalError(f"{folder}/qrels/{split}.tsv has no judgements")
+    needs_dense = any(m != "bm25" for m in modes)
+    with tempfile.TemporaryDirectory(prefix="paperfeed-eval-") as tmp:
+        say(f"indexing {len(data.corpus)} documents" + (f" (model {model})" if needs_dense else ""))
+        lexical, dense, embedder = build_indexes(data, Path(tmp), dense_model=model if needs_dense else None,
+                                                 settings=settings)
+        say(f"running {len(data.qrels)} queries: {', '.join(modes)}")
+        return run_queries(data, modes, lexical, dense, embedder)

@@ -1,0 +1,82 @@
+"""Hybrid retrieval: lexical and dense candidates, held to the same query rules, fused into one ranking.
+
+The one ranking function behind ``Searcher.search`` and ``paperfeed eval``, so the figures in
+docs/benchmarks.md are those of the code users run. Each side contributes its ``depth`` best candidates;
+semantic candidates must satisfy the query's constraints (phrases, exclusions, author, category, dates),
+checked against the lexical index. Fusion and weights were tuned on SciFact train only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from paperfeed.search.fusion import get_fusion
+from paperfeed.search.lexical import LexicalIndex
+from paperfeed.search.query import ParsedQuery
+
+MODES = ("bm25", "dense", "hybrid")
+DEPTH = 200  # candidates per side; pages within the first DEPTH results are consistent with each other
+FUSION = "rrf"
+WEIGHTS = (1.0, 1.0)  # lexical, dense
+RRF_K = 60
+
+
+class DenseSearch(Protocol):
+    def search(self, vector: np.ndarray, k: int) -> tuple[list[str], list[float]]: ...
+
+
+@dataclass
+class Ranking:
+    """A fused ranking, best first, with each id's 1-based rank on each side (absent: not a candidate)."""
+
+    ids: list[str]
+    scores: list[float]
+    total: int
+    lexical_rank: dict[str, int] = field(default_factory=dict)
+    semantic_rank: dict[str, int] = field(default_factory=dict)
+
+    def reason(self, pid: str) -> str:
+        lex, sem = pid in self.lexical_rank, pid in self.semantic_rank
+        return "both" if lex and sem else ("semantic" if sem else "lexical")
+
+
+def dense_candidates(dense: DenseSearch, vector: np.ndarray, query: ParsedQuery, lexical: LexicalIndex,
+                     depth: int) -> tuple[list[str], list[float]]:
+    """The ``depth`` nearest papers that satisfy the query's constraints (over-fetching when it has some)."""
+    if not query.has_constraints:
+        return dense.search(vector, depth)
+    ids, scores = dense.search(vector, depth * 5)
+    keep = lexical.filter_ids(query, ids)
+    pairs = [(i, s) for i, s in zip(ids, scores, strict=True) if i in keep][:depth]
+    return [i for i, _ in pairs], [s for _, s in pairs]
+
+
+def rank(query: ParsedQuery, *, mode: str, lexical: LexicalIndex, dense: DenseSearch | None = None,
+         vector: np.ndarray | None = None, depth: int = DEPTH, fusion: str = FUSION,
+         weights: Sequence[float] = WEIGHTS, rrf_k: int = RRF_K) -> Ranking:
+    """Rank for ``mode`` (bm25|dense|hybrid). Dense and hybrid need ``dense`` and the query ``vector``;
+    a query without free text (only filters) is answered lexically whatever the mode."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+    use_dense = mode != "bm25" and dense is not None and vector is not None and bool(query.text.strip())
+    lex_ids: list[str] = []
+    lex_scores: list[float] = []
+    lex_total = 0
+    if mode != "dense" or not use_dense:
+        page = lexical.search_page(query, depth)
+        lex_ids, lex_scores, lex_total = page.ids, page.scores, page.total
+    if not use_dense:
+        return Ranking(lex_ids, lex_scores, lex_total, {p: r for r, p in enumerate(lex_ids, 1)})
+    assert dense is not None and vector is not None
+    d_ids, d_scores = dense_candidates(dense, vector, query, lexical, depth)
+    sem = {p: r for r, p in enumerate(d_ids, 1)}
+    if mode == "dense":
+        return Ranking(d_ids, d_scores, len(d_ids), {}, sem)
+    fuse = get_fusion(fusion)
+    kwargs = {"k": rrf_k} if fusion == "rrf" else {}
+    ids, scores = fuse([(lex_ids, lex_scores), (d_ids, d_scores)], list(weights), **kwargs)
+    return Ranking(ids, scores, max(lex_total, len(ids)), {p: r for r, p in enumerate(lex_ids, 1)}, sem)

@@ -1,0 +1,370 @@
+"""Lexical retrieval: BM25 over title, abstract and author names, in a tantivy index on disk.
+
+Chosen by measurement (docs/decisions.md, "Lexical engine"): as good as SQLite FTS5 on SciFact, and 10-100x
+faster per query as the corpus grows, with incremental adds. The engine is hidden behind this module:
+callers hand over :class:`LexicalDoc` rows and :class:`~paperfeed.search.query.ParsedQuery` objects and get
+``(ids, scores)`` back, best first. Text is analysed in Python (:mod:`paperfeed.search.analyze`) and stored
+pre-analysed, and queries are built from term objects, never from tantivy's query parser, so nothing a user
+types is read as engine syntax.
+
+Files: ``<path>/`` holds tantivy's segments plus ``paperfeed.json`` (schema version, the watermark of the
+last refresh). An index made with another schema or analyzer version is wiped on open and rebuilt by the next
+refresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import threading
+import time
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import tantivy
+
+from paperfeed.search.analyze import ANALYZER_VERSION, STOP_WORDS, analyse, analyse_name, words
+from paperfeed.search.query import ParsedQuery, parse_query
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 3  # 2: stored content digest per document; 3: a gap between author names
+META_FILE = "paperfeed.json"
+# Field weights, tuned on SciFact train only (docs/benchmarks.md, "Search quality"). Each field is scored with
+# its own BM25 (own length normalisation), so a short title needs less than 1 to weigh "above" the abstract
+# per word: one title match is already worth several abstract matches.
+TITLE_BOOST = 0.3
+ABSTRACT_BOOST = 1.0
+AUTHOR_BOOST = 0.5
+WRITER_HEAP = 64_000_000
+_NAME_SEP = re.compile(r"[,;\n]")
+_NAME_GAP = "|"  # never produced by the analyzer, so no query term matches it
+_BOTH = tantivy.Occur.Should
+_MUST = tantivy.Occur.Must
+_NOT = tantivy.Occur.MustNot
+
+
+class LexicalIndexError(RuntimeError):
+    """The index cannot be opened or written (e.g. another process is writing it)."""
+
+
+@dataclass
+class LexicalDoc:
+    """What the lexical index needs of a paper. ``published`` should fall back to first-seen when unknown."""
+
+    id: str
+    title: str
+    abstract: str = ""
+    authors: str = ""  # names separated by ",", ";" or new lines
+    categories: list[str] = field(default_factory=list)
+    published: datetime | None = None
+
+    @property
+    def digest(self) -> str:
+        """A hash of everything indexed: a refresh skips documents whose digest is unchanged."""
+        parts = [self.title, self.abstract or "", self.authors or "", " ".join(sorted(self.categories)),
+                 str(_date_key(self.published))]
+        return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass
+class LexicalPage:
+    """Ids and scores of one page of matches, best first, and how many documents match in all."""
+
+    ids: list[str]
+    scores: list[float]
+    total: int
+
+
+def _date_key(d: date | datetime | None) -> int:
+    return 0 if d is None else d.year * 10000 + d.month * 100 + d.day
+
+
+def _category_terms(categories: Iterable[str]) -> list[str]:
+    """``cs.CL`` is indexed as ``cs.cl`` and its archive ``cs``, so ``cat:cs`` finds every cs.* paper."""
+    out: dict[str, None] = {}
+    for c in categories:
+        c = c.strip().lower()
+        if c:
+            out[c] = None
+            out[c.split(".", 1)[0]] = None
+    return list(out)
+
+
+def _author_tokens(authors: str) -> str:
+    """Author names (separated by ``,``, ``;`` or new lines) as tokens, with a gap token between names so an
+    ``author:"first last"`` phrase never matches the end of one name and the start of the next."""
+    names = (" ".join(analyse_name(n)) for n in _NAME_SEP.split(authors))
+    return f" {_NAME_GAP} ".join(n for n in names if n)
+
+
+def _schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    sb.add_text_field("id", stored=True, tokenizer_name="raw")
+    sb.add_text_field("digest", stored=True, tokenizer_name="raw", index_option="basic")
+    for name in ("title", "abstract", "authors"):
+        sb.add_text_field(name, tokenizer_name="whitespace", index_option="position")
+    sb.add_text_field("cat", tokenizer_name="raw", index_option="basic")
+    sb.add_integer_field("date", indexed=True, fast=True)
+    return sb.build()
+
+
+class LexicalIndex:
+    """A BM25 index of papers, updated in place: ``add`` upserts by id, ``commit`` makes changes visible."""
+
+    def __init__(self, path: Path, index: tantivy.Index, schema: tantivy.Schema,
+                 meta: dict[str, Any]) -> None:
+        self.path = path
+        self._index = index
+        self._schema = schema
+        self.meta = meta
+        self._writer: Any = None
+        self._lock = threading.Lock()
+        self._reloaded = time.monotonic()
+
+    @classmethod
+    def open(cls, path: Path) -> LexicalIndex:
+        """Open (or create) the index in folder ``path``; an incompatible old index is wiped."""
+        path = Path(path)
+        meta_path = path / META_FILE
+        meta: dict[str, Any] = {}
+        if meta_path.exists():
+            try:
+                meta = json.loads(meta_path.read_text())
+            except (OSError, ValueError):
+                meta = {}
+        wanted = {"schema": SCHEMA_VERSION, "analyzer": ANALYZER_VERSION, "engine": "tantivy"}
+        if any(meta.get(k) != v for k, v in wanted.items()):
+            if path.exists():
+                shutil.rmtree(path)
+            meta = dict(wanted)
+        path.mkdir(parents=True, exist_ok=True)
+        schema = _schema()
+        try:
+            index = tantivy.Index(schema, path=str(path), reuse=True)
+        except (OSError, ValueError) as exc:  # damaged files: the index is derived data, start it again
+            log.warning("the search index in %s is damaged (%s); the next refresh rebuilds it", path, exc)
+            shutil.rmtree(path, ignore_errors=True)
+            path.mkdir(parents=True, exist_ok=True)
+            meta = dict(wanted)
+            try:
+                index = tantivy.Index(schema, path=str(path), reuse=True)
+            except (OSError, ValueError) as again:
+                raise LexicalIndexError(f"cannot open the search index in {path}: {again}") from again
+        out = cls(path, index, schema, meta)
+        out.save_meta()
+        return out
+
+    # ------------------------------------------------------------ writing
+
+    def _get_writer(self) -> Any:
+        if self._writer is None:
+            try:
+                self._writer = self._index.writer(WRITER_HEAP, 1)
+            except ValueError as exc:
+                raise LexicalIndexError(f"the search index in {self.path} is being written by another "
+                                        f"process ({exc}); try again when it is done") from exc
+        return self._writer
+
+    def add(self, docs: Iterable[LexicalDoc]) -> int:
+        """Add or replace documents by id (visible after :meth:`commit`). Returns how many were written."""
+        n = 0
+        with self._lock:
+            writer = self._get_writer()
+            for d in docs:
+                writer.delete_documents_by_term("id", d.id)
+                doc = tantivy.Document()
+                doc.add_text("id", d.id)
+                doc.add_text("digest", d.digest)
+                doc.add_text("title", " ".join(analyse(d.title)))
+                doc.add_text("abstract", " ".join(analyse(d.abstract or "")))
+                doc.add_text("authors", _author_tokens(d.authors or ""))
+                for c in _category_terms(d.categories):
+                    doc.add_text("cat", c)
+                doc.add_integer("date", _date_key(d.published))
+                writer.add_document(doc)
+                n += 1
+        return n
+
+    def delete(self, ids: Iterable[str]) -> int:
+        """Remove documents by id (visible after :meth:`commit`)."""
+        n = 0
+        with self._lock:
+            writer = self._get_writer()
+            for i in ids:
+                writer.delete_documents_by_term("id", i)
+                n += 1
+        return n
+
+    def commit(self) -> None:
+        """Make added and deleted documents searchable, persist them, and release the write lock."""
+        with self._lock:
+            if self._writer is not None:
+                self._writer.commit()
+                self._writer.wait_merging_threads()
+                self._writer = None
+            self._index.reload()
+            self.save_meta()
+
+    def rollback(self) -> None:
+        """Drop uncommitted changes and release the write lock."""
+        with self._lock:
+            if self._writer is not None:
+                self._writer.rollback()
+                self._writer = None
+
+    def reload_meta(self) -> None:
+        """Re-read ``paperfeed.json`` (another process may have refreshed the index since it was opened)."""
+        try:
+            meta = json.loads((self.path / META_FILE).read_text())
+        except (OSError, ValueError):
+            return
+        if isinstance(meta, dict) and meta.get("schema") == self.meta.get("schema"):
+            self.meta = meta
+
+    def save_meta(self) -> None:
+        """Write ``paperfeed.json`` atomically (temp file, then rename)."""
+        tmp = self.path / (META_FILE + ".tmp")
+        tmp.write_text(json.dumps(self.meta, indent=1, sort_keys=True))
+        os.replace(tmp, self.path / META_FILE)
+
+    # ------------------------------------------------------------ reading
+
+    def _searcher(self) -> tantivy.Searcher:
+        now = time.monotonic()
+        if now - self._reloaded > 1.0:  # pick up commits made by other processes
+            self._index.reload()
+            self._reloaded = now
+        return self._index.searcher()
+
+    def count(self) -> int:
+        return int(self._searcher().num_docs)
+
+    def digests(self, ids: Collection[str]) -> dict[str, str]:
+        """The stored content digest of those of ``ids`` that are indexed."""
+        if not ids:
+            return {}
+        searcher = self._searcher()
+        query = tantivy.Query.term_set_query(self._schema, "id", list(ids))
+        res = searcher.search(query, len(ids), count=False)
+        out: dict[str, str] = {}
+        for _, addr in res.hits:
+            doc = searcher.doc(addr)
+            out[doc["id"][0]] = (doc.get_first("digest") or "")
+        return out
+
+    def all_ids(self) -> set[str]:
+        """Every indexed id (reads each document: for reconciling with the store, not for queries)."""
+        searcher = self._searcher()
+        n = int(searcher.num_docs)
+        if not n:
+            return set()
+        res = searcher.search(tantivy.Query.all_query(), n, count=False)
+        return {searcher.doc(addr)["id"][0] for _, addr in res.hits}
+
+    def search(self, query: ParsedQuery | str, k: int, *, allowed: Collection[str] | None = None
+               ) -> tuple[list[str], list[float]]:
+        """The ``k`` best matches of ``query`` by BM25 (``(ids, scores)``, best first).
+
+        ``allowed`` restricts the results to those ids; the query's own filters always apply."""
+        page = self.search_page(query, k, allowed=allowed)
+        return page.ids, page.scores
+
+    def search_page(self, query: ParsedQuery | str, k: int, *, offset: int = 0,
+                    allowed: Collection[str] | None = None, by_date: bool = False) -> LexicalPage:
+        """A page of matches and the total count. ``by_date`` orders by date, newest first; a query with
+        filters but no words (``cat:cs.CL``) is always ordered by date."""
+        parsed = parse_query(query) if isinstance(query, str) else query
+        built = self.build(parsed, allowed=allowed)
+        if built is None or k <= 0:
+            return LexicalPage([], [], 0)
+        searcher = self._searcher()
+        by_date = by_date or not parsed.scored_terms
+        kwargs: dict[str, Any] = {"order_by_field": "date"} if by_date else {}
+        res = searcher.search(built, k, count=True, offset=offset, **kwargs)
+        ids = [searcher.doc(addr)["id"][0] for _, addr in res.hits]
+        return LexicalPage(ids, [float(s) for s, _ in res.hits], int(res.count or 0))  # type: ignore[attr-defined]
+
+    def filter_ids(self, query: ParsedQuery, ids: Collection[str]) -> set[str]:
+        """Those of ``ids`` that satisfy the query's constraints (phrases, exclusions, author, cat, dates):
+        used to hold semantic candidates to the same rules as lexical ones."""
+        if not ids:
+            return set()
+        if not query.has_constraints:
+            return set(ids)
+        must = self._constraints(query)
+        must.append((_MUST, tantivy.Query.term_set_query(self._schema, "id", list(ids))))
+        searcher = self._searcher()
+        res = searcher.search(tantivy.Query.boolean_query(must), len(ids), count=False)
+        return {searcher.doc(addr)["id"][0] for _, addr in res.hits}
+
+    # ------------------------------------------------------------ query building
+
+    def _term(self, name: str, term: str) -> tantivy.Query:
+        return tantivy.Query.term_query(self._schema, name, term)
+
+    def _text(self, terms: list[str], fields: tuple[str, ...]) -> tantivy.Query:
+        """Terms as a phrase (or a single term) in any of ``fields``."""
+        subs = []
+        phrase: list[str | tuple[int, str]] = list(terms)
+        for name in fields:
+            q = (self._term(name, terms[0]) if len(terms) == 1
+                 else tantivy.Query.phrase_query(self._schema, name, phrase))
+            subs.append((_BOTH, q))
+        return subs[0][1] if len(subs) == 1 else tantivy.Query.boolean_query(subs)
+
+    def _scored(self, query: ParsedQuery) -> list[tuple[tantivy.Occur, tantivy.Query]]:
+        subs = []
+        for t in query.scored_terms:
+            subs.append((_BOTH, tantivy.Query.boost_query(self._term("title", t), TITLE_BOOST)))
+            subs.append((_BOTH, tantivy.Query.boost_query(self._term("abstract", t), ABSTRACT_BOOST)))
+        names = [w for w in dict.fromkeys(words(query.text)) if w not in STOP_WORDS]
+        for w in names:
+            subs.append((_BOTH, tantivy.Query.boost_query(self._term("authors", w), AUTHOR_BOOST)))
+        return subs
+
+    def _constraints(self, query: ParsedQuery) -> list[tuple[tantivy.Occur, tantivy.Query]]:
+        must: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        for phrase in query.phrases:
+            must.append((_MUST, self._text(analyse(phrase), ("title", "abstract"))))
+        for text in query.excluded:
+            terms = analyse(text)
+            if terms:
+                must.append((_NOT, self._text(terms, ("title", "abstract"))))
+        for name in query.authors:
+            must.append((_MUST, self._text(analyse_name(name), ("authors",))))
+        cats = [c.strip().lower() for c in query.categories if c.strip()]
+        if cats:  # any of them; "cs" matches every cs.* paper (see _category_terms)
+            must.append((_MUST, tantivy.Query.term_set_query(self._schema, "cat", cats)))
+        if query.date_from or query.date_to:
+            lo = _date_key(query.date_from) if query.date_from else None
+            hi = _date_key(query.date_to) if query.date_to else None
+            must.append((_MUST, tantivy.Query.range_query(
+                self._schema, "date", tantivy.FieldType.Integer, lo, hi, True, True)))
+        return must
+
+    def build(self, query: ParsedQuery, *, allowed: Collection[str] | None = None) -> tantivy.Query | None:
+        """The engine query for ``query``, or None when it can match nothing.
+
+        At least one word must match (any of them: BM25 ranks documents matching more and rarer words
+        higher), and every constraint must hold."""
+        if allowed is not None and not allowed:
+            return None
+        subs = self._constraints(query)
+        scored = self._scored(query)
+        if scored:
+            subs.append((_MUST, tantivy.Query.boolean_query(scored)))
+        if allowed is not None:
+            subs.append((_MUST, tantivy.Query.term_set_query(self._schema, "id", list(allowed))))
+        if not subs:
+            return None
+        if all(occ == _NOT for occ, _ in subs):
+            subs.append((_MUST, tantivy.Query.all_query()))
+        return tantivy.Query.boolean_query(subs)

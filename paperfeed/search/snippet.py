@@ -1,0 +1,67 @@
+"""Snippets: the part of an abstract where the query's terms cluster, HTML-escaped, matches in ``<mark>``.
+
+Matching is by stem (:mod:`paperfeed.search.analyze`), so "networks" in the abstract is marked for the query
+word "network", exactly as the lexical index matched it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from html import escape
+
+from paperfeed.search.analyze import spans
+
+DEFAULT_CHARS = 240
+
+
+def snippet(text: str, terms: Iterable[str], *, max_chars: int = DEFAULT_CHARS) -> str:
+    """An excerpt of ``text`` of about ``max_chars`` around the densest run of ``terms`` (stems).
+
+    Safe to insert into HTML as is. With no match, the start of the text; with no text, an empty string.
+    """
+    text = " ".join((text or "").split())
+    if not text:
+        return ""
+    wanted = set(terms)
+    hits = [(s, e) for s, e, stem in spans(text) if stem in wanted] if wanted else []
+    start = _best_window(hits, len(text), max_chars)
+    end = min(len(text), start + max_chars)
+    start, end = _on_word_boundaries(text, start, end)
+    out: list[str] = ["\u2026 " if start > 0 else ""]
+    pos = start
+    for s, e in hits:
+        if s < start or e > end:
+            continue
+        out.append(escape(text[pos:s]))
+        out.append(f"<mark>{escape(text[s:e])}</mark>")
+        pos = e
+    out.append(escape(text[pos:end]))
+    if end < len(text):
+        out.append(" \u2026")
+    return "".join(out)
+
+
+def _best_window(hits: list[tuple[int, int]], length: int, width: int) -> int:
+    """Start offset of the ``width``-character window holding the most hits (a little context before)."""
+    if not hits or length <= width:
+        return 0
+    best_start, best_count = 0, -1
+    j = 0
+    for i, (s, _) in enumerate(hits):
+        while j < len(hits) and hits[j][1] <= s + width:
+            j += 1
+        if j - i > best_count:
+            best_start, best_count = s, j - i
+    return max(0, min(best_start - width // 6, length - width))
+
+
+def _on_word_boundaries(text: str, start: int, end: int) -> tuple[int, int]:
+    if start > 0:
+        space = text.find(" ", start)
+        if space != -1 and space < end:
+            start = space + 1
+    if end < len(text):
+        space = text.rfind(" ", start, end)
+        if space > start:
+            end = space
+    return start, end

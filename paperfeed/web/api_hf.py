@@ -1,0 +1,180 @@
+"""Hugging Face-compatible papers API, so ``HfApi(endpoint="http://127.0.0.1:8000")`` works unchanged.
+
+- ``GET /api/papers/search?q=&limit=``: ``HfApi.list_papers`` (daily-paper entries, best match first);
+- ``GET /api/papers/{id}``: ``HfApi.paper_info`` (a flat paper object);
+- ``GET /papers/{id}.md``: ``HfApi.read_paper`` (the paper page as Markdown);
+- ``GET /api/daily_papers?date=|week=|month=&submitter=&sort=&p=&limit=``: ``HfApi.list_daily_papers``
+  (``p`` is 0-based, as on the Hub);
+- ``GET /papers/{id}/thumbnail.svg``: the card image the entries' ``thumbnail`` points to.
+
+Field names and date formats are the Hub's (see :mod:`paperfeed.web.schemas`). Period and sort rules come
+from :mod:`paperfeed.rank.daily`; a paper's daily entry is its member submission, else its publication.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from xml.sax.saxutils import escape as xml_escape
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from sqlalchemy import Connection
+
+from paperfeed.models import Paper
+from paperfeed.rank.daily import PeriodError, daily_papers
+from paperfeed.store import accounts
+from paperfeed.store.papers import get_paper
+from paperfeed.web.deps import SettingsDep, StoreDep
+from paperfeed.web.markdown import paper_markdown
+from paperfeed.web.schemas import HfAuthor, HfDailyPaper, HfPaper, HfUser, hf_time
+from paperfeed.web.views import paper_url
+
+router = APIRouter(tags=["Hugging Face-compatible"])
+MAX_LIMIT = 100
+
+
+def field_error(field: str, message: str, where: str = "query") -> RequestValidationError:
+    """A 422 naming ``field``, in the same JSON shape as FastAPI's own validation errors."""
+    return RequestValidationError([{"loc": (where, field), "msg": message, "type": "value_error"}])
+
+
+def hf_user(who: accounts.UserPublic | None) -> HfUser | None:
+    if who is None:
+        return None
+    return HfUser(user=who.username, fullname=who.display_name or who.username)
+
+
+class Entry:
+    """A paper with what the daily list knows about it: entry time, submitter, upvotes."""
+
+    def __init__(self, paper: Paper, upvotes: int, submitted_at: datetime | None,
+                 submitted_by: accounts.UserPublic | None) -> None:
+        self.paper, self.upvotes = paper, upvotes
+        self.submitted_at, self.submitted_by = submitted_at, submitted_by
+
+    @property
+    def entered_at(self) -> datetime | None:
+        return self.submitted_at or self.paper.published or self.paper.first_seen
+
+
+def entries_for(conn: Connection, papers: list[Paper]) -> list[Entry]:
+    """Upvotes and submissions of ``papers`` (one count query, one lookup per paper for submissions)."""
+    counts = accounts.vote_counts(conn=conn, ids=[p.id for p in papers])
+    out = []
+    for p in papers:
+        found = accounts.get_submission(conn=conn, paper_id=p.id)
+        sub, who = found if found else (None, None)
+        out.append(Entry(p, counts.get(p.id, 0), sub.submitted_at if sub else None, who))
+    return out
+
+
+def hf_paper(entry: Entry) -> HfPaper:
+    p = entry.paper
+    return HfPaper(
+        id=p.id, title=p.title, summary=p.abstract, authors=[HfAuthor(name=a.name) for a in p.authors],
+        publishedAt=hf_time(p.published or p.first_seen), upvotes=entry.upvotes, discussionId=p.id,
+        submittedOnDailyAt=hf_time(entry.entered_at), submittedOnDailyBy=hf_user(entry.submitted_by),
+        projectPage=p.project_url, githubRepo=p.code_url, ai_keywords=list(p.categories))
+
+
+def hf_daily(entry: Entry, base_url: str) -> HfDailyPaper:
+    return HfDailyPaper(paper=hf_paper(entry), publishedAt=hf_time(entry.entered_at), title=entry.paper.title,
+                        summary=entry.paper.abstract,
+                        thumbnail=base_url.rstrip("/") + paper_url(entry.paper.id) + "/thumbnail.svg",
+                        submittedBy=hf_user(entry.submitted_by))
+
+
+HfLimit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"papers per page, 1 to {MAX_LIMIT}")]
+
+
+@router.get("/api/daily_papers", response_model=list[HfDailyPaper])
+def list_daily_papers(
+    engine: StoreDep, settings: SettingsDep,
+    day: Annotated[date | None, Query(alias="date", description="a day, YYYY-MM-DD")] = None,
+    week: Annotated[str | None, Query(max_length=10, description="an ISO week, e.g. 2025-W09")] = None,
+    month: Annotated[str | None, Query(max_length=7, description="a month, e.g. 2025-02")] = None,
+    submitter: Annotated[str | None, Query(max_length=64, description="username of the submitter")] = None,
+    sort: Literal["publishedAt", "trending"] = "publishedAt",
+    p: Annotated[int, Query(ge=0, le=10_000, description="page number, from 0")] = 0,
+    limit: HfLimit = 50,
+) -> list[HfDailyPaper]:
+    """Daily papers of a day (default: the latest day with papers), an ISO week or a month."""
+    try:
+        with engine.connect() as conn:
+            rows, _total = daily_papers(conn=conn, day=day, week=week, month=month, submitter=submitter,
+                                        sort=sort, offset=p * limit, limit=limit)
+    except PeriodError as exc:
+        raise field_error(exc.field, str(exc)) from exc
+    return [hf_daily(Entry(e.paper, e.upvotes, e.submitted_at, e.submitted_by), settings.base_url)
+            for e in rows]
+
+
+@router.get("/api/papers/search", response_model=list[HfDailyPaper])
+def search_papers(request: Request, engine: StoreDep, settings: SettingsDep,
+                  q: Annotated[str, Query(max_length=1000, description="search query")] = "",
+                  limit: HfLimit = 50) -> list[HfDailyPaper]:
+    """Papers matching ``q`` (the query language of ``/search``), best first; no ``q``: the latest papers."""
+    if not q.strip():
+        with engine.connect() as conn:
+            rows, _ = daily_papers(conn=conn, limit=limit)
+        entries = [Entry(e.paper, e.upvotes, e.submitted_at, e.submitted_by) for e in rows]
+        return [hf_daily(e, settings.base_url) for e in entries]
+    searcher = getattr(request.app.state, "searcher", None)
+    if searcher is None:
+        raise HTTPException(503, "search is not available on this instance")
+    try:
+        results = searcher.search(q, limit=limit, offset=0)
+    except ValueError as exc:  # QueryError: a malformed query
+        raise field_error("q", str(exc)) from exc
+    with engine.connect() as conn:
+        entries = entries_for(conn, [h.paper for h in results.hits])
+    return [hf_daily(e, settings.base_url) for e in entries]
+
+
+def _load(engine: Any, paper_id: str) -> tuple[Paper, Entry]:
+    if len(paper_id) > 200:
+        raise HTTPException(404, "no such paper")
+    with engine.connect() as conn:
+        paper = get_paper(conn=conn, paper_id=paper_id)
+        if paper is None:
+            raise HTTPException(404, f"no paper {paper_id[:100]!r}")
+        return paper, entries_for(conn, [paper])[0]
+
+
+@router.get("/papers/{paper_id:path}/thumbnail.svg", include_in_schema=False)
+def thumbnail(paper_id: str, engine: StoreDep, settings: SettingsDep) -> Response:
+    """A 1200x630 card with the title and first authors (all text XML-escaped)."""
+    paper, _ = _load(engine, paper_id)
+    title_lines = textwrap.wrap(paper.title, 38)[:5]
+    authors = ", ".join(paper.author_names[:4]) + (" et al." if len(paper.authors) > 4 else "")
+    texts = [f'<text x="60" y="{150 + 70 * i}" font-size="56" font-weight="700">{xml_escape(line)}</text>'
+             for i, line in enumerate(title_lines)]
+    texts.append(f'<text x="60" y="560" font-size="30" fill="#555">{xml_escape(authors[:90])}</text>')
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="630" viewBox="0 0 1200 630">'
+           '<rect width="1200" height="630" fill="#fdfcf8"/><g font-family="sans-serif" fill="#111">'
+           f'<text x="60" y="70" font-size="28" fill="#a33">{xml_escape(settings.site_name)}</text>'
+           + "".join(texts) + "</g></svg>")
+    return Response(svg, media_type="image/svg+xml",
+                    headers={"Cache-Control": "public, max-age=3600",
+                             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+
+
+@router.get("/papers/{paper_id:path}.md", response_class=Response, tags=["Hugging Face-compatible"],
+            responses={200: {"content": {"text/markdown": {}}}})
+def read_paper(paper_id: str, engine: StoreDep, settings: SettingsDep) -> Response:
+    """The paper page as Markdown (``HfApi.read_paper``); titles and abstracts are escaped, never HTML."""
+    paper, entry = _load(engine, paper_id)
+    page = settings.base_url.rstrip("/") + paper_url(paper.id)
+    text = paper_markdown(paper, page_url=page, upvotes=entry.upvotes, submitted_at=entry.submitted_at,
+                          submitted_by=entry.submitted_by)
+    return Response(text, media_type="text/markdown; charset=utf-8")
+
+
+@router.get("/api/papers/{paper_id:path}", response_model=HfPaper)
+def paper_info(paper_id: str, engine: StoreDep) -> HfPaper:
+    """One paper (``HfApi.paper_info``): arXiv id, or any id Paperfeed knows; 404 when unknown."""
+    _, entry = _load(engine, paper_id)
+    return hf_paper(entry)

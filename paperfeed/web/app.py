@@ -1,0 +1,205 @@
+"""The web application: ``create_app(settings)`` wires the store, the searcher, templates and routers.
+
+The store is opened (and migrated, and seeded with the demo corpus when ``seed_demo``) once, on startup or on
+the first request, whichever comes first, so ``TestClient(create_app(settings))`` works with or without
+``with``. Errors never show a stack trace: HTML pages get a friendly page, ``/api/*`` a JSON body that names
+the offending field.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from paperfeed.config import Settings
+from paperfeed.store.db import open_store
+from paperfeed.web.deps import LoginRequired, login_url
+from paperfeed.web.security import set_csrf_cookie
+from paperfeed.web.templating import make_templates, render
+
+log = logging.getLogger("paperfeed.web")
+STATIC_DIR = Path(__file__).parent / "static"
+# Routers in the order they are matched: JSON and feeds first (``/papers/{id}.md`` before the HTML page).
+ROUTERS = (
+    "paperfeed.web.api_hf",
+    "paperfeed.web.api_v1",
+    "paperfeed.web.feeds",
+    "paperfeed.web.subscriptions",  # DIGEST: subscribe / manage / unsubscribe pages and API
+    "paperfeed.web.foryou",  # DIGEST: /for-you recommendations page
+    "paperfeed.web.auth",
+    "paperfeed.web.pages",
+)
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+
+
+def start_store(app: FastAPI) -> None:
+    """Open the store, seed the demo corpus if asked, build the searcher: once per app, thread-safe."""
+    with app.state.start_lock:
+        if getattr(app.state, "engine", None) is not None:
+            return
+        settings: Settings = app.state.settings
+        engine = open_store(settings)
+        if settings.seed_demo:
+            from paperfeed.ingest.demo import seed_demo_if_empty
+
+            seed_demo_if_empty(engine=engine)
+        app.state.searcher = _make_searcher(engine, settings)
+        app.state.engine = engine
+
+
+def _make_searcher(engine: Any, settings: Settings) -> Any:
+    try:
+        from paperfeed.search.service import Searcher
+    except ImportError as exc:  # search not installed in this build: everything else still works
+        log.warning("search unavailable: %s", exc)
+        return None
+    return Searcher(engine=engine, settings=settings)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    import anyio
+
+    await anyio.to_thread.run_sync(start_store, app)
+    yield
+    engine = getattr(app.state, "engine", None)
+    if engine is not None:
+        engine.dispose()
+
+
+def _include_routers(app: FastAPI) -> None:
+    for name in ROUTERS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a real import error inside the module: surface it
+                raise
+            log.info("router %s not present in this build", name)
+            continue
+        app.include_router(module.router)
+
+
+def _wants_json(request: Request) -> bool:
+    path = request.url.path
+    accept = request.headers.get("accept", "")
+    return path.startswith("/api/") or path == "/api" or "application/json" in accept
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "cookie", "form")]
+    return ".".join(parts) or (str(loc[-1]) if loc else "request")
+
+
+async def _on_validation(request: Request, exc: RequestValidationError) -> Response:
+    errors = [{"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid"),
+               "loc": list(e.get("loc", ())), "type": e.get("type", "")} for e in exc.errors()]
+    summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "invalid request"
+    if _wants_json(request):
+        return JSONResponse({"error": summary, "detail": errors}, status_code=422)
+    return render(request, "error.html", {"status": 400, "title": "That request was not valid",
+                                          "message": summary}, status_code=400)
+
+
+_TITLES = {400: "Bad request", 401: "Please sign in", 403: "Not allowed", 404: "Page not found",
+           405: "Method not allowed", 409: "Conflict", 413: "Too large", 422: "That request was not valid",
+           429: "Too many requests", 503: "Temporarily unavailable"}
+
+
+async def _on_http(request: Request, exc: StarletteHTTPException) -> Response:
+    headers = getattr(exc, "headers", None)
+    if _wants_json(request):
+        return JSONResponse({"error": str(exc.detail), "detail": exc.detail}, status_code=exc.status_code,
+                            headers=headers)
+    message = str(exc.detail)
+    if exc.status_code == 404 and message in ("Not Found", ""):
+        message = "We could not find that page. It may have moved, or the address may be mistyped."
+    return render(request, "error.html", {"status": exc.status_code,
+                                          "title": _TITLES.get(exc.status_code, "Something went wrong"),
+                                          "message": message}, status_code=exc.status_code)
+
+
+async def _on_login_required(request: Request, exc: LoginRequired) -> Response:
+    return RedirectResponse(login_url(exc.next_url), status_code=303)
+
+
+async def _on_data_error(request: Request, exc: DataError) -> Response:
+    """Input the database refuses (a NUL byte in PostgreSQL text, a number out of range): 400, not 500."""
+    log.info("refused input on %s %s: %s", request.method, request.url.path, exc.orig)
+    message = "The request contains a value that cannot be stored (such as a NUL byte)."
+    if _wants_json(request):
+        return JSONResponse({"error": message, "detail": message}, status_code=400)
+    return render(request, "error.html", {"status": 400, "title": "That request was not valid",
+                                          "message": message}, status_code=400)
+
+
+async def _on_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    if _wants_json(request):
+        return JSONResponse({"error": "internal error", "detail": "internal error"}, status_code=500)
+    try:
+        return render(request, "error.html", {"status": 500, "title": "Something went wrong",
+                                              "message": "An unexpected error happened on our side. "
+                                                         "Please try again in a moment."}, status_code=500)
+    except Exception:  # noqa: BLE001 - the error page itself failed: plain text, still no trace
+        return Response("Something went wrong.", status_code=500, media_type="text/plain")
+
+
+def _add_middleware(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def headers_and_csrf(request: Request,
+                               call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if getattr(app.state, "engine", None) is None:
+            import anyio
+
+            await anyio.to_thread.run_sync(start_store, app)
+        if "\x00" in request.url.path:  # query values are each route's to validate (and name)
+            refused = StarletteHTTPException(400, "Addresses cannot contain NUL bytes.")
+            response = await _on_http(request, refused)
+        else:
+            response = await call_next(request)
+        for key, value in _SECURITY_HEADERS.items():
+            response.headers.setdefault(key, value)
+        if not request.url.path.startswith(("/docs", "/redoc")):
+            response.headers.setdefault("Content-Security-Policy", _CSP)
+        set_csrf_cookie(request, response)
+        return response
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The Paperfeed web app for ``settings`` (default: from the environment)."""
+    settings = settings or Settings()
+    app = FastAPI(title=settings.site_name, version="0.1.0", lifespan=_lifespan,
+                  description="Paperfeed: daily and trending research papers, search, feeds and a "
+                              "Hugging Face-compatible papers API.")
+    app.state.settings = settings
+    app.state.start_lock = threading.Lock()
+    app.state.engine = None
+    app.state.searcher = None
+    app.state.templates = make_templates()
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]
+    app.add_exception_handler(LoginRequired, _on_login_required)  # type: ignore[arg-type]
+    app.add_exception_handler(DataError, _on_data_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _on_error)
+    _add_middleware(app)
+    _include_routers(app)
+    return app

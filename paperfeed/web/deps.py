@@ -1,0 +1,111 @@
+"""FastAPI dependencies as ``Annotated`` aliases: settings, store, searcher, the signed-in member.
+
+- ``OptionalUser``: the member of the session cookie, or None.
+- ``CurrentUser``: the same but required; an HTML page redirects to ``/login?next=...``, a JSON route
+  answers 401.
+- ``ApiUser``: the owner of a personal API token sent as ``Authorization: Bearer pf_...`` (401 otherwise).
+- ``CsrfProtected``: a router dependency refusing POST forms without a valid CSRF token (403).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy import Engine
+
+from paperfeed.config import Settings
+from paperfeed.store.accounts import User, get_session_user, get_user_by_api_token
+from paperfeed.web.security import SESSION_COOKIE, csrf_token, require_csrf
+
+
+class LoginRequired(Exception):
+    """Raised by ``CurrentUser`` on an HTML page: the app redirects to the sign-in page."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+class SearchUnavailable(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(503, "Search is not available on this instance yet (the search service "
+                              "could not be loaded). Daily papers and paper pages still work.")
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine  # type: ignore[no-any-return]
+
+
+def get_searcher(request: Request) -> Any:
+    searcher = getattr(request.app.state, "searcher", None)
+    if searcher is None:
+        raise SearchUnavailable()
+    return searcher
+
+
+def optional_user(request: Request) -> User | None:
+    """The signed-in member (cached on the request), or None."""
+    if hasattr(request.state, "user"):
+        return request.state.user  # type: ignore[no-any-return]
+    user = None
+    token = request.cookies.get(SESSION_COOKIE)
+    if token and len(token) <= 256:
+        with get_engine(request).connect() as conn:
+            user = get_session_user(conn=conn, token=token)
+    request.state.user = user
+    return user
+
+
+def current_user(request: Request) -> User:
+    user = optional_user(request)
+    if user is None:
+        if request.url.path.startswith("/api/"):
+            raise HTTPException(401, "sign in first")
+        raise LoginRequired(_come_back_to(request))
+    return user
+
+
+def _come_back_to(request: Request) -> str:
+    """Where to return after signing in: this page, or for a form post (an upvote) the page it was on."""
+    if request.method == "GET":
+        return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc == request.url.netloc and referer.path.startswith("/"):
+        return referer.path + (f"?{referer.query}" if referer.query else "")
+    return "/"
+
+
+def api_user(request: Request) -> User:
+    """Member of the ``Authorization: Bearer <personal API token>`` header."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(401, "send a personal API token: Authorization: Bearer pf_...",
+                            headers={"WWW-Authenticate": "Bearer"})
+    with get_engine(request).begin() as conn:
+        user = get_user_by_api_token(conn=conn, token=token.strip())
+    if user is None:
+        raise HTTPException(401, "unknown or revoked API token", headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+def login_url(next_url: str) -> str:
+    return "/login?next=" + quote(next_url, safe="/")
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[Engine, Depends(get_engine)]
+SearcherDep = Annotated[Any, Depends(get_searcher)]
+OptionalUser = Annotated[User | None, Depends(optional_user)]
+CurrentUser = Annotated[User, Depends(current_user)]
+ApiUser = Annotated[User, Depends(api_user)]
+CsrfProtected = Depends(require_csrf)
+
+__all__ = ["ApiUser", "CsrfProtected", "CurrentUser", "LoginRequired", "OptionalUser", "SearcherDep",
+           "SettingsDep", "StoreDep", "csrf_token", "login_url"]

@@ -1,0 +1,212 @@
+"""RSS 2.0 and Atom feeds: daily papers, trending, and any search.
+
+- ``/feeds/daily.rss|atom?date=|week=|month=&sort=`` (default: the latest day with papers);
+- ``/feeds/trending.rss|atom?window=day|week|month|all``;
+- ``/feeds/search.rss|atom?q=&mode=&sort=&cat=&from=&to=`` (the query language of ``/search``).
+
+Documents are built with lxml, so every title, author and abstract is XML-escaped text; control characters
+that XML forbids are dropped. Atom titles and summaries are ``type="text"``. RSS descriptions are HTML by
+convention, so the abstract is HTML-escaped first: a ``<script>`` in a title or abstract reaches a feed
+reader as the characters ``<script>``, never as markup.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from email.utils import format_datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import Response
+from lxml import etree
+
+from paperfeed.config import Settings
+from paperfeed.rank.daily import PeriodError, daily_papers
+from paperfeed.rank.trending import trending
+from paperfeed.store.papers import get_papers
+from paperfeed.web.api_hf import Entry, entries_for, field_error
+from paperfeed.web.api_v1 import check_filters
+from paperfeed.web.deps import SettingsDep, StoreDep
+from paperfeed.web.views import paper_url
+
+router = APIRouter(tags=["Feeds"])
+ATOM_NS = "http://www.w3.org/2005/Atom"
+DC_NS = "http://purl.org/dc/elements/1.1/"
+FEED_SIZE = 50
+_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+Format = Literal["rss", "atom"]
+MEDIA = {"rss": "application/rss+xml; charset=utf-8", "atom": "application/atom+xml; charset=utf-8"}
+
+
+def _clean(text: str | None) -> str:
+    return _XML_BAD.sub("", text or "")
+
+
+def _sub(parent: Any, tag: str, text: str | None = None, **attrs: str) -> Any:
+    el = etree.SubElement(parent, tag, {k.rstrip("_"): _clean(v) for k, v in attrs.items()})
+    if text is not None:
+        el.text = _clean(text)
+    return el
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Feed:
+    """What both formats need: titles, links and the entries, newest or best first."""
+
+    def __init__(self, *, title: str, subtitle: str, self_url: str, html_url: str, entries: Sequence[Entry],
+                 settings: Settings) -> None:
+        self.title, self.subtitle, self.self_url, self.html_url = title, subtitle, self_url, html_url
+        self.entries, self.base, self.site = list(entries), settings.base_url.rstrip("/"), settings.site_name
+
+    def url_of(self, e: Entry) -> str:
+        return self.base + paper_url(e.paper.id)
+
+    def updated(self) -> datetime:
+        stamps = [self.stamp(e) for e in self.entries]
+        return max(stamps) if stamps else datetime.now(UTC)
+
+    @staticmethod
+    def stamp(e: Entry) -> datetime:
+        return e.entered_at or e.paper.updated or datetime.now(UTC)
+
+
+def atom(feed: Feed) -> bytes:
+    """The feed as Atom 1.0 (RFC 4287)."""
+    root = etree.Element(f"{{{ATOM_NS}}}feed", nsmap={None: ATOM_NS})
+    _sub(root, "title", feed.title, type="text")
+    _sub(root, "subtitle", feed.subtitle, type="text")
+    _sub(root, "id", feed.self_url)
+    _sub(root, "updated", _iso(feed.updated()))
+    _sub(root, "link", rel="self", type="application/atom+xml", href=feed.self_url)
+    _sub(root, "link", rel="alternate", type="text/html", href=feed.html_url)
+    _sub(_sub(root, "author"), "name", feed.site)
+    _sub(root, "generator", "Paperfeed")
+    for e in feed.entries:
+        p, url = e.paper, feed.url_of(e)
+        entry = _sub(root, "entry")
+        _sub(entry, "title", p.title, type="text")
+        _sub(entry, "id", url)
+        _sub(entry, "link", rel="alternate", type="text/html", href=url)
+        if p.pdf_url and p.pdf_url.startswith(("https://", "http://")):
+            _sub(entry, "link", rel="related", type="application/pdf", href=p.pdf_url, title="PDF")
+        _sub(entry, "published", _iso(feed.stamp(e)))
+        _sub(entry, "updated", _iso(max(feed.stamp(e), p.updated or feed.stamp(e))))
+        for a in p.authors:
+            _sub(_sub(entry, "author"), "name", a.name)
+        for c in p.categories:
+            _sub(entry, "category", term=c)
+        _sub(entry, "summary", p.abstract, type="text")
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8")
+
+
+def rss(feed: Feed) -> bytes:
+    """The feed as RSS 2.0, with ``atom:link rel=self`` and ``dc:creator`` for the authors."""
+    root = etree.Element("rss", {"version": "2.0"}, nsmap={"atom": ATOM_NS, "dc": DC_NS})
+    channel = _sub(root, "channel")
+    _sub(channel, "title", feed.title)
+    _sub(channel, "link", feed.html_url)
+    _sub(channel, "description", feed.subtitle)
+    _sub(channel, "language", "en")
+    _sub(channel, "lastBuildDate", format_datetime(feed.updated().astimezone(UTC), usegmt=True))
+    _sub(channel, "generator", "Paperfeed")
+    _sub(channel, f"{{{ATOM_NS}}}link", rel="self", type="application/rss+xml", href=feed.self_url)
+    for e in feed.entries:
+        p, url = e.paper, feed.url_of(e)
+        item = _sub(channel, "item")
+        _sub(item, "title", " ".join(p.title.split()))
+        _sub(item, "link", url)
+        _sub(item, "guid", url, isPermaLink="true")
+        _sub(item, "pubDate", format_datetime(feed.stamp(e).astimezone(UTC), usegmt=True))
+        if p.authors:
+            _sub(item, f"{{{DC_NS}}}creator", ", ".join(a.name for a in p.authors))
+        for c in p.categories:
+            _sub(item, "category", c)
+        authors = html.escape(", ".join(a.name for a in p.authors))
+        body = (f"<p>{authors}</p>" if authors else "") + f"<p>{html.escape(p.abstract)}</p>"
+        _sub(item, "description", body)
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8")
+
+
+def _answer(feed: Feed, fmt: str) -> Response:
+    body = atom(feed) if fmt == "atom" else rss(feed)
+    return Response(body, media_type=MEDIA[fmt], headers={"Cache-Control": "public, max-age=300"})
+
+
+def _self(request: Request, settings: Settings) -> str:
+    query = f"?{request.url.query}" if request.url.query else ""
+    return settings.base_url.rstrip("/") + request.url.path + query
+
+
+@router.get("/feeds/daily.{fmt}", response_class=Response, responses={200: {"content": {
+    "application/atom+xml": {}, "application/rss+xml": {}}}})
+def daily_feed(request: Request, fmt: Format, engine: StoreDep, settings: SettingsDep,
+               day: Annotated[date | None, Query(alias="date")] = None,
+               week: Annotated[str | None, Query(max_length=10)] = None,
+               month: Annotated[str | None, Query(max_length=7)] = None,
+               sort: Literal["publishedAt", "trending"] = "publishedAt") -> Response:
+    """Daily papers of a day (default: the latest day with papers), an ISO week or a month."""
+    try:
+        with engine.connect() as conn:
+            rows, _ = daily_papers(conn=conn, day=day, week=week, month=month, sort=sort, limit=FEED_SIZE)
+    except PeriodError as exc:
+        raise field_error(exc.field, str(exc)) from exc
+    period = {"date": str(day) if day else None, "week": week, "month": month}
+    keep = {k: v for k, v in period.items() if v}
+    label = next(iter(keep.values()), None) or (str(rows[0].daily_date) if rows else "latest")
+    entries = [Entry(e.paper, e.upvotes, e.submitted_at, e.submitted_by) for e in rows]
+    home = settings.base_url.rstrip("/") + "/" + ("?" + urlencode(keep) if keep else "")
+    return _answer(Feed(title=f"{settings.site_name}: daily papers, {label}",
+                        subtitle=f"Papers that entered the daily list ({label})",
+                        self_url=_self(request, settings), html_url=home, entries=entries, settings=settings),
+                   fmt)
+
+
+@router.get("/feeds/trending.{fmt}", response_class=Response)
+def trending_feed(request: Request, fmt: Format, engine: StoreDep, settings: SettingsDep,
+                  window: Literal["day", "week", "month", "all"] = "week") -> Response:
+    """Trending papers: upvotes with time decay, best first."""
+    with engine.connect() as conn:
+        ids, _ = trending(conn=conn, window=window, limit=FEED_SIZE)
+        entries = entries_for(conn, get_papers(conn=conn, ids=ids))
+    return _answer(Feed(title=f"{settings.site_name}: trending papers ({window})",
+                        subtitle="Papers ranked by upvotes with time decay",
+                        self_url=_self(request, settings),
+                        html_url=settings.base_url.rstrip("/") + "/trending?" + urlencode({"window": window}),
+                        entries=entries, settings=settings), fmt)
+
+
+@router.get("/feeds/search.{fmt}", response_class=Response)
+def search_feed(request: Request, fmt: Format, engine: StoreDep, settings: SettingsDep,
+                q: Annotated[str, Query(max_length=1000)] = "",
+                mode: Literal["hybrid", "bm25", "dense"] = "hybrid",
+                sort: Literal["relevance", "date", "trending"] = "relevance",
+                cat: Annotated[list[str], Query()] = [],  # noqa: B006
+                date_from: Annotated[date | None, Query(alias="from")] = None,
+                date_to: Annotated[date | None, Query(alias="to")] = None) -> Response:
+    """The first results of a search, in the search's order (``sort=date`` for a "new matches" feed)."""
+    cats = [c.strip() for c in cat if c.strip()]
+    check_filters(cats, date_from, date_to)
+    if not q.strip() and not cats and not date_from and not date_to:
+        raise field_error("q", "give a query (or a cat/from/to filter)")
+    searcher = getattr(request.app.state, "searcher", None)
+    if searcher is None:
+        raise HTTPException(503, "search is not available on this instance")
+    try:
+        results = searcher.search(q, limit=FEED_SIZE, offset=0, mode=mode, sort=sort,
+                                  categories=cats or None, date_from=date_from, date_to=date_to)
+    except ValueError as exc:
+        raise field_error("q", str(exc)) from exc
+    with engine.connect() as conn:
+        entries = entries_for(conn, [h.paper for h in results.hits])
+    page = settings.base_url.rstrip("/") + "/search?" + request.url.query
+    what = f"Papers matching {q.strip()!r}" if q.strip() else "Papers matching the filters"
+    return _answer(Feed(title=f"{settings.site_name}: search {q.strip() or 'results'}", subtitle=what,
+                        self_url=_self(request, settings), html_url=page, entries=entries,
+                        settings=settings), fmt)

@@ -1,0 +1,198 @@
+"""Public JSON shapes: Hugging Face-compatible paper objects and Paperfeed's own ``/api/v1`` models.
+
+The Hugging Face models keep Hugging Face's camelCase field names on purpose (``publishedAt``,
+``submittedOnDailyAt``, ``numComments``...), since ``huggingface_hub.HfApi`` parses exactly those. Datetimes
+on that side are strings in the Hub's format, ``2024-01-05T18:00:00.000Z``. The ``/api/v1`` models use
+Paperfeed's snake_case names and ISO 8601 datetimes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+# ---------------------------------------------------------------- Hugging Face wire format
+
+
+def hf_time(value: datetime | None) -> str | None:
+    """A datetime as the Hub writes it: UTC, milliseconds, ``Z`` (what ``huggingface_hub`` parses)."""
+    if value is None:
+        return None
+    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return aware.strftime("%Y-%m-%dT%H:%M:%S.") + f"{aware.microsecond // 1000:03d}Z"
+
+
+class HfAuthor(BaseModel):
+    name: str
+    hidden: bool = False
+
+
+class HfUser(BaseModel):
+    """A member as the Hub shows a submitter: ``user`` is the username."""
+
+    user: str
+    fullname: str
+    avatarUrl: str = ""
+    type: Literal["user"] = "user"
+    isPro: bool = False
+
+
+class HfPaper(BaseModel):
+    """A paper object (``/api/papers/{id}`` and the ``paper`` of a daily entry)."""
+
+    id: str
+    title: str
+    summary: str
+    authors: list[HfAuthor]
+    publishedAt: str | None
+    upvotes: int
+    discussionId: str
+    submittedOnDailyAt: str | None = None
+    submittedOnDailyBy: HfUser | None = None
+    projectPage: str | None = None
+    githubRepo: str | None = None
+    ai_keywords: list[str] = Field(default_factory=list, description="the paper's categories")
+    numComments: int = 0
+
+
+class HfDailyPaper(BaseModel):
+    """One entry of ``/api/daily_papers`` and ``/api/papers/search``."""
+
+    paper: HfPaper
+    publishedAt: str | None = Field(description="when the paper entered the daily list")
+    title: str
+    summary: str
+    thumbnail: str
+    numComments: int = 0
+    submittedBy: HfUser | None = None
+    isAuthorParticipating: bool = False
+
+
+# ---------------------------------------------------------------- Paperfeed /api/v1
+
+
+class AuthorOut(BaseModel):
+    name: str
+    affiliations: list[str] = Field(default_factory=list)
+
+
+class VersionOut(BaseModel):
+    version: int
+    created: datetime | None = None
+
+
+class LinksOut(BaseModel):
+    page: str = Field(description="the paper's page on this site")
+    markdown: str
+    abs: str | None = None
+    pdf: str | None = None
+    doi: str | None = None
+    code: str | None = None
+    project: str | None = None
+
+
+class SubmitterOut(BaseModel):
+    username: str
+    display_name: str
+
+
+class PaperOut(BaseModel):
+    id: str
+    title: str
+    abstract: str
+    authors: list[AuthorOut]
+    categories: list[str]
+    primary_category: str | None = None
+    published: datetime | None = None
+    updated: datetime | None = None
+    versions: list[VersionOut] = Field(default_factory=list)
+    journal_ref: str | None = None
+    comments: str | None = None
+    license: str | None = None
+    links: LinksOut
+    upvotes: int = 0
+    submitted_at: datetime | None = None
+    submitted_by: SubmitterOut | None = None
+
+
+class SearchHitOut(BaseModel):
+    paper: PaperOut
+    score: float
+    reason: Literal["lexical", "semantic", "both"] = Field(
+        description="why it matched: words of the query (lexical), meaning (semantic) or both")
+    snippet: str = Field(description="HTML-safe abstract excerpt: text is escaped, matches wrapped in <mark>")
+    lexical_rank: int | None = None
+    semantic_rank: int | None = None
+
+
+class SearchOut(BaseModel):
+    query: str
+    mode: Literal["hybrid", "bm25", "dense"]
+    sort: Literal["relevance", "date", "trending"]
+    categories: list[str]
+    date_from: date | None = None
+    date_to: date | None = None
+    total: int = Field(description="matches in all, for pagination")
+    offset: int
+    limit: int
+    count: int = Field(description="hits on this page")
+    data: list[SearchHitOut]
+    next: str | None = Field(default=None, description="URL of the next page, if any")
+    prev: str | None = None
+    warning: str | None = Field(default=None, description="a note from the searcher (e.g. dense unavailable)")
+
+
+class SimilarOut(BaseModel):
+    id: str
+    count: int
+    data: list[SearchHitOut]
+
+
+class VoteOut(BaseModel):
+    id: str
+    upvotes: int
+    voted: bool
+
+
+class CollectionOut(BaseModel):
+    id: int
+    name: str
+    is_default: bool
+    count: int
+
+
+class LibraryOut(BaseModel):
+    collection: CollectionOut | None = Field(default=None, description="the collection listed; null: all")
+    collections: list[CollectionOut]
+    offset: int
+    limit: int
+    count: int
+    data: list[PaperOut]
+
+
+class LibraryChangeOut(BaseModel):
+    id: str
+    saved: bool = Field(description="whether the paper is now in the member's library")
+    changed: bool = Field(description="false when the request changed nothing (already saved / not saved)")
+    collection: int | None = None
+
+
+class SubmissionIn(BaseModel):
+    """A submission: an arXiv id (fetched from arXiv) or pasted ``title``, ``abstract`` and ``authors``."""
+
+    arxiv: str = Field(default="", max_length=300, description="arXiv id or arxiv.org URL")
+    title: str = Field(default="", max_length=2000)
+    abstract: str = Field(default="", max_length=60_000)
+    authors: list[str] = Field(default_factory=list, max_length=2000)
+    url: str = Field(default="", max_length=2000, description="project page")
+    code_url: str = Field(default="", max_length=2000)
+
+
+class SubmissionOut(BaseModel):
+    id: str
+    created: bool = Field(description="false when the paper had already been submitted")
+    submitted_at: datetime
+    submitted_by: str | None
+    paper: PaperOut

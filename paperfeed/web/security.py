@@ -1,0 +1,144 @@
+"""Passwords, session cookies and CSRF tokens.
+
+- Passwords: argon2id (argon2-cffi defaults), re-hashed on sign-in when the parameters change.
+- Sessions: a random token in an HttpOnly, SameSite=Lax cookie (Secure when ``base_url`` is https); the
+  store keeps only its SHA-256 (see :mod:`paperfeed.store.accounts`).
+- CSRF: every browser gets a random id in an HttpOnly cookie; every form carries that id signed with the
+  instance secret (itsdangerous). A POST form is accepted only when its signed token matches the cookie,
+  so another site can neither read nor forge it.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from fastapi import HTTPException, Request, Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from paperfeed.config import Settings
+
+SESSION_COOKIE = "pf_session"
+CSRF_COOKIE = "pf_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_MAX_AGE = 7 * 24 * 3600  # a form stays valid for a week
+SESSION_MAX_AGE = 30 * 24 * 3600
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """True when ``password`` matches; a malformed stored hash counts as a mismatch."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return True
+
+
+def password_problem(password: str) -> str | None:
+    """Why a new password is refused, or None."""
+    if len(password) < MIN_PASSWORD:
+        return f"use at least {MIN_PASSWORD} characters"
+    if len(password) > MAX_PASSWORD:
+        return f"use at most {MAX_PASSWORD} characters"
+    return None
+
+
+def secure_cookies(settings: Settings, request: Request | None = None) -> bool:
+    """Cookies are ``Secure`` when the site is public over HTTPS (``base_url``) or this request came over
+    HTTPS (directly, or through a proxy whose ``X-Forwarded-Proto`` uvicorn trusts)."""
+    if settings.base_url.lower().startswith("https://"):
+        return True
+    return request is not None and request.url.scheme == "https"
+
+
+def set_session_cookie(response: Response, token: str, settings: Settings,
+                       request: Request | None = None) -> None:
+    response.set_cookie(SESSION_COOKIE, token, max_age=SESSION_MAX_AGE, httponly=True, samesite="lax",
+                        secure=secure_cookies(settings, request), path="/")
+
+
+def clear_session_cookie(response: Response, settings: Settings, request: Request | None = None) -> None:
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax",
+                           secure=secure_cookies(settings, request), path="/")
+
+
+# ---------------------------------------------------------------- CSRF
+
+def _serializer(settings: Settings) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.secret_key, salt="paperfeed-csrf")
+
+
+def csrf_id(request: Request) -> str:
+    """This browser's CSRF id: from its cookie, or a new one that the middleware will set."""
+    existing = getattr(request.state, "csrf_id", None)
+    if existing:
+        return str(existing)
+    value = request.cookies.get(CSRF_COOKIE, "")
+    if not (16 <= len(value) <= 64 and value.replace("-", "").replace("_", "").isalnum()):
+        value = secrets.token_urlsafe(24)
+        request.state.csrf_new = True
+    request.state.csrf_id = value
+    return value
+
+
+def csrf_token(request: Request) -> str:
+    """The token to put in a form's hidden ``csrf_token`` field."""
+    cached = getattr(request.state, "csrf_token", None)
+    if cached is None:  # one signature per page, however many forms it has
+        settings: Settings = request.app.state.settings
+        cached = request.state.csrf_token = str(_serializer(settings).dumps(csrf_id(request)))
+    return str(cached)
+
+
+def csrf_valid(request: Request, token: str | None) -> bool:
+    if not token or CSRF_COOKIE not in request.cookies:
+        return False
+    settings: Settings = request.app.state.settings
+    try:
+        value = _serializer(settings).loads(token, max_age=CSRF_MAX_AGE)
+    except BadSignature:
+        return False
+    return secrets.compare_digest(str(value), request.cookies[CSRF_COOKIE])
+
+
+def set_csrf_cookie(request: Request, response: Response) -> None:
+    """Called by the app middleware: give a browser its CSRF cookie the first time it is needed."""
+    if getattr(request.state, "csrf_new", False):
+        response.set_cookie(CSRF_COOKIE, request.state.csrf_id, max_age=365 * 24 * 3600, httponly=True,
+                            samesite="lax", secure=secure_cookies(request.app.state.settings, request),
+                            path="/")
+
+
+async def require_csrf(request: Request) -> None:
+    """Dependency for HTML routers: every POST form must carry a valid CSRF token, else 403."""
+    if request.method != "POST":
+        return
+    token: str | None = None
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        try:
+            form = await request.form()
+        except Exception:  # noqa: BLE001 - a malformed body is just an invalid form
+            form = None
+        if form is not None:
+            raw = form.get(CSRF_FIELD)
+            token = raw if isinstance(raw, str) else None
+    token = token or request.headers.get("x-csrf-token")
+    if not csrf_valid(request, token):
+        raise HTTPException(403, "This form has expired or did not come from this site. "
+                                 "Reload the page and try again.")

@@ -1,0 +1,262 @@
+"""Subscription pages and API: subscribe (form and JSON), confirm, manage, one-click unsubscribe, preview.
+
+Handlers validate, call one function of :mod:`paperfeed.digest.subscribe` (or compose for the preview)
+and render. Confirmation mails go out as background tasks, after the response, so that neither the answer
+nor its timing tells whether an address is known.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, BackgroundTasks, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from paperfeed.config import Settings
+from paperfeed.digest import subscribe as service
+from paperfeed.digest.mailer import AddressError, normalise_address
+from paperfeed.digest.render import digest_context, manage_url
+from paperfeed.digest.schedule import common_timezones
+from paperfeed.digest.tokens import TokenError
+from paperfeed.store import subscriptions as store
+from paperfeed.web.deps import CsrfProtected, CurrentUser, OptionalUser, SettingsDep, StoreDep
+from paperfeed.web.templating import render
+
+router = APIRouter()
+Text = Annotated[str, Form(max_length=4000)]
+ACCEPTED = ("If this address can receive mail, a confirmation link is on its way. "
+            "Nothing else is sent until it is confirmed.")
+
+
+class SubscriptionIn(BaseModel):
+    """``POST /api/v1/subscriptions`` body."""
+
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(max_length=320)
+    trending: bool = True
+    topics: list[str] = Field(default_factory=list, max_length=50)
+    for_you: bool = False
+    frequency: Literal["daily", "weekdays", "weekly"] = "daily"
+    timezone: str = Field("UTC", max_length=64)
+    send_hour: int = Field(7, ge=0, le=23)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        try:
+            return normalise_address(value)
+        except AddressError as exc:
+            raise ValueError(str(exc).removeprefix("email: ")) from exc
+
+    @field_validator("topics")
+    @classmethod
+    def _topics(cls, value: list[str]) -> list[str]:
+        try:
+            return list(service.clean_preferences({"topics": value})["topics"])
+        except service.PreferenceError as exc:
+            raise ValueError(str(exc)) from exc
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            return str(service.clean_preferences({"timezone": value})["timezone"])
+        except service.PreferenceError as exc:
+            raise ValueError(str(exc).removeprefix("timezone: ")) from exc
+
+
+class SubscriptionAccepted(BaseModel):
+    status: Literal["pending_confirmation"] = "pending_confirmation"
+    message: str = ACCEPTED
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _start(engine: Any, settings: Settings, background: BackgroundTasks, request: Request, email: str,
+           prefs: dict[str, Any], user_id: int | None = None) -> None:
+    """Record the request and queue the confirmation mail; raises 429 for a noisy client."""
+    try:
+        result = service.request_subscription(engine=engine, email=email, prefs=prefs,
+                                              client=_client(request), user_id=user_id)
+    except service.RateLimited as exc:
+        raise HTTPException(429, str(exc), headers={"Retry-After": "3600"}) from exc
+    if result.mail_to is not None:
+        background.add_task(service.send_confirmation, settings=settings, subscriber=result.mail_to,
+                            already_active=result.already_active)
+
+
+@router.post("/api/v1/subscriptions", status_code=202, response_model=SubscriptionAccepted,
+             tags=["subscriptions"], summary="Subscribe an address (double opt-in)")
+def api_subscribe(body: SubscriptionIn, request: Request, background: BackgroundTasks, engine: StoreDep,
+                  settings: SettingsDep) -> SubscriptionAccepted:
+    """Answers 202 whether or not the address is known; the address gets a confirmation link."""
+    prefs = body.model_dump(exclude={"email"})
+    _start(engine, settings, background, request, body.email, prefs)
+    return SubscriptionAccepted()
+
+
+def _form_prefs(trending: str | None, for_you: str | None, topics: str, frequency: str, timezone: str,
+                send_hour: str) -> dict[str, Any]:
+    """Form fields to validated preferences; raises PreferenceError naming the field."""
+    try:
+        hour = int(send_hour)
+    except ValueError as exc:
+        raise service.PreferenceError("send_hour", "must be a whole hour from 0 to 23") from exc
+    lines = [t for t in topics.replace("\r", "\n").split("\n") if t.strip()]
+    return service.clean_preferences({"trending": trending is not None, "for_you": for_you is not None,
+                                      "topics": lines, "frequency": frequency, "timezone": timezone,
+                                      "send_hour": hour})
+
+
+def _form_page(request: Request, name: str, ctx: dict[str, Any], status_code: int = 200) -> Response:
+    ctx = {"timezones": common_timezones(), "hours": list(range(24)), "errors": {}, **ctx}
+    return render(request, name, ctx, status_code=status_code)
+
+
+@router.get("/subscribe", include_in_schema=False)
+def subscribe_form(request: Request, user: OptionalUser) -> Response:
+    form = {"email": user.email if user else "", "trending": True, "topics": "", "frequency": "daily",
+            "timezone": "UTC", "send_hour": 7, "for_you": user is not None}
+    return _form_page(request, "subscriptions/subscribe.html", {"form": form})
+
+
+@router.post("/subscribe", include_in_schema=False, dependencies=[CsrfProtected])
+def subscribe_submit(request: Request, background: BackgroundTasks, engine: StoreDep, settings: SettingsDep,
+                     user: OptionalUser, email: Text = "", topics: Text = "", frequency: Text = "daily",
+                     timezone: Text = "UTC", send_hour: Text = "7", trending: Text | None = None,
+                     for_you: Text | None = None) -> Response:
+    form = {"email": email, "trending": trending is not None, "topics": topics, "frequency": frequency,
+            "timezone": timezone, "send_hour": send_hour, "for_you": for_you is not None}
+    try:
+        prefs = _form_prefs(trending, for_you, topics, frequency, timezone, send_hour)
+        address = normalise_address(email)
+    except service.PreferenceError as exc:
+        return _form_page(request, "subscriptions/subscribe.html",
+                          {"form": form, "errors": {exc.field.split(".")[0]: str(exc)}}, 400)
+    except AddressError as exc:
+        return _form_page(request, "subscriptions/subscribe.html",
+                          {"form": form, "errors": {"email": str(exc)}}, 400)
+    user_id = user.id if user is not None and user.email.lower() == address else None
+    _start(engine, settings, background, request, address, prefs, user_id)
+    return render(request, "subscriptions/message.html", {"title": "Check your inbox", "message": ACCEPTED})
+
+
+def _link_error(request: Request, exc: TokenError) -> Response:
+    message = str(exc) + (". Subscribe again to get a fresh link." if exc.expired else ".")
+    return render(request, "subscriptions/message.html", {"title": "This link does not work",
+                                                          "message": message, "resubscribe": True},
+                  status_code=400)
+
+
+@router.get("/subscriptions/confirm/{token}", include_in_schema=False)
+def confirm(request: Request, token: str, engine: StoreDep, settings: SettingsDep) -> Response:
+    """Confirms on GET: the link in the confirmation mail is the proof of ownership."""
+    try:
+        sub = service.confirm(engine=engine, settings=settings, token=token)
+    except TokenError as exc:
+        return _link_error(request, exc)
+    return render(request, "subscriptions/message.html", {
+        "title": "You are subscribed", "manage_url": manage_url(settings, sub),
+        "message": f"Digests will be sent to {sub.email}. You can change what you get at any time."})
+
+
+@router.get("/subscriptions/manage", include_in_schema=False)
+def manage_mine(request: Request, user: CurrentUser, engine: StoreDep, settings: SettingsDep) -> Response:
+    """The signed-in member's own subscription (by member id, else by their account's address)."""
+    with engine.connect() as conn:
+        sub = (store.get_subscriber(conn=conn, user_id=user.id)
+               or store.get_subscriber(conn=conn, email=user.email.lower()))
+    if sub is None:
+        return RedirectResponse("/subscribe", status_code=303)
+    if sub.user_id is None and sub.email == user.email.lower():
+        with engine.begin() as conn:
+            store.link_user(conn=conn, subscriber_id=sub.id, user_id=user.id)
+    return RedirectResponse(manage_url(settings, sub).removeprefix(settings.base_url.rstrip("/")),
+                            status_code=303)
+
+
+def _manage_form(sub: store.Subscriber) -> dict[str, Any]:
+    return {"email": sub.email, "trending": sub.trending, "for_you": sub.for_you,
+            "topics": "\n".join(sub.topics), "frequency": sub.frequency, "timezone": sub.timezone,
+            "send_hour": sub.send_hour}
+
+
+@router.get("/subscriptions/manage/{token}", include_in_schema=False)
+def manage(request: Request, token: str, engine: StoreDep, settings: SettingsDep) -> Response:
+    try:
+        sub = service.subscriber_for_token(engine=engine, settings=settings, token=token, purpose="manage")
+    except TokenError as exc:
+        return _link_error(request, exc)
+    return _form_page(request, "subscriptions/manage.html", {"sub": sub, "form": _manage_form(sub),
+                                                             "token": token, "saved": False})
+
+
+@router.post("/subscriptions/manage/{token}", include_in_schema=False, dependencies=[CsrfProtected])
+def manage_save(request: Request, token: str, engine: StoreDep, settings: SettingsDep, topics: Text = "",
+                frequency: Text = "daily", timezone: Text = "UTC", send_hour: Text = "7",
+                trending: Text | None = None, for_you: Text | None = None,
+                resume: Text | None = None) -> Response:
+    try:
+        sub = service.subscriber_for_token(engine=engine, settings=settings, token=token, purpose="manage")
+    except TokenError as exc:
+        return _link_error(request, exc)
+    try:
+        prefs = _form_prefs(trending, for_you, topics, frequency, timezone, send_hour)
+    except service.PreferenceError as exc:
+        form = {**_manage_form(sub), "topics": topics, "frequency": frequency, "timezone": timezone}
+        return _form_page(request, "subscriptions/manage.html",
+                          {"sub": sub, "form": form, "token": token, "saved": False,
+                           "errors": {exc.field.split(".")[0]: str(exc)}}, 400)
+    sub = service.save_preferences(engine=engine, subscriber=sub, prefs=prefs, resume=resume is not None)
+    return _form_page(request, "subscriptions/manage.html", {"sub": sub, "form": _manage_form(sub),
+                                                             "token": token, "saved": True})
+
+
+@router.get("/unsubscribe/{token}", include_in_schema=False)
+def unsubscribe_page(request: Request, token: str, engine: StoreDep, settings: SettingsDep) -> Response:
+    """A page with the one-click button: a GET never unsubscribes, so link scanners cannot."""
+    try:
+        sub = service.subscriber_for_token(engine=engine, settings=settings, token=token,
+                                           purpose="unsubscribe")
+    except TokenError as exc:
+        return _link_error(request, exc)
+    return render(request, "subscriptions/unsubscribe.html", {"sub": sub, "token": token, "done": False})
+
+
+@router.post("/unsubscribe/{token}", include_in_schema=False)
+def unsubscribe(request: Request, token: str, engine: StoreDep, settings: SettingsDep) -> Response:
+    """RFC 8058 one-click (``List-Unsubscribe=One-Click`` POST from a mail client) and the page's button.
+
+    No sign-in and no CSRF token: the signed token in the URL is the authorisation.
+    """
+    try:
+        sub = service.unsubscribe(engine=engine, settings=settings, token=token)
+    except TokenError as exc:
+        return _link_error(request, exc)
+    return render(request, "subscriptions/unsubscribe.html", {"sub": sub, "token": token, "done": True,
+                                                              "manage_url": manage_url(settings, sub)})
+
+
+@router.get("/digest/preview", include_in_schema=False)
+def preview(request: Request, user: CurrentUser, engine: StoreDep, settings: SettingsDep) -> Response:
+    """What the signed-in member's next digest would contain right now (nothing is sent or recorded)."""
+    from paperfeed.digest.compose import build_digest
+
+    now = datetime.now(UTC)
+    with engine.connect() as conn:
+        sub = (store.get_subscriber(conn=conn, user_id=user.id)
+               or store.get_subscriber(conn=conn, email=user.email.lower()))
+        subscribed = sub is not None
+        if sub is None:  # not subscribed yet: show what the default digest would be
+            sub = store.Subscriber(id=0, email=user.email.lower(), user_id=user.id, for_you=True)
+        elif sub.user_id is None:
+            sub.user_id = user.id
+        digest = build_digest(conn=conn, searcher=getattr(request.app.state, "searcher", None),
+                              subscriber=sub, now=now)
+    ctx = digest_context(digest=digest, settings=settings)
+    return render(request, "subscriptions/preview.html", {**ctx, "subscribed": subscribed,
+                                                          "status": sub.status, "empty": digest.is_empty})

@@ -1,0 +1,92 @@
+"""View data for the HTML pages: paper cards with votes and saved state, built once per page.
+
+Each page handler calls one service (daily list, trending, search, library...) and turns its papers into
+``Card`` objects here, with one query for upvotes and one for what the signed-in member voted and saved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from urllib.parse import quote, urlencode
+
+from sqlalchemy import Connection
+
+from paperfeed.ids import is_arxiv_id
+from paperfeed.models import Paper
+from paperfeed.store.accounts import User, UserPublic, saved_ids, user_votes, vote_counts
+
+
+@dataclass
+class Card:
+    """A paper as a list item: what the card template shows."""
+
+    paper: Paper
+    upvotes: int = 0
+    voted: bool = False
+    saved: bool = False
+    daily_date: date | None = None
+    submitted_by: UserPublic | None = None
+    snippet: str = ""  # HTML-safe search snippet (escaped, with <mark>)
+    reason: str = ""
+    score: float | None = None
+
+    @property
+    def url(self) -> str:
+        return paper_url(self.paper.id)
+
+    @property
+    def when(self) -> date | None:
+        if self.daily_date:
+            return self.daily_date
+        stamp = self.paper.published or self.paper.first_seen
+        return stamp.date() if isinstance(stamp, datetime) else None
+
+
+def paper_url(paper_id: str) -> str:
+    """``/papers/<id>``; old-style ids keep their slash (``/papers/hep-th/9901001``)."""
+    return "/papers/" + quote(paper_id, safe="/")
+
+
+def arxiv_links(paper: Paper) -> dict[str, str]:
+    """External links worth showing: arXiv abstract and PDF, DOI, code, project page."""
+    links: dict[str, str] = {}
+    if paper.abs_url:
+        links["arXiv" if is_arxiv_id(paper.id) else "Abstract"] = paper.abs_url
+    if paper.pdf_url:
+        links["PDF"] = paper.pdf_url
+    if paper.doi:
+        links["DOI"] = "https://doi.org/" + quote(paper.doi, safe="/")
+    if paper.code_url:
+        links["Code"] = paper.code_url
+    if paper.project_url and paper.project_url != paper.abs_url:
+        links["Project page"] = paper.project_url
+    return {k: v for k, v in links.items() if v.startswith(("https://", "http://"))}
+
+
+def decorate(conn: Connection, cards: Sequence[Card], user: User | None, counts: bool = True) -> list[Card]:
+    """Fill in upvotes (unless already known) and the member's voted/saved flags, in two or three queries."""
+    ids = [c.paper.id for c in cards]
+    if counts:
+        found = vote_counts(conn=conn, ids=ids)
+        for c in cards:
+            c.upvotes = found.get(c.paper.id, 0)
+    if user is not None and ids:
+        voted = user_votes(conn=conn, user_id=user.id, ids=ids)
+        saved = saved_ids(conn=conn, user_id=user.id, ids=ids)
+        for c in cards:
+            c.voted, c.saved = c.paper.id in voted, c.paper.id in saved
+    return list(cards)
+
+
+def page_links(base: str, params: Mapping[str, object], page: int, per_page: int,
+               total: int) -> dict[str, str]:
+    """``prev``/``next`` URLs for ``p`` (1-based) that keep every other query parameter."""
+    out: dict[str, str] = {}
+    keep = {k: v for k, v in params.items() if v not in (None, "", [])}
+    if page > 1:
+        out["prev"] = base + "?" + urlencode({**keep, "p": page - 1}, doseq=True)
+    if page * per_page < total:
+        out["next"] = base + "?" + urlencode({**keep, "p": page + 1}, doseq=True)
+    return out

@@ -1,0 +1,193 @@
+"""Faults: SIGKILL mid-batch, SMTP 421/451 then success, 550 bounces, server down, concurrent senders.
+
+The sender runs as a real ``paperfeed digest send`` process where the fault needs one (kill, concurrency);
+the SMTP server is a real aiosmtpd server whose handler is scripted by the test."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from paperfeed.config import Settings
+from paperfeed.digest.mailer import Mailer
+from paperfeed.digest.send import send_digests
+from paperfeed.store.papers import upsert_papers
+from paperfeed.store.subscriptions import get_subscriber, ledger_rows
+from tests.factories import make_paper
+from tests.smtp_server import SmtpServer, add_active, free_port, smtp, upvote  # noqa: F401
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+def world(engine: Engine) -> Engine:
+    """One trending paper, published an hour ago."""
+    paper = make_paper(title="A Paper Everyone Upvoted", published=NOW - timedelta(hours=1))
+    with engine.begin() as conn:
+        upsert_papers(conn=conn, papers_in=[paper])
+    upvote(engine, paper.id, 2)
+    return engine
+
+
+def _env(settings: Settings, port: int) -> dict[str, str]:
+    env = {**os.environ, "PAPERFEED_DATABASE_URL": settings.database_url,
+           "PAPERFEED_DATA_DIR": str(settings.data_dir),
+           "PAPERFEED_SMTP_HOST": "127.0.0.1", "PAPERFEED_SMTP_PORT": str(port),
+           "PAPERFEED_MAIL_FROM": "digest@paperfeed.test", "PAPERFEED_MAIL_RATE_LIMIT": "0",
+           "PAPERFEED_SEED_DEMO": "false", "PAPERFEED_EMBEDDER": "none", "PAPERFEED_BASE_URL": "http://testserver"}
+    return env
+
+
+def _start(settings: Settings, port: int, tmp_path: Path) -> subprocess.Popen[str]:
+    code = "from paperfeed.cli import main; main()"
+    args = ["digest", "send", "--json", "--now", NOW.isoformat()]
+    return subprocess.Popen([sys.executable, "-c", code, *args],
+                            env=_env(settings, port), cwd=tmp_path, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _finish(proc: subprocess.Popen[str]) -> tuple[int, dict[str, int]]:
+    out, err = proc.communicate(timeout=120)
+    assert out.strip(), err
+    return proc.returncode, json.loads(out.strip().splitlines()[-1])
+
+
+def _subscribers(engine: Engine, n: int) -> list[str]:
+    emails = [f"reader{i}@example.org" for i in range(n)]
+    for e in emails:
+        add_active(engine, e, send_hour=0)
+    return emails
+
+
+def _kill_when(event: threading.Event, proc: subprocess.Popen[str]) -> None:
+    assert event.wait(60), "the sender never reached the kill point"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+def test_sigkill_mid_batch_then_rerun_sends_each_digest_exactly_once(
+        world: Engine, settings: Settings, smtp: SmtpServer, tmp_path: Path) -> None:  # noqa: F811
+    emails = _subscribers(world, 6)
+    reached = threading.Event()
+
+    def stall_fourth(n: int, address: str) -> float:
+        if n == 4:  # the sender is blocked waiting for this RCPT reply when it is killed
+            reached.set()
+            return 30.0
+        return 0.0
+
+    smtp.handler.on_rcpt = stall_fourth
+    proc = _start(settings, smtp.port, tmp_path)
+    _kill_when(reached, proc)
+    assert proc.returncode == -signal.SIGKILL
+    assert len(smtp.handler.messages) == 3
+    smtp.handler.on_rcpt = None
+    code, report = _finish(_start(settings, smtp.port, tmp_path))
+    assert code == 0 and report["sent"] == 3 and report["already_sent"] == 3
+    assert Counter(m.rcpt[0] for m in smtp.handler.messages) == dict.fromkeys(emails, 1)
+    code, report = _finish(_start(settings, smtp.port, tmp_path))  # and a third run is a no-op
+    assert code == 0 and report["sent"] == 0 and len(smtp.handler.messages) == 6
+
+
+def test_kill_after_the_server_accepted_but_before_the_ledger_knew_is_the_only_resend(
+        world: Engine, settings: Settings, smtp: SmtpServer, tmp_path: Path) -> None:  # noqa: F811
+    """The documented, unavoidable window: DATA accepted, process killed before its commit. The re-run
+    resends that one digest with the same Message-ID (receivers can collapse it) and says so."""
+    _subscribers(world, 3)
+    reached = threading.Event()
+
+    def stall_second(n: int) -> float:
+        if n == 2:
+            reached.set()
+            return 30.0
+        return 0.0
+
+    smtp.handler.on_data = stall_second
+    proc = _start(settings, smtp.port, tmp_path)
+    _kill_when(reached, proc)
+    smtp.handler.on_data = None
+    code, report = _finish(_start(settings, smtp.port, tmp_path))
+    assert code == 0 and report["resent_uncertain"] == 1 and report["sent"] == 2
+    per_address = Counter(m.rcpt[0] for m in smtp.handler.messages)
+    assert sorted(per_address.values()) == [1, 1, 2]
+    twice = [m for m in smtp.handler.messages if per_address[m.rcpt[0]] == 2]
+    assert twice[0].message["Message-ID"] == twice[1].message["Message-ID"]
+
+
+def _mail_settings(settings: Settings, port: int, rate: float = 0) -> Settings:
+    return settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port, "mail_rate_limit": rate,
+                                       "mail_from": "digest@paperfeed.test"})
+
+
+def test_421_451_and_dropped_connections_are_retried_until_success(
+        world: Engine, settings: Settings, smtp: SmtpServer) -> None:  # noqa: F811
+    _subscribers(world, 2)
+    smtp.handler.rcpt_replies = ["451 4.7.1 greylisted, try again", "drop"]
+    smtp.handler.data_replies = ["421 4.3.2 shutting down"]
+    s = _mail_settings(settings, smtp.port)
+    report = send_digests(engine=world, settings=s, searcher=None, now=NOW, mailer=Mailer(s, backoff=0.01))
+    assert (report.sent, report.failed) == (2, 0)
+    assert sorted(m.rcpt[0] for m in smtp.handler.messages) == ["reader0@example.org", "reader1@example.org"]
+
+
+def test_550_bounces_are_recorded_and_suspend_the_address_after_three(
+        world: Engine, settings: Settings, smtp: SmtpServer) -> None:  # noqa: F811
+    add_active(world, "gone@example.org", send_hour=0)
+    add_active(world, "fine@example.org", send_hour=0)
+    smtp.handler.bounce = {"gone@example.org"}
+    s = _mail_settings(settings, smtp.port)
+    for run in range(1, 4):
+        report = send_digests(engine=world, settings=s, searcher=None, now=NOW,
+                              mailer=Mailer(s, backoff=0.01))
+        assert report.failed == 1 and report.bounced == 1 and report.suspended == int(run == 3)
+        with world.connect() as conn:
+            gone = get_subscriber(conn=conn, email="gone@example.org")
+        assert gone is not None and gone.bounce_count == run
+        assert gone.status == ("suspended" if run == 3 else "active")
+    assert smtp.handler.rcpt_count == 4  # one RCPT per bounce run, never retried within a run, + fine once
+    report = send_digests(engine=world, settings=s, searcher=None, now=NOW, mailer=Mailer(s, backoff=0.01))
+    assert report.sent == report.failed == 0 and smtp.handler.rcpt_count == 4
+    assert len(smtp.handler.to("fine@example.org")) == 1
+    with world.connect() as conn:
+        [row] = [r for r in ledger_rows(conn=conn) if r["status"] == "failed"]
+    assert "550" in row["error"] and row["attempts"] == 3
+
+
+def test_server_down_fails_non_zero_and_the_next_run_delivers(
+        world: Engine, settings: Settings, smtp: SmtpServer, tmp_path: Path) -> None:  # noqa: F811
+    emails = _subscribers(world, 3)
+    code, report = _finish(_start(settings, free_port(), tmp_path))
+    assert code != 0 and report["failed"] == 1 and report["not_attempted"] == 2 and report["sent"] == 0
+    code, report = _finish(_start(settings, smtp.port, tmp_path))
+    assert code == 0 and report["sent"] == 3
+    assert Counter(m.rcpt[0] for m in smtp.handler.messages) == dict.fromkeys(emails, 1)
+
+
+def test_two_concurrent_senders_never_send_the_same_digest(
+        world: Engine, settings: Settings, smtp: SmtpServer, tmp_path: Path) -> None:  # noqa: F811
+    emails = _subscribers(world, 24)
+    smtp.handler.on_rcpt = lambda n, a: 0.02  # keep both senders busy at the same time
+    procs = [_start(settings, smtp.port, tmp_path) for _ in range(2)]
+    results = [_finish(p) for p in procs]
+    assert all(code == 0 for code, _ in results)
+    assert sum(r["sent"] for _, r in results) == 24
+    assert Counter(m.rcpt[0] for m in smtp.handler.messages) == dict.fromkeys(emails, 1)
+
+
+def test_send_rate_is_bounded(world: Engine, settings: Settings, smtp: SmtpServer) -> None:  # noqa: F811
+    _subscribers(world, 5)
+    s = _mail_settings(settings, smtp.port, rate=20)
+    started = time.monotonic()
+    report = send_digests(engine=world, settings=s, searcher=None, now=NOW)
+    assert report.sent == 5 and time.monotonic() - started >= 4 / 20

@@ -1,0 +1,111 @@
+"""Embedders load offline from the installed packages, distil the static model, and cache honestly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from paperfeed.config import Settings
+from paperfeed.search.embed import (
+    EMBEDDERS_AVAILABLE,
+    EmbedderError,
+    EmbeddingCache,
+    get_embedder,
+    paper_text,
+)
+from tests.factories import make_paper
+
+pytestmark = [pytest.mark.model,
+              pytest.mark.skipif(not EMBEDDERS_AVAILABLE, reason="the ml extra is not installed")]
+
+TEXTS = ["Graph neural networks predict molecular properties of drug candidates.",
+         "Message passing networks on molecular graphs for chemistry.",
+         "Wind tunnel measurements of turbulent flow over swept aircraft wings."]
+
+
+@pytest.fixture(scope="session")
+def model_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings whose static model is distilled once per session, through the CLI, with 64 dims."""
+    data = tmp_path_factory.mktemp("models")
+    out = data / "static64"
+    from paperfeed.cli import app
+
+    result = CliRunner().invoke(app, ["distill", "--out", str(out), "--pca-dims", "64", "--json"],
+                                env={"PAPERFEED_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"})
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["dim"] == 64 and Path(report["path"]) == out
+    return Settings(_env_file=None, data_dir=data, static_model_path=str(out),  # type: ignore[call-arg]
+                    embedder="static", environment="test")
+
+
+def _check_rows(v: np.ndarray, n: int, dim: int) -> None:
+    assert v.shape == (n, dim) and v.dtype == np.float32
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+
+
+def test_minilm_loads_offline_and_ranks_related_text_higher(model_settings: Settings) -> None:
+    emb = get_embedder("minilm", model_settings)
+    assert emb.name == "minilm" and emb.dim == 384
+    v = emb.encode(TEXTS)
+    _check_rows(v, 3, 384)
+    assert v[0] @ v[1] > v[0] @ v[2] + 0.2
+    assert emb.encode([]).shape == (0, 384)
+    assert get_embedder("minilm", model_settings) is emb  # loaded once per process
+
+
+def test_static_model_is_distilled_offline_and_matches_model2vec(model_settings: Settings) -> None:
+    emb = get_embedder("static", model_settings)
+    assert emb.name == "static" and emb.dim == 64
+    texts = [*TEXTS, "Naïve Bayes — über-fast café α-helix", "", "!!!"]
+    v = emb.encode(texts)
+    _check_rows(v[:4], 4, 64)
+    assert not v[4].any()  # empty text: a zero vector, which matches nothing
+    assert v[0] @ v[1] > v[0] @ v[2]
+    reference = emb._model.encode(texts[:4], use_multiprocessing=False)  # type: ignore[attr-defined]
+    reference = reference / np.linalg.norm(reference, axis=1, keepdims=True)
+    assert np.all(np.sum(reference * v[:4], axis=1) > 0.99)
+
+
+def test_fingerprints_tell_models_apart(model_settings: Settings) -> None:
+    static, minilm = get_embedder("static", model_settings), get_embedder("minilm", model_settings)
+    assert static.fingerprint != minilm.fingerprint
+    assert static.fingerprint.startswith("static-") and minilm.fingerprint.startswith("minilm-")
+
+
+def test_unknown_or_missing_models_give_clear_errors(model_settings: Settings, tmp_path: Path) -> None:
+    with pytest.raises(EmbedderError, match="minilm, static"):
+        get_embedder("bert", model_settings)
+    broken = model_settings.model_copy(update={"minilm_path": str(tmp_path / "nowhere")})
+    with pytest.raises(EmbedderError, match="PAPERFEED_MINILM_PATH"):
+        get_embedder("minilm", broken)
+
+
+def test_embedding_cache_reuses_vectors_across_runs(model_settings: Settings, tmp_path: Path) -> None:
+    emb = get_embedder("static", model_settings)
+    seen: list[str] = []
+
+    class Counting:
+        name, dim, fingerprint = emb.name, emb.dim, emb.fingerprint
+
+        def encode(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
+            seen.extend(texts)
+            return emb.encode(texts)
+
+    cache = EmbeddingCache(tmp_path / "cache", Counting())
+    first = cache.encode(TEXTS + TEXTS[:1])
+    assert len(seen) == 3  # the repeated text is embedded once
+    again = EmbeddingCache(tmp_path / "cache", Counting()).encode(TEXTS[::-1])
+    assert len(seen) == 3  # a new process reads the vectors from disk
+    assert np.allclose(again, first[:3][::-1])
+    assert np.allclose(first, emb.encode(TEXTS + TEXTS[:1]), atol=1e-6)
+
+
+def test_paper_text_is_title_then_abstract() -> None:
+    p = make_paper(title="  Attention   Is All You Need ", abstract="We propose\nthe Transformer.")
+    assert paper_text(p) == "Attention Is All You Need. We propose the Transformer."
+    assert paper_text(make_paper(title="Only a title", abstract="")) == "Only a title"

