@@ -45,9 +45,12 @@ def analyse(text: str) -> list[str]:
 def load_scifact() -> tuple[list[tuple[str, str, str]], dict[str, str], dict[str, dict[str, int]]]:
     with gzip.open(SCIFACT / "corpus.jsonl.gz", "rt") as fh:
         docs = [(r["_id"], r.get("title", ""), r.get("text", "")) for r in map(json.loads, fh)]
-    qs = {r["_id"]: r["text"] for r in map(json.loads, open(SCIFACT / "queries.jsonl"))}
+    with open(SCIFACT / "queries.jsonl") as fh:
+        qs = {r["_id"]: r["text"] for r in map(json.loads, fh)}
     qrels: dict[str, dict[str, int]] = {}
-    for line in list(open(SCIFACT / "qrels" / "train.tsv"))[1:]:
+    with open(SCIFACT / "qrels" / "train.tsv") as fh:
+        qrel_lines = fh.readlines()[1:]
+    for line in qrel_lines:
         q, d, s = line.split("\t")
         qrels.setdefault(q, {})[d] = int(s)
     return docs, {q: qs[q] for q in qrels}, qrels

@@ -20,8 +20,8 @@ with the load average before and after (the machine may be shared: latencies are
 runs at a similar load).
 
 Retrieval reads only the tantivy index and the vector files, never the database, so these figures hold for
-SQLite and PostgreSQL deployments alike. A ``--db postgresql://...`` option (timing the PostgreSQL side:
-ingest and hydrating results) belongs to the PostgreSQL work (engineer P), not to this script.
+SQLite and PostgreSQL deployments alike. ``--db postgresql://...`` (or ``--db pgserver``) also runs the same
+measurements inside PostgreSQL: that part is ``bench/search_pg.py``, owned by the PostgreSQL work.
 """
 
 from __future__ import annotations

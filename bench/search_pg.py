@@ -3,6 +3,7 @@
     .venv/bin/python bench/search_pg.py eval --db postgresql://...  # SciFact train nDCG@10, both backends
     .venv/bin/python bench/search.py --db postgresql://... --sizes 100000  # latency (calls run_pg)
     .venv/bin/python bench/search_pg.py eval --db pgserver  # on a throwaway pgserver instance
+    .venv/bin/python bench/search_pg.py latency --db pgserver --sizes 100000 --queries 50  # PostgreSQL only
 
 ``--db pgserver`` starts PostgreSQL 16 + pgvector from the ``pgserver`` package in a temporary folder. The
 database given is wiped (papers and vectors) before loading: use a scratch database.
@@ -221,15 +222,27 @@ def print_table(results: list[dict[str, Any]]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["eval"])
+    ap.add_argument("what", choices=["eval", "latency"])
     ap.add_argument("--db", required=True, help="postgresql://... (a scratch database) or 'pgserver'")
     ap.add_argument("--model", default="minilm")
     ap.add_argument("--split", default="train")
+    ap.add_argument("--sizes", default="100000", help="latency: corpus sizes, comma-separated")
+    ap.add_argument("--queries", type=int, default=50, help="latency: queries timed per size")
     ap.add_argument("--data-dir", default=os.environ.get("BENCH_DATA", "/tmp/paperfeed-bench/data"))
     args = ap.parse_args()
     url, server = resolve_db(args.db)
-    result = eval_scifact(url, Path(args.data_dir), args.model, args.split)
-    print(json.dumps(result, indent=1))
+    if args.what == "eval":
+        print(json.dumps(eval_scifact(url, Path(args.data_dir), args.model, args.split), indent=1))
+    else:  # the PostgreSQL half of bench/search.py --db, alone (same corpus, queries and static model)
+        from corpus import generate, queries
+
+        from paperfeed.search.embed import get_embedder
+
+        settings = Settings(_env_file=None, data_dir=Path(args.data_dir), environment="test")  # type: ignore[call-arg]
+        emb = get_embedder("static", settings)
+        qs = queries(args.queries)
+        print_table([run_pg(url, list(generate(int(n))), qs, emb, Path(args.data_dir))
+                     for n in args.sizes.split(",")])
     del server
 
 

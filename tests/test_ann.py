@@ -22,7 +22,8 @@ def _clustered(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:
 
 
 def _recall(found: list[np.ndarray], truth: list[np.ndarray]) -> float:
-    return float(np.mean([len(set(f.tolist()) & set(t.tolist())) / len(t) for f, t in zip(found, truth, strict=True)]))
+    hits = [len(set(f.tolist()) & set(t.tolist())) / len(t) for f, t in zip(found, truth, strict=True)]
+    return float(np.mean(hits))
 
 
 def test_ann_recall_against_exact_search(tmp_path) -> None:

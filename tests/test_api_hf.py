@@ -51,6 +51,8 @@ def seed(engine: Engine) -> None:
         make_paper(id="2312.00005", title="Submitted Diffusion Models",
                    published=datetime(2023, 12, 1, tzinfo=UTC),
                    abstract="Diffusion models for images, submitted to the daily list by a member."),
+        make_paper(id="hep-th/9901001", title="An Old-Style Identifier",
+                   published=datetime(1999, 1, 4, tzinfo=UTC)),
     ]
     with engine.begin() as conn:
         upsert_papers(conn=conn, papers_in=papers)
@@ -146,6 +148,10 @@ def test_paper_info_and_not_found(hf: HfApi) -> None:
     sub = hf.paper_info("2312.00005")
     assert sub.submitted_by is not None and sub.submitted_by.username == "ada"
     assert sub.submitted_at == at(6, 8)
+    old = hf.paper_info("hep-th/9901001")  # old-style ids keep their slash in the URL
+    assert old.id == "hep-th/9901001" and old.title == "An Old-Style Identifier"
+    assert hf.read_paper("hep-th/9901001").startswith("# An Old-Style Identifier\n")
+    assert ids(hf.list_daily_papers(date="1999-01-04")) == ["hep-th/9901001"]
     with pytest.raises(HfHubHTTPError) as err:
         hf.paper_info("9999.99999")
     assert err.value.response.status_code == 404

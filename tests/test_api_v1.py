@@ -253,3 +253,32 @@ def test_openapi_lists_the_api(client: TestClient) -> None:
                  "/api/papers/search", "/papers/{paper_id}.md"):
         assert path in paths, path
     assert client.get("/docs").status_code == 200
+
+
+def test_without_search_the_rest_still_answers(client: TestClient) -> None:
+    client.app.state.searcher = None  # type: ignore[attr-defined]  # e.g. the search extra failed to load
+    for url in ("/api/v1/search?q=graph", "/api/papers/search?q=graph", "/api/v1/papers/2401.00001/similar"):
+        r = client.get(url)
+        assert r.status_code == 503 and "not available" in r.json()["error"], url
+    assert client.get("/feeds/search.atom?q=graph").status_code == 503
+    assert client.get("/api/v1/papers/2401.00001").status_code == 200
+    assert client.get("/api/daily_papers?month=2024-01").status_code == 200
+    assert client.get("/feeds/daily.atom?month=2024-01").status_code == 200
+
+
+def test_concurrent_votes_are_counted_exactly(client: TestClient) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    tokens = [token_for(client, f"member{i}") for i in range(8)]
+    url = "/api/v1/papers/2401.00002/vote"
+
+    def vote_twice(headers: dict[str, str]) -> list[int]:
+        return [client.post(url, headers=headers).status_code for _ in range(2)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = [c for pair in pool.map(vote_twice, tokens) for c in pair]
+    assert codes == [200] * 16
+    assert client.get("/api/v1/papers/2401.00002").json()["upvotes"] == 8
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda h: client.delete(url, headers=h).status_code, tokens[:5]))
+    assert client.get("/api/v1/papers/2401.00002").json()["upvotes"] == 3

@@ -131,8 +131,10 @@ def test_visitor_journey(page: Any) -> None:
     expect(page.locator("nav.tabs a[aria-current=page]")).to_have_text("Weekly")
     page.goto("/")
 
-    # 2. search for words of a paper title, from the header search box
+    # 2. search for words of a paper title, from the header search box ("/" focuses it)
     words = " ".join(title.split()[:4])
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.id") == "site-q"
     page.fill("#site-q", words)
     page.press("#site-q", "Enter")
     page.wait_for_url("**/search?q=*")
@@ -240,7 +242,6 @@ def test_visitor_journey(page: Any) -> None:
     first = page.locator("article.card").first
     expect(first.locator("h3")).to_have_text("Browsers Tested: A β Study of <Paperfeed>")
     expect(first.locator(".submitter")).to_have_text("submitted by Grace H.")
-
     shoot(page, "11-home-after-submit")
 
     # 10. theme toggle, then sign out
@@ -248,6 +249,8 @@ def test_visitor_journey(page: Any) -> None:
     page.click("button.theme-toggle")
     after = page.evaluate("document.documentElement.getAttribute('data-theme')")
     assert after in ("light", "dark") and after != before
+    page.reload()  # remembered: the server renders the chosen theme
+    assert page.evaluate("document.documentElement.getAttribute('data-theme')") == after
     page.click("nav button:has-text('Sign out')")
     expect(page.locator("nav a[href='/login']")).to_be_visible()
     shoot(page, "12-signed-out")

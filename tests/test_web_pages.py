@@ -482,3 +482,14 @@ def test_submit_by_arxiv_id_fetches_from_the_arxiv_api(settings: Settings) -> No
             assert "Sparse Attention for Long Documents" in home and "submitted by ada" in home
             found = c.get("/search?q=sparse+attention").text  # searchable at once
             assert "Sparse Attention for Long Documents" in found
+
+
+def test_repeated_failed_sign_ins_are_throttled(client: TestClient) -> None:
+    token = sign_up(client, password="correct horse")
+    client.post("/logout", data={"csrf_token": token})
+    for _ in range(10):
+        r = client.post("/login", data={"email": "ada", "password": "guess guess", "csrf_token": token})
+        assert r.status_code == 400
+    blocked = client.post("/login", data={"email": "ada", "password": "correct horse", "csrf_token": token})
+    assert blocked.status_code == 429 and "Too many failed sign-in attempts" in blocked.text
+    assert "minutes" in blocked.text and "pf_session" not in blocked.headers.get("set-cookie", "")

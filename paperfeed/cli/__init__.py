@@ -25,13 +25,15 @@ def _root(db: DbOption = None) -> None:
 
 
 # Command modules: importing one registers its commands on ``app``.
-from paperfeed.cli import store_cmds  # noqa: E402,F401
-from paperfeed.cli import db_cmds  # noqa: E402,F401
-from paperfeed.cli import harvest_cmds  # noqa: E402,F401
-from paperfeed.cli import model_cmds  # noqa: E402,F401
-from paperfeed.cli import digest_cmds  # noqa: E402,F401
-from paperfeed.cli import web_cmds  # noqa: E402,F401
-from paperfeed.cli import search_cmds  # noqa: E402,F401
+from paperfeed.cli import (  # noqa: E402
+    db_cmds,  # noqa: F401
+    digest_cmds,  # noqa: F401
+    harvest_cmds,  # noqa: F401
+    model_cmds,  # noqa: F401
+    search_cmds,  # noqa: F401
+    store_cmds,  # noqa: F401
+    web_cmds,  # noqa: F401
+)
 
 
 def main() -> None:

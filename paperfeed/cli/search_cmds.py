@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,10 @@ from paperfeed.search.query import SORTS, QueryError
 from paperfeed.search.service import Searcher
 from paperfeed.search.sync import Progress as RefreshProgress
 from paperfeed.search.vectors import VectorStoreError
+
+# Model loading must not print load reports and progress bars of its own into the command's output.
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 # A query-time refresh embeds at most this many pending papers; beyond, `paperfeed index` is the place.
 CLI_EMBED_LIMIT = 5_000

@@ -15,8 +15,11 @@ import Stemmer
 
 # Lucene's English stop words (also bm25s's): short, so topical words like "model" or "cell" still count.
 STOP_WORDS = frozenset(
-    "a an and are as at be but by for if in into is it no not of on or such that the their then there these "
-    "they this to was will with".split()
+    [
+        "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
+        "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
+        "they", "this", "to", "was", "will", "with",
+    ]
 )
 _TOKEN = re.compile(r"[^\W_]+")
 MAX_TOKEN_LEN = 40
@@ -36,7 +39,11 @@ def _stemmer() -> Stemmer.Stemmer:
 
 def fold(text: str) -> str:
     """Lower case without accents: ``Ångström`` -> ``angstrom``."""
+    if text.isascii():  # fast path, same result: nothing to decompose or strip
+        return text.casefold()
     text = unicodedata.normalize("NFKD", text)
+    if text.isascii():
+        return text.casefold()
     return "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
 
 
@@ -49,10 +56,30 @@ def stem(token: str) -> str:
     return str(_stemmer().stemWord(token))
 
 
+_TERMS: dict[str, str] = {}  # folded word -> its term ("" for stop words and over-long tokens)
+_TERMS_MAX = 500_000
+
+
+def _term(word: str) -> str:
+    term = "" if word in STOP_WORDS or len(word) > MAX_TOKEN_LEN else str(_stemmer().stemWord(word))
+    if len(_TERMS) >= _TERMS_MAX:  # bounded: a corpus of odd tokens cannot grow it without limit
+        _TERMS.clear()
+    _TERMS[word] = term
+    return term
+
+
 def analyse(text: str) -> list[str]:
-    """Index/query terms of ``text``: folded words minus stop words, stemmed."""
-    kept = [t for t in words(text) if t not in STOP_WORDS]
-    return list(_stemmer().stemWords(kept)) if kept else []
+    """Index/query terms of ``text``: folded words minus stop words, stemmed (each distinct word is stemmed
+    once per process and remembered: indexing spends most of its time here)."""
+    get = _TERMS.get
+    out = []
+    for word in _TOKEN.findall(fold(text)):
+        term = get(word)
+        if term is None:
+            term = _term(word)
+        if term:
+            out.append(term)
+    return out
 
 
 def analyse_name(text: str) -> list[str]:

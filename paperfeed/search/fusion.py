@@ -1,7 +1,9 @@
 """Fusing ranked lists: small pure functions chosen by name (``get_fusion("rrf")``), as bm25s picks scorers.
 
 Every function takes the rankings as ``[(ids, scores), ...]`` (each best first) and a weight per ranking,
-and returns one ``(ids, scores)`` list, best first. Ties keep the order of first appearance.
+and returns one ``(ids, scores)`` list, best first. Ties keep the order of first appearance. Which one search
+uses, and with what weights, is set in ``hybrid.py`` from the measurements in docs/benchmarks.md
+("Search quality"); the reasons are in docs/decisions.md ("Hybrid fusion").
 """
 
 from __future__ import annotations

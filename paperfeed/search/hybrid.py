@@ -19,10 +19,13 @@ from paperfeed.search.lexical import LexicalIndex
 from paperfeed.search.query import ParsedQuery
 
 MODES = ("bm25", "dense", "hybrid")
+# Tuned on SciFact train only (bench/eval_all.py --tune; figures in docs/benchmarks.md, "Search quality"):
+# z-score fusion with equal weights beat every RRF setting tried (0.732 vs at best 0.723 nDCG@10); weights
+# 0.8-1.25, depths 200-1000 and title boosts 0.2-0.4 all scored within 0.002 of it, so the plain choice stays.
 DEPTH = 200  # candidates per side; pages within the first DEPTH results are consistent with each other
-FUSION = "rrf"
+FUSION = "convex_z"
 WEIGHTS = (1.0, 1.0)  # lexical, dense
-RRF_K = 60
+RRF_K = 60  # only used with fusion="rrf" (k 5-20 scored 0.720-0.723 there, k 60 0.713)
 
 
 class DenseSearch(Protocol):

@@ -6,10 +6,14 @@ word "network", exactly as the lexical index matched it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from functools import lru_cache
 from html import escape
 
-from paperfeed.search.analyze import spans
+from paperfeed.search.analyze import MAX_TOKEN_LEN, STOP_WORDS, fold, stem
+
+_TOKEN = re.compile(r"[^\W_]+")  # the analyzer's tokens (analyze._TOKEN)
 
 DEFAULT_CHARS = 240
 
@@ -23,7 +27,7 @@ def snippet(text: str, terms: Iterable[str], *, max_chars: int = DEFAULT_CHARS) 
     if not text:
         return ""
     wanted = set(terms)
-    hits = [(s, e) for s, e, stem in spans(text) if stem in wanted] if wanted else []
+    hits = [m.span() for m in _TOKEN.finditer(text) if _term(m.group()) in wanted] if wanted else []
     start = _best_window(hits, len(text), max_chars)
     end = min(len(text), start + max_chars)
     start, end = _on_word_boundaries(text, start, end)
@@ -39,6 +43,16 @@ def snippet(text: str, terms: Iterable[str], *, max_chars: int = DEFAULT_CHARS) 
     if end < len(text):
         out.append(" \u2026")
     return "".join(out)
+
+
+@lru_cache(maxsize=200_000)
+def _term(token: str) -> str | None:
+    """The index term of one raw token (as :func:`paperfeed.search.analyze.analyse` makes it), or None for a
+    stop word. Cached: snippets of a results page re-read the same common words many times."""
+    folded = token.lower() if token.isascii() else fold(token)
+    if folded in STOP_WORDS or len(folded) > MAX_TOKEN_LEN:
+        return None
+    return stem(folded)
 
 
 def _best_window(hits: list[tuple[int, int]], length: int, width: int) -> int:

@@ -52,6 +52,8 @@ def index_status(settings: Settings, engine: Engine) -> dict[str, Any]:
     papers added or changed since the last refresh (what ``paperfeed index`` would pick up)."""
     with engine.connect() as conn:
         count, latest = change_marker(conn=conn)
+    if getattr(settings, "search_backend", "auto") == "postgres":
+        return _postgres_status(settings, engine, count)
     marker = [count, latest.isoformat() if latest else None]
     lexical_meta = _read_json(settings.index_dir / "lexical" / META_FILE)
     out: dict[str, Any] = {
@@ -82,3 +84,18 @@ def _vectors(settings: Settings) -> int:
     row_of = {pid: row for row, pid in enumerate(ids)}
     dropped = {r for r in store.meta.get("dropped_rows", []) if r < len(ids)}
     return sum(1 for row in row_of.values() if row not in dropped)
+
+
+def _postgres_status(settings: Settings, engine: Engine, count: int) -> dict[str, Any]:
+    """On the PostgreSQL backend the full-text column is always in step; vectors live in a table."""
+    vectors = 0
+    if settings.embedder != "none":
+        try:
+            from paperfeed.search.pg_backend import PgDense
+
+            vectors = len(PgDense.open(engine, settings.embedder))
+        except Exception:  # noqa: BLE001 - no vector table yet: nothing embedded
+            vectors = 0
+    pending = max(0, count - vectors) if settings.embedder != "none" else 0
+    return {"papers": count, "lexical_docs": count, "model": settings.embedder, "vectors": vectors,
+            "index_dir": "postgresql", "pending": pending}

@@ -1,8 +1,10 @@
 """Imports every table module so ``metadata`` is complete (for Alembic and ``db copy``)."""
 
-from paperfeed.store import accounts  # noqa: F401
-from paperfeed.store import schema
-from paperfeed.store import subscriptions  # noqa: F401
+from paperfeed.store import (
+    accounts,  # noqa: F401
+    schema,
+    subscriptions,  # noqa: F401
+)
 from paperfeed.store.schema import metadata
 
 __all__ = ["metadata", "schema"]

@@ -14,6 +14,7 @@ from :mod:`paperfeed.rank.daily`; a paper's daily entry is its member submission
 from __future__ import annotations
 
 import textwrap
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from xml.sax.saxutils import escape as xml_escape
@@ -47,13 +48,14 @@ def hf_user(who: accounts.UserPublic | None) -> HfUser | None:
     return HfUser(user=who.username, fullname=who.display_name or who.username)
 
 
+@dataclass
 class Entry:
-    """A paper with what the daily list knows about it: entry time, submitter, upvotes."""
+    """A paper with what the daily list knows about it: upvotes, and the member submission if any."""
 
-    def __init__(self, paper: Paper, upvotes: int, submitted_at: datetime | None,
-                 submitted_by: accounts.UserPublic | None) -> None:
-        self.paper, self.upvotes = paper, upvotes
-        self.submitted_at, self.submitted_by = submitted_at, submitted_by
+    paper: Paper
+    upvotes: int
+    submitted_at: datetime | None
+    submitted_by: accounts.UserPublic | None
 
     @property
     def entered_at(self) -> datetime | None:
@@ -81,8 +83,9 @@ def hf_paper(entry: Entry) -> HfPaper:
 
 
 def hf_daily(entry: Entry, base_url: str) -> HfDailyPaper:
-    return HfDailyPaper(paper=hf_paper(entry), publishedAt=hf_time(entry.entered_at), title=entry.paper.title,
-                        summary=entry.paper.abstract,
+    when = hf_time(entry.entered_at)
+    return HfDailyPaper(paper=hf_paper(entry), publishedAt=when, submittedOnDailyAt=when,
+                        title=entry.paper.title, summary=entry.paper.abstract,
                         thumbnail=base_url.rstrip("/") + paper_url(entry.paper.id) + "/thumbnail.svg",
                         submittedBy=hf_user(entry.submitted_by))
 

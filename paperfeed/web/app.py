@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperfeed.config import Settings
 from paperfeed.store.db import open_store
+from paperfeed.web.auth import login_throttles
 from paperfeed.web.deps import LoginRequired, login_url
 from paperfeed.web.security import set_csrf_cookie
 from paperfeed.web.templating import make_templates, render
@@ -194,6 +195,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = None
     app.state.searcher = None
     app.state.templates = make_templates()
+    app.state.login_throttles = login_throttles()
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ from paperfeed.web.deps import CsrfProtected, CurrentUser, OptionalUser, Setting
 from paperfeed.web.pages import safe_next
 from paperfeed.web.security import (
     SESSION_COOKIE,
+    Throttle,
     clear_session_cookie,
     hash_password,
     needs_rehash,
@@ -34,6 +35,11 @@ router = APIRouter(dependencies=[CsrfProtected], include_in_schema=False)
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,31}$")
 _DUMMY_HASH = hash_password("paperfeed-timing-equaliser")
 Text = Annotated[str, Form(max_length=2000)]
+
+
+def login_throttles() -> tuple[Throttle, Throttle]:
+    """Failed sign-ins allowed: 10 per quarter hour per (address, account), 50 per address (one app's)."""
+    return Throttle(10, 15 * 60), Throttle(50, 15 * 60)
 
 
 def _signed_in(request: Request, user_id: int, engine: StoreDep, settings: SettingsDep,
@@ -97,15 +103,28 @@ def login_form(request: Request, user: OptionalUser, next: str | None = None) ->
 @router.post("/login")
 def login(request: Request, engine: StoreDep, settings: SettingsDep, email: Text,
           password: Annotated[str, Form(max_length=2000)], next: Text = "") -> Response:  # noqa: A002
-    """Sign in with email (or username) and password."""
+    """Sign in with email (or username) and password; repeated failures are slowed down (429)."""
+    ident = clean_text(email)
+    client = request.client.host if request.client else "?"
+    keys = (f"{client} {ident.lower()}", client)
+    throttles: tuple[Throttle, Throttle] = request.app.state.login_throttles
+    wait = max(throttle.retry_after(k) for throttle, k in zip(throttles, keys, strict=True))
+    if wait:
+        minutes = (wait + 59) // 60
+        return render(request, "login.html", {"form": {"email": email}, "next": safe_next(next, ""),
+                                              "error": f"Too many failed sign-in attempts. Try again in "
+                                                       f"{minutes} minute{'s' if minutes > 1 else ''}."},
+                      status_code=429)
     with engine.connect() as conn:
-        ident = clean_text(email)
         user = (accounts.get_user_by_email(conn=conn, email=ident) if "@" in ident
                 else accounts.get_user_by_username(conn=conn, username=ident))
     ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not ok:
+        for throttle, key in zip(throttles, keys, strict=True):
+            throttle.fail(key)
         return render(request, "login.html", {"form": {"email": email}, "next": safe_next(next, ""),
                                               "error": "Wrong email or password."}, status_code=400)
+    throttles[0].clear(keys[0])
     if needs_rehash(user.password_hash):
         with engine.begin() as conn:
             accounts.set_password_hash(conn=conn, user_id=user.id, password_hash=hash_password(password))

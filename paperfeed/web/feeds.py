@@ -206,7 +206,7 @@ def search_feed(request: Request, fmt: Format, engine: StoreDep, settings: Setti
     with engine.connect() as conn:
         entries = entries_for(conn, [h.paper for h in results.hits])
     page = settings.base_url.rstrip("/") + "/search?" + request.url.query
-    what = f"Papers matching {q.strip()!r}" if q.strip() else "Papers matching the filters"
+    what = f"Papers matching \u201c{q.strip()}\u201d" if q.strip() else "Papers matching the filters"
     return _answer(Feed(title=f"{settings.site_name}: search {q.strip() or 'results'}", subtitle=what,
                         self_url=_self(request, settings), html_url=page, entries=entries,
                         settings=settings), fmt)

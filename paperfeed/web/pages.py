@@ -129,6 +129,7 @@ def trending_page(request: Request, engine: StoreDep, user: OptionalUser,
     total = (p - 1) * PER_PAGE + len(cards) + (1 if more else 0)
     return render(request, "trending.html", {
         "tab": "trending", "window": window, "windows": list(WINDOWS), "cards": cards, "page": p,
+        "per_page": PER_PAGE,
         "pages": page_links("/trending", {"window": window}, p, PER_PAGE, total)})
 
 

@@ -62,6 +62,7 @@ class HfDailyPaper(BaseModel):
 
     paper: HfPaper
     publishedAt: str | None = Field(description="when the paper entered the daily list")
+    submittedOnDailyAt: str | None = Field(default=None, description="the same time, under its other name")
     title: str
     summary: str
     thumbnail: str

@@ -11,6 +11,9 @@
 from __future__ import annotations
 
 import secrets
+import threading
+import time
+from collections import deque
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -75,6 +78,47 @@ def set_session_cookie(response: Response, token: str, settings: Settings,
 def clear_session_cookie(response: Response, settings: Settings, request: Request | None = None) -> None:
     response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax",
                            secure=secure_cookies(settings, request), path="/")
+
+
+# ---------------------------------------------------------------- sign-in throttling
+
+class Throttle:
+    """At most ``limit`` failures per key in a sliding ``window`` (seconds), kept in this process.
+
+    Sign-in failures are counted per (client address, account) and per client address, so guessing
+    passwords is slow while the real owner, from another address, can still sign in.
+    """
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit, self.window = limit, window
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        times = self._failures.setdefault(key, deque())
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        return times
+
+    def retry_after(self, key: str) -> int:
+        """Seconds until ``key`` may try again (0: now)."""
+        now = time.monotonic()
+        with self._lock:
+            times = self._recent(key, now)
+            if len(times) < self.limit:
+                return 0
+            return max(1, int(times[0] + self.window - now) + 1)
+
+    def fail(self, key: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._recent(key, now).append(now)
+            if len(self._failures) > 100_000:  # bounded memory under a flood of distinct keys
+                self._failures = {k: v for k, v in self._failures.items() if v}
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
 
 
 # ---------------------------------------------------------------- CSRF

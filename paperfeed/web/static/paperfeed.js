@@ -38,4 +38,12 @@
         .catch(function () { form.submit(); });
     }
   });
+  // "/" focuses the search box, as on most sites with search (not while typing in a field).
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) { return; }
+    var target = event.target, tag = target && target.tagName;
+    if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable)) { return; }
+    var box = document.getElementById("q") || document.getElementById("site-q");
+    if (box) { event.preventDefault(); box.focus(); box.select(); }
+  });
 })();
