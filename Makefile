@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first and pinned: the CPU wheel on disk (an unpinned torch pulls a multi-GB CUDA build)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[ml,pg,dev]'
+	$(BIN)/pip install --quiet -e '.[ml,pg,dev,bench]'
 	touch $(STAMP)
 
 install: $(STAMP)
