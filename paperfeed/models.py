@@ -57,6 +57,8 @@ class Paper:
     project_url: str | None = None
     source: str = "unknown"
     first_seen: datetime | None = None
+    # The source announced its removal (OAI-PMH ``status="deleted"``): kept, shown as withdrawn.
+    withdrawn: bool = False
     # Set by the store only: last time any stored field of this paper changed.
     changed_at: datetime | None = None
 

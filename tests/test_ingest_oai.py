@@ -3,16 +3,22 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from paperfeed.config import Settings
 from paperfeed.ingest.formats import detect_format
 from paperfeed.ingest.oai_pmh import parse_oai_bytes
+from paperfeed.ingest.paperfeed_jsonl import paper_to_json
 from paperfeed.ingest.run import ingest_paths
 from paperfeed.models import DeletedRecord
+from paperfeed.store.db import open_store
 from paperfeed.store.papers import get_paper
+from paperfeed.web.app import create_app
 
 HEAD = """<?xml version="1.0" encoding="UTF-8"?>
 <OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://www.openarchives.org/OAI/2.0/ http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd">
@@ -146,9 +152,39 @@ def test_deleted_record_never_removes_a_stored_paper(engine: Engine, tmp_path: P
     assert [d.id for d in deleted] == ["0704.0001"]
     again = ingest_paths(engine=engine, paths=[_write(tmp_path, "del.xml",
                                                       RAW_PAGE.replace("0704.0002", "0704.0001"))])
-    assert again.deleted == 1
+    assert (again.deleted, again.withdrawn) == (1, 1)
     with engine.connect() as conn:
-        assert get_paper(conn=conn, paper_id="0704.0001") is not None
+        kept = get_paper(conn=conn, paper_id="0704.0001")
+    assert kept is not None and kept.withdrawn and kept.title  # kept whole, marked withdrawn
+    third = ingest_paths(engine=engine, paths=[tmp_path / "del.xml"])
+    assert (third.deleted, third.withdrawn) == (1, 0)  # already withdrawn: nothing changes
+
+
+def test_a_withdrawn_paper_says_so_on_its_page_in_the_api_and_through_export(
+        settings: Settings, tmp_path: Path) -> None:
+    app = create_app(settings)
+    with TestClient(app) as client:
+        engine: Engine = app.state.engine
+        ingest_paths(engine=engine, paths=[_write(tmp_path, "raw.xml", RAW_PAGE)])
+        ingest_paths(engine=engine, paths=[_write(tmp_path, "del.xml", RAW_PAGE.replace("0704.0002", "0704.0001"))])
+        page = client.get("/papers/0704.0001")
+        assert page.status_code == 200 and "Withdrawn" in page.text
+        assert client.get("/api/v1/papers/0704.0001").json()["withdrawn"] is True
+        with engine.connect() as conn:
+            exported = paper_to_json(get_paper(conn=conn, paper_id="0704.0001"))  # type: ignore[arg-type]
+    assert exported["withdrawn"] is True
+    line = tmp_path / "export.jsonl"
+    line.write_text(json.dumps(exported) + "\n")
+    fresh_settings = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'copy.db'}"})
+    fresh = open_store(fresh_settings)
+    try:
+        report = ingest_paths(engine=fresh, paths=[line])
+        assert (report.added, report.withdrawn) == (1, 1)
+        with fresh.connect() as conn:
+            copy = get_paper(conn=conn, paper_id="0704.0001")
+        assert copy is not None and copy.withdrawn
+    finally:
+        fresh.dispose()
 
 
 def test_no_records_match_is_an_empty_page_not_an_error(engine: Engine, tmp_path: Path) -> None:

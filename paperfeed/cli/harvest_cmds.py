@@ -45,7 +45,7 @@ def _summary(report: IngestReport, extra: str = "") -> None:
     counts = (f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
               f"rejected {len(report.rejected)}")
     if report.deleted:
-        counts += f", deleted upstream {report.deleted}"
+        counts += f", deleted upstream {report.deleted} ({report.withdrawn} stored papers marked withdrawn)"
     if report.added == 0 and report.updated == 0:
         typer.echo(f"nothing new ({counts}{extra})")
     else:

@@ -62,7 +62,8 @@ def ingest(
                       highlight=False, soft_wrap=True)
     if len(report.rejected) > 50:
         console.print(f"... and {len(report.rejected) - 50} more rejected records (use --json for all)")
-    deleted = f", deleted upstream {report.deleted}" if report.deleted else ""
+    deleted = (f", deleted upstream {report.deleted} ({report.withdrawn} stored papers marked withdrawn)"
+               if report.deleted else "")
     typer.echo(f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
                f"rejected {len(report.rejected)}{deleted}")
 

@@ -39,6 +39,8 @@ def paper_to_json(p: Paper) -> dict[str, Any]:
                 versions=[{"version": v.version, "created": _iso(v.created), "size": v.size}
                           for v in p.versions],
                 source=p.source, first_seen=_iso(p.first_seen))
+    if p.withdrawn:
+        data["withdrawn"] = True
     return data
 
 
@@ -91,7 +93,10 @@ def paper_from_json(data: Any) -> Paper:
     abstract = data.get("abstract") or ""
     if not isinstance(abstract, str):
         raise ValueError("abstract must be a string")
-    return Paper(id=data["id"], title=data["title"], abstract=abstract, authors=authors,
+    withdrawn = data.get("withdrawn", False)
+    if not isinstance(withdrawn, bool):
+        raise ValueError("withdrawn must be true or false")
+    return Paper(id=data["id"], title=data["title"], abstract=abstract, authors=authors, withdrawn=withdrawn,
                  categories=_str_list(data.get("categories"), "categories"), versions=versions,
                  published=_date(data.get("published"), "published"),
                  updated=_date(data.get("updated"), "updated"),

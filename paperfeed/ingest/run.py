@@ -18,7 +18,7 @@ from paperfeed.ingest.compressed import DAMAGE_ERRORS, ArchiveError, open_input
 from paperfeed.ingest.formats import FORMATS, IngestError, detect_format
 from paperfeed.ingest.validate import clean_paper
 from paperfeed.models import DeletedRecord, Paper, ParsedItem, Rejection
-from paperfeed.store.papers import upsert_papers
+from paperfeed.store.papers import UpsertResult, mark_withdrawn, upsert_papers
 
 BATCH_SIZE = 2000
 ProgressFn = Callable[[int], None]
@@ -31,7 +31,8 @@ class IngestReport:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
-    deleted: int = 0
+    deleted: int = 0  # deletion records read (OAI-PMH status="deleted")
+    withdrawn: int = 0  # stored papers those records marked withdrawn (kept, never removed)
     rejected: list[Rejection] = field(default_factory=list)
     files: list[dict[str, str]] = field(default_factory=list)
 
@@ -41,6 +42,7 @@ class IngestReport:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "deleted": self.deleted,
+            "withdrawn": self.withdrawn,
             "rejected": len(self.rejected),
             "rejections": [r.as_dict() for r in self.rejected],
             "files": self.files,
@@ -51,6 +53,7 @@ class IngestReport:
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.deleted += other.deleted
+        self.withdrawn += other.withdrawn
         self.rejected.extend(other.rejected)
         self.files.extend(other.files)
 
@@ -91,16 +94,21 @@ def store_items(*, engine: Engine, items: Iterable[ParsedItem], report: IngestRe
     already cleaned them (and located any rejection); it is a third of the Kaggle ingest time.
     """
     batch: list[Paper] = []
+    deleted: list[str] = []
 
     def flush() -> None:
-        if not batch:
+        if not batch and not deleted:
             return
         with engine.begin() as conn:
-            res = upsert_papers(conn=conn, papers_in=batch)
+            res = upsert_papers(conn=conn, papers_in=batch) if batch else UpsertResult()
+            # deletion records, and withdrawn papers of a Paperfeed export, are marked after the upserts
+            gone = deleted + [p.id for p in batch if p.withdrawn]
+            report.withdrawn += len(mark_withdrawn(conn=conn, ids=gone))
         report.added += len(res.added)
         report.updated += len(res.updated)
         report.unchanged += len(res.unchanged)
         batch.clear()
+        deleted.clear()
 
     for item in items:
         if isinstance(item, Rejection):
@@ -108,6 +116,9 @@ def store_items(*, engine: Engine, items: Iterable[ParsedItem], report: IngestRe
             report.rejected.append(item)
         elif isinstance(item, DeletedRecord):
             report.deleted += 1
+            deleted.append(item.id)  # applied after the papers before it in the same transaction
+            if len(deleted) >= batch_size:
+                flush()
         elif assume_clean:
             batch.append(item)
             if len(batch) >= batch_size:

@@ -71,6 +71,7 @@ def _from_row(row: Any, versions: list[Version]) -> Paper:
         source=m["source"],
         first_seen=m["first_seen"],
         changed_at=m["changed_at"],
+        withdrawn=bool(m["withdrawn"]),
         **{name: m[name] for name in _SCALARS},
     )
 
@@ -317,6 +318,24 @@ def upsert_papers(*, conn: Connection, papers_in: Sequence[Paper]) -> UpsertResu
         _insert_children(conn, new_rows)
         result.added.extend(p.id for p in new_rows)
     return result
+
+
+def mark_withdrawn(*, conn: Connection, ids: Sequence[str]) -> list[str]:
+    """Mark stored papers withdrawn (their source deleted them); nothing is removed. Aliases are followed.
+
+    Returns the ids newly marked; unknown ids and papers already withdrawn are left alone."""
+    targets = [p.id for p in get_papers(conn=conn, ids=ids)]
+    if not targets:
+        return []
+    marked: list[str] = []
+    for chunk in _chunks(targets):
+        live = [r[0] for r in conn.execute(
+            select(papers.c.id).where(papers.c.id.in_(chunk), papers.c.withdrawn.is_(False)))]
+        if live:
+            conn.execute(update(papers).where(papers.c.id.in_(live))
+                         .values(withdrawn=True, changed_at=datetime.now(UTC)))
+            marked.extend(live)
+    return marked
 
 
 # ---------------------------------------------------------------- statistics

@@ -112,6 +112,7 @@ class PaperOut(BaseModel):
     journal_ref: str | None = None
     comments: str | None = None
     license: str | None = None
+    withdrawn: bool = False  # the source deleted it (kept here; see docs/ingest.md)
     links: LinksOut
     upvotes: int = 0
     submitted_at: datetime | None = None
