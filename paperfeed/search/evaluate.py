@@ -156,6 +156,8 @@ def run_queries(data: BeirSet, modes: list[str], lexical: LexicalIndex, dense: A
     qids = [q for q in data.qrels if data.queries.get(q, "").strip()]
     vectors = embedder.encode([data.queries[q] for q in qids]) if embedder is not None else None
     out: dict[str, dict[str, float]] = {}
+    if embedder is not None and "weights" not in rank_options:
+        rank_options["weights"] = hybrid.weights_for(getattr(embedder, "name", None))
     for mode in modes:
         sums = dict.fromkeys(METRICS, 0.0)
         for n, q in enumerate(qids):

@@ -1,8 +1,8 @@
 """Search inside PostgreSQL: full text over a weighted ``tsvector`` (GIN), dense vectors with pgvector (HNSW).
 
-Used when ``Settings.search_backend`` is ``postgres`` (or ``auto`` on a PostgreSQL database). The two
-classes have the surfaces of the embedded ones, so :func:`paperfeed.search.hybrid.rank` fuses them the same
-way (RRF):
+Used when ``Settings.search_backend`` is ``postgres`` (``auto``, the default, means tantivy: see
+docs/deployment.md). The two classes have the surfaces of the embedded ones, so
+:func:`paperfeed.search.hybrid.rank` fuses them the same way (z-score fusion):
 
 - :class:`PgLexical` ~ :class:`~paperfeed.search.lexical.LexicalIndex` (``search_page``, ``search``,
   ``filter_ids``): ``papers.search_tsv`` (migration 0005: ``english`` configuration, title weight A,

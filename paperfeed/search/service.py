@@ -290,7 +290,7 @@ class Searcher:
             return SearchResults(hits, page.total, q, offset, limit)
         depth = min(max(hybrid.DEPTH, offset + limit), MAX_DEPTH)
         ranking = hybrid.rank(parsed, mode=mode if vector is not None else "bm25", lexical=self.lexical,
-                              dense=dense, vector=vector, depth=depth)
+                              dense=dense, vector=vector, depth=depth, weights=hybrid.weights_for(self.model))
         total = min(ranking.total, MAX_DEPTH) if vector is not None else ranking.total
         ids = ranking.ids
         if sort != "relevance":  # newest / trending among the best matches, not among every neighbour
