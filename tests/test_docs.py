@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -30,3 +31,10 @@ def test_readme_gives_the_two_commands_ci_uses() -> None:
     ci = (DOCS.parent / ".ci" / "run").read_text(encoding="utf-8")
     assert "make run" in readme and "make test" in readme
     assert "make test" in ci
+
+
+def test_every_document_the_readme_links_to_exists() -> None:
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    linked = re.findall(r"\]\((docs/[^)]+\.md)\)", readme)
+    assert len(linked) >= 10
+    assert [p for p in linked if not (DOCS.parent / p).is_file()] == []
