@@ -121,3 +121,28 @@ def test_searcher_on_the_postgres_backend(pg_engine: Engine, tmp_path) -> None: 
     assert [h.paper.id for h in results.hits] == ["2401.00001"] and results.total == 1
     assert not (tmp_path / "index").exists() or not any((tmp_path / "index").rglob("meta.json"))
     assert [h.paper.id for h in searcher.similar("2401.00001", limit=1)] == ["2401.00002"]
+
+
+def test_common_words_are_dropped_from_the_candidates_of_a_broad_query() -> None:
+    from paperfeed.search.pg_backend import PRUNE_MATCHES, _Stats, candidate_lexemes
+
+    n = 1_000_000.0
+    stats = _Stats(n, {"model": 0.30, "learn": 0.20, "graph": 0.004}, rare=1e-5, avg_title=8, avg_abstract=100)
+    # "model" and "learn" would put half the corpus in the ranking; the rarer words find the papers meant
+    assert candidate_lexemes(["model", "graph", "learn", "zeolit"], stats) == ["zeolit", "graph"]
+    assert candidate_lexemes(["graph", "zeolit"], stats) is None  # few matches: nothing dropped
+    assert candidate_lexemes(["model"], stats) is None  # one word: nothing to drop
+    assert candidate_lexemes(["model", "learn"], stats) == ["learn"]  # at least the rarest is kept
+    assert 0.004 * n <= PRUNE_MATCHES
+
+
+def test_a_pruned_query_still_counts_every_match(pg_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from paperfeed.search import pg_backend
+
+    # planner statistics as ANALYZE would keep them on a large corpus: "graph" common, "protein" rare
+    stats = pg_backend._Stats(3, {"graph": 2 / 3, "protein": 1 / 3}, rare=0.1, avg_title=5, avg_abstract=8)
+    monkeypatch.setattr(pg_backend._Stats, "read", classmethod(lambda cls, conn: stats))
+    monkeypatch.setattr(pg_backend, "PRUNE_MATCHES", 1)
+    page = PgLexical(pg_engine).search_page(parse_query("graph protein"), 10)
+    assert page.ids == ["2401.00003"]  # only the paper with the rarer word is ranked...
+    assert page.total == 3  # ...but the count is of every paper that matches a word
