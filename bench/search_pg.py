@@ -4,6 +4,7 @@
     .venv/bin/python bench/search.py --db postgresql://... --sizes 100000  # latency (calls run_pg)
     .venv/bin/python bench/search_pg.py eval --db pgserver  # on a throwaway pgserver instance
     .venv/bin/python bench/search_pg.py latency --db pgserver --sizes 100000 --queries 50  # PostgreSQL only
+    .venv/bin/python bench/search_pg.py prune --db pgserver --sizes 100000 --queries 200  # PRUNE_MATCHES sweep
 
 ``--db pgserver`` starts PostgreSQL 16 + pgvector from the ``pgserver`` package in a temporary folder. The
 database given is wiped (papers and vectors) before loading: use a scratch database.
@@ -35,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from paperfeed.config import Settings  # noqa: E402
 from paperfeed.ids import normalise_title as title_key  # noqa: E402
+from paperfeed.search import pg_backend  # noqa: E402
 from paperfeed.search.pg_backend import PgDense, PgLexical  # noqa: E402
 from paperfeed.store.db import open_store  # noqa: E402
 from paperfeed.store.papers import now_utc  # noqa: E402
@@ -183,6 +185,41 @@ def run_pg(url: str, synth: Sequence[Any], qs: list[str], emb: Any, data_dir: Pa
     return result
 
 
+def _agreement(pages: Sequence[list[str]], reference: Sequence[list[str]], n: int) -> float:
+    """Mean share of each reference top ``n`` that is also in the page's top ``n``."""
+    return round(float(np.mean([len(set(a[:n]) & set(b[:n])) / max(1, min(n, len(b)))
+                                for a, b in zip(pages, reference, strict=True)])), 4)
+
+
+def prune_sweep(url: str, synth: Sequence[Any], qs: list[str], data_dir: Path,
+                thresholds: Sequence[int] = (20_000, 5_000, 2_000)) -> list[dict[str, Any]]:
+    """Lexical latency and agreement with the unpruned ranking (top 10, top 200) per ``PRUNE_MATCHES``."""
+    from search import pcts, timed
+
+    engine = open_pg(url, data_dir)
+    load_rows(engine, [(p.id, p.title, p.abstract, ", ".join(p.authors), p.categories, p.published)
+                       for p in synth], log=lambda m: None)
+    lexical = PgLexical(engine)
+    timed(lambda q: lexical.search_page(q, 200), qs[:20])  # warm the cache
+    shipped = pg_backend.PRUNE_MATCHES
+    rows: list[dict[str, Any]] = []
+    reference: list[list[str]] = []
+    try:
+        for threshold in [10**15, *thresholds]:
+            pg_backend.PRUNE_MATCHES = threshold
+            lat, pages = timed(lambda q: lexical.search_page(q, 200).ids, qs)
+            reference = reference or pages
+
+            rows.append({"prune_matches": threshold if threshold < 10**15 else None, **pcts(lat),
+                         "same_top10": _agreement(pages, reference, 10),
+                         "same_top200": _agreement(pages, reference, 200)})
+            print(json.dumps(rows[-1]), flush=True)
+    finally:
+        pg_backend.PRUNE_MATCHES = shipped
+        engine.dispose()
+    return rows
+
+
 class _Target:
     """The PostgreSQL database ``bench/search.py --db`` measures (empty: embedded store only)."""
 
@@ -222,7 +259,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["eval", "latency"])
+    ap.add_argument("what", choices=["eval", "latency", "prune"])
     ap.add_argument("--db", required=True, help="postgresql://... (a scratch database) or 'pgserver'")
     ap.add_argument("--model", default="minilm")
     ap.add_argument("--split", default="train")
@@ -233,6 +270,11 @@ def main() -> None:
     url, server = resolve_db(args.db)
     if args.what == "eval":
         print(json.dumps(eval_scifact(url, Path(args.data_dir), args.model, args.split), indent=1))
+    elif args.what == "prune":  # PRUNE_MATCHES: speed against agreement with the unpruned ranking
+        from corpus import generate, queries
+
+        for n in args.sizes.split(","):
+            prune_sweep(url, list(generate(int(n))), queries(args.queries), Path(args.data_dir))
     else:  # the PostgreSQL half of bench/search.py --db, alone (same corpus, queries and static model)
         from corpus import generate, queries
 

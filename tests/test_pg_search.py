@@ -146,3 +146,16 @@ def test_a_pruned_query_still_counts_every_match(pg_engine: Engine, monkeypatch:
     page = PgLexical(pg_engine).search_page(parse_query("graph protein"), 10)
     assert page.ids == ["2401.00003"]  # only the paper with the rarer word is ranked...
     assert page.total == 3  # ...but the count is of every paper that matches a word
+
+
+def test_a_broad_query_past_the_exact_count_is_estimated(pg_engine: Engine,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from paperfeed.search import pg_backend
+
+    stats = pg_backend._Stats(3, {"graph": 2 / 3, "protein": 1 / 3}, rare=0.1, avg_title=5, avg_abstract=8)
+    monkeypatch.setattr(pg_backend._Stats, "read", classmethod(lambda cls, conn: stats))
+    monkeypatch.setattr(pg_backend, "PRUNE_MATCHES", 1)
+    monkeypatch.setattr(pg_backend, "COUNT_EXACT_MAX", 1)
+    page = PgLexical(pg_engine).search_page(parse_query("graph protein"), 10)
+    assert page.ids == ["2401.00003"]
+    assert page.total >= 2  # past the exact count: the planner's estimate, never below what was counted

@@ -48,6 +48,9 @@ RERANK_POOL = 1000
 # Above this many estimated matches only papers holding the query's rarer words are ranked: ranking every
 # paper that shares one common word with the query grew to half a second at 100k papers (docs/benchmarks.md).
 PRUNE_MATCHES = 20_000
+# Such broad queries are counted exactly up to this many matches and estimated by the planner above it:
+# an exact count reads every matching row's tsvector (300 ms of 550 at 100k papers, docs/deployment.md).
+COUNT_EXACT_MAX = 1_000
 BM25_K1, BM25_B = 1.2, 0.75
 FIELD_BOOSTS = {"A": 0.5, "B": 1.0, "C": 0.5}  # title, abstract, author names (tuned on SciFact train)
 STATS_TTL = 300.0  # seconds between reads of pg_stats (document frequencies, average field lengths)
@@ -268,10 +271,24 @@ class PgLexical:
         return int(conn.execute(text(f"SELECT count(*) FROM papers p WHERE {where.sql()}"),
                                 where.params).scalar_one())
 
+    @staticmethod
+    def _count_broad(conn: Connection, where: _Where) -> int:
+        """Matches of ``where``: exact up to ``COUNT_EXACT_MAX``, above it the planner's estimate."""
+        counted = int(conn.execute(text(f"SELECT count(*) FROM (SELECT 1 FROM papers p WHERE {where.sql()} "
+                                        "LIMIT :cap) m"), {**where.params, "cap": COUNT_EXACT_MAX + 1}
+                                   ).scalar_one())
+        if counted <= COUNT_EXACT_MAX:
+            return counted
+        plan = conn.execute(text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM papers p WHERE {where.sql()}"),
+                            where.params).scalar_one()
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        return max(counted, int(plan[0]["Plan"]["Plan Rows"]))
+
     def _bm25_page(self, parsed: ParsedQuery, where: _Where, scored: str, k: int, offset: int) -> LexicalPage:
         """GIN finds the matches, ``ts_rank`` keeps the best ``RERANK_POOL``, BM25 orders those. When the
         query's words would match more than ``PRUNE_MATCHES`` papers (planner statistics), only papers
-        holding its rarer words are ranked (see :func:`candidate_lexemes`); the total is still exact."""
+        holding its rarer words are ranked (see :func:`candidate_lexemes`), and the total of every match is
+        exact up to ``COUNT_EXACT_MAX``, estimated above."""
         pool = max(RERANK_POOL, k + offset)
         with self.engine.connect() as conn:
             stats = self._stats(conn)
@@ -293,7 +310,10 @@ class PgLexical:
                 "k1": BM25_K1, "b": BM25_B, "avg_a": stats.avg_title, "avg_b": stats.avg_abstract,
                 "boost_a": FIELD_BOOSTS["A"], "boost_b": FIELD_BOOSTS["B"], "boost_c": FIELD_BOOSTS["C"],
             }).fetchall()
-            total = int(rows[0].total) if rows and kept is None else self._count(conn, matching)
+            if kept is not None:
+                total = self._count_broad(conn, matching)
+            else:
+                total = int(rows[0].total) if rows else self._count(conn, matching)
         return LexicalPage([r.id for r in rows], [float(r.score) for r in rows], total)
 
     def _stats(self, conn: Connection) -> _Stats:
