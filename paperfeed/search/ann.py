@@ -29,7 +29,8 @@ except ImportError:  # pragma: no cover - without hnswlib, dense search stays ex
 # Graph parameters: M links per node, EF_CONSTRUCTION candidates while inserting. A query examines
 # EF_SEARCH candidates, more as the graph grows (EF_PER_SQRT_ROW x sqrt(rows), up to EF_SEARCH_MAX): measured
 # recall@10 against exact search 0.969 at 100k rows with 512; at 1M rows 512 gave 0.917, 1024 0.946,
-# 1536 0.959 (2.7 ms p95), 2048 0.966 (docs/benchmarks.md, "Search speed").
+# 1536 0.959 (2.7 ms p95), 2048 0.966; the shipped rule (1,600 at 1M) gave 0.957 in bench/search.py
+# (docs/decisions.md, "Approximate nearest neighbours"; docs/benchmarks.md, "Search speed").
 M = 16
 EF_CONSTRUCTION = 128
 EF_SEARCH = 512
