@@ -71,11 +71,7 @@ def load_rows(engine: Engine, docs: Sequence[tuple[str, str, str, str, list[str]
     started = time.perf_counter()
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE papers, paper_vectors CASCADE"))
-        # an HNSW index left by an earlier size would take every new vector row by row (much slower than
-        # building it after the load, which load_vectors does)
-        for name in conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'paper_vectors' "
-                                      "AND indexname LIKE 'ix_paper_vectors_hnsw_%'")).scalars():
-            conn.execute(text(f'DROP INDEX "{name}"'))
+        pg_backend.drop_hnsw_indexes(conn)  # an earlier size's graph would take every new vector row by row
     now = now_utc()
     for start in range(0, len(docs), BATCH):
         rows = [{"id": i, "title": t, "abstract": a, "authors": [{"name": n, "affiliations": []}

@@ -136,12 +136,18 @@ def test_common_words_are_dropped_from_the_candidates_of_a_broad_query() -> None
     assert 0.004 * n <= PRUNE_MATCHES
 
 
+def broad_query_stats(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Planner statistics as ANALYZE would keep them on a large corpus: "graph" common, "protein" rare."""
+    from paperfeed.search import pg_backend
+
+    stats = pg_backend._Stats(3, {"graph": 2 / 3, "protein": 1 / 3}, rare=0.1, avg_title=5, avg_abstract=8)
+    monkeypatch.setattr(pg_backend._Stats, "read", classmethod(lambda cls, conn: stats))
+
+
 def test_a_pruned_query_still_counts_every_match(pg_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     from paperfeed.search import pg_backend
 
-    # planner statistics as ANALYZE would keep them on a large corpus: "graph" common, "protein" rare
-    stats = pg_backend._Stats(3, {"graph": 2 / 3, "protein": 1 / 3}, rare=0.1, avg_title=5, avg_abstract=8)
-    monkeypatch.setattr(pg_backend._Stats, "read", classmethod(lambda cls, conn: stats))
+    broad_query_stats(monkeypatch)
     monkeypatch.setattr(pg_backend, "PRUNE_MATCHES", 1)
     page = PgLexical(pg_engine).search_page(parse_query("graph protein"), 10)
     assert page.ids == ["2401.00003"]  # only the paper with the rarer word is ranked...
@@ -152,8 +158,7 @@ def test_a_broad_query_past_the_exact_count_is_estimated(pg_engine: Engine,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     from paperfeed.search import pg_backend
 
-    stats = pg_backend._Stats(3, {"graph": 2 / 3, "protein": 1 / 3}, rare=0.1, avg_title=5, avg_abstract=8)
-    monkeypatch.setattr(pg_backend._Stats, "read", classmethod(lambda cls, conn: stats))
+    broad_query_stats(monkeypatch)
     monkeypatch.setattr(pg_backend, "PRUNE_MATCHES", 1)
     monkeypatch.setattr(pg_backend, "COUNT_EXACT_MAX", 1)
     page = PgLexical(pg_engine).search_page(parse_query("graph protein"), 10)

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine, text
 
+from paperfeed.search import ann
 from paperfeed.search.analyze import words
 from paperfeed.search.lexical import LexicalPage
 from paperfeed.search.query import ParsedQuery, parse_query
@@ -46,7 +47,7 @@ RANK_NORMALISATION = 1
 # BM25 over the RERANK_POOL best ts_rank candidates (k1, b as tantivy's; field boosts as the embedded index).
 RERANK_POOL = 1000
 # Above this many estimated matches only papers holding the query's rarer words are ranked: ranking every
-# paper that shares one common word with the query grew to half a second at 100k papers (docs/benchmarks.md).
+# paper that shares one common word with the query grew to half a second at 100k papers (docs/deployment.md).
 PRUNE_MATCHES = 20_000
 # Such broad queries are counted exactly up to this many matches and estimated by the planner above it:
 # an exact count reads every matching row's tsvector (300 ms of 550 at 100k papers, docs/deployment.md).
@@ -56,8 +57,8 @@ FIELD_BOOSTS = {"A": 0.5, "B": 1.0, "C": 0.5}  # title, abstract, author names (
 STATS_TTL = 300.0  # seconds between reads of pg_stats (document frequencies, average field lengths)
 EF_SEARCH_MAX = 1000  # pgvector's limit; an HNSW scan returns at most ef_search rows
 EF_SEARCH_MIN = 100  # candidates examined for small k (pgvector's default 40 gave recall@10 0.85 at 100k)
-# ... and more as the table grows, as in the embedded graph: at 1M vectors ef_search 100 gave recall@10 0.683
-EF_PER_SQRT_ROW = 1.6
+# ... and more as the table grows, by the embedded graph's rule (ann.EF_PER_SQRT_ROW): at 1M vectors
+# ef_search 100 gave recall@10 0.683
 STATE_KEY = "pg_vectors"
 COUNT_TTL = 10.0
 # maintenance_work_mem for an HNSW build: the graph fits in memory (pgvector builds several times slower once
@@ -103,6 +104,14 @@ def candidate_lexemes(lexemes: Sequence[str], stats: _Stats) -> list[str] | None
     return kept
 
 
+def drop_hnsw_indexes(conn: Connection) -> None:
+    """Drop every HNSW index on ``paper_vectors`` (a model change, or before a bulk load: building the graph
+    after the rows are in is far faster than inserting them into it one by one)."""
+    for name in conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'paper_vectors' "
+                                  "AND indexname LIKE 'ix_paper_vectors_hnsw_%'")).scalars():
+        conn.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
+
+
 def _day_start(d: Any) -> datetime:
     return datetime.combine(d, time.min, tzinfo=UTC)
 
@@ -120,6 +129,11 @@ class _Where:
 
     def sql(self) -> str:
         return " AND ".join(self.parts) if self.parts else "TRUE"
+
+    def copy(self) -> _Where:
+        other = _Where()
+        other.parts, other.params = list(self.parts), dict(self.params)
+        return other
 
 
 def _phrase_clause(where: _Where, name: str, phrase: str, weights: str, negate: bool) -> None:
@@ -298,14 +312,13 @@ class PgLexical:
                 text("SELECT tsvector_to_array(to_tsvector('english', :t))"),
                 {"t": " ".join(words(parsed.text))}).scalar_one()]
             idfs = [stats.idf(x) for x in lexemes]
-            matching = _Where()
-            matching.parts, matching.params = list(where.parts), dict(where.params)
+            matching = where.copy()
             matching.add("p.search_tsv @@ to_tsquery('english', :scored)", scored=scored)
             ranked = matching
             kept = candidate_lexemes(lexemes, stats)
             if kept is not None:
-                ranked = _Where()
-                ranked.parts, ranked.params = list(where.parts), {**where.params, "scored": scored}
+                ranked = where.copy()
+                ranked.params["scored"] = scored  # ts_rank still weighs every word of the query
                 ranked.add("p.search_tsv @@ CAST(:kept AS tsquery)", kept=" | ".join(_quote(x) for x in kept))
             rows = conn.execute(text(_BM25_SQL.format(where=ranked.sql(), rank=_TS_RANK)), {
                 **ranked.params, "pool": pool, "k": k, "offset": offset, "lexemes": lexemes, "idfs": idfs,
@@ -401,7 +414,7 @@ class PgDense:
 
     def ef_search(self, k: int) -> int:
         """``hnsw.ef_search`` for ``k`` results: at least ``k``, wider as the table grows (pgvector's cap)."""
-        wanted = max(k, EF_SEARCH_MIN, int(EF_PER_SQRT_ROW * math.sqrt(len(self))))
+        wanted = max(k, EF_SEARCH_MIN, int(ann.EF_PER_SQRT_ROW * math.sqrt(len(self))))
         return min(wanted, EF_SEARCH_MAX)
 
     def search(self, vector: np.ndarray, k: int) -> tuple[list[str], list[float]]:
@@ -442,10 +455,7 @@ class PgDense:
             return
         with self.engine.begin() as conn:
             conn.execute(text("DELETE FROM paper_vectors"))
-            for name in conn.execute(text(
-                    "SELECT indexname FROM pg_indexes WHERE tablename = 'paper_vectors' "
-                    "AND indexname LIKE 'ix_paper_vectors_hnsw_%'")).scalars():
-                conn.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
+            drop_hnsw_indexes(conn)
             self.meta = {"model": embedder.name, "fingerprint": embedder.fingerprint,
                          "dim": int(embedder.dim), "watermark": None}
             set_state(conn=conn, key=STATE_KEY, value=self.meta)
@@ -456,14 +466,17 @@ class PgDense:
         which is several times faster than growing it row by row; later rows are added to it as written."""
         if not self.dim:
             return
+        name = f"ix_paper_vectors_hnsw_{self.dim}"
         with self.engine.begin() as conn:
+            if conn.execute(text("SELECT 1 FROM pg_indexes WHERE indexname = :n"), {"n": name}).first():
+                return
             rows = int(conn.execute(text("SELECT count(*) FROM paper_vectors")).scalar_one())
             setting = int(conn.execute(text(
                 "SELECT setting::bigint * 1024 FROM pg_settings WHERE name = 'maintenance_work_mem'")).scalar_one())
             wanted = min(max(rows * (4 * self.dim + HNSW_BYTES_PER_NODE), HNSW_BUILD_MEMORY_MIN), HNSW_BUILD_MEMORY_MAX)
             if wanted > setting:
                 conn.execute(text(f"SET LOCAL maintenance_work_mem = '{wanted // 2**20}MB'"))
-            conn.execute(text(f"CREATE INDEX IF NOT EXISTS ix_paper_vectors_hnsw_{self.dim} ON paper_vectors "
+            conn.execute(text(f"CREATE INDEX IF NOT EXISTS {name} ON paper_vectors "
                               f"USING hnsw ((embedding::vector({self.dim})) vector_cosine_ops)"))
 
     def add(self, ids: Sequence[str], vectors: np.ndarray, hashes: Sequence[str]) -> None:
