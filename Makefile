@@ -37,6 +37,7 @@ test-postgres:
 	PAPERFEED_TEST_BACKEND=postgresql $(BIN)/pytest -q -n 2 --dist loadfile
 
 lint:
+	$(BIN)/ruff format --check paperfeed tests bench
 	$(BIN)/ruff check paperfeed tests bench
 	$(BIN)/mypy paperfeed
 

@@ -42,8 +42,11 @@ def embed_corpus(size: int, settings: Settings, cache: Path) -> np.ndarray:
     started, cpu = time.perf_counter(), time.process_time()
     vecs = emb.encode(texts, batch_size=4096)
     took, cpu = time.perf_counter() - started, time.process_time() - cpu
-    print(f"embedded {size} papers in {took:.1f}s ({size / took:.0f} papers/s; {cpu:.1f} CPU s, "
-          f"{size / cpu:.0f} papers per CPU s)", flush=True)
+    print(
+        f"embedded {size} papers in {took:.1f}s ({size / took:.0f} papers/s; {cpu:.1f} CPU s, "
+        f"{size / cpu:.0f} papers per CPU s)",
+        flush=True,
+    )
     cache.mkdir(parents=True, exist_ok=True)
     np.save(path, vecs)
     return vecs
@@ -71,8 +74,9 @@ def pct(values: list[float], q: float) -> float:
 def run_usearch(x: np.ndarray, qs: np.ndarray, ef: int, tmp: Path, dtype: str) -> tuple:
     from usearch.index import Index
 
-    idx = Index(ndim=x.shape[1], metric="ip", dtype=dtype, connectivity=M, expansion_add=EF_CONSTRUCTION,
-                expansion_search=ef)
+    idx = Index(
+        ndim=x.shape[1], metric="ip", dtype=dtype, connectivity=M, expansion_add=EF_CONSTRUCTION, expansion_search=ef
+    )
     t = time.perf_counter()
     idx.add(np.arange(len(x), dtype=np.uint64), x, log=False)
     build = time.perf_counter() - t
@@ -142,8 +146,10 @@ def main() -> None:
             exact_top(x, q)
             lat_exact.append(time.perf_counter() - t)
     ex50, ex95 = pct(lat_exact, 50), pct(lat_exact, 95)
-    print(f"size={args.size} dim={x.shape[1]} exact p50={ex50:.2f}ms p95={ex95:.2f}ms "
-          f"load {Path('/proc/loadavg').read_text().split()[:3]}")
+    print(
+        f"size={args.size} dim={x.shape[1]} exact p50={ex50:.2f}ms p95={ex95:.2f}ms "
+        f"load {Path('/proc/loadavg').read_text().split()[:3]}"
+    )
     print("| library, search ef | build s | index MB | recall@10 | p50 ms | p95 ms | p95 speed-up vs exact |")
     print("|---|---|---|---|---|---|---|")
     for lib in args.libs.split(","):
@@ -161,8 +167,11 @@ def main() -> None:
                     got = search(q, ef)
                     lat.append(time.perf_counter() - t)
                     rec.append(len(set(int(g) for g in got) & set(truth.tolist())) / 10)
-                print(f"| {lib} ef={ef} | {build:.1f} | {size / 1e6:.0f} | {np.mean(rec):.3f} | "
-                      f"{pct(lat, 50):.2f} | {pct(lat, 95):.2f} | {ex95 / pct(lat, 95):.1f}x |", flush=True)
+                print(
+                    f"| {lib} ef={ef} | {build:.1f} | {size / 1e6:.0f} | {np.mean(rec):.3f} | "
+                    f"{pct(lat, 50):.2f} | {pct(lat, 95):.2f} | {ex95 / pct(lat, 95):.1f}x |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -19,15 +19,82 @@ from pathlib import Path
 
 SHARED_EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Za-z0-9(])|(?<=[a-z]) \. ")
-_FIRST = ["Ada", "Alan", "Grace", "Claude", "Barbara", "Donald", "Edsger", "Frances", "John", "Karen", "Leslie",
-          "Margaret", "Niklaus", "Radia", "Shafi", "Tim", "Yann", "Yoshua", "Fei-Fei", "Daphne", "Judea", "Li",
-          "Wei", "Priya", "Kenji", "Olga", "Pierre", "Ines", "Mehmet", "Chiara"]
-_LAST = ["Lovelace", "Turing", "Hopper", "Shannon", "Liskov", "Knuth", "Dijkstra", "Allen", "McCarthy",
-         "Sparck Jones", "Lamport", "Hamilton", "Wirth", "Perlman", "Goldwasser", "Berners-Lee", "LeCun",
-         "Bengio", "Li", "Koller", "Pearl", "Zhang", "Wang", "Sharma", "Tanaka", "Petrova", "Dubois", "Garcia",
-         "Yilmaz", "Rossi"]
-_CATS = ["cs.CL", "cs.LG", "cs.IR", "cs.CV", "q-bio.NC", "q-bio.GN", "physics.flu-dyn", "physics.med-ph",
-         "stat.ML", "cs.DL"]
+_FIRST = [
+    "Ada",
+    "Alan",
+    "Grace",
+    "Claude",
+    "Barbara",
+    "Donald",
+    "Edsger",
+    "Frances",
+    "John",
+    "Karen",
+    "Leslie",
+    "Margaret",
+    "Niklaus",
+    "Radia",
+    "Shafi",
+    "Tim",
+    "Yann",
+    "Yoshua",
+    "Fei-Fei",
+    "Daphne",
+    "Judea",
+    "Li",
+    "Wei",
+    "Priya",
+    "Kenji",
+    "Olga",
+    "Pierre",
+    "Ines",
+    "Mehmet",
+    "Chiara",
+]
+_LAST = [
+    "Lovelace",
+    "Turing",
+    "Hopper",
+    "Shannon",
+    "Liskov",
+    "Knuth",
+    "Dijkstra",
+    "Allen",
+    "McCarthy",
+    "Sparck Jones",
+    "Lamport",
+    "Hamilton",
+    "Wirth",
+    "Perlman",
+    "Goldwasser",
+    "Berners-Lee",
+    "LeCun",
+    "Bengio",
+    "Li",
+    "Koller",
+    "Pearl",
+    "Zhang",
+    "Wang",
+    "Sharma",
+    "Tanaka",
+    "Petrova",
+    "Dubois",
+    "Garcia",
+    "Yilmaz",
+    "Rossi",
+]
+_CATS = [
+    "cs.CL",
+    "cs.LG",
+    "cs.IR",
+    "cs.CV",
+    "q-bio.NC",
+    "q-bio.GN",
+    "physics.flu-dyn",
+    "physics.med-ph",
+    "stat.ML",
+    "cs.DL",
+]
 
 
 @dataclass
@@ -79,12 +146,18 @@ def generate(n: int, seed: int = 13, eval_dir: Path = SHARED_EVAL) -> Iterator[S
         if rng.random() < 0.5:  # splice two real titles so titles are not all duplicates
             words, other = title.split(), rng.choice(titles).split()
             cut = max(1, len(words) // 2)
-            title = " ".join(words[:cut] + other[len(other) // 2:])
+            title = " ".join(words[:cut] + other[len(other) // 2 :])
         abstract = " ".join(rng.choice(sentences) for _ in range(rng.randint(4, 10)))
         authors = [f"{rng.choice(_FIRST)} {rng.choice(_LAST)}" for _ in range(rng.randint(1, 5))]
         cats = rng.sample(_CATS, rng.randint(1, 2))
-        yield SynthPaper(f"bench-{i:07d}", title, abstract, authors, cats,
-                         start + timedelta(minutes=rng.randint(0, 10 * 365 * 24 * 60)))
+        yield SynthPaper(
+            f"bench-{i:07d}",
+            title,
+            abstract,
+            authors,
+            cats,
+            start + timedelta(minutes=rng.randint(0, 10 * 365 * 24 * 60)),
+        )
 
 
 def queries(count: int, seed: int = 7, eval_dir: Path = SHARED_EVAL) -> list[str]:

@@ -44,15 +44,41 @@ from paperfeed.store.subscriptions import list_subscribers  # noqa: E402
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 TARGET = 50.0
 _FMT = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores (naive UTC) datetimes in SQLite
-_WORDS = ["graph", "neural", "network", "attention", "transformer", "diffusion", "model", "sparse", "quantum",
-          "field", "theory", "galaxy", "stellar", "lattice", "spin", "inference", "Bayesian", "robust",
-          "efficient", "language", "vision"]
+_WORDS = [
+    "graph",
+    "neural",
+    "network",
+    "attention",
+    "transformer",
+    "diffusion",
+    "model",
+    "sparse",
+    "quantum",
+    "field",
+    "theory",
+    "galaxy",
+    "stellar",
+    "lattice",
+    "spin",
+    "inference",
+    "Bayesian",
+    "robust",
+    "efficient",
+    "language",
+    "vision",
+]
 
 
 def _settings(folder: Path) -> Settings:
-    return Settings(_env_file=None, environment="test", data_dir=folder,  # type: ignore[call-arg]
-                    database_url=str(folder / "bench.db"), seed_demo=False, embedder="none",
-                    base_url="https://papers.example.org")
+    return Settings(
+        _env_file=None,
+        environment="test",
+        data_dir=folder,  # type: ignore[call-arg]
+        database_url=str(folder / "bench.db"),
+        seed_demo=False,
+        embedder="none",
+        base_url="https://papers.example.org",
+    )
 
 
 def _title(rng: random.Random, i: int) -> str:
@@ -67,8 +93,24 @@ def _fill_papers(db: Path, n: int, span: timedelta, rng: random.Random) -> None:
     for i in range(n):
         pub = (NOW - span * rng.random()).strftime(_FMT)
         title = _title(rng, i)
-        rows.append((f"bench.{i:07d}", title, "An abstract.", "[]", "", '["cs.LG"]', "cs.LG", pub, pub,
-                     "bench", title.lower(), seen, seen, 0))
+        rows.append(
+            (
+                f"bench.{i:07d}",
+                title,
+                "An abstract.",
+                "[]",
+                "",
+                '["cs.LG"]',
+                "cs.LG",
+                pub,
+                pub,
+                "bench",
+                title.lower(),
+                seen,
+                seen,
+                0,
+            )
+        )
         if len(rows) == 50_000:
             _insert_papers(con, rows)
             rows = []
@@ -77,9 +119,12 @@ def _fill_papers(db: Path, n: int, span: timedelta, rng: random.Random) -> None:
 
 
 def _insert_papers(con: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-    con.executemany("INSERT INTO papers (id, title, abstract, authors, authors_text, categories, "
-                    "primary_category, published, updated, source, title_key, first_seen, changed_at, "
-                    "withdrawn) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    con.executemany(
+        "INSERT INTO papers (id, title, abstract, authors, authors_text, categories, "
+        "primary_category, published, updated, source, title_key, first_seen, changed_at, "
+        "withdrawn) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        rows,
+    )
     con.commit()
 
 
@@ -87,16 +132,19 @@ def _fill_votes(db: Path, papers: int, votes: int, members: int, rng: random.Ran
     """``votes`` distinct (member, paper) upvotes, paper popularity Zipf-like (paretovariate)."""
     con = sqlite3.connect(db)
     stamp = NOW.strftime(_FMT)
-    con.executemany("INSERT INTO users (id, email, username, display_name, password_hash, created_at, "
-                    "is_admin) VALUES (?,?,?,?,?,?,0)",
-                    [(u, f"m{u}@example.org", f"m{u}", "", "x", stamp) for u in range(1, members + 1)])
+    con.executemany(
+        "INSERT INTO users (id, email, username, display_name, password_hash, created_at, "
+        "is_admin) VALUES (?,?,?,?,?,?,0)",
+        [(u, f"m{u}@example.org", f"m{u}", "", "x", stamp) for u in range(1, members + 1)],
+    )
     seen: set[tuple[int, int]] = set()
     while len(seen) < votes:
-        paper = min(int(rng.paretovariate(0.6)) - 1, papers - 1) if rng.random() < 0.5 \
-            else rng.randrange(papers)
+        paper = min(int(rng.paretovariate(0.6)) - 1, papers - 1) if rng.random() < 0.5 else rng.randrange(papers)
         seen.add((rng.randint(1, members), paper))
-    con.executemany("INSERT INTO votes (user_id, paper_id, created_at) VALUES (?,?,?)",
-                    [(u, f"bench.{p:07d}", stamp) for u, p in seen])
+    con.executemany(
+        "INSERT INTO votes (user_id, paper_id, created_at) VALUES (?,?,?)",
+        [(u, f"bench.{p:07d}", stamp) for u, p in seen],
+    )
     con.commit()
     con.close()
 
@@ -113,8 +161,9 @@ def bench_trending(folder: Path, papers: int, votes: int) -> dict[str, Any]:
     out: dict[str, Any] = {"papers": papers, "votes": votes, "setup_s": round(setup, 1)}
     with engine.connect() as conn:
         conn.exec_driver_sql("ANALYZE")
-        base = _median(lambda: conn.exec_driver_sql(
-            "SELECT paper_id, count(*) FROM votes GROUP BY paper_id").fetchall())
+        base = _median(
+            lambda: conn.exec_driver_sql("SELECT paper_id, count(*) FROM votes GROUP BY paper_id").fetchall()
+        )
         out["baseline_group_votes_ms"] = base
         for window in ("day", "week", "month", "all"):
             ids, _ = trending(conn=conn, window=window, now=NOW, limit=30)
@@ -141,8 +190,9 @@ def _free_port() -> int:
 
 
 def _smtp_server(port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink",
-                             "-l", f"127.0.0.1:{port}"])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink", "-l", f"127.0.0.1:{port}"]
+    )
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -166,8 +216,11 @@ def _digest_world(folder: Path, subscribers: int) -> tuple[Any, Settings]:
     con.executemany(
         "INSERT INTO subscribers (email, status, trending, topics, for_you, frequency, timezone, send_hour, "
         "bounce_count, created_at, confirmed_at) VALUES (?, 'active', 1, ?, 0, 'daily', 'UTC', 7, 0, ?, ?)",
-        [(f"reader{i}@example.org", json.dumps([topics[i % 3]] if i % 3 == 0 else []), stamp, stamp)
-         for i in range(subscribers)])
+        [
+            (f"reader{i}@example.org", json.dumps([topics[i % 3]] if i % 3 == 0 else []), stamp, stamp)
+            for i in range(subscribers)
+        ],
+    )
     con.commit()
     con.close()
     return engine, settings
@@ -184,14 +237,22 @@ def bench_digest(folder: Path, subscribers: int) -> dict[str, Any]:
         cache = ComposeCache()
         t = time.perf_counter()
         for sub in subs:
-            render_digest(digest=build_digest(conn=conn, searcher=searcher, subscriber=sub, now=NOW,
-                                              cache=cache), settings=settings)
+            render_digest(
+                digest=build_digest(conn=conn, searcher=searcher, subscriber=sub, now=NOW, cache=cache),
+                settings=settings,
+            )
         compose_s = time.perf_counter() - t
     port = _free_port()
     server = _smtp_server(port)
     try:
-        mail = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port, "mail_rate_limit": 0,
-                                           "mail_from": "Paperfeed <digest@example.org>"})
+        mail = settings.model_copy(
+            update={
+                "smtp_host": "127.0.0.1",
+                "smtp_port": port,
+                "mail_rate_limit": 0,
+                "mail_from": "Paperfeed <digest@example.org>",
+            }
+        )
         t = time.perf_counter()
         report = send_digests(engine=engine, settings=mail, searcher=searcher, now=NOW)
         send_s = time.perf_counter() - t
@@ -200,11 +261,18 @@ def bench_digest(folder: Path, subscribers: int) -> dict[str, Any]:
         server.terminate()
         server.wait(timeout=10)
     engine.dispose()
-    return {"subscribers": subscribers, "sent": report.sent, "failed": report.failed,
-            "compose_render_only_per_s": round(subscribers / compose_s, 1),
-            "composed_and_sent_per_s": round(report.sent / send_s, 1), "send_s": round(send_s, 1),
-            "second_run_sent": again.sent, "second_run_already_sent": again.already_sent,
-            "target_per_s": TARGET, "meets_target": report.sent / send_s >= TARGET}
+    return {
+        "subscribers": subscribers,
+        "sent": report.sent,
+        "failed": report.failed,
+        "compose_render_only_per_s": round(subscribers / compose_s, 1),
+        "composed_and_sent_per_s": round(report.sent / send_s, 1),
+        "send_s": round(send_s, 1),
+        "second_run_sent": again.sent,
+        "second_run_already_sent": again.already_sent,
+        "target_per_s": TARGET,
+        "meets_target": report.sent / send_s >= TARGET,
+    }
 
 
 def main() -> None:

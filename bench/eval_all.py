@@ -60,21 +60,30 @@ def report(sets: list[str], models: list[str], settings: Settings, eval_dir: Pat
             started = time.perf_counter()
             tag = f"{key} {model}"
             try:
-                res = evaluate(eval_dir / name, split=split, modes=MODES, settings=settings, model=model,
-                               log=lambda m, tag=tag: print(f"  {tag}: {m}", file=sys.stderr, flush=True))
+                res = evaluate(
+                    eval_dir / name,
+                    split=split,
+                    modes=MODES,
+                    settings=settings,
+                    model=model,
+                    log=lambda m, tag=tag: print(f"  {tag}: {m}", file=sys.stderr, flush=True),
+                )
             except EvalError as exc:
                 print(f"  {key}: skipped ({exc})", file=sys.stderr, flush=True)
                 out[key] = {"skipped": str(exc)}
                 break
             out.setdefault(key, {})[model] = res
-            print(f"  {key} {model}: {time.perf_counter() - started:.0f}s {json.dumps(res)}", file=sys.stderr,
-                  flush=True)
+            print(
+                f"  {key} {model}: {time.perf_counter() - started:.0f}s {json.dumps(res)}", file=sys.stderr, flush=True
+            )
     return out
 
 
 def print_table(results: dict[str, Any]) -> None:
-    print("\n| set (split) | model | bm25 nDCG@10 / R@100 / MRR@10 | dense nDCG@10 / R@100 / MRR@10 "
-          "| hybrid nDCG@10 / R@100 / MRR@10 |")
+    print(
+        "\n| set (split) | model | bm25 nDCG@10 / R@100 / MRR@10 | dense nDCG@10 / R@100 / MRR@10 "
+        "| hybrid nDCG@10 / R@100 / MRR@10 |"
+    )
     print("|---|---|---|---|---|")
     for key, by_model in results.items():
         if "skipped" in by_model:
@@ -86,6 +95,7 @@ def print_table(results: dict[str, Any]) -> None:
 
 
 # ---------------------------------------------------------------- tuning (SciFact train only)
+
 
 def grid() -> list[dict[str, Any]]:
     """The fusion settings tried: ``hybrid.rank`` options."""
@@ -107,8 +117,9 @@ def _score(data: Any, qids: list[str], runs: dict[str, list[str]]) -> dict[str, 
     return {m: round(v / len(qids), 4) for m, v in sums.items()}
 
 
-def tune(settings: Settings, eval_dir: Path, model: str, boosts: list[float], depths: list[int]
-         ) -> list[dict[str, Any]]:
+def tune(
+    settings: Settings, eval_dir: Path, model: str, boosts: list[float], depths: list[int]
+) -> list[dict[str, Any]]:
     """Metrics of every (title boost, depth, fusion setting) on SciFact train, best nDCG@10 first.
 
     Each side is retrieved once per title boost, ``max(depths)`` deep (what ``hybrid.rank`` asks the indexes
@@ -126,18 +137,31 @@ def tune(settings: Settings, eval_dir: Path, model: str, boosts: list[float], de
         try:
             for boost in boosts:
                 lexical.TITLE_BOOST = boost
-                lexs = {q: lex.search(ParsedQuery(raw=data.queries[q], words=[data.queries[q]]), max(depths))
-                        for q in qids}
+                lexs = {
+                    q: lex.search(ParsedQuery(raw=data.queries[q], words=[data.queries[q]]), max(depths)) for q in qids
+                }
                 bm25 = _score(data, qids, {q: v[0] for q, v in lexs.items()})
                 print(f"bm25, title boost {boost}: {bm25}", file=sys.stderr, flush=True)
                 for depth, opts in itertools.product(depths, grid()):
                     fuse = get_fusion(opts["fusion"])
                     kw = {"k": opts["rrf_k"]} if opts["fusion"] == "rrf" else {}
-                    runs = {q: fuse([(lexs[q][0][:depth], lexs[q][1][:depth]),
-                                     (sem[q][0][:depth], sem[q][1][:depth])], list(opts["weights"]), **kw)[0]
-                            for q in qids}
-                    rows.append({**opts, "depth": depth, "title_boost": boost,
-                                 "bm25_ndcg@10": bm25["ndcg@10"], **_score(data, qids, runs)})
+                    runs = {
+                        q: fuse(
+                            [(lexs[q][0][:depth], lexs[q][1][:depth]), (sem[q][0][:depth], sem[q][1][:depth])],
+                            list(opts["weights"]),
+                            **kw,
+                        )[0]
+                        for q in qids
+                    }
+                    rows.append(
+                        {
+                            **opts,
+                            "depth": depth,
+                            "title_boost": boost,
+                            "bm25_ndcg@10": bm25["ndcg@10"],
+                            **_score(data, qids, runs),
+                        }
+                    )
         finally:
             lexical.TITLE_BOOST = default_boost
     return sorted(rows, key=lambda r: -r["ndcg@10"])
@@ -147,8 +171,10 @@ def print_tuning(rows: list[dict[str, Any]], top: int) -> None:
     print("\n| fusion | rrf k | weights (lexical, dense) | depth | title boost | nDCG@10 | R@100 | MRR@10 |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows[:top]:
-        print(f"| {r['fusion']} | {r.get('rrf_k', '-')} | {tuple(r['weights'])} | {r['depth']} | "
-              f"{r['title_boost']} | {r['ndcg@10']:.4f} | {r['recall@100']:.4f} | {r['mrr@10']:.4f} |")
+        print(
+            f"| {r['fusion']} | {r.get('rrf_k', '-')} | {tuple(r['weights'])} | {r['depth']} | "
+            f"{r['title_boost']} | {r['ndcg@10']:.4f} | {r['recall@100']:.4f} | {r['mrr@10']:.4f} |"
+        )
 
 
 def main() -> None:
@@ -156,8 +182,11 @@ def main() -> None:
     ap.add_argument("--sets", default=DEFAULT_SETS, help="name:split pairs under --eval-dir")
     ap.add_argument("--models", default="minilm,static")
     ap.add_argument("--eval-dir", default=str(SHARED_EVAL))
-    ap.add_argument("--data-dir", default=os.environ.get("BENCH_DATA", "/tmp/paperfeed-bench/data"),
-                    help="embedding cache and static model folder")
+    ap.add_argument(
+        "--data-dir",
+        default=os.environ.get("BENCH_DATA", "/tmp/paperfeed-bench/data"),
+        help="embedding cache and static model folder",
+    )
     ap.add_argument("--tune", action="store_true", help="run the tuning grid on SciFact train instead")
     ap.add_argument("--title-boosts", default="0.2,0.3,0.4,0.5", help="tune: lexical TITLE_BOOST values")
     ap.add_argument("--depths", default="100,200,400", help="tune: candidates per side")
@@ -166,8 +195,9 @@ def main() -> None:
     settings = settings_for(args.data_dir)
     if args.tune:
         boosts = [float(b) for b in args.title_boosts.split(",")]
-        rows = tune(settings, Path(args.eval_dir), args.models.split(",")[0], boosts,
-                    [int(d) for d in args.depths.split(",")])
+        rows = tune(
+            settings, Path(args.eval_dir), args.models.split(",")[0], boosts, [int(d) for d in args.depths.split(",")]
+        )
         print_tuning(rows, 30)
         doc: Any = rows
     else:

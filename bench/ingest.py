@@ -33,24 +33,84 @@ from paperfeed.store.db import open_store  # noqa: E402
 
 TARGET = 5_000
 _WORDS = [
-    'model', 'learning', 'neural', 'network', 'data', 'training', 'language', 'transformer', 'graph',
-    'attention', 'optimal', 'quantum', 'field', 'theory', 'spin', 'lattice', 'we', 'propose', 'show',
-    'results', 'method', 'approach', 'efficient', 'robust', 'large', 'scale', 'benchmark', 'evaluation',
-    'experiments', 'analysis', 'dynamics', 'stochastic', 'gradient', 'bound', 'convergence',
-    'representation', 'inference', 'Bayesian', 'sparse', 'dense', 'physics', 'galaxy', 'stellar'
+    "model",
+    "learning",
+    "neural",
+    "network",
+    "data",
+    "training",
+    "language",
+    "transformer",
+    "graph",
+    "attention",
+    "optimal",
+    "quantum",
+    "field",
+    "theory",
+    "spin",
+    "lattice",
+    "we",
+    "propose",
+    "show",
+    "results",
+    "method",
+    "approach",
+    "efficient",
+    "robust",
+    "large",
+    "scale",
+    "benchmark",
+    "evaluation",
+    "experiments",
+    "analysis",
+    "dynamics",
+    "stochastic",
+    "gradient",
+    "bound",
+    "convergence",
+    "representation",
+    "inference",
+    "Bayesian",
+    "sparse",
+    "dense",
+    "physics",
+    "galaxy",
+    "stellar",
 ]
 _CATS = [
-    'cs.CL', 'cs.LG', 'cs.AI', 'cs.CV', 'stat.ML', 'math.OC', 'hep-th', 'hep-ph', 'quant-ph',
-    'astro-ph.GA', 'cond-mat.str-el', 'math.PR', 'physics.flu-dyn'
+    "cs.CL",
+    "cs.LG",
+    "cs.AI",
+    "cs.CV",
+    "stat.ML",
+    "math.OC",
+    "hep-th",
+    "hep-ph",
+    "quant-ph",
+    "astro-ph.GA",
+    "cond-mat.str-el",
+    "math.PR",
+    "physics.flu-dyn",
 ]
 _LAST = [
-    'Smith', 'Müller', 'Wang', 'Li', 'Zhang', 'Kumar', 'García', 'Rossi', 'Nakamura', "Bal\\'azs",
-    'Novák', "O'Brien", 'Lee', 'Chen', 'Ivanov', 'Dubois'
+    "Smith",
+    "Müller",
+    "Wang",
+    "Li",
+    "Zhang",
+    "Kumar",
+    "García",
+    "Rossi",
+    "Nakamura",
+    "Bal\\'azs",
+    "Novák",
+    "O'Brien",
+    "Lee",
+    "Chen",
+    "Ivanov",
+    "Dubois",
 ]
-_FIRST = [
-    'A.', 'B.', 'C.', 'J.', 'M.', 'Maria', 'Wei', 'Hiroshi', 'Ana', 'E.', 'L.', 'Pavel', 'Sofia', 'R.',
-    'K.'
-]
+_FIRST = ["A.", "B.", "C.", "J.", "M.", "Maria", "Wei", "Hiroshi", "Ana", "E.", "L.", "Pavel", "Sofia", "R.", "K."]
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -69,21 +129,31 @@ def kaggle_line(rng: random.Random, i: int) -> dict[str, object]:
     versions = []
     for v in range(1, rng.randint(1, 3) + 1):
         day = 1 + (i + v) % 28
-        versions.append({"version": f"v{v}", "created": f"{_DAYS[(i + v) % 7]}, {day} "
-                         f"{_MONTHS[month - 1]} {2000 + year} {i % 24:02d}:{v * 7 % 60:02d}:42 GMT"})
+        versions.append(
+            {
+                "version": f"v{v}",
+                "created": f"{_DAYS[(i + v) % 7]}, {day} "
+                f"{_MONTHS[month - 1]} {2000 + year} {i % 24:02d}:{v * 7 % 60:02d}:42 GMT",
+            }
+        )
     cats = " ".join(rng.sample(_CATS, rng.randint(1, 3)))
     return {
-        "id": pid, "submitter": " ".join(authors[0][1::-1]),
+        "id": pid,
+        "submitter": " ".join(authors[0][1::-1]),
         "authors": ", ".join(f"{a[1]} {a[0]}" for a in authors),
         "title": _sentence(rng, rng.randint(6, 14)).capitalize(),
         "comments": f"{rng.randint(4, 40)} pages, {rng.randint(1, 12)} figures" if i % 3 else None,
         "journal-ref": f"Phys.Rev.D{rng.randint(50, 110)}:0{rng.randint(10000, 99999)},20{year:02d}"
-        if i % 4 == 0 else None,
+        if i % 4 == 0
+        else None,
         "doi": f"10.1103/PhysRevD.{rng.randint(50, 110)}.{rng.randint(1000, 9999)}" if i % 4 == 0 else None,
-        "report-no": None, "categories": cats,
+        "report-no": None,
+        "categories": cats,
         "license": "http://arxiv.org/licenses/nonexclusive-distrib/1.0/" if i % 2 else None,
         "abstract": "  " + ". ".join(_sentence(rng, rng.randint(12, 25)) for _ in range(7)) + ".\n",
-        "versions": versions, "update_date": f"20{year:02d}-{month:02d}-15", "authors_parsed": authors,
+        "versions": versions,
+        "update_date": f"20{year:02d}-{month:02d}-15",
+        "authors_parsed": authors,
     }
 
 
@@ -110,8 +180,10 @@ class _Clock:
 def _rate(label: str, n: int, clock: _Clock) -> float:
     wall = n / clock.wall if clock.wall else float("inf")
     cpu = n / clock.cpu if clock.cpu else float("inf")
-    print(f"{label:<38} {n:>8} records: wall {clock.wall:7.2f} s = {wall:>9,.0f} /s | "
-          f"cpu {clock.cpu:7.2f} s = {cpu:>9,.0f} /s")
+    print(
+        f"{label:<38} {n:>8} records: wall {clock.wall:7.2f} s = {wall:>9,.0f} /s | "
+        f"cpu {clock.cpu:7.2f} s = {cpu:>9,.0f} /s"
+    )
     return wall
 
 
@@ -125,28 +197,35 @@ def main() -> int:
         with _Clock() as c:
             generate(data, args.lines)
         print(f"generated {args.lines} lines ({data.stat().st_size / 1e6:.0f} MB) in {c.wall:.1f} s")
-        for label, loads in (("baseline: json.loads per line", json.loads),
-                             ("baseline: orjson.loads per line", orjson.loads)):
+        for label, loads in (
+            ("baseline: json.loads per line", json.loads),
+            ("baseline: orjson.loads per line", orjson.loads),
+        ):
             with _Clock() as c, data.open("rb") as f:
                 n = sum(1 for line in f if loads(line))
             _rate(label, n, c)
         with _Clock() as c, data.open("rb") as f:
             n = sum(1 for _ in parse_kaggle(f, name=str(data)))
         parse_rate = _rate("parse only (parse_kaggle)", n, c)
-        settings = Settings(_env_file=None, data_dir=Path(tmp) / "data",  # type: ignore[call-arg]
-                            database_url=str(Path(tmp) / "data" / "bench.db"), seed_demo=False)
+        settings = Settings(
+            _env_file=None,
+            data_dir=Path(tmp) / "data",  # type: ignore[call-arg]
+            database_url=str(Path(tmp) / "data" / "bench.db"),
+            seed_demo=False,
+        )
         engine = open_store(settings)
         with _Clock() as c:
             report = ingest_paths(engine=engine, paths=[data], batch_size=args.batch_size)
         rate = _rate("end to end into SQLite (ingest_paths)", report.added, c)
-        print(f"  added {report.added}, rejected {len(report.rejected)}; peak memory so far "
-              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB (max RSS)")
+        print(
+            f"  added {report.added}, rejected {len(report.rejected)}; peak memory so far "
+            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB (max RSS)"
+        )
         with _Clock() as c:
             again = ingest_paths(engine=engine, paths=[data], batch_size=args.batch_size)
         _rate("re-ingest (all unchanged)", again.unchanged, c)
         engine.dispose()
-        print(f"target {TARGET:,}/s (wall): parse {parse_rate / TARGET:.2f}x, "
-              f"end to end {rate / TARGET:.2f}x")
+        print(f"target {TARGET:,}/s (wall): parse {parse_rate / TARGET:.2f}x, end to end {rate / TARGET:.2f}x")
     return 0
 
 

@@ -64,15 +64,18 @@ def ndcg10(ranked: list[str], rel: dict[str, int]) -> float:
 
 # ------------------------------------------------------------------ engines
 
+
 class Fts5:
     def __init__(self, folder: Path) -> None:
         self.db = sqlite3.connect(folder / "fts.db")
-        self.db.execute("CREATE VIRTUAL TABLE f USING fts5(id UNINDEXED, title, abstract, "
-                        "tokenize='unicode61 remove_diacritics 2')")
+        self.db.execute(
+            "CREATE VIRTUAL TABLE f USING fts5(id UNINDEXED, title, abstract, tokenize='unicode61 remove_diacritics 2')"
+        )
 
     def add(self, docs: list[tuple[str, str, str]]) -> None:
-        self.db.executemany("INSERT INTO f VALUES (?,?,?)",
-                            [(i, " ".join(analyse(t)), " ".join(analyse(a))) for i, t, a in docs])
+        self.db.executemany(
+            "INSERT INTO f VALUES (?,?,?)", [(i, " ".join(analyse(t)), " ".join(analyse(a))) for i, t, a in docs]
+        )
         self.db.commit()
 
     def search(self, q: str, k: int) -> list[str]:
@@ -80,8 +83,9 @@ class Fts5:
         if not terms:
             return []
         match = " OR ".join('"' + t + '"' for t in terms)
-        rows = self.db.execute(f"SELECT id FROM f WHERE f MATCH ? ORDER BY bm25(f, 0, {TITLE_W}, 1.0) LIMIT ?",
-                               (match, k))
+        rows = self.db.execute(
+            f"SELECT id FROM f WHERE f MATCH ? ORDER BY bm25(f, 0, {TITLE_W}, 1.0) LIMIT ?", (match, k)
+        )
         return [r[0] for r in rows]
 
 
@@ -106,8 +110,12 @@ class Tantivy:
         terms = list(dict.fromkeys(analyse(q)))
         subs = []
         for t in terms:
-            subs.append((tantivy.Occur.Should, tantivy.Query.boost_query(
-                tantivy.Query.term_query(self.schema, "title", t), TITLE_W)))
+            subs.append(
+                (
+                    tantivy.Occur.Should,
+                    tantivy.Query.boost_query(tantivy.Query.term_query(self.schema, "title", t), TITLE_W),
+                )
+            )
             subs.append((tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "abstract", t)))
         if not subs:
             return []
@@ -125,8 +133,10 @@ class Bm25s:
         self.ids = [d[0] for d in self.docs]
         corpus = [analyse(t) * int(TITLE_W) + analyse(a) for _, t, a in self.docs]
         self.model = bm25s.BM25(k1=self.k1, b=self.b, method="lucene")
-        self.model.index(bm25s.tokenization.convert_tokenized_to_string_list(corpus)
-                         if False else self._tok(corpus), show_progress=False)
+        self.model.index(
+            bm25s.tokenization.convert_tokenized_to_string_list(corpus) if False else self._tok(corpus),
+            show_progress=False,
+        )
 
     def _tok(self, corpus: list[list[str]]) -> bm25s.tokenization.Tokenized:
         vocab: dict[str, int] = {}
@@ -139,8 +149,12 @@ class Bm25s:
         if not terms:
             return []
         qt = [[self.vocab[t] for t in terms]]
-        docs, _ = self.model.retrieve(bm25s.tokenization.Tokenized(ids=qt, vocab=self.vocab),
-                                      k=min(k, len(self.ids)), show_progress=False, n_threads=1)
+        docs, _ = self.model.retrieve(
+            bm25s.tokenization.Tokenized(ids=qt, vocab=self.vocab),
+            k=min(k, len(self.ids)),
+            show_progress=False,
+            n_threads=1,
+        )
         return [self.ids[i] for i in docs[0]]
 
 
@@ -170,7 +184,7 @@ def speed(n: int, engines: list[str]) -> dict[str, dict[str, float]]:
             eng = ENGINES[name](tmp)
             t0 = time.perf_counter()
             for i in range(0, n, 50_000):
-                eng.add(base[i:i + 50_000])
+                eng.add(base[i : i + 50_000])
             build = time.perf_counter() - t0
             t0 = time.perf_counter()
             eng.add(extra)
@@ -181,8 +195,12 @@ def speed(n: int, engines: list[str]) -> dict[str, dict[str, float]]:
                 eng.search(q, 100)
                 lat.append((time.perf_counter() - t0) * 1000)
             lat.sort()
-            out[name] = {"build_s": round(build, 1), "add_1000_s": round(inc, 2),
-                         "p50_ms": round(statistics.median(lat), 1), "p95_ms": round(lat[int(0.95 * len(lat))], 1)}
+            out[name] = {
+                "build_s": round(build, 1),
+                "add_1000_s": round(inc, 2),
+                "p50_ms": round(statistics.median(lat), 1),
+                "p95_ms": round(lat[int(0.95 * len(lat))], 1),
+            }
             print(f"speed {name} n={n}: {out[name]}", flush=True)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

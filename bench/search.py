@@ -85,10 +85,12 @@ def pcts(samples: list[tuple[float, float]]) -> dict[str, float]:
     machine it shows what a query costs without the waits for a core that inflate the wall-clock figures."""
     wall = np.array([w for w, _ in samples]) * 1000
     cpu = np.array([c for _, c in samples]) * 1000
-    return {"p50_ms": round(float(np.percentile(wall, 50)), 2),
-            "p95_ms": round(float(np.percentile(wall, 95)), 2),
-            "cpu_p50_ms": round(float(np.percentile(cpu, 50)), 2),
-            "cpu_p95_ms": round(float(np.percentile(cpu, 95)), 2)}
+    return {
+        "p50_ms": round(float(np.percentile(wall, 50)), 2),
+        "p95_ms": round(float(np.percentile(wall, 95)), 2),
+        "cpu_p50_ms": round(float(np.percentile(cpu, 50)), 2),
+        "cpu_p95_ms": round(float(np.percentile(cpu, 95)), 2),
+    }
 
 
 def timed(fn: Any, items: list[Any]) -> tuple[list[tuple[float, float]], list[Any]]:
@@ -113,6 +115,7 @@ def one_blas_thread() -> Any:
 
 # ---------------------------------------------------------------- building
 
+
 def build_lexical(papers: list[SynthPaper], folder: Path) -> tuple[Any, dict[str, Any]]:
     from paperfeed.search.lexical import LexicalDoc, LexicalIndex
 
@@ -120,13 +123,20 @@ def build_lexical(papers: list[SynthPaper], folder: Path) -> tuple[Any, dict[str
     started, cpu = time.perf_counter(), time.process_time()
     index = LexicalIndex.open(folder)
     for i in range(0, len(papers), CHUNK):
-        index.add(LexicalDoc(p.id, p.title, p.abstract, ", ".join(p.authors), p.categories, p.published)
-                  for p in papers[i:i + CHUNK])
+        index.add(
+            LexicalDoc(p.id, p.title, p.abstract, ", ".join(p.authors), p.categories, p.published)
+            for p in papers[i : i + CHUNK]
+        )
     index.commit()
     took, cpu = time.perf_counter() - started, time.process_time() - cpu
-    return index, {"build_s": round(took, 1), "papers_per_s": round(len(papers) / took),
-                   "cpu_s": round(cpu, 1), "papers_per_cpu_s": round(len(papers) / max(cpu, 1e-9)),
-                   "disk_mb": round(disk_mb(folder), 1), "rss_delta_mb": round(rss_mb() - before)}
+    return index, {
+        "build_s": round(took, 1),
+        "papers_per_s": round(len(papers) / took),
+        "cpu_s": round(cpu, 1),
+        "papers_per_cpu_s": round(len(papers) / max(cpu, 1e-9)),
+        "disk_mb": round(disk_mb(folder), 1),
+        "rss_delta_mb": round(rss_mb() - before),
+    }
 
 
 def build_dense(papers: list[SynthPaper], folder: Path, emb: Embedder) -> tuple[DenseIndex, dict[str, Any]]:
@@ -135,7 +145,7 @@ def build_dense(papers: list[SynthPaper], folder: Path, emb: Embedder) -> tuple[
     index.prepare(emb)
     embed_s = embed_cpu = 0.0
     for i in range(0, len(papers), CHUNK):
-        part = papers[i:i + CHUNK]
+        part = papers[i : i + CHUNK]
         texts = [f"{p.title}. {p.abstract}" for p in part]
         t, c = time.perf_counter(), time.process_time()
         vectors = emb.encode(texts)
@@ -145,16 +155,22 @@ def build_dense(papers: list[SynthPaper], folder: Path, emb: Embedder) -> tuple[
     index.commit()  # merges segments and builds the HNSW graph above the exact-search threshold
     graph_s, graph_cpu = time.perf_counter() - t, time.process_time() - c
     ann_mb = index.ann.size_bytes() / 1e6 if index.ann is not None else 0.0
-    return index, {"embed_s": round(embed_s, 1), "embed_papers_per_s": round(len(papers) / embed_s),
-                   "embed_cpu_s": round(embed_cpu, 1),
-                   "embed_papers_per_cpu_s": round(len(papers) / max(embed_cpu, 1e-9)),
-                   "graph_s": round(graph_s, 1), "graph_cpu_s": round(graph_cpu, 1),
-                   "ann": index.ann is not None,
-                   "disk_mb": round(disk_mb(folder), 1), "ann_mb": round(ann_mb, 1),
-                   "rss_delta_mb": round(rss_mb() - before)}
+    return index, {
+        "embed_s": round(embed_s, 1),
+        "embed_papers_per_s": round(len(papers) / embed_s),
+        "embed_cpu_s": round(embed_cpu, 1),
+        "embed_papers_per_cpu_s": round(len(papers) / max(embed_cpu, 1e-9)),
+        "graph_s": round(graph_s, 1),
+        "graph_cpu_s": round(graph_cpu, 1),
+        "ann": index.ann is not None,
+        "disk_mb": round(disk_mb(folder), 1),
+        "ann_mb": round(ann_mb, 1),
+        "rss_delta_mb": round(rss_mb() - before),
+    }
 
 
 # ---------------------------------------------------------------- baselines
+
 
 class PythonBM25:
     """The reference a user might write: per-document term counts, a loop over every document per query."""
@@ -191,6 +207,7 @@ class PythonBM25:
 
 # ---------------------------------------------------------------- measuring
 
+
 def measure_queries(qs: list[str], emb: Embedder, dense: DenseIndex, lexical: Any) -> dict[str, Any]:
     from paperfeed.search import hybrid
     from paperfeed.search.query import parse_query
@@ -202,13 +219,15 @@ def measure_queries(qs: list[str], emb: Embedder, dense: DenseIndex, lexical: An
     out["query_embedding"] = pcts(lat)
     lat, approx = timed(lambda v: dense.search(v, 10)[0], vecs)
     out["dense_search_only"] = pcts(lat)
-    lat_full = [(e[0] + s[0], e[1] + s[1])
-                for e, s in zip(timed(lambda q: emb.encode([q])[0], qs)[0], lat, strict=True)]
+    lat_full = [
+        (e[0] + s[0], e[1] + s[1]) for e, s in zip(timed(lambda q: emb.encode([q])[0], qs)[0], lat, strict=True)
+    ]
     out["dense"] = pcts(lat_full)
     lat, exact = timed(lambda v: dense.search_exact(v, 10)[0], vecs)
     out["dense_exact_search_only"] = pcts(lat)
-    out["ann_recall@10"] = round(float(np.mean(
-        [len(set(a) & set(e)) / max(len(e), 1) for a, e in zip(approx, exact, strict=True)])), 4)
+    out["ann_recall@10"] = round(
+        float(np.mean([len(set(a) & set(e)) / max(len(e), 1) for a, e in zip(approx, exact, strict=True)])), 4
+    )
     out["ann_used"] = dense.ann is not None and len(dense) > dense_mod.EXACT_MAX_ROWS
 
     def hybrid_query(q: str) -> list[str]:
@@ -262,11 +281,17 @@ def minilm_rate(settings: Settings, sample: int) -> dict[str, Any]:
     t, c = time.perf_counter(), time.process_time()
     emb.encode(texts)
     took, cpu = time.perf_counter() - t, time.process_time() - c
-    return {"papers": sample, "seconds": round(took, 1), "papers_per_s": round(sample / took, 1),
-            "cpu_s": round(cpu, 1), "load_avg": load()}
+    return {
+        "papers": sample,
+        "seconds": round(took, 1),
+        "papers_per_s": round(sample / took, 1),
+        "cpu_s": round(cpu, 1),
+        "load_avg": load(),
+    }
 
 
 # ---------------------------------------------------------------- report
+
 
 def ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.1f}x" if a and b else "n/a"
@@ -281,10 +306,12 @@ def cpu_pair(d: dict[str, float]) -> str:
 
 
 def print_table(results: list[dict[str, Any]], minilm: dict[str, Any] | None) -> None:
-    print("\n| papers | index build s (bm25 / embed + graph) | disk MB (bm25 / vectors) | RSS / peak MB "
-          "| bm25 p50/p95 ms | python BM25 p50/p95 (bm25 speed-up) | dense p50/p95 (incl. embedding) "
-          "| exact dense search p50/p95 | ANN search p50/p95 | ANN speed-up (p95) | ANN recall@10 "
-          "| hybrid p50/p95 | hybrid p95 vs 100 ms |")
+    print(
+        "\n| papers | index build s (bm25 / embed + graph) | disk MB (bm25 / vectors) | RSS / peak MB "
+        "| bm25 p50/p95 ms | python BM25 p50/p95 (bm25 speed-up) | dense p50/p95 (incl. embedding) "
+        "| exact dense search p50/p95 | ANN search p50/p95 | ANN speed-up (p95) | ANN recall@10 "
+        "| hybrid p50/p95 | hybrid p95 vs 100 ms |"
+    )
     print("|" + "---|" * 13)
     for r in results:
         lb, db = r["lexical_build"], r["dense_build"]
@@ -293,28 +320,38 @@ def print_table(results: list[dict[str, Any]], minilm: dict[str, Any] | None) ->
         ex, an = r["dense_exact_search_only"], r["dense_search_only"]
         speed = ratio(ex["p95_ms"], an["p95_ms"]) if r["ann_used"] else "exact used"
         budget = "met" if r["hybrid"]["p95_ms"] <= TARGET_HYBRID_P95_MS else "MISSED"
-        print(f"| {r['papers']:,} | {lb['build_s']} / {db['embed_s']} + {db['graph_s']} "
-              f"| {lb['disk_mb']} / {db['disk_mb']} | {r['rss_mb']} / {r.get('peak_rss_mb', '-')} "
-              f"| {pair(r['bm25'])} | {py_txt} | {pair(r['dense'])} | {pair(ex)} | {pair(an)} | {speed} "
-              f"| {r['ann_recall@10']} | {pair(r['hybrid'])} "
-              f"| {budget} ({r['hybrid']['p95_ms'] / TARGET_HYBRID_P95_MS:.2f} of budget) |")
+        print(
+            f"| {r['papers']:,} | {lb['build_s']} / {db['embed_s']} + {db['graph_s']} "
+            f"| {lb['disk_mb']} / {db['disk_mb']} | {r['rss_mb']} / {r.get('peak_rss_mb', '-')} "
+            f"| {pair(r['bm25'])} | {py_txt} | {pair(r['dense'])} | {pair(ex)} | {pair(an)} | {speed} "
+            f"| {r['ann_recall@10']} | {pair(r['hybrid'])} "
+            f"| {budget} ({r['hybrid']['p95_ms'] / TARGET_HYBRID_P95_MS:.2f} of budget) |"
+        )
     print("\nCPU time of this process per query, ms p50 / p95 (without waiting for a core):\n")
-    print("| papers | bm25 | python BM25 | dense (incl. embedding) | exact dense search | ANN search "
-          "| ANN speed-up (CPU p95) | hybrid | load avg before / after |")
+    print(
+        "| papers | bm25 | python BM25 | dense (incl. embedding) | exact dense search | ANN search "
+        "| ANN speed-up (CPU p95) | hybrid | load avg before / after |"
+    )
     print("|" + "---|" * 9)
     for r in results:
         ex, an, py = r["dense_exact_search_only"], r["dense_search_only"], r["python_bm25"]
         speed = ratio(ex["cpu_p95_ms"], an["cpu_p95_ms"]) if r["ann_used"] else "exact used"
-        print(f"| {r['papers']:,} | {cpu_pair(r['bm25'])} | {cpu_pair(py) if py else 'not run'} "
-              f"| {cpu_pair(r['dense'])} | {cpu_pair(ex)} | {cpu_pair(an)} | {speed} "
-              f"| {cpu_pair(r['hybrid'])} | {r['load_avg_before']} / {r['load_avg_after']} |")
+        print(
+            f"| {r['papers']:,} | {cpu_pair(r['bm25'])} | {cpu_pair(py) if py else 'not run'} "
+            f"| {cpu_pair(r['dense'])} | {cpu_pair(ex)} | {cpu_pair(an)} | {speed} "
+            f"| {cpu_pair(r['hybrid'])} | {r['load_avg_before']} / {r['load_avg_after']} |"
+        )
     rates = [r["dense_build"]["embed_papers_per_s"] for r in results]
     cpu_rates = [r["dense_build"]["embed_papers_per_cpu_s"] for r in results]
-    print(f"\nstatic model indexing throughput: {min(rates):,}-{max(rates):,} papers/s wall clock, "
-          f"{min(cpu_rates):,}-{max(cpu_rates):,} papers per CPU second (target >= 3,000)")
+    print(
+        f"\nstatic model indexing throughput: {min(rates):,}-{max(rates):,} papers/s wall clock, "
+        f"{min(cpu_rates):,}-{max(cpu_rates):,} papers per CPU second (target >= 3,000)"
+    )
     if minilm:
-        print(f"minilm indexing throughput: {minilm['papers_per_s']} papers/s wall clock "
-              f"({minilm['papers']} papers, {minilm['cpu_s']} CPU s, load {minilm['load_avg']})")
+        print(
+            f"minilm indexing throughput: {minilm['papers_per_s']} papers/s wall clock "
+            f"({minilm['papers']} papers, {minilm['cpu_s']} CPU s, load {minilm['load_avg']})"
+        )
 
 
 def main() -> None:
@@ -322,22 +359,33 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000", help="corpus sizes, comma-separated: 10000,100000,1000000")
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--work", default=os.environ.get("BENCH_WORK", "/tmp/paperfeed-bench/search"))
-    ap.add_argument("--data-dir", default=os.environ.get("BENCH_DATA", "/tmp/paperfeed-bench/data"),
-                    help="where the static model is (distilled there on first use)")
-    ap.add_argument("--python-bm25-max", type=int, default=100_000,
-                    help="largest corpus the plain Python BM25 baseline is run on")
+    ap.add_argument(
+        "--data-dir",
+        default=os.environ.get("BENCH_DATA", "/tmp/paperfeed-bench/data"),
+        help="where the static model is (distilled there on first use)",
+    )
+    ap.add_argument(
+        "--python-bm25-max", type=int, default=100_000, help="largest corpus the plain Python BM25 baseline is run on"
+    )
     ap.add_argument("--minilm-sample", type=int, default=1000, help="papers for the MiniLM rate (0: skip)")
     ap.add_argument("--json", dest="json_out", default="", help="also write the figures to this file")
-    ap.add_argument("--db", default="", help="also measure search inside this PostgreSQL (postgresql://..., "
-                    "a scratch database: it is wiped; or pgserver): see bench/search_pg.py")
+    ap.add_argument(
+        "--db",
+        default="",
+        help="also measure search inside this PostgreSQL (postgresql://..., "
+        "a scratch database: it is wiped; or pgserver): see bench/search_pg.py",
+    )
     args = ap.parse_args()
     settings = Settings(_env_file=None, data_dir=Path(args.data_dir), environment="test")  # type: ignore[call-arg]
     emb = get_embedder("static", settings)
     qs = queries(args.queries)
     if len(qs) < args.queries:
         sys.exit(f"only {len(qs)} queries available")
-    print(f"{len(qs)} queries; static model {emb.dim} dims; exact search up to "
-          f"{dense_mod.EXACT_MAX_ROWS:,} vectors; {os.cpu_count()} CPUs", flush=True)
+    print(
+        f"{len(qs)} queries; static model {emb.dim} dims; exact search up to "
+        f"{dense_mod.EXACT_MAX_ROWS:,} vectors; {os.cpu_count()} CPUs",
+        flush=True,
+    )
     work = Path(args.work)
     search_pg.configure(args.db, Path(args.data_dir))
     minilm = minilm_rate(settings, args.minilm_sample) if args.minilm_sample else None

@@ -60,13 +60,20 @@ def resolve_db(db: str) -> tuple[str, Any]:
 
 
 def open_pg(url: str, data_dir: Path) -> Engine:
-    settings = Settings(_env_file=None, environment="test", data_dir=data_dir,  # type: ignore[call-arg]
-                        database_url=url, seed_demo=False, embedder="none")
+    settings = Settings(
+        _env_file=None,
+        environment="test",
+        data_dir=data_dir,  # type: ignore[call-arg]
+        database_url=url,
+        seed_demo=False,
+        embedder="none",
+    )
     return open_store(settings)
 
 
-def load_rows(engine: Engine, docs: Sequence[tuple[str, str, str, str, list[str], Any]],
-              log: Callable[[str], None] = print) -> float:
+def load_rows(
+    engine: Engine, docs: Sequence[tuple[str, str, str, str, list[str], Any]], log: Callable[[str], None] = print
+) -> float:
     """Replace every paper with ``docs`` = (id, title, abstract, authors, categories, published); seconds."""
     started = time.perf_counter()
     with engine.begin() as conn:
@@ -74,19 +81,31 @@ def load_rows(engine: Engine, docs: Sequence[tuple[str, str, str, str, list[str]
         pg_backend.drop_hnsw_indexes(conn)  # an earlier size's graph would take every new vector row by row
     now = now_utc()
     for start in range(0, len(docs), BATCH):
-        rows = [{"id": i, "title": t, "abstract": a, "authors": [{"name": n, "affiliations": []}
-                                                                 for n in au.split(", ") if n],
-                 "authors_text": au, "categories": cats, "primary_category": cats[0] if cats else None,
-                 "published": pub, "source": "bench", "title_key": title_key(t), "first_seen": now,
-                 "changed_at": now, "withdrawn": False}
-                for i, t, a, au, cats, pub in docs[start:start + BATCH]]
-        cats_rows = [{"paper_id": r["id"], "category": c}
-                     for r in rows for c in dict.fromkeys(r["categories"])]
+        rows = [
+            {
+                "id": i,
+                "title": t,
+                "abstract": a,
+                "authors": [{"name": n, "affiliations": []} for n in au.split(", ") if n],
+                "authors_text": au,
+                "categories": cats,
+                "primary_category": cats[0] if cats else None,
+                "published": pub,
+                "source": "bench",
+                "title_key": title_key(t),
+                "first_seen": now,
+                "changed_at": now,
+                "withdrawn": False,
+            }
+            for i, t, a, au, cats, pub in docs[start : start + BATCH]
+        ]
+        cats_rows = [{"paper_id": r["id"], "category": c} for r in rows for c in dict.fromkeys(r["categories"])]
         with engine.begin() as conn:
             conn.execute(insert(papers), rows)
             if cats_rows:
-                conn.execute(text("INSERT INTO paper_categories (paper_id, category) "
-                                  "VALUES (:paper_id, :category)"), cats_rows)
+                conn.execute(
+                    text("INSERT INTO paper_categories (paper_id, category) VALUES (:paper_id, :category)"), cats_rows
+                )
         if start and start % (BATCH * 20) == 0:
             log(f"  loaded {start:,} papers")
     with engine.begin() as conn:
@@ -99,7 +118,7 @@ def load_vectors(dense: PgDense, ids: list[str], vectors: np.ndarray, hashes: li
     """Store vectors, then build the HNSW index; seconds."""
     started = time.perf_counter()
     for start in range(0, len(ids), BATCH):
-        dense.add(ids[start:start + BATCH], vectors[start:start + BATCH], hashes[start:start + BATCH])
+        dense.add(ids[start : start + BATCH], vectors[start : start + BATCH], hashes[start : start + BATCH])
     dense.ensure_index()
     with dense.engine.begin() as conn:
         conn.execute(text("ANALYZE paper_vectors"))
@@ -107,6 +126,7 @@ def load_vectors(dense: PgDense, ids: list[str], vectors: np.ndarray, hashes: li
 
 
 # ---------------------------------------------------------------- quality
+
 
 def eval_scifact(url: str, data_dir: Path, model: str, split: str = "train") -> dict[str, Any]:
     """nDCG@10 / Recall@100 / MRR@10 for bm25, dense, hybrid on both backends (same vectors, same code)."""
@@ -127,16 +147,15 @@ def eval_scifact(url: str, data_dir: Path, model: str, split: str = "train") -> 
     texts = [paper_text(Paper(id=i, title=t, abstract=x)) for i, t, x in data.corpus]
     pg_dense = PgDense.open(engine, model)
     pg_dense.prepare(embedder)
-    load_vectors(pg_dense, [i for i, _, _ in data.corpus], embedder.encode(texts),
-                 [text_hash(t) for t in texts])
+    load_vectors(pg_dense, [i for i, _, _ in data.corpus], embedder.encode(texts), [text_hash(t) for t in texts])
     out["postgres"] = run_queries(data, modes, PgLexical(engine), pg_dense, embedder)  # type: ignore[arg-type]
-    out["difference"] = {m: round(out["postgres"][m]["ndcg@10"] - out["tantivy"][m]["ndcg@10"], 4)
-                         for m in modes}
+    out["difference"] = {m: round(out["postgres"][m]["ndcg@10"] - out["tantivy"][m]["ndcg@10"], 4) for m in modes}
     engine.dispose()
     return out
 
 
 # ---------------------------------------------------------------- latency
+
 
 def run_pg(url: str, synth: Sequence[Any], qs: list[str], emb: Any, data_dir: Path) -> dict[str, Any]:
     """Load ``synth`` papers and their ``emb`` vectors into PostgreSQL; time bm25, dense and hybrid."""
@@ -148,8 +167,11 @@ def run_pg(url: str, synth: Sequence[Any], qs: list[str], emb: Any, data_dir: Pa
 
     engine = open_pg(url, data_dir)
     result: dict[str, Any] = {"papers": len(synth), "backend": "postgres"}
-    load_s = load_rows(engine, [(p.id, p.title, p.abstract, ", ".join(p.authors), p.categories, p.published)
-                                for p in synth], log=lambda m: print(m, flush=True))
+    load_s = load_rows(
+        engine,
+        [(p.id, p.title, p.abstract, ", ".join(p.authors), p.categories, p.published) for p in synth],
+        log=lambda m: print(m, flush=True),
+    )
     dense = PgDense.open(engine, emb.name)
     dense.prepare(emb)
     texts = [f"{p.title}. {p.abstract}" for p in synth]
@@ -159,8 +181,12 @@ def run_pg(url: str, synth: Sequence[Any], qs: list[str], emb: Any, data_dir: Pa
     vec_s = load_vectors(dense, [p.id for p in synth], vectors, [text_hash(x) for x in texts])
     with engine.connect() as conn:
         size = conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
-    result["build"] = {"load_papers_s": round(load_s, 1), "embed_s": round(embed_s, 1),
-                       "vectors_hnsw_s": round(vec_s, 1), "database_mb": round(size / 1e6, 1)}
+    result["build"] = {
+        "load_papers_s": round(load_s, 1),
+        "embed_s": round(embed_s, 1),
+        "vectors_hnsw_s": round(vec_s, 1),
+        "database_mb": round(size / 1e6, 1),
+    }
     print(f"postgres build: {result['build']}", flush=True)
     lexical = PgLexical(engine)
     timed(lambda q: lexical.search(q, 10), qs[:20])  # warm the cache, as a running server would be
@@ -171,13 +197,19 @@ def run_pg(url: str, synth: Sequence[Any], qs: list[str], emb: Any, data_dir: Pa
     lat, approx = timed(lambda v: dense.search(v, 10)[0], vecs)
     result["dense_search_only"] = pcts(lat)
     exact = [np.argsort(-(vectors @ v))[:10] for v in vecs]
-    result["hnsw_recall@10"] = round(float(np.mean([len({synth[i].id for i in e} & set(a)) / 10
-                                                     for a, e in zip(approx, exact, strict=True)])), 4)
+    result["hnsw_recall@10"] = round(
+        float(np.mean([len({synth[i].id for i in e} & set(a)) / 10 for a, e in zip(approx, exact, strict=True)])), 4
+    )
 
     def hybrid_query(q: str) -> list[str]:
         vector = emb.encode([q])[0]
-        return hybrid.rank(parse_query(q), mode="hybrid", lexical=lexical,  # type: ignore[arg-type]
-                           dense=dense, vector=vector).ids[:10]
+        return hybrid.rank(
+            parse_query(q),
+            mode="hybrid",
+            lexical=lexical,  # type: ignore[arg-type]
+            dense=dense,
+            vector=vector,
+        ).ids[:10]
 
     lat, _ = timed(hybrid_query, qs)
     result["hybrid"] = pcts(lat)
@@ -188,18 +220,28 @@ def run_pg(url: str, synth: Sequence[Any], qs: list[str], emb: Any, data_dir: Pa
 
 def _agreement(pages: Sequence[list[str]], reference: Sequence[list[str]], n: int) -> float:
     """Mean share of each reference top ``n`` that is also in the page's top ``n``."""
-    return round(float(np.mean([len(set(a[:n]) & set(b[:n])) / max(1, min(n, len(b)))
-                                for a, b in zip(pages, reference, strict=True)])), 4)
+    return round(
+        float(
+            np.mean(
+                [len(set(a[:n]) & set(b[:n])) / max(1, min(n, len(b))) for a, b in zip(pages, reference, strict=True)]
+            )
+        ),
+        4,
+    )
 
 
-def prune_sweep(url: str, synth: Sequence[Any], qs: list[str], data_dir: Path,
-                thresholds: Sequence[int] = (20_000, 5_000, 2_000)) -> list[dict[str, Any]]:
+def prune_sweep(
+    url: str, synth: Sequence[Any], qs: list[str], data_dir: Path, thresholds: Sequence[int] = (20_000, 5_000, 2_000)
+) -> list[dict[str, Any]]:
     """Lexical latency and agreement with the unpruned ranking (top 10, top 200) per ``PRUNE_MATCHES``."""
     from search import pcts, timed
 
     engine = open_pg(url, data_dir)
-    load_rows(engine, [(p.id, p.title, p.abstract, ", ".join(p.authors), p.categories, p.published)
-                       for p in synth], log=lambda m: None)
+    load_rows(
+        engine,
+        [(p.id, p.title, p.abstract, ", ".join(p.authors), p.categories, p.published) for p in synth],
+        log=lambda m: None,
+    )
     lexical = PgLexical(engine)
     timed(lambda q: lexical.search_page(q, 200), qs[:20])  # warm the cache
     shipped = pg_backend.PRUNE_MATCHES
@@ -211,9 +253,14 @@ def prune_sweep(url: str, synth: Sequence[Any], qs: list[str], data_dir: Path,
             lat, pages = timed(lambda q: lexical.search_page(q, 200).ids, qs)
             reference = reference or pages
 
-            rows.append({"prune_matches": threshold if threshold < 10**15 else None, **pcts(lat),
-                         "same_top10": _agreement(pages, reference, 10),
-                         "same_top200": _agreement(pages, reference, 200)})
+            rows.append(
+                {
+                    "prune_matches": threshold if threshold < 10**15 else None,
+                    **pcts(lat),
+                    "same_top10": _agreement(pages, reference, 10),
+                    "same_top200": _agreement(pages, reference, 200),
+                }
+            )
             print(json.dumps(rows[-1]), flush=True)
     finally:
         pg_backend.PRUNE_MATCHES = shipped
@@ -247,15 +294,19 @@ def print_table(results: list[dict[str, Any]]) -> None:
     if not results:
         return
     print("\n## PostgreSQL (tsvector + pgvector)")
-    print("\n| papers | load papers (tsvector+GIN) | embed / vectors+HNSW | database MB | bm25 p50/p95 | "
-          "dense search p50/p95 | HNSW recall@10 | hybrid p50/p95 (incl. embedding) |")
+    print(
+        "\n| papers | load papers (tsvector+GIN) | embed / vectors+HNSW | database MB | bm25 p50/p95 | "
+        "dense search p50/p95 | HNSW recall@10 | hybrid p50/p95 (incl. embedding) |"
+    )
     print("|" + "---|" * 8)
     for r in results:
         b = r["build"]
-        print(f"| {r['papers']:,} | {b['load_papers_s']} s | {b['embed_s']} s / {b['vectors_hnsw_s']} s | "
-              f"{b['database_mb']} | {r['bm25']['p50_ms']} / {r['bm25']['p95_ms']} | "
-              f"{r['dense_search_only']['p50_ms']} / {r['dense_search_only']['p95_ms']} | "
-              f"{r['hnsw_recall@10']} | {r['hybrid']['p50_ms']} / {r['hybrid']['p95_ms']} |")
+        print(
+            f"| {r['papers']:,} | {b['load_papers_s']} s | {b['embed_s']} s / {b['vectors_hnsw_s']} s | "
+            f"{b['database_mb']} | {r['bm25']['p50_ms']} / {r['bm25']['p95_ms']} | "
+            f"{r['dense_search_only']['p50_ms']} / {r['dense_search_only']['p95_ms']} | "
+            f"{r['hnsw_recall@10']} | {r['hybrid']['p50_ms']} / {r['hybrid']['p95_ms']} |"
+        )
 
 
 def main() -> None:
@@ -284,8 +335,7 @@ def main() -> None:
         settings = Settings(_env_file=None, data_dir=Path(args.data_dir), environment="test")  # type: ignore[call-arg]
         emb = get_embedder("static", settings)
         qs = queries(args.queries)
-        print_table([run_pg(url, list(generate(int(n))), qs, emb, Path(args.data_dir))
-                     for n in args.sizes.split(",")])
+        print_table([run_pg(url, list(generate(int(n))), qs, emb, Path(args.data_dir)) for n in args.sizes.split(",")])
     del server
 
 

@@ -48,8 +48,36 @@ from paperfeed.ingest.demo import DEMO_PATH, seed_demo_if_empty  # noqa: E402
 from paperfeed.search.service import Searcher  # noqa: E402
 from paperfeed.store.db import open_store  # noqa: E402
 
-_STOP = {"a", "an", "and", "are", "as", "at", "by", "for", "from", "in", "is", "of", "on", "or", "the", "to",
-         "via", "with", "without", "we", "our", "its", "into", "towards", "through", "using", "can", "do"}
+_STOP = {
+    "a",
+    "an",
+    "and",
+    "are",
+    "as",
+    "at",
+    "by",
+    "for",
+    "from",
+    "in",
+    "is",
+    "of",
+    "on",
+    "or",
+    "the",
+    "to",
+    "via",
+    "with",
+    "without",
+    "we",
+    "our",
+    "its",
+    "into",
+    "towards",
+    "through",
+    "using",
+    "can",
+    "do",
+}
 
 
 def make_queries(n: int, seed: int = 7) -> list[str]:
@@ -68,11 +96,24 @@ def make_queries(n: int, seed: int = 7) -> list[str]:
 
 def prepare(data_dir: Path, embedder: str, static_model_path: str = "") -> dict[str, str]:
     """Seed and index a fresh store; returns the environment for the server."""
-    env = {**os.environ, "PAPERFEED_DATA_DIR": str(data_dir), "PAPERFEED_EMBEDDER": embedder,
-           "PAPERFEED_SEED_DEMO": "true", "PAPERFEED_DATABASE_URL": "", "HF_HUB_OFFLINE": "1",
-           "TRANSFORMERS_OFFLINE": "1", "PAPERFEED_STATIC_MODEL_PATH": static_model_path}
-    settings = Settings(_env_file=None, data_dir=data_dir, embedder=embedder,  # type: ignore[call-arg,arg-type]
-                        database_url="", seed_demo=True, static_model_path=static_model_path)
+    env = {
+        **os.environ,
+        "PAPERFEED_DATA_DIR": str(data_dir),
+        "PAPERFEED_EMBEDDER": embedder,
+        "PAPERFEED_SEED_DEMO": "true",
+        "PAPERFEED_DATABASE_URL": "",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "PAPERFEED_STATIC_MODEL_PATH": static_model_path,
+    }
+    settings = Settings(
+        _env_file=None,
+        data_dir=data_dir,
+        embedder=embedder,  # type: ignore[call-arg,arg-type]
+        database_url="",
+        seed_demo=True,
+        static_model_path=static_model_path,
+    )
     engine = open_store(settings)
     seed_demo_if_empty(engine=engine)
     t0 = time.perf_counter()
@@ -150,21 +191,37 @@ def _seconds(value: str) -> float:
     return float(m.group(1)) * units[m.group(2)] if m else float("nan")
 
 
-def run_wrk(url: str, paths: list[str], duration: int, connections: int, threads: int,
-            tmp: Path) -> dict[str, Any]:
+def run_wrk(url: str, paths: list[str], duration: int, connections: int, threads: int, tmp: Path) -> dict[str, Any]:
     (tmp / "paths.txt").write_text("\n".join(paths) + "\n")
     (tmp / "rotate.lua").write_text(_LUA % (tmp / "paths.txt"))
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s",
-           "-s", str(tmp / "rotate.lua"), url]
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--latency",
+        "--timeout",
+        "10s",
+        "-s",
+        str(tmp / "rotate.lua"),
+        url,
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
     lat = {p: _seconds(v) * 1000 for p, v in re.findall(r"^\s+(50|90|99)%\s+(\S+)", out, re.MULTILINE)}
-    return {"tool": "wrk", "command": " ".join(cmd), "requests": total, "requests_per_s": rps,
-            "non_2xx": int(bad.group(1)) if bad else 0, "socket_errors": errors.group(1) if errors else "",
-            "latency_ms": {"p50": lat.get("50"), "p90": lat.get("90"), "p99": lat.get("99")}, "raw": out}
+    return {
+        "tool": "wrk",
+        "command": " ".join(cmd),
+        "requests": total,
+        "requests_per_s": rps,
+        "non_2xx": int(bad.group(1)) if bad else 0,
+        "socket_errors": errors.group(1) if errors else "",
+        "latency_ms": {"p50": lat.get("50"), "p90": lat.get("90"), "p99": lat.get("99")},
+        "raw": out,
+    }
 
 
 async def _httpx_load(url: str, paths: list[str], duration: int, connections: int) -> dict[str, Any]:
@@ -192,16 +249,22 @@ async def _httpx_load(url: str, paths: list[str], duration: int, connections: in
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
 
-    return {"tool": "httpx", "command": f"asyncio httpx, {connections} connections, {duration} s",
-            "requests": len(latencies), "requests_per_s": len(latencies) / elapsed, "non_2xx": bad,
-            "latency_ms": {"p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99)}}
+    return {
+        "tool": "httpx",
+        "command": f"asyncio httpx, {connections} connections, {duration} s",
+        "requests": len(latencies),
+        "requests_per_s": len(latencies) / elapsed,
+        "non_2xx": bad,
+        "latency_ms": {"p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99)},
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--embedder", choices=["minilm", "static", "none"], default="minilm")
-    ap.add_argument("--static-model-path", default="",
-                    help="model2vec folder made by `paperfeed distill` (for --embedder static)")
+    ap.add_argument(
+        "--static-model-path", default="", help="model2vec folder made by `paperfeed distill` (for --embedder static)"
+    )
     ap.add_argument("--duration", type=int, default=20, help="seconds of load")
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--threads", type=int, default=1, help="wrk threads")
@@ -226,12 +289,20 @@ def main() -> None:
         else:
             result = asyncio.run(_httpx_load(url, paths, args.duration, args.connections))
         cpu = server_cpu_seconds(proc.pid) - cpu_before
-        result.update(server_cpu_s=round(cpu, 2),
-                      server_cpu_ms_per_request=round(1000 * cpu / max(result["requests"], 1), 2),
-                      requests_per_server_cpu_s=round(result["requests"] / cpu, 1) if cpu else None)
-        result.update(embedder=args.embedder, workers=args.workers, connections=args.connections,
-                      distinct_queries=len(paths), cpus=os.cpu_count(), load_before=load_before,
-                      load_after=os.getloadavg())
+        result.update(
+            server_cpu_s=round(cpu, 2),
+            server_cpu_ms_per_request=round(1000 * cpu / max(result["requests"], 1), 2),
+            requests_per_server_cpu_s=round(result["requests"] / cpu, 1) if cpu else None,
+        )
+        result.update(
+            embedder=args.embedder,
+            workers=args.workers,
+            connections=args.connections,
+            distinct_queries=len(paths),
+            cpus=os.cpu_count(),
+            load_before=load_before,
+            load_after=os.getloadavg(),
+        )
     finally:
         if proc is not None:
             proc.terminate()
@@ -243,13 +314,17 @@ def main() -> None:
         return
     print(raw)
     lat = result["latency_ms"]
-    print(f"search page: {result['requests_per_s']:.1f} requests/s over {result['requests']} requests "
-          f"({result['non_2xx']} non-2xx); latency p50 {lat['p50']:.1f} ms, p90 {lat['p90']:.1f} ms, "
-          f"p99 {lat['p99']:.1f} ms; embedder {args.embedder}, {args.workers} worker(s), "
-          f"{args.connections} connections, "
-          f"load {result['load_before'][0]:.1f} -> {result['load_after'][0]:.1f}")
-    print(f"server CPU: {result['server_cpu_ms_per_request']} ms per request = "
-          f"{result['requests_per_server_cpu_s']} requests per CPU-second (what one free core sustains)")
+    print(
+        f"search page: {result['requests_per_s']:.1f} requests/s over {result['requests']} requests "
+        f"({result['non_2xx']} non-2xx); latency p50 {lat['p50']:.1f} ms, p90 {lat['p90']:.1f} ms, "
+        f"p99 {lat['p99']:.1f} ms; embedder {args.embedder}, {args.workers} worker(s), "
+        f"{args.connections} connections, "
+        f"load {result['load_before'][0]:.1f} -> {result['load_after'][0]:.1f}"
+    )
+    print(
+        f"server CPU: {result['server_cpu_ms_per_request']} ms per request = "
+        f"{result['requests_per_server_cpu_s']} requests per CPU-second (what one free core sustains)"
+    )
 
 
 if __name__ == "__main__":

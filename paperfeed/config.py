@@ -80,9 +80,9 @@ class Settings(BaseSettings):
         if not url:
             return f"sqlite:///{self.data_dir / 'paperfeed.db'}"
         if url.startswith("postgres://"):
-            url = "postgresql://" + url[len("postgres://"):]
+            url = "postgresql://" + url[len("postgres://") :]
         if url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
         if "://" not in url:  # a bare path means a SQLite file
             url = f"sqlite:///{Path(url).expanduser().resolve()}"
         return url
@@ -96,6 +96,6 @@ class Settings(BaseSettings):
         """
         url = self.resolved_database_url
         if url.startswith("sqlite:///") and ":memory:" not in url:
-            return Path(url[len("sqlite:///"):] + ".index")
+            return Path(url[len("sqlite:///") :] + ".index")
         digest = hashlib.sha256(url.encode()).hexdigest()[:12]
         return self.data_dir / "index" / digest

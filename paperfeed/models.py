@@ -89,8 +89,13 @@ class Rejection:
         return self.file
 
     def as_dict(self) -> dict[str, object]:
-        return {"file": self.file, "line": self.line, "record": self.record,
-                "location": self.location, "reason": self.reason}
+        return {
+            "file": self.file,
+            "line": self.line,
+            "record": self.record,
+            "location": self.location,
+            "reason": self.reason,
+        }
 
 
 @dataclass

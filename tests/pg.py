@@ -72,8 +72,14 @@ class PgServer:
         if self.exists(TEMPLATE):
             return
         self.admin(f"CREATE DATABASE {TEMPLATE}")
-        engine = open_store(Settings(_env_file=None, environment="test",  # type: ignore[call-arg]
-                                     database_url=self.url(TEMPLATE), seed_demo=False))
+        engine = open_store(
+            Settings(
+                _env_file=None,
+                environment="test",  # type: ignore[call-arg]
+                database_url=self.url(TEMPLATE),
+                seed_demo=False,
+            )
+        )
         engine.dispose()
 
     def create_database(self, *, empty: bool = False) -> str:
@@ -135,4 +141,3 @@ def database_url_for(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return str(tmp_path / "data" / "paperfeed.db")
     url: str = request.getfixturevalue("pg_url")
     return url
-

@@ -50,8 +50,7 @@ class Handler:
     rcpt_count: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          rcpt_options: list[str]) -> str:
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
         self.rcpt_count += 1
         if self.on_rcpt is not None:
             stall = self.on_rcpt(self.rcpt_count, address)
@@ -99,9 +98,13 @@ class SmtpServer:
     handler: Handler
 
     def env(self) -> dict[str, str]:
-        return {"PAPERFEED_SMTP_HOST": self.host, "PAPERFEED_SMTP_PORT": str(self.port),
-                "PAPERFEED_SMTP_SECURITY": "none", "PAPERFEED_MAIL_FROM": "Paperfeed <digest@paperfeed.test>",
-                "PAPERFEED_MAIL_RATE_LIMIT": "0"}
+        return {
+            "PAPERFEED_SMTP_HOST": self.host,
+            "PAPERFEED_SMTP_PORT": str(self.port),
+            "PAPERFEED_SMTP_SECURITY": "none",
+            "PAPERFEED_MAIL_FROM": "Paperfeed <digest@paperfeed.test>",
+            "PAPERFEED_MAIL_RATE_LIMIT": "0",
+        }
 
 
 def free_port() -> int:
@@ -124,6 +127,7 @@ def smtp() -> Iterator[SmtpServer]:
 
 # ---------------------------------------------------------------- digest test data
 
+
 def add_active(engine: Any, email_address: str, **prefs: Any) -> int:
     """An active (confirmed) subscriber, straight through the store; returns its id."""
     from datetime import UTC, datetime
@@ -145,5 +149,6 @@ def upvote(engine: Any, paper_id: str, voters: int) -> None:
         for i in range(voters):
             name = f"voter{i}"
             user = get_user_by_username(conn=conn, username=name) or create_user(
-                conn=conn, email=f"{name}@example.org", username=name, password_hash="x")
+                conn=conn, email=f"{name}@example.org", username=name, password_hash="x"
+            )
             add_vote(conn=conn, user_id=user.id, paper_id=paper_id)

@@ -114,8 +114,7 @@ def test_library_collections(engine: Engine) -> None:
         # bob cannot put papers in ada's collection
         assert not A.library_add(conn=conn, user_id=bob.id, paper_id="2401.30003", collection_id=reading.id)
         assert set(A.library_list(conn=conn, user_id=ada.id)) == {"2401.30001", "2401.30002"}
-        assert A.library_list(conn=conn, user_id=ada.id, collection_id=reading.id)[0] in {"2401.30001",
-                                                                                          "2401.30002"}
+        assert A.library_list(conn=conn, user_id=ada.id, collection_id=reading.id)[0] in {"2401.30001", "2401.30002"}
         counts = {c.name: c.count for c in A.collections_for_user(conn=conn, user_id=ada.id)}
         assert counts == {"Saved": 1, "Reading group": 2}
         assert A.saved_ids(conn=conn, user_id=ada.id, ids=["2401.30002", "2401.30003"]) == {"2401.30002"}

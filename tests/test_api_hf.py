@@ -30,8 +30,7 @@ from paperfeed.web.app import create_app
 from tests.factories import make_paper
 
 HOSTILE_TITLE = 'Attack <script>alert("t")</script> & "quotes" <img src=x onerror=alert(1)>'
-HOSTILE_ABSTRACT = ("We <img src=x onerror=alert(1)> study [links](javascript:alert(1)) and <b>bold</b> "
-                    "claims.")
+HOSTILE_ABSTRACT = "We <img src=x onerror=alert(1)> study [links](javascript:alert(1)) and <b>bold</b> claims."
 
 
 def at(day: int, hour: int, month: int = 3) -> datetime:
@@ -41,23 +40,38 @@ def at(day: int, hour: int, month: int = 3) -> datetime:
 def seed(engine: Engine) -> None:
     """Papers on 2024-03-04 (ISO week 2024-W10), 03-05, one in February and a member's submission on 03-06."""
     papers = [
-        make_paper(id="2403.00001", title="Attention Is Sparse", published=at(4, 9),
-                   abstract="Sparse attention for long documents with linear cost."),
-        make_paper(id="2403.00002", title="Graph Neural Networks for Molecules", published=at(4, 12),
-                   abstract="Message passing graph neural networks predict molecular properties.",
-                   code_url="https://github.com/example/gnn-mol", project_url="https://gnn.example.org"),
+        make_paper(
+            id="2403.00001",
+            title="Attention Is Sparse",
+            published=at(4, 9),
+            abstract="Sparse attention for long documents with linear cost.",
+        ),
+        make_paper(
+            id="2403.00002",
+            title="Graph Neural Networks for Molecules",
+            published=at(4, 12),
+            abstract="Message passing graph neural networks predict molecular properties.",
+            code_url="https://github.com/example/gnn-mol",
+            project_url="https://gnn.example.org",
+        ),
         make_paper(id="2403.00003", title=HOSTILE_TITLE, abstract=HOSTILE_ABSTRACT, published=at(5, 10)),
         make_paper(id="2402.00004", title="A February Paper", published=at(20, 8, month=2)),
-        make_paper(id="2312.00005", title="Submitted Diffusion Models",
-                   published=datetime(2023, 12, 1, tzinfo=UTC),
-                   abstract="Diffusion models for images, submitted to the daily list by a member."),
-        make_paper(id="hep-th/9901001", title="An Old-Style Identifier",
-                   published=datetime(1999, 1, 4, tzinfo=UTC)),
+        make_paper(
+            id="2312.00005",
+            title="Submitted Diffusion Models",
+            published=datetime(2023, 12, 1, tzinfo=UTC),
+            abstract="Diffusion models for images, submitted to the daily list by a member.",
+        ),
+        make_paper(id="hep-th/9901001", title="An Old-Style Identifier", published=datetime(1999, 1, 4, tzinfo=UTC)),
     ]
     with engine.begin() as conn:
         upsert_papers(conn=conn, papers_in=papers)
-        users = [accounts.create_user(conn=conn, email=f"{n}@example.org", username=n, password_hash="x",
-                                      display_name=n.title() + " L.") for n in ("ada", "bob", "cy")]
+        users = [
+            accounts.create_user(
+                conn=conn, email=f"{n}@example.org", username=n, password_hash="x", display_name=n.title() + " L."
+            )
+            for n in ("ada", "bob", "cy")
+        ]
         for u in users:
             accounts.add_vote(conn=conn, user_id=u.id, paper_id="2403.00001")
         accounts.add_vote(conn=conn, user_id=users[1].id, paper_id="2403.00002")
@@ -76,13 +90,20 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp: Path = tmp_path_factory.mktemp("hf")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    settings = Settings(_env_file=None, environment="test", data_dir=tmp / "data",  # type: ignore[call-arg]
-                        seed_demo=False, embedder="none", base_url=url)
+    settings = Settings(
+        _env_file=None,
+        environment="test",
+        data_dir=tmp / "data",  # type: ignore[call-arg]
+        seed_demo=False,
+        embedder="none",
+        base_url=url,
+    )
     engine = open_store(settings)
     seed(engine)
     engine.dispose()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -181,10 +202,16 @@ def test_read_paper_is_safe_markdown(hf: HfApi) -> None:
 
 def test_http_validation_errors_name_the_field(base_url: str) -> None:
     with httpx.Client(base_url=base_url) as c:
-        for query, field in [("date=2024-13-01", "date"), ("week=2024-W60", "week"),
-                             ("month=2024-1x", "month"), ("sort=best", "sort"), ("limit=0", "limit"),
-                             ("limit=101", "limit"),
-                             ("p=-1", "p"), ("date=2024-03-04&week=2024-W10", "week")]:
+        for query, field in [
+            ("date=2024-13-01", "date"),
+            ("week=2024-W60", "week"),
+            ("month=2024-1x", "month"),
+            ("sort=best", "sort"),
+            ("limit=0", "limit"),
+            ("limit=101", "limit"),
+            ("p=-1", "p"),
+            ("date=2024-03-04&week=2024-W10", "week"),
+        ]:
             r = c.get("/api/daily_papers?" + query)
             assert r.status_code == 422, query
             assert r.json()["detail"][0]["field"] == field, query

@@ -23,21 +23,40 @@ def client(settings: Settings) -> Iterator[TestClient]:
     app = create_app(settings)
     with TestClient(app) as c:
         with app.state.engine.begin() as conn:
-            upsert_papers(conn=conn, papers_in=[
-                make_paper(id="2401.00001", title="Graph neural networks for molecules",
-                           abstract="Message passing graph networks predict molecular properties well.",
-                           categories=["cs.LG"], primary_category="cs.LG",
-                           published=datetime(2024, 1, 10, tzinfo=UTC)),
-                make_paper(id="2401.00002", title="Graph transformers at scale",
-                           abstract="Transformers on graph data scale to millions of nodes.",
-                           categories=["cs.CL"], published=datetime(2024, 2, 10, tzinfo=UTC)),
-                make_paper(id="2401.00003", title="Protein folding with diffusion",
-                           abstract="Diffusion models fold proteins with iterative denoising steps.",
-                           categories=["q-bio.BM"], published=datetime(2024, 3, 10, tzinfo=UTC)),
-                make_paper(id="2401.00004", title=HOSTILE_TITLE,
-                           abstract="A graph <img src=x onerror=alert(1)> paper with hostile markup inside.",
-                           categories=["cs.CR"], published=datetime(2024, 4, 10, tzinfo=UTC)),
-            ])
+            upsert_papers(
+                conn=conn,
+                papers_in=[
+                    make_paper(
+                        id="2401.00001",
+                        title="Graph neural networks for molecules",
+                        abstract="Message passing graph networks predict molecular properties well.",
+                        categories=["cs.LG"],
+                        primary_category="cs.LG",
+                        published=datetime(2024, 1, 10, tzinfo=UTC),
+                    ),
+                    make_paper(
+                        id="2401.00002",
+                        title="Graph transformers at scale",
+                        abstract="Transformers on graph data scale to millions of nodes.",
+                        categories=["cs.CL"],
+                        published=datetime(2024, 2, 10, tzinfo=UTC),
+                    ),
+                    make_paper(
+                        id="2401.00003",
+                        title="Protein folding with diffusion",
+                        abstract="Diffusion models fold proteins with iterative denoising steps.",
+                        categories=["q-bio.BM"],
+                        published=datetime(2024, 3, 10, tzinfo=UTC),
+                    ),
+                    make_paper(
+                        id="2401.00004",
+                        title=HOSTILE_TITLE,
+                        abstract="A graph <img src=x onerror=alert(1)> paper with hostile markup inside.",
+                        categories=["cs.CR"],
+                        published=datetime(2024, 4, 10, tzinfo=UTC),
+                    ),
+                ],
+            )
         yield c
 
 
@@ -45,8 +64,7 @@ def token_for(client: TestClient, username: str) -> dict[str, str]:
     """A member and a personal API token, as the account page would make them."""
     engine = client.app.state.engine  # type: ignore[attr-defined]
     with engine.begin() as conn:
-        user = accounts.create_user(conn=conn, email=f"{username}@example.org", username=username,
-                                    password_hash="x")
+        user = accounts.create_user(conn=conn, email=f"{username}@example.org", username=username, password_hash="x")
         token = accounts.create_api_token(conn=conn, user_id=user.id, name="test")
     return {"Authorization": f"Bearer {token}"}
 
@@ -94,26 +112,49 @@ def test_search_filters_sort_and_paging(client: TestClient) -> None:
     assert [h["paper"]["id"] for h in only_filter["data"]] == ["2401.00003"]
 
 
-@pytest.mark.parametrize(("params", "field"), [
-    ({"q": "graph", "limit": 0}, "limit"), ({"q": "graph", "limit": 101}, "limit"),
-    ({"q": "graph", "offset": -1}, "offset"), ({"q": "graph", "offset": 10_001}, "offset"),
-    ({"q": "graph", "page": 0}, "page"), ({"q": "graph", "page": 5000}, "page"),
-    ({"q": "graph", "mode": "magic"}, "mode"), ({"q": "graph", "sort": "best"}, "sort"),
-    ({"q": "graph", "from": "2024-13-01"}, "from"),
-    ({"q": "graph", "from": "2024-05-01", "to": "2024-01-01"}, "from"),
-    ({"q": "graph", "cat": "cs.CL'; DROP TABLE papers"}, "cat"), ({"q": "x" * 1001}, "q"),
-    ({"q": "graph year:abc"}, "q"), ({"q": ""}, "q"), ({"q": "graph", "limit": "ten"}, "limit"),
-])
-def test_search_validation_errors_name_the_field(client: TestClient, params: dict[str, Any],
-                                                 field: str) -> None:
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"q": "graph", "limit": 0}, "limit"),
+        ({"q": "graph", "limit": 101}, "limit"),
+        ({"q": "graph", "offset": -1}, "offset"),
+        ({"q": "graph", "offset": 10_001}, "offset"),
+        ({"q": "graph", "page": 0}, "page"),
+        ({"q": "graph", "page": 5000}, "page"),
+        ({"q": "graph", "mode": "magic"}, "mode"),
+        ({"q": "graph", "sort": "best"}, "sort"),
+        ({"q": "graph", "from": "2024-13-01"}, "from"),
+        ({"q": "graph", "from": "2024-05-01", "to": "2024-01-01"}, "from"),
+        ({"q": "graph", "cat": "cs.CL'; DROP TABLE papers"}, "cat"),
+        ({"q": "x" * 1001}, "q"),
+        ({"q": "graph year:abc"}, "q"),
+        ({"q": ""}, "q"),
+        ({"q": "graph", "limit": "ten"}, "limit"),
+    ],
+)
+def test_search_validation_errors_name_the_field(client: TestClient, params: dict[str, Any], field: str) -> None:
     r = client.get("/api/v1/search", params=params)
     assert r.status_code == 422 and field_of(r) == field
     assert field in r.json()["error"]
 
 
 def test_hostile_queries_never_500(client: TestClient) -> None:
-    for q in ['"unclosed', "AND OR NOT", "*", "(((", "author:", "cat:", "\x00\x01", "' OR 1=1 --", "🙂" * 300,
-              "-graph", '-"graph networks"', "sort:date graph", "NEAR(a b)", "title:^"]:
+    for q in [
+        '"unclosed',
+        "AND OR NOT",
+        "*",
+        "(((",
+        "author:",
+        "cat:",
+        "\x00\x01",
+        "' OR 1=1 --",
+        "🙂" * 300,
+        "-graph",
+        '-"graph networks"',
+        "sort:date graph",
+        "NEAR(a b)",
+        "title:^",
+    ]:
         r = client.get("/api/v1/search", params={"q": q})
         assert r.status_code in (200, 422), (q, r.status_code, r.text)
 
@@ -165,8 +206,7 @@ def test_library_with_token(client: TestClient) -> None:
     one = client.get("/api/v1/library", headers=ada, params={"collection": saved_id, "limit": 1}).json()
     assert one["count"] == 1 and one["collection"]["id"] == saved_id
     assert field_of(client.get("/api/v1/library", headers=ada, params={"collection": 99999})) == "collection"
-    assert field_of(client.put("/api/v1/library/2401.00001", headers=ada, params={"collection": 99999})) \
-        == "collection"
+    assert field_of(client.put("/api/v1/library/2401.00001", headers=ada, params={"collection": 99999})) == "collection"
     r = client.delete("/api/v1/library/2401.00001", headers=ada)
     assert r.json() == {"id": "2401.00001", "saved": False, "changed": True, "collection": None}
     assert [p["id"] for p in client.get("/api/v1/library", headers=ada).json()["data"]] == ["2401.00002"]
@@ -177,9 +217,12 @@ def test_library_with_token(client: TestClient) -> None:
 
 def test_submission_by_metadata_appears_in_daily_papers(client: TestClient) -> None:
     ada = token_for(client, "ada")
-    body = {"title": "A pasted paper about graph sparsifiers",
-            "abstract": "We paste an abstract long enough to be accepted by the validator.",
-            "authors": ["Grace Hopper", "Edsger Dijkstra"], "url": "https://example.org/paper"}
+    body = {
+        "title": "A pasted paper about graph sparsifiers",
+        "abstract": "We paste an abstract long enough to be accepted by the validator.",
+        "authors": ["Grace Hopper", "Edsger Dijkstra"],
+        "url": "https://example.org/paper",
+    }
     assert client.post("/api/v1/submissions", json=body).status_code == 401
     r = client.post("/api/v1/submissions", json=body, headers=ada)
     assert r.status_code == 201, r.text
@@ -197,15 +240,22 @@ def test_submission_by_metadata_appears_in_daily_papers(client: TestClient) -> N
     assert [h["paper"]["id"] for h in found["data"]] == [out["id"]]  # findable at once
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({}, "arxiv"), ({"arxiv": "not an id"}, "arxiv"),
-    ({"title": "", "abstract": "long enough abstract text here ok", "authors": ["A"]}, "title"),
-    ({"title": "T", "abstract": "short", "authors": ["A"]}, "abstract"),
-    ({"title": "T", "abstract": "long enough abstract text here ok", "authors": []}, "authors"),
-    ({"title": "T", "abstract": "long enough abstract text here ok", "authors": ["A"], "url": "javascript:x"},
-     "url"),
-    ({"title": "x" * 2001}, "title"), ({"authors": "not a list"}, "authors"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "arxiv"),
+        ({"arxiv": "not an id"}, "arxiv"),
+        ({"title": "", "abstract": "long enough abstract text here ok", "authors": ["A"]}, "title"),
+        ({"title": "T", "abstract": "short", "authors": ["A"]}, "abstract"),
+        ({"title": "T", "abstract": "long enough abstract text here ok", "authors": []}, "authors"),
+        (
+            {"title": "T", "abstract": "long enough abstract text here ok", "authors": ["A"], "url": "javascript:x"},
+            "url",
+        ),
+        ({"title": "x" * 2001}, "title"),
+        ({"authors": "not a list"}, "authors"),
+    ],
+)
 def test_submission_errors_name_the_field(client: TestClient, body: dict[str, Any], field: str) -> None:
     r = client.post("/api/v1/submissions", json=body, headers=token_for(client, "ada"))
     assert r.status_code == 422 and field_of(r) == field
@@ -218,8 +268,9 @@ def test_submission_by_arxiv_id_offline_says_so(client: TestClient, settings: Se
     r = client.post("/api/v1/submissions", json={"arxiv": "2405.99999"}, headers=token_for(client, "ada"))
     assert r.status_code == 422 and field_of(r) == "arxiv"
     assert "arXiv" in r.json()["error"]
-    known = client.post("/api/v1/submissions", json={"arxiv": "https://arxiv.org/abs/2401.00003v2"},
-                        headers=token_for(client, "bob"))
+    known = client.post(
+        "/api/v1/submissions", json={"arxiv": "https://arxiv.org/abs/2401.00003v2"}, headers=token_for(client, "bob")
+    )
     assert known.status_code == 201 and known.json()["id"] == "2401.00003"
 
 
@@ -249,8 +300,14 @@ def test_every_api_and_feed_route_is_documented() -> None:
 
 def test_openapi_lists_the_api(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
-    for path in ("/api/v1/search", "/api/v1/papers/{paper_id}", "/api/v1/submissions", "/api/daily_papers",
-                 "/api/papers/search", "/papers/{paper_id}.md"):
+    for path in (
+        "/api/v1/search",
+        "/api/v1/papers/{paper_id}",
+        "/api/v1/submissions",
+        "/api/daily_papers",
+        "/api/papers/search",
+        "/papers/{paper_id}.md",
+    ):
         assert path in paths, path
     assert client.get("/docs").status_code == 200
 

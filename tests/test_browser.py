@@ -19,8 +19,14 @@ from paperfeed.config import Settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 
 pytestmark = [
     pytest.mark.browser,
@@ -43,11 +49,20 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     data = tmp_path_factory.mktemp("browser")
     port = _free_port()
-    settings = Settings(_env_file=None, environment="test", data_dir=data, database_url=str(data / "pf.db"),  # type: ignore[call-arg]
-                        seed_demo=True, embedder="none", base_url=f"http://127.0.0.1:{port}",
-                        arxiv_api_url="http://127.0.0.1:9/api/query", arxiv_max_retries=0)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
+    settings = Settings(
+        _env_file=None,
+        environment="test",
+        data_dir=data,
+        database_url=str(data / "pf.db"),  # type: ignore[call-arg]
+        seed_demo=True,
+        embedder="none",
+        base_url=f"http://127.0.0.1:{port}",
+        arxiv_api_url="http://127.0.0.1:9/api/query",
+        arxiv_max_retries=0,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 120
@@ -73,8 +88,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def page(browser: Any, base_url: str) -> Iterator[Any]:
-    context = browser.new_context(base_url=base_url, viewport={"width": 1200, "height": 900},
-                                  reduced_motion="reduce")
+    context = browser.new_context(base_url=base_url, viewport={"width": 1200, "height": 900}, reduced_motion="reduce")
     context.set_default_timeout(20_000)
     tab = context.new_page()
     errors: list[str] = []
@@ -231,8 +245,9 @@ def test_visitor_journey(page: Any) -> None:
     paste = page.locator("form:has(input[name=how][value=paste])")
     paste.locator("input[name=title]").fill("Browsers Tested: A $\\beta$ Study of <Paperfeed>")
     paste.locator("textarea[name=authors]").fill("Grace Hopper, Alan Turing")
-    paste.locator("textarea[name=abstract]").fill("We submit a paper through a real browser and check that "
-                                                  "it lands on today's daily list with $x^2$ math.")
+    paste.locator("textarea[name=abstract]").fill(
+        "We submit a paper through a real browser and check that it lands on today's daily list with $x^2$ math."
+    )
     shoot(page, "09-submit")
     paste.locator("button[type=submit]").click()
     expect(page.locator(".notice.ok")).to_contain_text("daily list")
@@ -257,9 +272,14 @@ def test_visitor_journey(page: Any) -> None:
 
 
 def test_phone_layout(browser: Any, base_url: str) -> None:
-    phone = browser.new_context(base_url=base_url, viewport={"width": 390, "height": 844},
-                                device_scale_factor=2, is_mobile=True, has_touch=True,
-                                reduced_motion="reduce")
+    phone = browser.new_context(
+        base_url=base_url,
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        reduced_motion="reduce",
+    )
     phone.set_default_timeout(20_000)
     tab = phone.new_page()
     for path in ("/", "/search", "/trending?window=all", "/login", "/submit"):

@@ -24,15 +24,16 @@ def corpus(engine: Engine) -> Engine:
     papers = [
         make_paper(id="2401.00101", published=_at(15, 9)),
         make_paper(id="2401.00102", published=_at(15, 17)),
-        make_paper(id="2401.00103", published=_at(16, 0)),   # midnight UTC belongs to the 16th
-        make_paper(id="2401.00104", published=_at(22)),      # next ISO week (W04)
+        make_paper(id="2401.00103", published=_at(16, 0)),  # midnight UTC belongs to the 16th
+        make_paper(id="2401.00104", published=_at(22)),  # next ISO week (W04)
         make_paper(id="pf-firstseen0001", published=None, first_seen=_at(15, 20)),
         make_paper(id="2312.00105", published=datetime(2023, 12, 1, tzinfo=UTC)),  # submitted on Jan 15
     ]
     with engine.begin() as conn:
         upsert_papers(conn=conn, papers_in=papers)
-        ada = A.create_user(conn=conn, email="ada@example.org", username="ada", display_name="Ada L.",
-                            password_hash="x")
+        ada = A.create_user(
+            conn=conn, email="ada@example.org", username="ada", display_name="Ada L.", password_hash="x"
+        )
         bob = A.create_user(conn=conn, email="bob@example.org", username="bob", password_hash="x")
         A.add_submission(conn=conn, paper_id="2312.00105", user_id=ada.id, when=_at(15, 23))
         for u in (ada, bob):
@@ -91,13 +92,22 @@ def test_empty_store(engine: Engine) -> None:
         assert latest_daily_date(conn=conn) is None
 
 
-@pytest.mark.parametrize(("kwargs", "field"), [
-    ({"week": "2024-3"}, "week"), ({"week": "2024-W54"}, "week"), ({"month": "2024-13"}, "month"),
-    ({"month": "January"}, "month"), ({"sort": "random"}, "sort"),
-    ({"week": "2024-W03", "month": "2024-01"}, "month"),
-    ({"day": date(9999, 12, 31)}, "date"), ({"day": date(1, 1, 1)}, "date"), ({"week": "9999-W52"}, "week"),
-    ({"month": "0001-01"}, "month"), ({"month": "9999-12"}, "month"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"week": "2024-3"}, "week"),
+        ({"week": "2024-W54"}, "week"),
+        ({"month": "2024-13"}, "month"),
+        ({"month": "January"}, "month"),
+        ({"sort": "random"}, "sort"),
+        ({"week": "2024-W03", "month": "2024-01"}, "month"),
+        ({"day": date(9999, 12, 31)}, "date"),
+        ({"day": date(1, 1, 1)}, "date"),
+        ({"week": "9999-W52"}, "week"),
+        ({"month": "0001-01"}, "month"),
+        ({"month": "9999-12"}, "month"),
+    ],
+)
 def test_bad_periods_name_the_field(engine: Engine, kwargs: dict[str, str], field: str) -> None:
     with engine.connect() as conn, pytest.raises(PeriodError) as err:
         daily_papers(conn=conn, **kwargs)  # type: ignore[arg-type]

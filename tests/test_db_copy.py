@@ -26,30 +26,51 @@ runner = CliRunner()
 
 def _fill(url: str, tmp_path: Path) -> None:
     """An instance with papers (a renamed one, versions, aliases), members, votes, library and a digest."""
-    engine = open_store(Settings(_env_file=None, data_dir=tmp_path, database_url=url,  # type: ignore[call-arg]
-                                 seed_demo=False, environment="test"))
+    engine = open_store(
+        Settings(
+            _env_file=None,
+            data_dir=tmp_path,
+            database_url=url,  # type: ignore[call-arg]
+            seed_demo=False,
+            environment="test",
+        )
+    )
     with engine.begin() as conn:
-        upsert_papers(conn=conn, papers_in=[make_paper(id=f"2402.{i:05d}", title=f"Paper {i} on ünïcode ∑")
-                                            for i in range(1, 60)])
+        upsert_papers(
+            conn=conn, papers_in=[make_paper(id=f"2402.{i:05d}", title=f"Paper {i} on ünïcode ∑") for i in range(1, 60)]
+        )
         upsert_papers(conn=conn, papers_in=[make_paper(id="pf-abc123", title="Renamed later")])
         upsert_papers(conn=conn, papers_in=[make_paper(id="2402.99999", title="Renamed later")])
         user = A.create_user(conn=conn, email="ada@example.org", username="ada", password_hash="x")
         A.add_vote(conn=conn, user_id=user.id, paper_id="2402.00001")
         A.library_add(conn=conn, user_id=user.id, paper_id="2402.00002")
         A.add_submission(conn=conn, paper_id="2402.00003", user_id=user.id)
-        sub, _ = S.create_or_refresh_pending(conn=conn, email="bob@example.org", prefs={"topics": ["cs.CL"]},
-                                             now=datetime(2024, 5, 1, 7, 30, tzinfo=UTC))
-        claim = S.claim_digest(conn=conn, subscriber_id=sub.id, period="2024-05-01", worker="w1",
-                               now=datetime(2024, 5, 1, 7, 31, tzinfo=UTC), message_id="<m@x>")
+        sub, _ = S.create_or_refresh_pending(
+            conn=conn, email="bob@example.org", prefs={"topics": ["cs.CL"]}, now=datetime(2024, 5, 1, 7, 30, tzinfo=UTC)
+        )
+        claim = S.claim_digest(
+            conn=conn,
+            subscriber_id=sub.id,
+            period="2024-05-01",
+            worker="w1",
+            now=datetime(2024, 5, 1, 7, 31, tzinfo=UTC),
+            message_id="<m@x>",
+        )
         assert claim is not None
-        S.mark_sent(conn=conn, claim=claim, paper_ids=["2402.00004"],
-                    now=datetime(2024, 5, 1, 7, 32, tzinfo=UTC))
+        S.mark_sent(conn=conn, claim=claim, paper_ids=["2402.00004"], now=datetime(2024, 5, 1, 7, 32, tzinfo=UTC))
     engine.dispose()
 
 
 def _sums(url: str, tmp_path: Path) -> dict[str, tuple[int, str]]:
-    engine = open_store(Settings(_env_file=None, data_dir=tmp_path, database_url=url,  # type: ignore[call-arg]
-                                 seed_demo=False, environment="test"))
+    engine = open_store(
+        Settings(
+            _env_file=None,
+            data_dir=tmp_path,
+            database_url=url,  # type: ignore[call-arg]
+            seed_demo=False,
+            environment="test",
+        )
+    )
     with engine.connect() as conn:
         out = {t.name: (lambda s: (s.rows, s.hex))(table_sum(conn, t)) for t in metadata.sorted_tables}
     engine.dispose()
@@ -74,8 +95,15 @@ def test_sqlite_to_postgres_and_back(pg_server: PgServer, tmp_path: Path) -> Non
     assert _sums(sqlite_a, tmp_path) == _sums(pg, tmp_path) == _sums(sqlite_b, tmp_path)
 
     # the copy is a working instance: aliases resolve, and new rows get fresh ids (sequences moved on)
-    engine = open_store(Settings(_env_file=None, data_dir=tmp_path, database_url=pg,  # type: ignore[call-arg]
-                                 seed_demo=False, environment="test"))
+    engine = open_store(
+        Settings(
+            _env_file=None,
+            data_dir=tmp_path,
+            database_url=pg,  # type: ignore[call-arg]
+            seed_demo=False,
+            environment="test",
+        )
+    )
     with engine.begin() as conn:
         assert get_paper(conn=conn, paper_id="pf-abc123").id == "2402.99999"  # type: ignore[union-attr]
         assert A.create_user(conn=conn, email="eve@example.org", username="eve", password_hash="x").id == 2
@@ -100,8 +128,15 @@ def test_refuses_a_non_empty_destination_unless_forced(pg_server: PgServer, tmp_
 def test_a_row_the_destination_refuses_keeps_nothing(pg_server: PgServer, tmp_path: Path) -> None:
     src = str(tmp_path / "src.db")
     _fill(src, tmp_path)
-    engine = open_store(Settings(_env_file=None, data_dir=tmp_path, database_url=src,  # type: ignore[call-arg]
-                                 seed_demo=False, environment="test"))
+    engine = open_store(
+        Settings(
+            _env_file=None,
+            data_dir=tmp_path,
+            database_url=src,  # type: ignore[call-arg]
+            seed_demo=False,
+            environment="test",
+        )
+    )
     with engine.begin() as conn:  # SQLite keeps what PostgreSQL refuses: a NUL character in text
         conn.execute(text("UPDATE papers SET comments = 'bad' || char(0) || 'byte' WHERE id = '2402.00005'"))
     engine.dispose()

@@ -15,16 +15,26 @@ from paperfeed.store.papers import upsert_papers
 from tests.factories import make_paper
 
 TOPICS = [
-    ("Graph neural networks for molecule property prediction",
-     "We apply message passing graph neural networks to predict molecular properties of drug candidates."),
-    ("Transformer language models for machine translation",
-     "Attention based transformer models translate sentences between languages with high accuracy."),
-    ("Protein folding with deep learning",
-     "Deep networks predict the three dimensional structure of proteins from their amino acid sequence."),
-    ("Turbulent boundary layers on swept wings",
-     "Wind tunnel experiments measure turbulent boundary layer transition on swept aircraft wings."),
-    ("Retrieval augmented question answering",
-     "A dense retriever finds passages that a reader model uses to answer open domain questions."),
+    (
+        "Graph neural networks for molecule property prediction",
+        "We apply message passing graph neural networks to predict molecular properties of drug candidates.",
+    ),
+    (
+        "Transformer language models for machine translation",
+        "Attention based transformer models translate sentences between languages with high accuracy.",
+    ),
+    (
+        "Protein folding with deep learning",
+        "Deep networks predict the three dimensional structure of proteins from their amino acid sequence.",
+    ),
+    (
+        "Turbulent boundary layers on swept wings",
+        "Wind tunnel experiments measure turbulent boundary layer transition on swept aircraft wings.",
+    ),
+    (
+        "Retrieval augmented question answering",
+        "A dense retriever finds passages that a reader model uses to answer open domain questions.",
+    ),
 ]
 
 
@@ -97,8 +107,12 @@ def test_incremental_update_embeds_only_new_and_changed_papers(engine: Engine, s
     index = DenseIndex.open(settings.index_dir, "static")
     index.update(engine, emb)
     assert index.update(engine, emb) == 0  # nothing changed: nothing embedded
-    newer = make_paper(id=papers[0].id, title=papers[0].title, abstract="A completely revised abstract.",
-                       versions=[*papers[0].versions, type(papers[0].versions[0])(2, None)])
+    newer = make_paper(
+        id=papers[0].id,
+        title=papers[0].title,
+        abstract="A completely revised abstract.",
+        versions=[*papers[0].versions, type(papers[0].versions[0])(2, None)],
+    )
     fresh = make_paper(title="Sparse retrieval with learned term weights", abstract="SPLADE expands terms.")
     _store(engine, [newer, fresh])
     emb.embedded.clear()
@@ -132,8 +146,7 @@ def test_model_change_re_embeds_into_a_fresh_space(engine: Engine, settings) -> 
 
 def test_killed_update_resumes_where_it_stopped(engine: Engine, settings, monkeypatch) -> None:
     monkeypatch.setattr(dense, "FLUSH_ROWS", 3)
-    papers = [make_paper(title=f"Paper about subject {i}", abstract=f"Abstract words {i} topic{i}")
-              for i in range(12)]
+    papers = [make_paper(title=f"Paper about subject {i}", abstract=f"Abstract words {i} topic{i}") for i in range(12)]
     _store(engine, papers)
     emb = HashingEmbedder()
     emb.fail_after = 7
@@ -166,8 +179,12 @@ def test_similar_excludes_the_paper_itself_and_exact_duplicates(engine: Engine, 
 
 
 def test_renamed_paper_is_found_only_under_its_new_id(engine: Engine, settings) -> None:
-    derived = make_paper(id="pf-0123456789abcdef", title="Static embeddings distilled from sentence encoders",
-                         abstract="Model2vec distils a static model.", versions=[])
+    derived = make_paper(
+        id="pf-0123456789abcdef",
+        title="Static embeddings distilled from sentence encoders",
+        abstract="Model2vec distils a static model.",
+        versions=[],
+    )
     _store(engine, [derived])
     index = DenseIndex.open(settings.index_dir, "static")
     emb = HashingEmbedder()

@@ -23,21 +23,31 @@ DAY1 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
 def _mail(settings: Settings, smtp: SmtpServer) -> Settings:  # noqa: F811
-    return settings.model_copy(update={"smtp_host": smtp.host, "smtp_port": smtp.port, "mail_rate_limit": 0,
-                                       "mail_from": "Paperfeed <digest@paperfeed.test>"})
+    return settings.model_copy(
+        update={
+            "smtp_host": smtp.host,
+            "smtp_port": smtp.port,
+            "mail_rate_limit": 0,
+            "mail_from": "Paperfeed <digest@paperfeed.test>",
+        }
+    )
 
 
 def _send(engine: Engine, settings: Settings, now: datetime, searcher: object = None) -> dict[str, int]:
-    report = send_digests(engine=engine, settings=settings, searcher=searcher, now=now,
-                          mailer=Mailer(settings, backoff=0.01))
+    report = send_digests(
+        engine=engine, settings=settings, searcher=searcher, now=now, mailer=Mailer(settings, backoff=0.01)
+    )
     return {"sent": report.sent, "empty": report.empty, "failed": report.failed}
 
 
 def test_a_paper_is_never_sent_twice_and_an_empty_digest_is_not_sent(
-        engine: Engine, settings: Settings, smtp: SmtpServer) -> None:  # noqa: F811
+    engine: Engine, settings: Settings, smtp: SmtpServer
+) -> None:  # noqa: F811
     s = _mail(settings, smtp)
-    a, b = (make_paper(title="Paper A", published=DAY1 - timedelta(hours=3)),
-            make_paper(title="Paper B", published=DAY1 - timedelta(hours=2)))
+    a, b = (
+        make_paper(title="Paper A", published=DAY1 - timedelta(hours=3)),
+        make_paper(title="Paper B", published=DAY1 - timedelta(hours=2)),
+    )
     with engine.begin() as conn:
         upsert_papers(conn=conn, papers_in=[a, b])
     upvote(engine, a.id, 3)
@@ -75,8 +85,7 @@ def test_sections_in_order_and_each_paper_once(engine: Engine, settings: Setting
     with engine.connect() as conn:
         sub = get_subscriber(conn=conn, subscriber_id=sid)
         assert sub is not None
-        digest = build_digest(conn=conn, searcher=Searcher(engine=engine, settings=settings), subscriber=sub,
-                              now=DAY1)
+        digest = build_digest(conn=conn, searcher=Searcher(engine=engine, settings=settings), subscriber=sub, now=DAY1)
     assert [(s.kind, s.title, [i.paper.id for i in s.items]) for s in digest.sections] == [
         ("trending", "Trending", [hot.id]),  # hot matches the topic too, but is listed once
         ("topic", "sparse attention", [topical.id]),  # the 90-day-old match is not new
@@ -97,10 +106,13 @@ def test_topics_without_a_search_service_are_skipped_not_fatal(engine: Engine) -
 
 
 def test_hostile_titles_stay_in_the_body_and_hostile_addresses_never_reach_headers(
-        engine: Engine, settings: Settings, smtp: SmtpServer) -> None:  # noqa: F811
+    engine: Engine, settings: Settings, smtp: SmtpServer
+) -> None:  # noqa: F811
     s = _mail(settings, smtp)
-    evil = make_paper(title="Nice\r\nBcc: everyone@example.org\r\n<img src=x onerror=alert(1)>" + "x" * 3000,
-                      published=DAY1 - timedelta(hours=1))
+    evil = make_paper(
+        title="Nice\r\nBcc: everyone@example.org\r\n<img src=x onerror=alert(1)>" + "x" * 3000,
+        published=DAY1 - timedelta(hours=1),
+    )
     with engine.begin() as conn:
         upsert_papers(conn=conn, papers_in=[evil])
     upvote(engine, evil.id, 1)
@@ -122,12 +134,12 @@ def test_hostile_titles_stay_in_the_body_and_hostile_addresses_never_reach_heade
         with pytest.raises(AddressError, match="email"):
             build_message(settings=s, to=to, mail=rendered, message_id="<m@x>")
     with pytest.raises(AddressError, match="subject"):
-        build_message(settings=s, to="a@example.org", mail=RenderedMail("a\r\nBcc: b@example.org", "t", "h"),
-                      message_id="<m@x>")
+        build_message(
+            settings=s, to="a@example.org", mail=RenderedMail("a\r\nBcc: b@example.org", "t", "h"), message_id="<m@x>"
+        )
 
 
-def test_rendered_digest_is_multipart_dark_mode_friendly_and_script_free(engine: Engine,
-                                                                        settings: Settings) -> None:
+def test_rendered_digest_is_multipart_dark_mode_friendly_and_script_free(engine: Engine, settings: Settings) -> None:
     hot = make_paper(title="Rendering Check", published=DAY1 - timedelta(hours=1))
     with engine.begin() as conn:
         upsert_papers(conn=conn, papers_in=[hot])
@@ -136,8 +148,7 @@ def test_rendered_digest_is_multipart_dark_mode_friendly_and_script_free(engine:
     with engine.connect() as conn:
         sub = get_subscriber(conn=conn, subscriber_id=sid)
         assert sub is not None
-        mail = render_digest(digest=build_digest(conn=conn, searcher=None, subscriber=sub, now=DAY1),
-                             settings=settings)
+        mail = render_digest(digest=build_digest(conn=conn, searcher=None, subscriber=sub, now=DAY1), settings=settings)
     assert "Rendering Check" in mail.text and "Rendering Check" in mail.html
     assert "<script" not in mail.html.lower() and "javascript:" not in mail.html.lower()
     assert 'name="color-scheme" content="light dark"' in mail.html

@@ -25,13 +25,24 @@ CONFIRM = re.compile(r"http://testserver(/subscriptions/confirm/\S+)")
 @pytest.fixture
 def env(settings: Settings, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> Settings:  # noqa: F811
     """The CLI reads PAPERFEED_* from the environment: point it at this test's store and SMTP server."""
-    for key, value in {**smtp.env(), "PAPERFEED_DATABASE_URL": settings.database_url,
-                       "PAPERFEED_DATA_DIR": str(settings.data_dir), "PAPERFEED_BASE_URL": "http://testserver",
-                       "PAPERFEED_SEED_DEMO": "false", "PAPERFEED_EMBEDDER": "none",
-                       "PAPERFEED_SECRET_KEY": settings.secret_key}.items():
+    for key, value in {
+        **smtp.env(),
+        "PAPERFEED_DATABASE_URL": settings.database_url,
+        "PAPERFEED_DATA_DIR": str(settings.data_dir),
+        "PAPERFEED_BASE_URL": "http://testserver",
+        "PAPERFEED_SEED_DEMO": "false",
+        "PAPERFEED_EMBEDDER": "none",
+        "PAPERFEED_SECRET_KEY": settings.secret_key,
+    }.items():
         monkeypatch.setenv(key, value)
-    return settings.model_copy(update={"smtp_host": smtp.host, "smtp_port": smtp.port, "mail_rate_limit": 0,
-                                       "mail_from": "Paperfeed <digest@paperfeed.test>"})
+    return settings.model_copy(
+        update={
+            "smtp_host": smtp.host,
+            "smtp_port": smtp.port,
+            "mail_rate_limit": 0,
+            "mail_from": "Paperfeed <digest@paperfeed.test>",
+        }
+    )
 
 
 def _send(*args: str) -> tuple[int, dict[str, object]]:
@@ -43,19 +54,21 @@ def _send(*args: str) -> tuple[int, dict[str, object]]:
 def test_subscribe_confirm_upvote_send_unsubscribe(env: Settings, smtp: SmtpServer) -> None:  # noqa: F811
     client = TestClient(create_app(env))
     now = datetime.now(UTC)
-    quiet, hot, hostile = (make_paper(published=now - timedelta(hours=3)),
-                           make_paper(title="Sparse Attention Everywhere",
-                                      published=now - timedelta(hours=2)),
-                           make_paper(title='<script>alert("x")</script> & <b>bold</b> claims',
-                                      published=now - timedelta(hours=1)))
+    quiet, hot, hostile = (
+        make_paper(published=now - timedelta(hours=3)),
+        make_paper(title="Sparse Attention Everywhere", published=now - timedelta(hours=2)),
+        make_paper(title='<script>alert("x")</script> & <b>bold</b> claims', published=now - timedelta(hours=1)),
+    )
     client.get("/subscribe")
     engine = client.app.state.engine  # type: ignore[attr-defined]
     with engine.begin() as conn:
         upsert_papers(conn=conn, papers_in=[quiet, hot, hostile])
 
     # subscribe through the API; only the confirmation mail goes out
-    r = client.post("/api/v1/subscriptions", json={"email": "reader@example.org", "trending": True,
-                                                   "topics": [], "frequency": "daily", "send_hour": 0})
+    r = client.post(
+        "/api/v1/subscriptions",
+        json={"email": "reader@example.org", "trending": True, "topics": [], "frequency": "daily", "send_hour": 0},
+    )
     assert r.status_code == 202
     client.post("/api/v1/subscriptions", json={"email": "pending@example.org", "send_hour": 0})
     assert [m.rcpt for m in smtp.handler.messages] == [["reader@example.org"], ["pending@example.org"]]
@@ -81,8 +94,11 @@ def test_subscribe_confirm_upvote_send_unsubscribe(env: Settings, smtp: SmtpServ
     assert client.get(f"/papers/{hot.id}").status_code == 200
 
     # RFC 8058 headers, and the links they carry work
-    unsub = re.fullmatch(r"<(http://testserver/unsubscribe/[^>]+)>, <mailto:digest@paperfeed\.test\?subject="
-                         r"unsubscribe>", str(mail.message["List-Unsubscribe"]))
+    unsub = re.fullmatch(
+        r"<(http://testserver/unsubscribe/[^>]+)>, <mailto:digest@paperfeed\.test\?subject="
+        r"unsubscribe>",
+        str(mail.message["List-Unsubscribe"]),
+    )
     assert unsub and mail.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert f"\r\nList-Unsubscribe: <{unsub.group(1)}>, <mailto:".encode() in mail.raw  # plain, not encoded
     assert b"\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in mail.raw
@@ -96,9 +112,11 @@ def test_subscribe_confirm_upvote_send_unsubscribe(env: Settings, smtp: SmtpServ
     assert len(smtp.handler.messages) == 1
 
     # one-click unsubscribe, as a mail client does it: POST, no cookies, no CSRF token
-    one_click = TestClient(client.app).post(unsub.group(1).removeprefix("http://testserver"),
-                                            content=b"List-Unsubscribe=One-Click",
-                                            headers={"content-type": "application/x-www-form-urlencoded"})
+    one_click = TestClient(client.app).post(
+        unsub.group(1).removeprefix("http://testserver"),
+        content=b"List-Unsubscribe=One-Click",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert one_click.status_code == 200
 
     upvote(engine, quiet.id, 5)  # something new would be trending tomorrow
@@ -163,8 +181,7 @@ def test_worker_sends_at_each_subscribers_hour_in_their_time_zone(env: Settings,
     add_active(engine, "tokyo@example.org", timezone="Asia/Tokyo", send_hour=9)
     add_active(engine, "ny@example.org", timezone="America/New_York", send_hour=21)
 
-    run = CliRunner().invoke(cli, ["worker", "--now", at.isoformat(), "--max-cycles", "2",
-                                   "--interval", "0.1"])
+    run = CliRunner().invoke(cli, ["worker", "--now", at.isoformat(), "--max-cycles", "2", "--interval", "0.1"])
     assert run.exit_code == 0, run.output
     assert "stopped after 2 cycles" in run.output
     assert [m.rcpt for m in smtp.handler.messages] == [["tokyo@example.org"]]  # once, though 2 cycles ran

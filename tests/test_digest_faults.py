@@ -41,20 +41,32 @@ def world(engine: Engine) -> Engine:
 
 
 def _env(settings: Settings, port: int) -> dict[str, str]:
-    env = {**os.environ, "PAPERFEED_DATABASE_URL": settings.database_url,
-           "PAPERFEED_DATA_DIR": str(settings.data_dir),
-           "PAPERFEED_SMTP_HOST": "127.0.0.1", "PAPERFEED_SMTP_PORT": str(port),
-           "PAPERFEED_MAIL_FROM": "digest@paperfeed.test", "PAPERFEED_MAIL_RATE_LIMIT": "0",
-           "PAPERFEED_SEED_DEMO": "false", "PAPERFEED_EMBEDDER": "none", "PAPERFEED_BASE_URL": "http://testserver"}
+    env = {
+        **os.environ,
+        "PAPERFEED_DATABASE_URL": settings.database_url,
+        "PAPERFEED_DATA_DIR": str(settings.data_dir),
+        "PAPERFEED_SMTP_HOST": "127.0.0.1",
+        "PAPERFEED_SMTP_PORT": str(port),
+        "PAPERFEED_MAIL_FROM": "digest@paperfeed.test",
+        "PAPERFEED_MAIL_RATE_LIMIT": "0",
+        "PAPERFEED_SEED_DEMO": "false",
+        "PAPERFEED_EMBEDDER": "none",
+        "PAPERFEED_BASE_URL": "http://testserver",
+    }
     return env
 
 
 def _start(settings: Settings, port: int, tmp_path: Path) -> subprocess.Popen[str]:
     code = "from paperfeed.cli import main; main()"
     args = ["digest", "send", "--json", "--now", NOW.isoformat()]
-    return subprocess.Popen([sys.executable, "-c", code, *args],
-                            env=_env(settings, port), cwd=tmp_path, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        env=_env(settings, port),
+        cwd=tmp_path,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _finish(proc: subprocess.Popen[str]) -> tuple[int, dict[str, int]]:
@@ -77,7 +89,8 @@ def _kill_when(event: threading.Event, proc: subprocess.Popen[str]) -> None:
 
 
 def test_sigkill_mid_batch_then_rerun_sends_each_digest_exactly_once(
-        world: Engine, settings: Settings, smtp: SmtpServer, tmp_path: Path) -> None:  # noqa: F811
+    world: Engine, settings: Settings, smtp: SmtpServer, tmp_path: Path
+) -> None:  # noqa: F811
     emails = _subscribers(world, 6)
     reached = threading.Event()
 
@@ -101,7 +114,8 @@ def test_sigkill_mid_batch_then_rerun_sends_each_digest_exactly_once(
 
 
 def test_kill_after_the_server_accepted_but_before_the_ledger_knew_is_the_only_resend(
-        world: Engine, settings: Settings, smtp: SmtpServer, tmp_path: Path) -> None:  # noqa: F811
+    world: Engine, settings: Settings, smtp: SmtpServer, tmp_path: Path
+) -> None:  # noqa: F811
     """The documented, unavoidable window: DATA accepted, process killed before its commit. The re-run
     resends that one digest with the same Message-ID (receivers can collapse it) and says so."""
     _subscribers(world, 3)
@@ -126,12 +140,19 @@ def test_kill_after_the_server_accepted_but_before_the_ledger_knew_is_the_only_r
 
 
 def _mail_settings(settings: Settings, port: int, rate: float = 0) -> Settings:
-    return settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port, "mail_rate_limit": rate,
-                                       "mail_from": "digest@paperfeed.test"})
+    return settings.model_copy(
+        update={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "mail_rate_limit": rate,
+            "mail_from": "digest@paperfeed.test",
+        }
+    )
 
 
 def test_421_451_and_dropped_connections_are_retried_until_success(
-        world: Engine, settings: Settings, smtp: SmtpServer) -> None:  # noqa: F811
+    world: Engine, settings: Settings, smtp: SmtpServer
+) -> None:  # noqa: F811
     _subscribers(world, 2)
     smtp.handler.rcpt_replies = ["451 4.7.1 greylisted, try again", "drop"]
     smtp.handler.data_replies = ["421 4.3.2 shutting down"]
@@ -142,14 +163,14 @@ def test_421_451_and_dropped_connections_are_retried_until_success(
 
 
 def test_550_bounces_are_recorded_and_suspend_the_address_after_three(
-        world: Engine, settings: Settings, smtp: SmtpServer) -> None:  # noqa: F811
+    world: Engine, settings: Settings, smtp: SmtpServer
+) -> None:  # noqa: F811
     add_active(world, "gone@example.org", send_hour=0)
     add_active(world, "fine@example.org", send_hour=0)
     smtp.handler.bounce = {"gone@example.org"}
     s = _mail_settings(settings, smtp.port)
     for run in range(1, 4):
-        report = send_digests(engine=world, settings=s, searcher=None, now=NOW,
-                              mailer=Mailer(s, backoff=0.01))
+        report = send_digests(engine=world, settings=s, searcher=None, now=NOW, mailer=Mailer(s, backoff=0.01))
         assert report.failed == 1 and report.bounced == 1 and report.suspended == int(run == 3)
         with world.connect() as conn:
             gone = get_subscriber(conn=conn, email="gone@example.org")
@@ -165,7 +186,8 @@ def test_550_bounces_are_recorded_and_suspend_the_address_after_three(
 
 
 def test_server_down_fails_non_zero_and_the_next_run_delivers(
-        world: Engine, settings: Settings, smtp: SmtpServer, tmp_path: Path) -> None:  # noqa: F811
+    world: Engine, settings: Settings, smtp: SmtpServer, tmp_path: Path
+) -> None:  # noqa: F811
     emails = _subscribers(world, 3)
     code, report = _finish(_start(settings, free_port(), tmp_path))
     assert code != 0 and report["failed"] == 1 and report["not_attempted"] == 2 and report["sent"] == 0
@@ -175,7 +197,8 @@ def test_server_down_fails_non_zero_and_the_next_run_delivers(
 
 
 def test_two_concurrent_senders_never_send_the_same_digest(
-        world: Engine, settings: Settings, smtp: SmtpServer, tmp_path: Path) -> None:  # noqa: F811
+    world: Engine, settings: Settings, smtp: SmtpServer, tmp_path: Path
+) -> None:  # noqa: F811
     emails = _subscribers(world, 24)
     smtp.handler.on_rcpt = lambda n, a: 0.02  # keep both senders busy at the same time
     procs = [_start(settings, smtp.port, tmp_path) for _ in range(2)]

@@ -24,18 +24,37 @@ pytestmark = [
     # implicit TLS is invisible to aiosmtpd's AUTH check (the socket is TLS before SMTP starts)
     pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS"),
 ]
-MAIL = RenderedMail(subject="Hello", text="plain part", html="<p>html part</p>",
-                    unsubscribe_url="http://testserver/unsubscribe/abc")
+MAIL = RenderedMail(
+    subject="Hello", text="plain part", html="<p>html part</p>", unsubscribe_url="http://testserver/unsubscribe/abc"
+)
 
 
 @pytest.fixture(scope="module")
 def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("tls")
     key, crt = folder / "key.pem", folder / "cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-keyout", str(key), "-out", str(crt), "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(crt),
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return crt, key
 
 
@@ -67,13 +86,22 @@ def server(request: pytest.FixtureRequest, cert: tuple[Path, Path]) -> Iterator[
 
 
 def _settings(settings: Settings, mode: str, port: int, password: str = "s3cret") -> Settings:
-    return settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": mode,
-                                       "smtp_user": "digest", "smtp_password": password,
-                                       "mail_from": "digest@paperfeed.test", "mail_rate_limit": 0})
+    return settings.model_copy(
+        update={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "smtp_security": mode,
+            "smtp_user": "digest",
+            "smtp_password": password,
+            "mail_from": "digest@paperfeed.test",
+            "mail_rate_limit": 0,
+        }
+    )
 
 
-def test_tls_and_login_deliver(settings: Settings, server: tuple[str, int, Handler], cert: tuple[Path, Path],
-                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tls_and_login_deliver(
+    settings: Settings, server: tuple[str, int, Handler], cert: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     mode, port, handler = server
     monkeypatch.setenv("SSL_CERT_FILE", str(cert[0]))  # trust the throwaway certificate, and only it
     s = _settings(settings, mode, port)
@@ -91,7 +119,9 @@ def test_tls_and_login_deliver(settings: Settings, server: tuple[str, int, Handl
 def test_an_untrusted_certificate_is_refused(settings: Settings, server: tuple[str, int, Handler]) -> None:
     mode, port, handler = server
     s = _settings(settings, mode, port)
-    with pytest.raises(ConnectFailure, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"), \
-            Mailer(s, retries=0) as mailer:
+    with (
+        pytest.raises(ConnectFailure, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"),
+        Mailer(s, retries=0) as mailer,
+    ):
         mailer.send(build_message(settings=s, to="reader@example.org", mail=MAIL, message_id="<c@x>"))
     assert handler.messages == []

@@ -19,12 +19,13 @@ from paperfeed.search.embed import (
 )
 from tests.factories import make_paper
 
-pytestmark = [pytest.mark.model,
-              pytest.mark.skipif(not EMBEDDERS_AVAILABLE, reason="the ml extra is not installed")]
+pytestmark = [pytest.mark.model, pytest.mark.skipif(not EMBEDDERS_AVAILABLE, reason="the ml extra is not installed")]
 
-TEXTS = ["Graph neural networks predict molecular properties of drug candidates.",
-         "Message passing networks on molecular graphs for chemistry.",
-         "Wind tunnel measurements of turbulent flow over swept aircraft wings."]
+TEXTS = [
+    "Graph neural networks predict molecular properties of drug candidates.",
+    "Message passing networks on molecular graphs for chemistry.",
+    "Wind tunnel measurements of turbulent flow over swept aircraft wings.",
+]
 
 
 @pytest.fixture(scope="session")
@@ -34,13 +35,21 @@ def model_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     out = data / "static64"
     from paperfeed.cli import app
 
-    result = CliRunner().invoke(app, ["distill", "--out", str(out), "--pca-dims", "64", "--json"],
-                                env={"PAPERFEED_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"})
+    result = CliRunner().invoke(
+        app,
+        ["distill", "--out", str(out), "--pca-dims", "64", "--json"],
+        env={"PAPERFEED_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"},
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["dim"] == 64 and Path(report["path"]) == out
-    return Settings(_env_file=None, data_dir=data, static_model_path=str(out),  # type: ignore[call-arg]
-                    embedder="static", environment="test")
+    return Settings(
+        _env_file=None,
+        data_dir=data,
+        static_model_path=str(out),  # type: ignore[call-arg]
+        embedder="static",
+        environment="test",
+    )
 
 
 def _check_rows(v: np.ndarray, n: int, dim: int) -> None:

@@ -17,11 +17,16 @@ from paperfeed.web.app import create_app
 from tests.factories import make_paper
 
 HOSTILE_TITLE = 'Attack <script>alert("t")</script> & "quotes" \'single\' <img src=x onerror=alert(1)>'
-HOSTILE_ABSTRACT = ('We <img src=x onerror=alert(1)> study <script>steal()</script> "quoted" graph '
-                    'claims\x0b here.')
+HOSTILE_ABSTRACT = 'We <img src=x onerror=alert(1)> study <script>steal()</script> "quoted" graph claims\x0b here.'
 NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(days=1)
-FEEDS = ["/feeds/daily.rss", "/feeds/daily.atom", "/feeds/trending.rss", "/feeds/trending.atom",
-         "/feeds/search.rss?q=graph", "/feeds/search.atom?q=graph"]
+FEEDS = [
+    "/feeds/daily.rss",
+    "/feeds/daily.atom",
+    "/feeds/trending.rss",
+    "/feeds/trending.atom",
+    "/feeds/search.rss?q=graph",
+    "/feeds/search.atom?q=graph",
+]
 
 
 @pytest.fixture
@@ -29,14 +34,24 @@ def client(settings: Settings) -> Iterator[TestClient]:
     app = create_app(settings)
     with TestClient(app) as c:
         with app.state.engine.begin() as conn:
-            upsert_papers(conn=conn, papers_in=[
-                make_paper(id="2401.00001", title=HOSTILE_TITLE, abstract=HOSTILE_ABSTRACT,
-                           published=NOW + timedelta(hours=2)),
-                make_paper(id="2401.00002", title="Graph Transformers at Scale",
-                           abstract="Graph transformers scale to millions of nodes.",
-                           published=NOW + timedelta(hours=1)),
-                make_paper(id="2401.00003", title="Last Month's Paper", published=NOW - timedelta(days=40)),
-            ])
+            upsert_papers(
+                conn=conn,
+                papers_in=[
+                    make_paper(
+                        id="2401.00001",
+                        title=HOSTILE_TITLE,
+                        abstract=HOSTILE_ABSTRACT,
+                        published=NOW + timedelta(hours=2),
+                    ),
+                    make_paper(
+                        id="2401.00002",
+                        title="Graph Transformers at Scale",
+                        abstract="Graph transformers scale to millions of nodes.",
+                        published=NOW + timedelta(hours=1),
+                    ),
+                    make_paper(id="2401.00003", title="Last Month's Paper", published=NOW - timedelta(days=40)),
+                ],
+            )
             user = accounts.create_user(conn=conn, email="ada@example.org", username="ada", password_hash="x")
             accounts.add_vote(conn=conn, user_id=user.id, paper_id="2401.00002")
             accounts.add_vote(conn=conn, user_id=user.id, paper_id="2401.00001")
@@ -138,7 +153,7 @@ def test_hostile_text_is_text_in_markdown_and_api(client: TestClient) -> None:
     assert md.status_code == 200 and md.headers["content-type"].startswith("text/markdown")
     html = MarkdownIt("commonmark").render(md.text)  # raw HTML enabled: nothing may get through
     assert "<script" not in html and "<img" not in html
-    assert "&lt;script&gt;alert(&quot;t&quot;)&lt;/script&gt;" in html or "&lt;script&gt;alert(\"t\")" in html
+    assert "&lt;script&gt;alert(&quot;t&quot;)&lt;/script&gt;" in html or '&lt;script&gt;alert("t")' in html
     assert "onerror=alert(1)" in html  # the characters are still there, as text
     for url, title_key in (("/api/papers/2401.00001", "title"), ("/api/v1/papers/2401.00001", "title")):
         r = client.get(url)

@@ -33,18 +33,32 @@ def _paper(title: str, abstract: str, hours_ago: float) -> Paper:
 @pytest.fixture
 def corpus(engine: Engine) -> dict[str, Paper]:
     papers = {
-        "saved": _paper("Graph neural networks for molecular property prediction",
-                        "Message passing graph neural networks predict molecular properties.", 24 * 30),
-        "voted": _paper("Diffusion models for image synthesis",
-                        "Denoising diffusion models generate images by reversing a noise process.", 24 * 20),
-        "gnn_new": _paper("Equivariant graph neural networks for molecules",
-                          "Graph neural networks with message passing over molecular graphs.", 5),
-        "diff_new": _paper("Faster sampling for diffusion models",
-                           "Diffusion models sample images in fewer denoising steps.", 6),
-        "bread": _paper("Baking sourdough bread at high altitude",
-                        "Fermentation times of sourdough change with air pressure.", 4),
-        "gnn_old": _paper("Graph neural networks for molecular graphs revisited",
-                          "Message passing graph neural networks on molecular graphs.", 24 * 60),
+        "saved": _paper(
+            "Graph neural networks for molecular property prediction",
+            "Message passing graph neural networks predict molecular properties.",
+            24 * 30,
+        ),
+        "voted": _paper(
+            "Diffusion models for image synthesis",
+            "Denoising diffusion models generate images by reversing a noise process.",
+            24 * 20,
+        ),
+        "gnn_new": _paper(
+            "Equivariant graph neural networks for molecules",
+            "Graph neural networks with message passing over molecular graphs.",
+            5,
+        ),
+        "diff_new": _paper(
+            "Faster sampling for diffusion models", "Diffusion models sample images in fewer denoising steps.", 6
+        ),
+        "bread": _paper(
+            "Baking sourdough bread at high altitude", "Fermentation times of sourdough change with air pressure.", 4
+        ),
+        "gnn_old": _paper(
+            "Graph neural networks for molecular graphs revisited",
+            "Message passing graph neural networks on molecular graphs.",
+            24 * 60,
+        ),
     }
     with engine.begin() as conn:
         upsert_papers(conn=conn, papers_in=list(papers.values()))
@@ -59,8 +73,9 @@ def _member(engine: Engine, corpus: dict[str, Paper], name: str = "ada") -> A.Us
     return user
 
 
-def test_recommendations_follow_the_library_with_reasons(engine: Engine, settings: Settings,
-                                                          corpus: dict[str, Paper]) -> None:
+def test_recommendations_follow_the_library_with_reasons(
+    engine: Engine, settings: Settings, corpus: dict[str, Paper]
+) -> None:
     user = _member(engine, corpus)
     searcher = Searcher(engine=engine, settings=settings)
     with engine.connect() as conn:
@@ -81,8 +96,9 @@ def test_recommendations_follow_the_library_with_reasons(engine: Engine, setting
         assert (again.ids, again.scores) == (recs.ids, recs.scores)
 
 
-def test_without_search_or_library_there_is_nothing_and_it_says_why(engine: Engine, settings: Settings,
-                                                                     corpus: dict[str, Paper]) -> None:
+def test_without_search_or_library_there_is_nothing_and_it_says_why(
+    engine: Engine, settings: Settings, corpus: dict[str, Paper]
+) -> None:
     user = _member(engine, corpus)
     with engine.begin() as conn:
         empty = A.create_user(conn=conn, email="new@example.org", username="newbie", password_hash="x")
@@ -127,8 +143,9 @@ def test_for_you_page_for_a_member_without_a_library(settings: Settings, corpus:
     assert page.status_code == 200 and "Nothing to go on yet" in page.text
 
 
-def test_digest_has_a_for_you_section_after_trending_and_topics(engine: Engine, settings: Settings,
-                                                                corpus: dict[str, Paper]) -> None:
+def test_digest_has_a_for_you_section_after_trending_and_topics(
+    engine: Engine, settings: Settings, corpus: dict[str, Paper]
+) -> None:
     user = _member(engine, corpus)
     with engine.begin() as conn:  # diff_new is trending: it is listed there, not again under "For you"
         voter = A.create_user(conn=conn, email="v@example.org", username="v", password_hash="x")

@@ -19,8 +19,11 @@ from paperfeed.store.papers import count_papers, get_paper
 from paperfeed.store.state import get_state
 from tests.arxiv_server import Reply, Request, arxiv_server, closed_port, fixture
 
-PAGES = {None: "oai_harvest_page1.xml", "7213884|1001": "oai_harvest_page2.xml",
-         "7213884|2001": "oai_harvest_page3.xml"}
+PAGES = {
+    None: "oai_harvest_page1.xml",
+    "7213884|1001": "oai_harvest_page2.xml",
+    "7213884|2001": "oai_harvest_page3.xml",
+}
 
 
 def oai_pages(req: Request) -> Reply:
@@ -35,8 +38,13 @@ def oai_pages(req: Request) -> Reply:
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """Runs `paperfeed ... --db <file>` with arXiv URLs pointing wherever the test says."""
     db = str(tmp_path / "harvest.db")
-    for key, value in {"SEED_DEMO": "false", "DATA_DIR": str(tmp_path / "data"), "EMBEDDER": "none",
-                       "ARXIV_REQUEST_INTERVAL": "0.2", "ARXIV_MAX_RETRIES": "3"}.items():
+    for key, value in {
+        "SEED_DEMO": "false",
+        "DATA_DIR": str(tmp_path / "data"),
+        "EMBEDDER": "none",
+        "ARXIV_REQUEST_INTERVAL": "0.2",
+        "ARXIV_MAX_RETRIES": "3",
+    }.items():
         monkeypatch.setenv(f"PAPERFEED_{key}", value)
 
     def invoke(*args: str, base: str = "", **env: str):  # type: ignore[no-untyped-def]
@@ -60,24 +68,40 @@ def _papers(db: str) -> int:
 
 def test_harvest_follows_resumption_tokens_with_paced_calls(cli) -> None:  # type: ignore[no-untyped-def]
     with arxiv_server(oai_pages) as server:
-        result = cli("harvest", "arxiv", "--set", "cs", "--from", "2024-03-01", "--until", "2024-03-02",
-                     "--json", base=server.url)
+        result = cli(
+            "harvest",
+            "arxiv",
+            "--set",
+            "cs",
+            "--from",
+            "2024-03-01",
+            "--until",
+            "2024-03-02",
+            "--json",
+            base=server.url,
+        )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert (report["added"], report["deleted"], report["pages"], report["records"]) == (4, 1, 3, 5)
     assert report["complete_list_size"] == 5 and report["resumed"] is False
     first, *rest = server.requests
     assert first.path == "/oai"
-    assert first.params == {"verb": "ListRecords", "metadataPrefix": "arXiv", "set": "cs",
-                            "from": "2024-03-01", "until": "2024-03-02"}
-    assert [r.params for r in rest] == [{"verb": "ListRecords", "resumptionToken": "7213884|1001"},
-                                        {"verb": "ListRecords", "resumptionToken": "7213884|2001"}]
+    assert first.params == {
+        "verb": "ListRecords",
+        "metadataPrefix": "arXiv",
+        "set": "cs",
+        "from": "2024-03-01",
+        "until": "2024-03-02",
+    }
+    assert [r.params for r in rest] == [
+        {"verb": "ListRecords", "resumptionToken": "7213884|1001"},
+        {"verb": "ListRecords", "resumptionToken": "7213884|2001"},
+    ]
     assert first.headers["User-Agent"].startswith("Paperfeed/")
     assert all(gap >= 0.2 for gap in server.gaps())  # PAPERFEED_ARXIV_REQUEST_INTERVAL honoured
     assert _papers(cli.db) == 4
     with arxiv_server(oai_pages) as server:
-        again = cli("harvest", "arxiv", "--set", "cs", "--from", "2024-03-01", "--until", "2024-03-02",
-                    base=server.url)
+        again = cli("harvest", "arxiv", "--set", "cs", "--from", "2024-03-01", "--until", "2024-03-02", base=server.url)
     assert again.exit_code == 0, again.output
     assert "nothing new" in again.stdout
 
@@ -105,8 +129,7 @@ def test_429_and_503_are_retried_with_backoff_and_retry_after(cli) -> None:  # t
 
 def test_retries_give_up_with_a_clear_message(cli) -> None:  # type: ignore[no-untyped-def]
     with arxiv_server(lambda req: Reply(503, b"down")) as server:
-        result = cli("harvest", "arxiv", "--set", "cs", "--from", "2024-03-01", base=server.url,
-                     arxiv_max_retries="2")
+        result = cli("harvest", "arxiv", "--set", "cs", "--from", "2024-03-01", base=server.url, arxiv_max_retries="2")
     assert result.exit_code != 0
     assert len(server.requests) == 3
     assert "HTTP 503 Service Unavailable (gave up after 3 tries)" in result.stderr
@@ -164,8 +187,9 @@ def test_arxivraw_harvest_and_oai_errors(engine: Engine, settings: Settings) -> 
 
     with arxiv_server(serve) as server:
         s = settings.model_copy(update={"arxiv_oai_url": server.url + "/oai"})
-        report = harvest_oai(engine=engine, settings=s, set_spec="cs", from_date="2024-03-01",
-                             metadata_prefix="arXivRaw")
+        report = harvest_oai(
+            engine=engine, settings=s, set_spec="cs", from_date="2024-03-01", metadata_prefix="arXivRaw"
+        )
         assert server.requests[0].params["metadataPrefix"] == "arXivRaw"
         with pytest.raises(HarvestError, match="OAI-PMH error badArgument: Illegal set 'csx'"):
             harvest_oai(engine=engine, settings=s, set_spec="csx", from_date="2024-03-01")
@@ -176,8 +200,9 @@ def test_bad_options_fail_with_one_line(cli) -> None:  # type: ignore[no-untyped
     bad_date = cli("harvest", "arxiv", "--set", "cs", "--from", "yesterday")
     assert bad_date.exit_code != 0
     assert bad_date.stderr.strip() == "error: --from 'yesterday' is not a date in YYYY-MM-DD form"
-    backwards = cli("harvest", "arxiv", "--set", "cs", "--from", "2024-03-02", "--until", "2024-03-01",
-                    base="http://127.0.0.1:9")
+    backwards = cli(
+        "harvest", "arxiv", "--set", "cs", "--from", "2024-03-02", "--until", "2024-03-01", base="http://127.0.0.1:9"
+    )
     assert backwards.exit_code != 0 and "is before --from" in backwards.stderr
     no_from = cli("harvest", "arxiv", "--set", "math")
     assert no_from.exit_code != 0 and "give --from" in no_from.stderr
@@ -198,8 +223,9 @@ def test_no_network_fails_fast(cli) -> None:  # type: ignore[no-untyped-def]
 
 def test_fetch_arxiv_by_id(cli) -> None:  # type: ignore[no-untyped-def]
     with arxiv_server(lambda req: fixture("api_fetch_two.xml")) as server:
-        result = cli("fetch-arxiv", "2401.01234", "https://arxiv.org/abs/2312.00042v3", "2401.99999",
-                     "--json", base=server.url)
+        result = cli(
+            "fetch-arxiv", "2401.01234", "https://arxiv.org/abs/2312.00042v3", "2401.99999", "--json", base=server.url
+        )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["added"] == 2 and report["not_found"] == ["2401.99999"] and report["requested"] == 3
@@ -238,8 +264,10 @@ def test_retry_after_header_forms() -> None:
 
 
 def test_client_waits_between_calls_even_without_errors() -> None:
-    with arxiv_server(lambda req: Reply(200, b"ok")) as server, \
-            PoliteClient(interval=0.3, max_retries=0, timeout=5, agent="t") as client:
+    with (
+        arxiv_server(lambda req: Reply(200, b"ok")) as server,
+        PoliteClient(interval=0.3, max_retries=0, timeout=5, agent="t") as client,
+    ):
         for _ in range(3):
             client.get(server.url + "/x")
     assert all(g >= 0.3 for g in server.gaps())
@@ -260,8 +288,7 @@ def test_ctrl_c_mid_harvest_resumes_on_the_next_run(engine: Engine, settings: Se
     with arxiv_server(oai_pages) as server:
         s = settings.model_copy(update={"arxiv_oai_url": server.url + "/oai"})
         with pytest.raises(KeyboardInterrupt):
-            harvest_oai(engine=engine, settings=s, set_spec="cs", from_date="2024-03-01",
-                        on_page=stop_after_first_page)
+            harvest_oai(engine=engine, settings=s, set_spec="cs", from_date="2024-03-01", on_page=stop_after_first_page)
         with engine.connect() as conn:
             assert count_papers(conn=conn) == 2
         report = harvest_oai(engine=engine, settings=s, set_spec="cs", from_date="2024-03-01")

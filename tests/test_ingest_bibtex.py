@@ -74,8 +74,7 @@ def test_bibtex_entries_are_stored_with_arxiv_ids_when_given(engine: Engine, tmp
     assert bert.source == "bibtex"
 
 
-def test_latex_becomes_unicode_and_papers_without_arxiv_id_get_a_derived_id(
-        engine: Engine, tmp_path: Path) -> None:
+def test_latex_becomes_unicode_and_papers_without_arxiv_id_get_a_derived_id(engine: Engine, tmp_path: Path) -> None:
     ingest_paths(engine=engine, paths=[_write(tmp_path, BIB)])
     title = "Über das Verhältnis der Heisenberg-Born-Jordanschen Quantenmechanik zu der meinen"
     abstract = r"We show that the two formulations with $\hat{H}\psi = E\psi$ agree."

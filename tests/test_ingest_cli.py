@@ -30,11 +30,24 @@ ATOM = """<?xml version="1.0" encoding="UTF-8"?>
   </entry>
 </feed>
 """
-KAGGLE = json.dumps({"id": "2312.00001", "submitter": "B", "authors": "Grace Hopper", "title": "Compilers",
-                     "comments": None, "journal-ref": None, "doi": None, "report-no": None,
-                     "categories": "cs.PL", "license": None, "abstract": "We compile.",
-                     "versions": [{"version": "v1", "created": "Fri, 1 Dec 2023 10:00:00 GMT"}],
-                     "update_date": "2023-12-01", "authors_parsed": [["Hopper", "Grace", ""]]})
+KAGGLE = json.dumps(
+    {
+        "id": "2312.00001",
+        "submitter": "B",
+        "authors": "Grace Hopper",
+        "title": "Compilers",
+        "comments": None,
+        "journal-ref": None,
+        "doi": None,
+        "report-no": None,
+        "categories": "cs.PL",
+        "license": None,
+        "abstract": "We compile.",
+        "versions": [{"version": "v1", "created": "Fri, 1 Dec 2023 10:00:00 GMT"}],
+        "update_date": "2023-12-01",
+        "authors_parsed": [["Hopper", "Grace", ""]],
+    }
+)
 
 
 @pytest.fixture
@@ -46,6 +59,7 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
 
     def invoke(*args: str):  # type: ignore[no-untyped-def]
         return CliRunner().invoke(app, [*args, "--db", db])
+
     return invoke
 
 
@@ -67,8 +81,9 @@ def test_ingest_reports_counts_and_rejections(run, files) -> None:  # type: igno
     again = run("ingest", str(atom), str(snap), "--json")
     report = json.loads(again.stdout)
     assert (report["added"], report["updated"], report["unchanged"], report["rejected"]) == (0, 0, 2, 1)
-    assert report["rejections"] == [{"file": str(atom), "line": None, "record": 2,
-                                     "location": f"{atom}#record 2", "reason": "missing title"}]
+    assert report["rejections"] == [
+        {"file": str(atom), "line": None, "record": 2, "location": f"{atom}#record 2", "reason": "missing title"}
+    ]
     assert [f["format"] for f in report["files"]] == ["arxiv-atom", "kaggle"]
 
 
@@ -104,8 +119,7 @@ def test_bad_paths_fail_with_one_line_and_store_nothing(run, files, tmp_path: Pa
         z.writestr("b.json", "{}")
     res = run("ingest", str(two))
     assert res.exit_code != 0
-    assert res.stderr.strip().endswith(
-        "the zip archive holds 2 files (a.json, b.json); unpack it and pass the files")
+    assert res.stderr.strip().endswith("the zip archive holds 2 files (a.json, b.json); unpack it and pass the files")
 
 
 def test_stats_show_and_export(run, files, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -134,7 +148,8 @@ def test_stats_show_and_export(run, files, tmp_path: Path) -> None:  # type: ign
 
 
 def test_ctrl_c_says_what_is_kept_and_exits_130(  # type: ignore[no-untyped-def]
-        run, files, monkeypatch: pytest.MonkeyPatch) -> None:
+    run, files, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from paperfeed.cli import store_cmds
 
     def interrupted(**kwargs):  # type: ignore[no-untyped-def]
@@ -143,5 +158,4 @@ def test_ctrl_c_says_what_is_kept_and_exits_130(  # type: ignore[no-untyped-def]
     monkeypatch.setattr(store_cmds, "ingest_paths", interrupted)
     result = run("ingest", str(files[0]))
     assert result.exit_code == 130
-    assert ("interrupted: batches stored so far are kept; run the same command again to finish"
-            in result.stderr)
+    assert "interrupted: batches stored so far are kept; run the same command again to finish" in result.stderr

@@ -17,50 +17,99 @@ from paperfeed.store.papers import get_paper
 def _author(name: str, *, user: bool = False) -> dict[str, Any]:
     a: dict[str, Any] = {"_id": "65c1e2b3a1b2c3d4e5f60718", "name": name, "hidden": False}
     if user:
-        a.update(user={"_id": "60f1abe7544c2adfd699860c", "avatarUrl": "/avatars/x.svg", "isPro": False,
-                       "fullname": name, "user": name.lower().replace(" ", ""), "type": "user"},
-                 status="claimed_verified", statusLastChangedAt="2024-02-06T08:49:01.519Z")
+        a.update(
+            user={
+                "_id": "60f1abe7544c2adfd699860c",
+                "avatarUrl": "/avatars/x.svg",
+                "isPro": False,
+                "fullname": name,
+                "user": name.lower().replace(" ", ""),
+                "type": "user",
+            },
+            status="claimed_verified",
+            statusLastChangedAt="2024-02-06T08:49:01.519Z",
+        )
     return a
 
 
 def _paper(pid: str, title: str, summary: str, **extra: Any) -> dict[str, Any]:
-    return {"id": pid, "authors": [_author("Zhihong Shao"), _author("Peiyi Wang", user=True)],
-            "mediaUrls": [], "publishedAt": "2024-02-05T18:55:32.000Z",
-            "submittedOnDailyAt": "2024-02-06T01:58:24.467Z", "title": title, "summary": summary,
-            "upvotes": 73, "discussionId": "65c1e2b3a1b2c3d4e5f60719",
-            "ai_summary": "A model for maths.", "ai_keywords": ["math", "reasoning"], **extra}
+    return {
+        "id": pid,
+        "authors": [_author("Zhihong Shao"), _author("Peiyi Wang", user=True)],
+        "mediaUrls": [],
+        "publishedAt": "2024-02-05T18:55:32.000Z",
+        "submittedOnDailyAt": "2024-02-06T01:58:24.467Z",
+        "title": title,
+        "summary": summary,
+        "upvotes": 73,
+        "discussionId": "65c1e2b3a1b2c3d4e5f60719",
+        "ai_summary": "A model for maths.",
+        "ai_keywords": ["math", "reasoning"],
+        **extra,
+    }
 
 
 def daily_papers() -> list[dict[str, Any]]:
     """A page of https://huggingface.co/api/daily_papers."""
-    p = _paper("2402.03300",
-               "DeepSeekMath: Pushing the Limits of Mathematical Reasoning in Open Language Models",
-               "Mathematical reasoning poses a significant challenge for language models due to its complex "
-               "and structured nature.", githubRepo="https://github.com/deepseek-ai/DeepSeek-Math",
-               githubStars=1200, projectPage="https://example.org/deepseekmath")
-    wrapper = {"paper": p, "publishedAt": "2024-02-06T01:58:24.467Z", "title": p["title"],
-               "summary": p["summary"], "mediaUrls": [],
-               "thumbnail": "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2402.03300.png",
-               "numComments": 4,
-               "submittedBy": {"_id": "60f1abe7544c2adfd699860c", "avatarUrl": "/avatars/ak.svg",
-                               "fullname": "AK", "name": "akhaliq", "type": "user", "isPro": False,
-                               "isHf": True, "isMod": False},
-               "isAuthorParticipating": False}
-    broken = {"paper": {"id": "2402.99999", "authors": [], "title": "", "summary": "no title"},
-              "publishedAt": "2024-02-06T01:58:24.467Z", "thumbnail": "", "numComments": 0,
-              "submittedBy": {"name": "akhaliq"}}
+    p = _paper(
+        "2402.03300",
+        "DeepSeekMath: Pushing the Limits of Mathematical Reasoning in Open Language Models",
+        "Mathematical reasoning poses a significant challenge for language models due to its complex "
+        "and structured nature.",
+        githubRepo="https://github.com/deepseek-ai/DeepSeek-Math",
+        githubStars=1200,
+        projectPage="https://example.org/deepseekmath",
+    )
+    wrapper = {
+        "paper": p,
+        "publishedAt": "2024-02-06T01:58:24.467Z",
+        "title": p["title"],
+        "summary": p["summary"],
+        "mediaUrls": [],
+        "thumbnail": "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2402.03300.png",
+        "numComments": 4,
+        "submittedBy": {
+            "_id": "60f1abe7544c2adfd699860c",
+            "avatarUrl": "/avatars/ak.svg",
+            "fullname": "AK",
+            "name": "akhaliq",
+            "type": "user",
+            "isPro": False,
+            "isHf": True,
+            "isMod": False,
+        },
+        "isAuthorParticipating": False,
+    }
+    broken = {
+        "paper": {"id": "2402.99999", "authors": [], "title": "", "summary": "no title"},
+        "publishedAt": "2024-02-06T01:58:24.467Z",
+        "thumbnail": "",
+        "numComments": 0,
+        "submittedBy": {"name": "akhaliq"},
+    }
     return [wrapper, broken]
 
 
 def search_results() -> list[dict[str, Any]]:
     """What https://huggingface.co/api/papers/search?q=attention returns."""
-    p = _paper("1706.03762", "Attention Is All You Need",
-               "The dominant sequence transduction models are based on complex recurrent or convolutional "
-               "neural networks.")
+    p = _paper(
+        "1706.03762",
+        "Attention Is All You Need",
+        "The dominant sequence transduction models are based on complex recurrent or convolutional neural networks.",
+    )
     p["publishedAt"] = "2017-06-12T17:57:34.000Z"
-    return [{"paper": p, "publishedAt": "2023-08-01T10:00:00.000Z", "title": p["title"],
-             "summary": p["summary"], "thumbnail": "https://cdn-thumbnails.huggingface.co/x.png",
-             "numComments": 2, "isAuthorParticipating": False, "githubRepo": "https://github.com/tensorflow/tensor2tensor"}]
+    return [
+        {
+            "paper": p,
+            "publishedAt": "2023-08-01T10:00:00.000Z",
+            "title": p["title"],
+            "summary": p["summary"],
+            "thumbnail": "https://cdn-thumbnails.huggingface.co/x.png",
+            "numComments": 2,
+            "isAuthorParticipating": False,
+            "githubRepo": "https://github.com/tensorflow/tensor2tensor",
+        }
+    ]
 
 
 def _write(tmp_path: Path, name: str, data: Any) -> Path:

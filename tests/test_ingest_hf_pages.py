@@ -20,10 +20,14 @@ from tests.conftest import SHARED
 PAGES = sorted((SHARED / "corpus" / "hf-papers-pages").glob("*.txt"))
 needs_pages = pytest.mark.skipif(len(PAGES) != 3, reason="../shared/corpus/hf-papers-pages not present")
 
-ABSTRACT_1 = ("Existing checkpointing approaches seem ill-suited for distributed training. We propose "
-              "Universal Checkpointing, a technique that enables efficient checkpoint creation. It works.")
-ABSTRACT_2 = ("We study attention heads in small transformers and find that a single layer can learn "
-              "sparse parity. Experiments confirm the theory on three benchmarks.")
+ABSTRACT_1 = (
+    "Existing checkpointing approaches seem ill-suited for distributed training. We propose "
+    "Universal Checkpointing, a technique that enables efficient checkpoint creation. It works."
+)
+ABSTRACT_2 = (
+    "We study attention heads in small transformers and find that a single layer can learn "
+    "sparse parity. Experiments confirm the theory on three benchmarks."
+)
 
 
 def _items(text: str) -> list[Paper | Rejection]:
@@ -31,26 +35,34 @@ def _items(text: str) -> list[Paper | Rejection]:
 
 
 def test_chrome_dates_and_glued_titles_are_handled() -> None:
-    text = ("new\n\nGet trending papers in your email inbox!\n\nSubscribe\n\n"
-            "byAK and the research community\n\n"
-            "Mar 17\n\nSubscribeUniversal Checkpointing: Efficient Checkpointing\n" + ABSTRACT_1 + "\n\n"
-            "Jun 3, 2024\n\nWhat can a Single Attention Layer Learn?\n\n" + ABSTRACT_2 + "\n")
+    text = (
+        "new\n\nGet trending papers in your email inbox!\n\nSubscribe\n\n"
+        "byAK and the research community\n\n"
+        "Mar 17\n\nSubscribeUniversal Checkpointing: Efficient Checkpointing\n" + ABSTRACT_1 + "\n\n"
+        "Jun 3, 2024\n\nWhat can a Single Attention Layer Learn?\n\n" + ABSTRACT_2 + "\n"
+    )
     items = _items(text)
     assert all(isinstance(i, Paper) for i in items)
     papers = [i for i in items if isinstance(i, Paper)]
-    assert [p.title for p in papers] == ["Universal Checkpointing: Efficient Checkpointing",
-                                         "What can a Single Attention Layer Learn?"]
+    assert [p.title for p in papers] == [
+        "Universal Checkpointing: Efficient Checkpointing",
+        "What can a Single Attention Layer Learn?",
+    ]
     assert papers[0].abstract == ABSTRACT_1 and papers[1].abstract == ABSTRACT_2
     assert all(p.id.startswith("pf-") and p.source == "hf-page" for p in papers)
 
 
 def test_a_title_without_abstract_does_not_shift_later_papers() -> None:
-    text = ("Subscribe\nLonely Title Without Abstract\nSecond Paper Title\n" + ABSTRACT_2 + "\n"
-            "Third Paper\n" + ABSTRACT_1 + "\n")
+    text = (
+        "Subscribe\nLonely Title Without Abstract\nSecond Paper Title\n" + ABSTRACT_2 + "\n"
+        "Third Paper\n" + ABSTRACT_1 + "\n"
+    )
     papers = [i for i in _items(text) if isinstance(i, Paper)]
     assert [(p.title, p.abstract[:10]) for p in papers] == [
-        ("Lonely Title Without Abstract", ""), ("Second Paper Title", ABSTRACT_2[:10]),
-        ("Third Paper", ABSTRACT_1[:10])]
+        ("Lonely Title Without Abstract", ""),
+        ("Second Paper Title", ABSTRACT_2[:10]),
+        ("Third Paper", ABSTRACT_1[:10]),
+    ]
 
 
 @needs_pages
@@ -66,10 +78,10 @@ def test_the_three_saved_pages_give_the_341_distinct_papers(engine: Engine) -> N
         assert not p.title.startswith(("Subscribe", "new")) and p.title not in ("Subscribe", "new")
         assert len(p.title) < 300 and len(p.abstract) > 100, p.title
     titles = {p.title for p in papers}
-    assert "Universal Checkpointing: Efficient and Flexible Checkpointing for Large Scale Distributed " \
-           "Training" in titles
-    assert "One Model to Train them All: Hierarchical Self-Distillation for Enhanced Early Layer " \
-           "Embeddings" in titles
+    assert (
+        "Universal Checkpointing: Efficient and Flexible Checkpointing for Large Scale Distributed Training" in titles
+    )
+    assert "One Model to Train them All: Hierarchical Self-Distillation for Enhanced Early Layer Embeddings" in titles
     again = ingest_paths(engine=engine, paths=PAGES)
     assert (again.added, again.updated) == (0, 0)
 

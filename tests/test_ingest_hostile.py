@@ -21,11 +21,21 @@ from tests.factories import make_paper
 
 def kaggle(pid: str, title: str = "A fine title", **changes: object) -> str:
     data: dict[str, object] = {
-        "id": pid, "submitter": "A. Person", "authors": "A. Person, B. Person", "title": title,
-        "comments": None, "journal-ref": None, "doi": None, "report-no": None, "categories": "cs.LG",
-        "license": None, "abstract": "  An abstract.\n",
+        "id": pid,
+        "submitter": "A. Person",
+        "authors": "A. Person, B. Person",
+        "title": title,
+        "comments": None,
+        "journal-ref": None,
+        "doi": None,
+        "report-no": None,
+        "categories": "cs.LG",
+        "license": None,
+        "abstract": "  An abstract.\n",
         "versions": [{"version": "v1", "created": "Mon, 2 Apr 2007 19:18:42 GMT"}],
-        "update_date": "2008-11-13", "authors_parsed": [["Person", "A.", ""], ["Person", "B.", ""]]}
+        "update_date": "2008-11-13",
+        "authors_parsed": [["Person", "A.", ""], ["Person", "B.", ""]],
+    }
     data.update(changes)
     return json.dumps(data, ensure_ascii=False)
 
@@ -53,11 +63,14 @@ def test_truncated_json_lines_file_keeps_the_good_lines(engine: Engine, tmp_path
 
 
 def test_truncated_xml_stores_complete_entries_and_names_the_damage(engine: Engine, tmp_path: Path) -> None:
-    entry = ("<entry><id>http://arxiv.org/abs/2401.0000{n}v1</id><published>2024-01-02T00:00:00Z</published>"
-             "<title>Paper {n}</title><summary>Abstract {n}.</summary><author><name>A. B.</name></author>"
-             "</entry>\n")
+    entry = (
+        "<entry><id>http://arxiv.org/abs/2401.0000{n}v1</id><published>2024-01-02T00:00:00Z</published>"
+        "<title>Paper {n}</title><summary>Abstract {n}.</summary><author><name>A. B.</name></author>"
+        "</entry>\n"
+    )
     doc = '<?xml version="1.0"?>\n<feed xmlns="http://www.w3.org/2005/Atom">\n' + "".join(
-        entry.format(n=n) for n in (1, 2, 3))
+        entry.format(n=n) for n in (1, 2, 3)
+    )
     path = _write(tmp_path, "api.xml", doc[: doc.rindex("<summary>")])  # cut inside entry 3
     report = ingest_paths(engine=engine, paths=[path])
     assert report.added == 2
@@ -74,8 +87,12 @@ def test_not_xml_at_all_is_one_clear_rejection(engine: Engine, tmp_path: Path) -
 
 
 def test_invalid_utf8_and_surrogates_are_rejected_per_line(engine: Engine, tmp_path: Path) -> None:
-    lines = [kaggle("2401.00001").encode(), b'{"id": "2401.00002", "title": "\xff\xfe bad bytes"}',
-             b'{"id": "2401.00003", "title": "lone \\ud800 surrogate"}', kaggle("2401.00004").encode()]
+    lines = [
+        kaggle("2401.00001").encode(),
+        b'{"id": "2401.00002", "title": "\xff\xfe bad bytes"}',
+        b'{"id": "2401.00003", "title": "lone \\ud800 surrogate"}',
+        kaggle("2401.00004").encode(),
+    ]
     report = ingest_paths(engine=engine, paths=[_write(tmp_path, "s.json", b"\n".join(lines))], fmt="kaggle")
     assert report.added == 2
     assert [r.line for r in report.rejected] == [2, 3]
@@ -83,12 +100,14 @@ def test_invalid_utf8_and_surrogates_are_rejected_per_line(engine: Engine, tmp_p
 
 def test_absurd_sizes_are_rejected_with_the_reason(engine: Engine, tmp_path: Path) -> None:
     authors = ", ".join(f"Author {i}" for i in range(MAX_AUTHORS + 1))
-    lines = [kaggle("2401.00001", title="T" * (MAX_TITLE + 1)),
-             kaggle("2401.00002", abstract="word " * (MAX_ABSTRACT // 4)),
-             kaggle("2401.00003", authors=authors, authors_parsed=None),
-             kaggle("2401.00004", comments="c" * 100_000),
-             kaggle("2401.00005", title="Normal"),
-             kaggle("9" * 200)]
+    lines = [
+        kaggle("2401.00001", title="T" * (MAX_TITLE + 1)),
+        kaggle("2401.00002", abstract="word " * (MAX_ABSTRACT // 4)),
+        kaggle("2401.00003", authors=authors, authors_parsed=None),
+        kaggle("2401.00004", comments="c" * 100_000),
+        kaggle("2401.00005", title="Normal"),
+        kaggle("9" * 200),
+    ]
     report = ingest_paths(engine=engine, paths=[_write(tmp_path, "s.json", "\n".join(lines))])
     assert report.added == 1
     reasons = {r.line: r.reason for r in report.rejected}
@@ -100,10 +119,16 @@ def test_absurd_sizes_are_rejected_with_the_reason(engine: Engine, tmp_path: Pat
 
 
 def test_control_characters_latex_and_unicode_are_stored_cleanly(engine: Engine, tmp_path: Path) -> None:
-    title = ("Nai\u0308ve \x00Bayes\x07 for \u4e2d\u6587, "
-             "\u0627\u0644\u0639\u0631\u0628\u064a\u0629 & \U0001f9ea")
-    lines = [kaggle("2401.00001", title=title, abstract="Line\x0bone\u2028two\t $\\frac{a}{b}$ \\emph{x}",
-                    authors="G. Gr\\\"atzer and J. M\\\"{u}ller", authors_parsed=None)]
+    title = "Nai\u0308ve \x00Bayes\x07 for \u4e2d\u6587, \u0627\u0644\u0639\u0631\u0628\u064a\u0629 & \U0001f9ea"
+    lines = [
+        kaggle(
+            "2401.00001",
+            title=title,
+            abstract="Line\x0bone\u2028two\t $\\frac{a}{b}$ \\emph{x}",
+            authors='G. Gr\\"atzer and J. M\\"{u}ller',
+            authors_parsed=None,
+        )
+    ]
     report = ingest_paths(engine=engine, paths=[_write(tmp_path, "s.json", "\n".join(lines))])
     assert report.added == 1 and report.rejected == []
     p = _paper(engine, "2401.00001")
@@ -122,9 +147,18 @@ def test_reingest_changes_nothing_and_a_newer_version_keeps_history(engine: Engi
     assert (again.added, again.updated, again.unchanged) == (0, 0, 1)
     with engine.connect() as conn:
         assert conn.execute(text("select changed_at from papers")).scalar_one() == before
-    v2 = _write(tmp_path, "v2.json", kaggle("2401.00001", title="Second title", versions=[
-        {"version": "v1", "created": "Mon, 2 Apr 2007 19:18:42 GMT"},
-        {"version": "v2", "created": "Tue, 3 Apr 2007 10:00:00 GMT"}]))
+    v2 = _write(
+        tmp_path,
+        "v2.json",
+        kaggle(
+            "2401.00001",
+            title="Second title",
+            versions=[
+                {"version": "v1", "created": "Mon, 2 Apr 2007 19:18:42 GMT"},
+                {"version": "v2", "created": "Tue, 3 Apr 2007 10:00:00 GMT"},
+            ],
+        ),
+    )
     assert ingest_paths(engine=engine, paths=[v2]).updated == 1
     older = ingest_paths(engine=engine, paths=[v1])  # an old snapshot never rolls a paper back
     assert (older.updated, older.unchanged) == (0, 1)
@@ -137,8 +171,12 @@ def test_same_paper_from_two_sources_becomes_one(engine: Engine) -> None:
     from_page = Paper(id=derived_id(title, abstract), title=title, abstract=abstract, source="hf-page")
     with engine.begin() as conn:
         upsert_papers(conn=conn, papers_in=[from_page])
-    from_arxiv = make_paper(id="2405.00042", title="Graph  transformers for molecules.", abstract=abstract,
-                            code_url="https://github.com/x/graphs")
+    from_arxiv = make_paper(
+        id="2405.00042",
+        title="Graph  transformers for molecules.",
+        abstract=abstract,
+        code_url="https://github.com/x/graphs",
+    )
     with engine.begin() as conn:
         result = upsert_papers(conn=conn, papers_in=[from_arxiv])
         assert count_papers(conn=conn) == 1
@@ -146,8 +184,16 @@ def test_same_paper_from_two_sources_becomes_one(engine: Engine) -> None:
     merged = _paper(engine, from_page.id)  # the old id still finds the paper
     assert merged is not None and merged.id == "2405.00042"
     assert merged.code_url == "https://github.com/x/graphs" and merged.authors
-    hf = replace(make_paper(id="2405.00042"), title=title, authors=[Author("Someone Else")],
-                 versions=[], source="hf-daily", published=None, updated=None, code_url=None)
+    hf = replace(
+        make_paper(id="2405.00042"),
+        title=title,
+        authors=[Author("Someone Else")],
+        versions=[],
+        source="hf-daily",
+        published=None,
+        updated=None,
+        code_url=None,
+    )
     with engine.begin() as conn:
         upsert_papers(conn=conn, papers_in=[hf])
         assert count_papers(conn=conn) == 1
@@ -161,15 +207,15 @@ def _interrupting(items: list[Paper], after: int, exc: BaseException) -> Iterato
 
 
 @pytest.mark.parametrize("exc", [KeyboardInterrupt(), RuntimeError("disk on fire")])
-def test_interrupted_ingest_leaves_whole_batches_and_a_rerun_completes(engine: Engine,
-                                                                      exc: BaseException) -> None:
+def test_interrupted_ingest_leaves_whole_batches_and_a_rerun_completes(engine: Engine, exc: BaseException) -> None:
     papers = [make_paper(id=f"2402.{i:05d}") for i in range(1, 26)]
     with pytest.raises(type(exc)):
         store_items(engine=engine, items=_interrupting(papers, 17, exc), report=IngestReport(), batch_size=5)
     with engine.connect() as conn:
         assert count_papers(conn=conn) == 15  # three whole batches; the fourth was never written
-        orphans = conn.execute(text("select count(*) from paper_versions where paper_id not in "
-                                    "(select id from papers)")).scalar_one()
+        orphans = conn.execute(
+            text("select count(*) from paper_versions where paper_id not in (select id from papers)")
+        ).scalar_one()
         assert orphans == 0
         if engine.dialect.name == "sqlite":
             assert conn.execute(text("pragma integrity_check")).scalar_one() == "ok"
@@ -200,8 +246,16 @@ def test_reingesting_a_page_after_its_paper_got_an_arxiv_id_changes_nothing(engi
 def test_a_record_without_versions_never_overrides_arxiv_text(engine: Engine) -> None:
     arxiv = make_paper(id="2406.00001", title="Official Title", abstract="Official abstract.")
     later = datetime(2030, 1, 1, tzinfo=UTC)
-    hf = replace(arxiv, title="Official title", abstract="A shorter HF summary.", versions=[],
-                 published=later, updated=later, code_url="https://github.com/o/r", source="hf-daily")
+    hf = replace(
+        arxiv,
+        title="Official title",
+        abstract="A shorter HF summary.",
+        versions=[],
+        published=later,
+        updated=later,
+        code_url="https://github.com/o/r",
+        source="hf-daily",
+    )
     with engine.begin() as conn:
         upsert_papers(conn=conn, papers_in=[arxiv])
         assert upsert_papers(conn=conn, papers_in=[hf]).updated == ["2406.00001"]
@@ -221,12 +275,16 @@ def _damaged_samples() -> Iterator[tuple[str, bytes]]:
         test_ingest_rss,
     )
 
-    samples = {"arxiv-atom": test_ingest_atom.API_RESPONSE, "oai-pmh": test_ingest_oai.RAW_PAGE,
-               "arxiv-rss": test_ingest_rss.RSS, "bibtex": test_ingest_bibtex.BIB,
-               "kaggle": test_ingest_kaggle.LINE_1 + "\n" + test_ingest_kaggle.LINE_2 + "\n",
-               "hf-json": json.dumps([{"paper": {"id": "2402.03300", "title": "T", "summary": "S"}}]),
-               "paperfeed-jsonl": json.dumps({"format": "paperfeed/1", "id": "2401.1", "title": "T"}) + "\n",
-               "hf-page": "Subscribe\nA Title\n" + "An abstract sentence. " * 10 + "\n"}
+    samples = {
+        "arxiv-atom": test_ingest_atom.API_RESPONSE,
+        "oai-pmh": test_ingest_oai.RAW_PAGE,
+        "arxiv-rss": test_ingest_rss.RSS,
+        "bibtex": test_ingest_bibtex.BIB,
+        "kaggle": test_ingest_kaggle.LINE_1 + "\n" + test_ingest_kaggle.LINE_2 + "\n",
+        "hf-json": json.dumps([{"paper": {"id": "2402.03300", "title": "T", "summary": "S"}}]),
+        "paperfeed-jsonl": json.dumps({"format": "paperfeed/1", "id": "2401.1", "title": "T"}) + "\n",
+        "hf-page": "Subscribe\nA Title\n" + "An abstract sentence. " * 10 + "\n",
+    }
     rng = random.Random(7)
     for fmt, sample in samples.items():
         data = sample.encode()
@@ -256,8 +314,7 @@ def test_every_parser_survives_damaged_input() -> None:
                 assert item.file == "damaged" and item.reason.strip(), (fmt, item)
 
 
-def test_ctrl_c_inside_a_batch_write_rolls_that_batch_back(engine: Engine,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ctrl_c_inside_a_batch_write_rolls_that_batch_back(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     from paperfeed.ingest import run
 
     calls = {"n": 0}
@@ -286,8 +343,7 @@ def test_a_gigantic_line_is_rejected_without_being_held_in_memory(engine: Engine
     path = _write(tmp_path, "s.json", "\n".join(lines) + "\n")
     report = ingest_paths(engine=engine, paths=[path], fmt="kaggle")
     assert report.added == 2
-    assert [(r.line, r.reason) for r in report.rejected] == [
-        (2, "line is longer than 16 MB (limit for one record)")]
+    assert [(r.line, r.reason) for r in report.rejected] == [(2, "line is longer than 16 MB (limit for one record)")]
 
 
 def test_line_and_document_limits() -> None:

@@ -25,12 +25,21 @@ def _varied_papers() -> list[Paper]:
     t = datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
     title = "Ünïcödé, LaTeX $\\alpha$ and emoji 🧪 in one title"
     return [
-        make_paper(id="2401.00001", versions=[Version(1, t, "12kb"), Version(2, t.replace(day=9), "14kb")],
-                   doi="10.1/x", journal_ref="J. Test 1 (2024)", comments="5 pages", license="CC BY 4.0",
-                   code_url="https://github.com/x/y", project_url="https://x.org", first_seen=t),
+        make_paper(
+            id="2401.00001",
+            versions=[Version(1, t, "12kb"), Version(2, t.replace(day=9), "14kb")],
+            doi="10.1/x",
+            journal_ref="J. Test 1 (2024)",
+            comments="5 pages",
+            license="CC BY 4.0",
+            code_url="https://github.com/x/y",
+            project_url="https://x.org",
+            first_seen=t,
+        ),
         make_paper(id="hep-th/9901001", authors=[Author("Jürgen Müller", ["MPI", "CERN"])], first_seen=t),
-        Paper(id=derived_id(title, "An abstract."), title=title, abstract="An abstract.", source="hf-page",
-              first_seen=t),
+        Paper(
+            id=derived_id(title, "An abstract."), title=title, abstract="An abstract.", source="hf-page", first_seen=t
+        ),
     ]
 
 
@@ -85,12 +94,18 @@ def test_every_field_survives_the_round_trip(engine: Engine, tmp_path: Path) -> 
 
 def test_bad_lines_are_rejected_by_line_number(engine: Engine, tmp_path: Path) -> None:
     good = json.dumps({"format": "paperfeed/1", "id": "2401.00009", "title": "Fine"})
-    lines = [good, "{not json", json.dumps({"format": "paperfeed/1", "id": "2401.00010"}),
-             json.dumps({"format": "paperfeed/1", "id": "2401.00011", "title": "T", "versions": "v1"})]
+    lines = [
+        good,
+        "{not json",
+        json.dumps({"format": "paperfeed/1", "id": "2401.00010"}),
+        json.dumps({"format": "paperfeed/1", "id": "2401.00011", "title": "T", "versions": "v1"}),
+    ]
     path = tmp_path / "x.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     report = ingest_paths(engine=engine, paths=[path])
     assert report.added == 1
     assert [(r.line, r.reason.split(":")[0]) for r in report.rejected] == [
-        (2, "invalid JSON"), (3, "missing id or title"),
-        (4, "versions must be {version, created, size} objects")]
+        (2, "invalid JSON"),
+        (3, "missing id or title"),
+        (4, "versions must be {version, created, size} objects"),
+    ]

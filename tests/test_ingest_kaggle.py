@@ -23,26 +23,44 @@ from paperfeed.store.papers import count_papers, get_paper
 # Two records exactly as the snapshot has them (key order, nulls, LaTeX accents, authors_parsed), one
 # compact JSON object per line.
 RECORD_1 = {
-    "id": "0704.0001", "submitter": "Pavel Nadolsky",
+    "id": "0704.0001",
+    "submitter": "Pavel Nadolsky",
     "authors": "C. Bal\\'azs, E. L. Berger, P. M. Nadolsky, C.-P. Yuan",
     "title": "Calculation of prompt diphoton production cross sections at Tevatron and\n  LHC energies",
-    "comments": "37 pages, 15 figures; published version", "journal-ref": "Phys.Rev.D76:013009,2007",
-    "doi": "10.1103/PhysRevD.76.013009", "report-no": "ANL-HEP-PR-07-12", "categories": "hep-ph",
+    "comments": "37 pages, 15 figures; published version",
+    "journal-ref": "Phys.Rev.D76:013009,2007",
+    "doi": "10.1103/PhysRevD.76.013009",
+    "report-no": "ANL-HEP-PR-07-12",
+    "categories": "hep-ph",
     "license": None,
     "abstract": "  A fully differential calculation in perturbative quantum chromodynamics is\npresented "
-                "for the production of massive photon pairs at hadron colliders.\n",
-    "versions": [{"version": "v1", "created": "Mon, 2 Apr 2007 19:18:42 GMT"},
-                 {"version": "v2", "created": "Tue, 24 Jul 2007 20:10:27 GMT"}],
+    "for the production of massive photon pairs at hadron colliders.\n",
+    "versions": [
+        {"version": "v1", "created": "Mon, 2 Apr 2007 19:18:42 GMT"},
+        {"version": "v2", "created": "Tue, 24 Jul 2007 20:10:27 GMT"},
+    ],
     "update_date": "2008-11-13",
-    "authors_parsed": [["Bal\\'azs", "C.", ""], ["Berger", "E. L.", ""], ["Nadolsky", "P. M.", ""],
-                       ["Yuan", "C. -P.", ""]],
+    "authors_parsed": [
+        ["Bal\\'azs", "C.", ""],
+        ["Berger", "E. L.", ""],
+        ["Nadolsky", "P. M.", ""],
+        ["Yuan", "C. -P.", ""],
+    ],
 }
 RECORD_2 = {
-    "id": "math/0309136", "submitter": "Rene Schipper", "authors": "A. Author and B. Author",
-    "title": "Regularity of a degenerate elliptic problem", "comments": None, "journal-ref": None,
-    "doi": None, "report-no": None, "categories": "math.AP math.DG",
-    "license": "http://arxiv.org/licenses/nonexclusive-distrib/1.0/", "abstract": "  We prove regularity.\n",
-    "versions": [{"version": "v1", "created": "Mon, 8 Sep 2003 12:00:00 GMT"}], "update_date": "2007-05-23",
+    "id": "math/0309136",
+    "submitter": "Rene Schipper",
+    "authors": "A. Author and B. Author",
+    "title": "Regularity of a degenerate elliptic problem",
+    "comments": None,
+    "journal-ref": None,
+    "doi": None,
+    "report-no": None,
+    "categories": "math.AP math.DG",
+    "license": "http://arxiv.org/licenses/nonexclusive-distrib/1.0/",
+    "abstract": "  We prove regularity.\n",
+    "versions": [{"version": "v1", "created": "Mon, 8 Sep 2003 12:00:00 GMT"}],
+    "update_date": "2007-05-23",
     "authors_parsed": [["Author", "A.", ""], ["Author", "B.", ""]],
 }
 LINE_1 = json.dumps(RECORD_1, separators=(",", ":"))
@@ -69,7 +87,9 @@ def test_snapshot_lines_are_detected_and_stored(engine: Engine, tmp_path: Path) 
     assert p.title == "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies"
     assert p.author_names == ["C. Balázs", "E. L. Berger", "P. M. Nadolsky", "C. -P. Yuan"]
     assert [(v.version, v.created) for v in p.versions] == [
-        (1, datetime(2007, 4, 2, 19, 18, 42, tzinfo=UTC)), (2, datetime(2007, 7, 24, 20, 10, 27, tzinfo=UTC))]
+        (1, datetime(2007, 4, 2, 19, 18, 42, tzinfo=UTC)),
+        (2, datetime(2007, 7, 24, 20, 10, 27, tzinfo=UTC)),
+    ]
     assert p.published == datetime(2007, 4, 2, 19, 18, 42, tzinfo=UTC)
     assert p.updated == datetime(2007, 7, 24, 20, 10, 27, tzinfo=UTC)
     assert p.journal_ref == "Phys.Rev.D76:013009,2007" and p.doi == "10.1103/PhysRevD.76.013009"
@@ -82,9 +102,11 @@ def test_a_later_snapshot_with_a_new_version_updates_the_paper(engine: Engine, t
     first = tmp_path / "snap1.json"
     first.write_text(_record(1) + "\n", encoding="utf-8")
     ingest_paths(engine=engine, paths=[first])
-    v3 = [{"version": "v1", "created": "Mon, 2 Apr 2007 19:18:42 GMT"},
-          {"version": "v2", "created": "Tue, 24 Jul 2007 20:10:27 GMT"},
-          {"version": "v3", "created": "Wed, 1 Jan 2020 00:00:00 GMT"}]
+    v3 = [
+        {"version": "v1", "created": "Mon, 2 Apr 2007 19:18:42 GMT"},
+        {"version": "v2", "created": "Tue, 24 Jul 2007 20:10:27 GMT"},
+        {"version": "v3", "created": "Wed, 1 Jan 2020 00:00:00 GMT"},
+    ]
     second = tmp_path / "snap2.json"
     second.write_text(_record(1, versions=v3, abstract="Revised abstract.") + "\n", encoding="utf-8")
     report = ingest_paths(engine=engine, paths=[second])
@@ -107,7 +129,7 @@ class _ReadTracker(io.RawIOBase):
 
     def readinto(self, b) -> int:  # type: ignore[no-untyped-def, override]
         chunk = self._buf.read(min(len(b), 8192))
-        b[:len(chunk)] = chunk
+        b[: len(chunk)] = chunk
         self.read_so_far += len(chunk)
         return len(chunk)
 
@@ -124,15 +146,25 @@ def test_parser_streams_instead_of_loading_the_file() -> None:
 
 def test_bad_lines_are_rejected_with_their_line_number(engine: Engine, tmp_path: Path) -> None:
     path = tmp_path / "snap.json"
-    lines = [_record(1), "{\"id\": \"2301.00002\", \"title\": ", _record(3, title=None),
-             _record(4, versions=[{"version": "vX", "created": "Mon, 2 Apr 2007 19:18:42 GMT"}]),
-             "", _record(6, id="not-an-id"), _record(7)]
+    lines = [
+        _record(1),
+        '{"id": "2301.00002", "title": ',
+        _record(3, title=None),
+        _record(4, versions=[{"version": "vX", "created": "Mon, 2 Apr 2007 19:18:42 GMT"}]),
+        "",
+        _record(6, id="not-an-id"),
+        _record(7),
+    ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     report = ingest_paths(engine=engine, paths=[path], fmt="kaggle")
     assert report.added == 2
     got = [(r.line, r.reason.split(":")[0]) for r in report.rejected]
-    assert got == [(2, "invalid JSON"), (3, "missing title"), (4, "bad version 'vX'"),
-                   (6, "id 'not-an-id' is not an arXiv id")]
+    assert got == [
+        (2, "invalid JSON"),
+        (3, "missing title"),
+        (4, "bad version 'vX'"),
+        (6, "id 'not-an-id' is not an arXiv id"),
+    ]
     assert all(r.file == str(path) for r in report.rejected)
 
 
@@ -145,8 +177,9 @@ def test_progress_follows_the_bytes_read(engine: Engine, tmp_path: Path) -> None
     assert sum(seen) == path.stat().st_size
 
 
-def test_cli_progress_bar_does_not_break_ingest(settings: Settings, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_progress_bar_does_not_break_ingest(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "snap.json"
     path.write_text("".join(_record(i) + "\n" for i in range(1, 201)), encoding="utf-8")
     monkeypatch.setattr(cli_common.console, "_force_terminal", True)  # draw the bar as on a terminal

@@ -25,7 +25,9 @@ HEAD = """<?xml version="1.0" encoding="UTF-8"?>
 <responseDate>2024-03-04T09:12:45Z</responseDate>
 """
 
-ARXIV_PAGE = HEAD + """<request verb="ListRecords" metadataPrefix="arXiv" set="cs" from="2024-03-01">http://export.arxiv.org/oai2</request>
+ARXIV_PAGE = (
+    HEAD
+    + """<request verb="ListRecords" metadataPrefix="arXiv" set="cs" from="2024-03-01">http://export.arxiv.org/oai2</request>
 <ListRecords>
 <record>
 <header>
@@ -63,8 +65,11 @@ them, cutting latency by half on open-domain QA.
 </ListRecords>
 </OAI-PMH>
 """
+)
 
-RAW_PAGE = HEAD + """<request verb="ListRecords" resumptionToken="6960525|2001">http://export.arxiv.org/oai2</request>
+RAW_PAGE = (
+    HEAD
+    + """<request verb="ListRecords" resumptionToken="6960525|2001">http://export.arxiv.org/oai2</request>
 <ListRecords>
 <record>
 <header>
@@ -90,6 +95,7 @@ presented for the production of massive photon pairs at hadron colliders.
 </ListRecords>
 </OAI-PMH>
 """
+)
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:
@@ -150,8 +156,7 @@ def test_deleted_record_never_removes_a_stored_paper(engine: Engine, tmp_path: P
     page = parse_oai_bytes(RAW_PAGE.replace("0704.0002", "0704.0001").encode(), name="x")
     deleted = [i for i in page.items if isinstance(i, DeletedRecord)]
     assert [d.id for d in deleted] == ["0704.0001"]
-    again = ingest_paths(engine=engine, paths=[_write(tmp_path, "del.xml",
-                                                      RAW_PAGE.replace("0704.0002", "0704.0001"))])
+    again = ingest_paths(engine=engine, paths=[_write(tmp_path, "del.xml", RAW_PAGE.replace("0704.0002", "0704.0001"))])
     assert (again.deleted, again.withdrawn) == (1, 1)
     with engine.connect() as conn:
         kept = get_paper(conn=conn, paper_id="0704.0001")
@@ -161,7 +166,8 @@ def test_deleted_record_never_removes_a_stored_paper(engine: Engine, tmp_path: P
 
 
 def test_a_withdrawn_paper_says_so_on_its_page_in_the_api_and_through_export(
-        settings: Settings, tmp_path: Path) -> None:
+    settings: Settings, tmp_path: Path
+) -> None:
     app = create_app(settings)
     with TestClient(app) as client:
         engine: Engine = app.state.engine
@@ -188,16 +194,21 @@ def test_a_withdrawn_paper_says_so_on_its_page_in_the_api_and_through_export(
 
 
 def test_no_records_match_is_an_empty_page_not_an_error(engine: Engine, tmp_path: Path) -> None:
-    text = HEAD + """<request verb="ListRecords" metadataPrefix="arXiv" set="cs" from="2030-01-01">http://export.arxiv.org/oai2</request>
+    text = (
+        HEAD
+        + """<request verb="ListRecords" metadataPrefix="arXiv" set="cs" from="2030-01-01">http://export.arxiv.org/oai2</request>
 <error code="noRecordsMatch">The combination of the values of the from, until, set and metadataPrefix arguments results in an empty list.</error>
 </OAI-PMH>
 """
+    )
     report = ingest_paths(engine=engine, paths=[_write(tmp_path, "none.xml", text)])
     assert (report.added, report.rejected) == (0, [])
 
 
 def test_arxiv_and_arxivraw_records_of_one_paper_merge(engine: Engine, tmp_path: Path) -> None:
-    arxiv_record = HEAD + """<ListRecords><record><header><identifier>oai:arXiv.org:0704.0001</identifier>
+    arxiv_record = (
+        HEAD
+        + """<ListRecords><record><header><identifier>oai:arXiv.org:0704.0001</identifier>
 <datestamp>2008-11-13</datestamp></header><metadata>
 <arXiv xmlns="http://arxiv.org/OAI/arXiv/"><id>0704.0001</id><created>2007-04-02</created>
 <updated>2007-07-24</updated><authors><author><keyname>Bal\\'azs</keyname><forenames>C.</forenames></author>
@@ -205,6 +216,7 @@ def test_arxiv_and_arxivraw_records_of_one_paper_merge(engine: Engine, tmp_path:
 <categories>hep-ph</categories><abstract>A fully differential calculation.</abstract></arXiv>
 </metadata></record></ListRecords></OAI-PMH>
 """
+    )
     first = ingest_paths(engine=engine, paths=[_write(tmp_path, "arxiv.xml", arxiv_record)])
     second = ingest_paths(engine=engine, paths=[_write(tmp_path, "raw.xml", RAW_PAGE)])
     assert first.added == 1 and second.added == 0 and second.updated == 1

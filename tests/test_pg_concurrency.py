@@ -33,8 +33,15 @@ PAPERS = [f"2403.{i:05d}" for i in range(1, 6)]
 @pytest.fixture
 def pg_settings(pg_url: str, tmp_path: Path) -> Settings:
     """Settings on a fresh PostgreSQL database, whatever PAPERFEED_TEST_BACKEND says."""
-    return Settings(_env_file=None, environment="test", data_dir=tmp_path / "data",  # type: ignore[call-arg]
-                    database_url=pg_url, seed_demo=False, embedder="none", base_url="http://testserver")
+    return Settings(
+        _env_file=None,
+        environment="test",
+        data_dir=tmp_path / "data",  # type: ignore[call-arg]
+        database_url=pg_url,
+        seed_demo=False,
+        embedder="none",
+        base_url="http://testserver",
+    )
 
 
 @pytest.fixture
@@ -45,9 +52,15 @@ def pg_engine(pg_settings: Settings) -> Iterator[Engine]:
 
 
 def _env(settings: Settings, **extra: str) -> dict[str, str]:
-    return {**os.environ, "PAPERFEED_DATABASE_URL": settings.database_url,
-            "PAPERFEED_DATA_DIR": str(settings.data_dir), "PAPERFEED_SEED_DEMO": "false",
-            "PAPERFEED_EMBEDDER": "none", "PAPERFEED_BASE_URL": "http://testserver", **extra}
+    return {
+        **os.environ,
+        "PAPERFEED_DATABASE_URL": settings.database_url,
+        "PAPERFEED_DATA_DIR": str(settings.data_dir),
+        "PAPERFEED_SEED_DEMO": "false",
+        "PAPERFEED_EMBEDDER": "none",
+        "PAPERFEED_BASE_URL": "http://testserver",
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -66,9 +79,22 @@ def site(pg_settings: Settings, tokens: list[str], tmp_path: Path) -> Iterator[s
     """``paperfeed serve --workers 4`` on the test database (members and papers already in); its URL."""
     port = free_port()
     log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-c", "from paperfeed.cli import main; main()", "serve",
-                             "--workers", "4", "--port", str(port)],
-                            env=_env(pg_settings), cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from paperfeed.cli import main; main()",
+            "serve",
+            "--workers",
+            "4",
+            "--port",
+            str(port),
+        ],
+        env=_env(pg_settings),
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -104,8 +130,7 @@ def _client_run(base: str, token: str) -> list[int]:
     return codes
 
 
-def test_fifty_clients_four_workers_exact_vote_counts(site: str, tokens: list[str],
-                                                      pg_engine: Engine) -> None:
+def test_fifty_clients_four_workers_exact_vote_counts(site: str, tokens: list[str], pg_engine: Engine) -> None:
     with ThreadPoolExecutor(CLIENTS) as pool:
         codes = [c for run in pool.map(lambda t: _client_run(site, t), tokens) for c in run]
     assert Counter(codes) == {200: CLIENTS * (len(PAPERS) + 3)}
@@ -116,7 +141,8 @@ def test_fifty_clients_four_workers_exact_vote_counts(site: str, tokens: list[st
 
 
 def test_two_digest_senders_one_postgres_one_digest_each(
-        pg_settings: Settings, pg_engine: Engine, smtp: SmtpServer, tmp_path: Path) -> None:  # noqa: F811
+    pg_settings: Settings, pg_engine: Engine, smtp: SmtpServer, tmp_path: Path
+) -> None:  # noqa: F811
     now = datetime.now(UTC).replace(microsecond=0)
     paper = make_paper(title="Everyone Upvoted This", published=now - timedelta(hours=1))
     with pg_engine.begin() as conn:
@@ -127,10 +153,20 @@ def test_two_digest_senders_one_postgres_one_digest_each(
         add_active(pg_engine, e, send_hour=0)
     smtp.handler.on_rcpt = lambda n, a: 0.02  # keep both senders busy at the same time
     env = _env(pg_settings, **smtp.env())
-    cmd = [sys.executable, "-c", "from paperfeed.cli import main; main()", "digest", "send", "--json",
-           "--now", now.isoformat()]
-    procs = [subprocess.Popen(cmd, env=env, cwd=tmp_path, text=True, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE) for _ in range(2)]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from paperfeed.cli import main; main()",
+        "digest",
+        "send",
+        "--json",
+        "--now",
+        now.isoformat(),
+    ]
+    procs = [
+        subprocess.Popen(cmd, env=env, cwd=tmp_path, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
     reports = []
     for proc in procs:
         out, err = proc.communicate(timeout=180)

@@ -21,22 +21,40 @@ from tests.factories import make_paper
 
 @pytest.fixture
 def pg_engine(pg_url: str, tmp_path) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
-    settings = Settings(_env_file=None, environment="test", data_dir=tmp_path,  # type: ignore[call-arg]
-                        database_url=pg_url, seed_demo=False, embedder="none")
+    settings = Settings(
+        _env_file=None,
+        environment="test",
+        data_dir=tmp_path,  # type: ignore[call-arg]
+        database_url=pg_url,
+        seed_demo=False,
+        embedder="none",
+    )
     engine = open_store(settings)
     papers = [
-        make_paper(id="2401.00001", title="Graph neural networks for molecules",
-                   abstract="Message passing over molecular graphs predicts properties.",
-                   authors=[Author("Yann LeCun")], categories=["cs.LG"],
-                   published=datetime(2023, 5, 1, tzinfo=UTC)),
-        make_paper(id="2401.00002", title="A survey of graph learning",
-                   abstract="We review graph neural networks and message passing.",
-                   authors=[Author("Ada Lovelace")], categories=["stat.ML"],
-                   published=datetime(2021, 3, 1, tzinfo=UTC)),
-        make_paper(id="2401.00003", title="Protein folding with transformers",
-                   abstract="Attention models predict protein structures.",
-                   authors=[Author("Alan Turing")], categories=["q-bio.BM"],
-                   published=datetime(2024, 2, 1, tzinfo=UTC)),
+        make_paper(
+            id="2401.00001",
+            title="Graph neural networks for molecules",
+            abstract="Message passing over molecular graphs predicts properties.",
+            authors=[Author("Yann LeCun")],
+            categories=["cs.LG"],
+            published=datetime(2023, 5, 1, tzinfo=UTC),
+        ),
+        make_paper(
+            id="2401.00002",
+            title="A survey of graph learning",
+            abstract="We review graph neural networks and message passing.",
+            authors=[Author("Ada Lovelace")],
+            categories=["stat.ML"],
+            published=datetime(2021, 3, 1, tzinfo=UTC),
+        ),
+        make_paper(
+            id="2401.00003",
+            title="Protein folding with transformers",
+            abstract="Attention models predict protein structures.",
+            authors=[Author("Alan Turing")],
+            categories=["q-bio.BM"],
+            published=datetime(2024, 2, 1, tzinfo=UTC),
+        ),
     ]
     with engine.begin() as conn:
         upsert_papers(conn=conn, papers_in=papers)
@@ -87,8 +105,12 @@ def test_pgvector_dense_and_hybrid(pg_engine: Engine) -> None:
     assert dense.update(pg_engine, _Embedder()) == 0  # unchanged text is not embedded again
     with pg_engine.begin() as conn:  # the nearest-neighbour query is answered by the HNSW index
         conn.execute(text("SET LOCAL enable_seqscan = off"))
-        plan = " ".join(r[0] for r in conn.execute(text(
-            "EXPLAIN SELECT paper_id FROM paper_vectors ORDER BY embedding::vector(3) <=> '[1,0,0]' LIMIT 2")))
+        plan = " ".join(
+            r[0]
+            for r in conn.execute(
+                text("EXPLAIN SELECT paper_id FROM paper_vectors ORDER BY embedding::vector(3) <=> '[1,0,0]' LIMIT 2")
+            )
+        )
     assert "ix_paper_vectors_hnsw_3" in plan
     found, scores = dense.search(np.array([0.0, 1.0, 0.0], dtype=np.float32), 2)
     assert found[0] == "2401.00003" and scores[0] == pytest.approx(1.0)
@@ -97,8 +119,13 @@ def test_pgvector_dense_and_hybrid(pg_engine: Engine) -> None:
         dense.search(np.zeros(4, dtype=np.float32), 1)
     lex = PgLexical(pg_engine)
     q = parse_query("protein -survey")
-    ranking = hybrid.rank(q, mode="hybrid", lexical=lex, dense=dense,  # type: ignore[arg-type]
-                          vector=np.array([0.0, 1.0, 0.0], dtype=np.float32))
+    ranking = hybrid.rank(
+        q,
+        mode="hybrid",
+        lexical=lex,
+        dense=dense,  # type: ignore[arg-type]
+        vector=np.array([0.0, 1.0, 0.0], dtype=np.float32),
+    )
     assert ranking.ids[0] == "2401.00003" and ranking.reason("2401.00003") == "both"
     assert "2401.00002" not in ranking.ids  # the exclusion holds for semantic candidates too
 
@@ -112,9 +139,15 @@ def test_refuses_sqlite(engine: Engine) -> None:
 def test_searcher_on_the_postgres_backend(pg_engine: Engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from paperfeed.search.service import Searcher
 
-    settings = Settings(_env_file=None, environment="test", data_dir=tmp_path,  # type: ignore[call-arg]
-                        database_url=str(pg_engine.url.render_as_string(hide_password=False)),
-                        seed_demo=False, embedder="none", search_backend="postgres")
+    settings = Settings(
+        _env_file=None,
+        environment="test",
+        data_dir=tmp_path,  # type: ignore[call-arg]
+        database_url=str(pg_engine.url.render_as_string(hide_password=False)),
+        seed_demo=False,
+        embedder="none",
+        search_backend="postgres",
+    )
     searcher = Searcher(engine=pg_engine, settings=settings)
     assert searcher.refresh()["lexical_docs"] == 3  # nothing to build: PostgreSQL keeps search_tsv
     results = searcher.search("graph -survey", limit=5)
@@ -154,8 +187,7 @@ def test_a_pruned_query_still_counts_every_match(pg_engine: Engine, monkeypatch:
     assert page.total == 3  # ...but the count is of every paper that matches a word
 
 
-def test_a_broad_query_past_the_exact_count_is_estimated(pg_engine: Engine,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_broad_query_past_the_exact_count_is_estimated(pg_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     from paperfeed.search import pg_backend
 
     broad_query_stats(monkeypatch)

@@ -29,7 +29,9 @@ def test_fields_author_category_year_and_sort() -> None:
 
 def test_year_ranges_and_partial_dates() -> None:
     assert (parse_query("year:2019-2021").date_from, parse_query("year:2019-2021").date_to) == (
-        date(2019, 1, 1), date(2021, 12, 31))
+        date(2019, 1, 1),
+        date(2021, 12, 31),
+    )
     q = parse_query("from:2023-02 to:2024-02")
     assert (q.date_from, q.date_to) == (date(2023, 2, 1), date(2024, 2, 29))
     q = parse_query("from:2023-01-15 to:2023-06-30")
@@ -38,25 +40,47 @@ def test_year_ranges_and_partial_dates() -> None:
     assert (q.date_from, q.date_to) == (date(2023, 6, 1), date(2023, 12, 31))
 
 
-@pytest.mark.parametrize("raw, message", [
-    ("year:abc", "year: expects a year"),
-    ("year:2021-2019", "not a valid year range"),
-    ("from:2023-13-01", "not a valid date"),
-    ("to:yesterday", "to: expects a date"),
-    ("cat:'; DROP", "cat: expects an arXiv category"),
-    ("sort:best", "sort: expects one of relevance, date, trending"),
-    ("from:2024-01-01 to:2023-01-01", "the date range is empty"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ("year:abc", "year: expects a year"),
+        ("year:2021-2019", "not a valid year range"),
+        ("from:2023-13-01", "not a valid date"),
+        ("to:yesterday", "to: expects a date"),
+        ("cat:'; DROP", "cat: expects an arXiv category"),
+        ("sort:best", "sort: expects one of relevance, date, trending"),
+        ("from:2024-01-01 to:2023-01-01", "the date range is empty"),
+    ],
+)
 def test_bad_field_values_raise_clear_errors(raw: str, message: str) -> None:
     with pytest.raises(QueryError, match=message):
         parse_query(raw)
 
 
-@pytest.mark.parametrize("raw", [
-    "", "   ", "!!!???...", '"', '"unbalanced quote', "((((", "a AND b OR NOT c*", "title:foo^2",
-    "'; DROP TABLE papers; --", 'NEAR(a b) "x" MATCH', "\x00\x01\x7f", "-", "--", "author:", "-author:x",
-    "x" * 10_000, "word " * 5_000, "naïve Ångström façade", "中文 日本語",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "   ",
+        "!!!???...",
+        '"',
+        '"unbalanced quote',
+        "((((",
+        "a AND b OR NOT c*",
+        "title:foo^2",
+        "'; DROP TABLE papers; --",
+        'NEAR(a b) "x" MATCH',
+        "\x00\x01\x7f",
+        "-",
+        "--",
+        "author:",
+        "-author:x",
+        "x" * 10_000,
+        "word " * 5_000,
+        "naïve Ångström façade",
+        "中文 日本語",
+    ],
+)
 def test_hostile_input_never_raises(raw: str) -> None:
     q = parse_query(raw)
     assert isinstance(q.scored_terms, list)
@@ -96,8 +120,9 @@ def test_negated_fields_are_ignored_with_a_warning() -> None:
 
 
 def test_add_filters_folds_form_fields_into_the_query() -> None:
-    q = add_filters(parse_query("graphs year:2023"), categories=["cs.LG", ""], date_from=date(2023, 3, 1),
-                    date_to=date(2024, 5, 1))
+    q = add_filters(
+        parse_query("graphs year:2023"), categories=["cs.LG", ""], date_from=date(2023, 3, 1), date_to=date(2024, 5, 1)
+    )
     assert q.categories == ["cs.LG"]
     assert (q.date_from, q.date_to) == (date(2023, 3, 1), date(2023, 12, 31))
     with pytest.raises(QueryError, match="arXiv category"):

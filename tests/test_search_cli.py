@@ -24,9 +24,14 @@ HIT_KEYS = {"id", "title", "score", "reason", "authors", "published", "snippet",
 def env(settings: Settings, engine: Engine) -> dict[str, str]:
     with engine.begin() as conn:
         upsert_papers(conn=conn, papers_in=[make_paper(**row) for row in CORPUS])
-    return {"PAPERFEED_DATA_DIR": str(settings.data_dir), "PAPERFEED_DATABASE_URL": settings.database_url,
-            "PAPERFEED_EMBEDDER": "none", "PAPERFEED_SEED_DEMO": "false", "HF_HUB_OFFLINE": "1",
-            "PAPERFEED_BASE_URL": "http://paperfeed.test"}
+    return {
+        "PAPERFEED_DATA_DIR": str(settings.data_dir),
+        "PAPERFEED_DATABASE_URL": settings.database_url,
+        "PAPERFEED_EMBEDDER": "none",
+        "PAPERFEED_SEED_DEMO": "false",
+        "HF_HUB_OFFLINE": "1",
+        "PAPERFEED_BASE_URL": "http://paperfeed.test",
+    }
 
 
 def run(env: dict[str, str], *args: str) -> tuple[int, str, str]:
@@ -85,14 +90,17 @@ def test_search_text_output_lists_titles_and_pagination(env: dict[str, str]) -> 
     assert "1-1 of" in out and "<mark>" not in out
 
 
-@pytest.mark.parametrize("args, message", [
-    (["search", ""], "Type some words"),
-    (["search", "?!?!"], "Nothing to search for"),
-    (["search", "year:abc"], "year: expects a year"),
-    (["search", "graph", "--mode", "semantic"], "--mode must be one of bm25, dense, hybrid"),
-    (["search", "graph", "--sort", "best"], "--sort must be one of relevance, date, trending"),
-    (["similar", "9999.99999"], "there is no paper '9999.99999'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["search", ""], "Type some words"),
+        (["search", "?!?!"], "Nothing to search for"),
+        (["search", "year:abc"], "year: expects a year"),
+        (["search", "graph", "--mode", "semantic"], "--mode must be one of bm25, dense, hybrid"),
+        (["search", "graph", "--sort", "best"], "--sort must be one of relevance, date, trending"),
+        (["similar", "9999.99999"], "there is no paper '9999.99999'"),
+    ],
+)
 def test_errors_are_one_clear_line(env: dict[str, str], args: list[str], message: str) -> None:
     code, out, err = run(env, *args)
     assert code == 1 and message in err and out == ""
@@ -118,26 +126,33 @@ def test_similar_json_excludes_the_paper_itself(env: dict[str, str]) -> None:
 
 # ---------------------------------------------------------------- eval on a tiny BEIR folder
 
+
 def _beir(folder: Path) -> Path:
     corpus = [
-        {"_id": "d1", "title": "Aspirin and heart attacks", "text": "Daily aspirin lowers the risk of heart "
-         "attack in adults with cardiovascular disease."},
-        {"_id": "d2", "title": "Vitamin D and bone density", "text": "Vitamin D supplements increase bone "
-         "mineral density in older women."},
+        {
+            "_id": "d1",
+            "title": "Aspirin and heart attacks",
+            "text": "Daily aspirin lowers the risk of heart attack in adults with cardiovascular disease.",
+        },
+        {
+            "_id": "d2",
+            "title": "Vitamin D and bone density",
+            "text": "Vitamin D supplements increase bone mineral density in older women.",
+        },
         {"_id": "d3", "title": "Sleep and memory", "text": "Sleep after learning consolidates memory."},
-        {"_id": "d4", "title": "Exercise and mood",
-         "text": "Regular exercise reduces symptoms of depression."},
+        {"_id": "d4", "title": "Exercise and mood", "text": "Regular exercise reduces symptoms of depression."},
     ]
-    queries = [{"_id": "q1", "text": "does aspirin prevent heart attack"},
-               {"_id": "q2", "text": "vitamin D bone health"},
-               {"_id": "q3", "text": "sleep helps memory"},
-               {"_id": "q9", "text": "a query without judgements"}]
+    queries = [
+        {"_id": "q1", "text": "does aspirin prevent heart attack"},
+        {"_id": "q2", "text": "vitamin D bone health"},
+        {"_id": "q3", "text": "sleep helps memory"},
+        {"_id": "q9", "text": "a query without judgements"},
+    ]
     folder.mkdir()
     (folder / "corpus.jsonl").write_text("\n".join(json.dumps(r) for r in corpus) + "\n")
     (folder / "queries.jsonl").write_text("\n".join(json.dumps(r) for r in queries) + "\n")
     (folder / "qrels").mkdir()
-    (folder / "qrels" / "test.tsv").write_text(
-        "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\nq3\td3\t1\n")
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\nq3\td3\t1\n")
     return folder
 
 
@@ -165,8 +180,9 @@ def test_eval_reports_bad_folders_and_splits(env: dict[str, str], tmp_path: Path
 
 @pytest.mark.model
 @pytest.mark.skipif(not EMBEDDERS_AVAILABLE, reason="the ml extra is not installed")
-def test_eval_all_modes_and_semantic_search_with_the_static_model(env: dict[str, str], tmp_path: Path,
-                                                                   static_model: Path) -> None:  # noqa: F811
+def test_eval_all_modes_and_semantic_search_with_the_static_model(
+    env: dict[str, str], tmp_path: Path, static_model: Path
+) -> None:  # noqa: F811
     env = {**env, "PAPERFEED_STATIC_MODEL_PATH": str(static_model)}
     folder = _beir(tmp_path / "tiny")
     code, out, _ = run(env, "eval", str(folder), "--model", "static", "--json")
@@ -186,15 +202,23 @@ def test_eval_all_modes_and_semantic_search_with_the_static_model(env: dict[str,
 
 
 def test_search_seeds_the_demo_corpus_on_an_empty_store(tmp_path: Path) -> None:
-    env = {"PAPERFEED_DATA_DIR": str(tmp_path / "data"), "PAPERFEED_DATABASE_URL": "",
-           "PAPERFEED_EMBEDDER": "none", "PAPERFEED_SEED_DEMO": "true"}
+    env = {
+        "PAPERFEED_DATA_DIR": str(tmp_path / "data"),
+        "PAPERFEED_DATABASE_URL": "",
+        "PAPERFEED_EMBEDDER": "none",
+        "PAPERFEED_SEED_DEMO": "true",
+    }
     code, out, _ = run(env, "search", "graph neural networks", "--json", "--limit", "3")
     assert code == 0 and len(json.loads(out)) == 3
 
 
 def test_authors_show_in_text_output(env: dict[str, str], engine: Engine) -> None:
     with engine.begin() as conn:
-        upsert_papers(conn=conn, papers_in=[make_paper(title="Many author paper on lasers", authors=[
-            Author(f"Author {i}") for i in range(6)])])
+        upsert_papers(
+            conn=conn,
+            papers_in=[
+                make_paper(title="Many author paper on lasers", authors=[Author(f"Author {i}") for i in range(6)])
+            ],
+        )
     code, out, _ = run(env, "search", "lasers")
     assert code == 0 and "Author 0, Author 1, Author 2, Author 3 et al." in out

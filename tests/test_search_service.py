@@ -28,34 +28,64 @@ def _when(year: int, month: int = 6, day: int = 1) -> datetime:
 
 
 CORPUS = [
-    dict(id="2301.00001", title="Graph neural networks for molecule property prediction",
-         abstract="We apply message passing graph neural networks to predict molecular properties of drug "
-                  "candidates.", authors=[Author("Marie Curie"), Author("Ada Lovelace")],
-         categories=["cs.LG", "q-bio.BM"], published=_when(2023, 3)),
-    dict(id="2302.00002", title="Transformer language models for machine translation",
-         abstract="Attention based transformer models translate sentences between languages with high "
-                  "accuracy.", authors=[Author("Alan Turing")], categories=["cs.CL"],
-         published=_when(2023, 5)),
-    dict(id="2203.00003", title="Protein folding with deep learning",
-         abstract="Deep networks predict the three dimensional structure of proteins from their amino acid "
-                  "sequence.", authors=[Author("Rosalind Franklin")], categories=["q-bio.BM"],
-         published=_when(2022, 2)),
-    dict(id="2104.00004", title="Turbulent boundary layers on swept wings",
-         abstract="Wind tunnel experiments measure turbulent boundary layer transition on swept aircraft "
-                  "wings.", authors=[Author("Ludwig Prandtl")], categories=["physics.flu-dyn"],
-         published=_when(2021, 4)),
-    dict(id="2305.00005", title="Retrieval augmented question answering",
-         abstract="A dense retriever finds passages that a reader model uses to answer open domain "
-                  "questions; passing messages between passages is not needed.",
-         authors=[Author("Grace Hopper")], categories=["cs.CL", "cs.IR"], published=_when(2023, 9)),
-    dict(id="2306.00006", title="A survey of graph neural networks",
-         abstract="This survey reviews graph neural network architectures, including message passing and "
-                  "spectral methods.", authors=[Author("Ada Lovelace")], categories=["cs.LG"],
-         published=_when(2023, 11)),
-    dict(id="2401.00007", title="Graph transformers for molecules",
-         abstract="Combining graph neural networks with transformer attention improves molecular property "
-                  "prediction.", authors=[Author("Alan Turing"), Author("Marie Curie")],
-         categories=["cs.LG"], published=_when(2024, 1, 15)),
+    dict(
+        id="2301.00001",
+        title="Graph neural networks for molecule property prediction",
+        abstract="We apply message passing graph neural networks to predict molecular properties of drug candidates.",
+        authors=[Author("Marie Curie"), Author("Ada Lovelace")],
+        categories=["cs.LG", "q-bio.BM"],
+        published=_when(2023, 3),
+    ),
+    dict(
+        id="2302.00002",
+        title="Transformer language models for machine translation",
+        abstract="Attention based transformer models translate sentences between languages with high accuracy.",
+        authors=[Author("Alan Turing")],
+        categories=["cs.CL"],
+        published=_when(2023, 5),
+    ),
+    dict(
+        id="2203.00003",
+        title="Protein folding with deep learning",
+        abstract="Deep networks predict the three dimensional structure of proteins from their amino acid sequence.",
+        authors=[Author("Rosalind Franklin")],
+        categories=["q-bio.BM"],
+        published=_when(2022, 2),
+    ),
+    dict(
+        id="2104.00004",
+        title="Turbulent boundary layers on swept wings",
+        abstract="Wind tunnel experiments measure turbulent boundary layer transition on swept aircraft wings.",
+        authors=[Author("Ludwig Prandtl")],
+        categories=["physics.flu-dyn"],
+        published=_when(2021, 4),
+    ),
+    dict(
+        id="2305.00005",
+        title="Retrieval augmented question answering",
+        abstract="A dense retriever finds passages that a reader model uses to answer open domain "
+        "questions; passing messages between passages is not needed.",
+        authors=[Author("Grace Hopper")],
+        categories=["cs.CL", "cs.IR"],
+        published=_when(2023, 9),
+    ),
+    dict(
+        id="2306.00006",
+        title="A survey of graph neural networks",
+        abstract="This survey reviews graph neural network architectures, including message passing and "
+        "spectral methods.",
+        authors=[Author("Ada Lovelace")],
+        categories=["cs.LG"],
+        published=_when(2023, 11),
+    ),
+    dict(
+        id="2401.00007",
+        title="Graph transformers for molecules",
+        abstract="Combining graph neural networks with transformer attention improves molecular property prediction.",
+        authors=[Author("Alan Turing"), Author("Marie Curie")],
+        categories=["cs.LG"],
+        published=_when(2024, 1, 15),
+    ),
 ]
 
 
@@ -79,6 +109,7 @@ def ids(results) -> list[str]:
 
 # ---------------------------------------------------------------- ranking and the query language
 
+
 def test_a_title_query_finds_its_paper_first(searcher: Searcher) -> None:
     for row in CORPUS:
         results = searcher.search(str(row["title"]), mode="bm25")
@@ -87,9 +118,16 @@ def test_a_title_query_finds_its_paper_first(searcher: Searcher) -> None:
 
 
 def test_hits_carry_html_safe_snippets_with_marked_terms(searcher: Searcher, engine: Engine) -> None:
-    _store(engine, [make_paper(id="2402.00008", title="Escaping markup in abstracts",
-                               abstract="We inject <script>alert(1)</script> into turbulence models "
-                                        "& more.")])
+    _store(
+        engine,
+        [
+            make_paper(
+                id="2402.00008",
+                title="Escaping markup in abstracts",
+                abstract="We inject <script>alert(1)</script> into turbulence models & more.",
+            )
+        ],
+    )
     searcher.refresh()
     hit = searcher.search("script turbulence").hits[0]
     assert hit.paper.id == "2402.00008"
@@ -160,8 +198,13 @@ def test_sort_by_trending_puts_voted_papers_first(searcher: Searcher, engine: En
 
 
 def test_pages_are_consistent_and_total_is_exact(searcher: Searcher, engine: Engine) -> None:
-    _store(engine, [make_paper(title=f"Spectral clustering variant {i}",
-                               abstract=f"Spectral clustering with {i} eigenvectors.") for i in range(23)])
+    _store(
+        engine,
+        [
+            make_paper(title=f"Spectral clustering variant {i}", abstract=f"Spectral clustering with {i} eigenvectors.")
+            for i in range(23)
+        ],
+    )
     searcher.refresh()
     everything = searcher.search("clustering", limit=100)
     assert everything.total == 23 and len(everything.hits) == 23
@@ -174,17 +217,34 @@ def test_pages_are_consistent_and_total_is_exact(searcher: Searcher, engine: Eng
 
 # ---------------------------------------------------------------- hostile and empty input
 
+
 def test_empty_query_gives_a_helpful_error_not_hits(searcher: Searcher) -> None:
     for q in ("", "   ", "!!! ???", "the of and"):
         results = searcher.search(q)
         assert results.hits == [] and results.total == 0 and results.error and "search" in results.error
 
 
-@pytest.mark.parametrize("q", [
-    "x" * 10_000, "graph " * 3_000, '"unbalanced graph', "graph)))", "((((", "'; DROP TABLE papers; --",
-    "graph AND NOT neural OR title:x*", "NEAR(graph neural, 2)", "graph^10 ~neural", "\x00\x1b[31m",
-    "%_%' OR 1=1 --", "<script>alert(1)</script>", "author:\"", "cat:", "-", "中文 graph",
-])
+@pytest.mark.parametrize(
+    "q",
+    [
+        "x" * 10_000,
+        "graph " * 3_000,
+        '"unbalanced graph',
+        "graph)))",
+        "((((",
+        "'; DROP TABLE papers; --",
+        "graph AND NOT neural OR title:x*",
+        "NEAR(graph neural, 2)",
+        "graph^10 ~neural",
+        "\x00\x1b[31m",
+        "%_%' OR 1=1 --",
+        "<script>alert(1)</script>",
+        'author:"',
+        "cat:",
+        "-",
+        "中文 graph",
+    ],
+)
 def test_hostile_queries_answer_without_raising(searcher: Searcher, q: str) -> None:
     results = searcher.search(q)
     assert results.error or results.total >= 0
@@ -192,17 +252,19 @@ def test_hostile_queries_answer_without_raising(searcher: Searcher, q: str) -> N
         assert "<script>" not in h.snippet
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(q="year:20x3"), "year:"),
-    (dict(q="graph", mode="semantic"), "mode must be one of"),
-    (dict(q="graph", sort="newest"), "sort must be one of"),
-    (dict(q="graph", limit=0), "limit must be"),
-    (dict(q="graph", offset=-1), "offset must be"),
-    (dict(q="graph", categories=["cs.CL) OR 1=1"]), "arXiv category"),
-    (dict(q="graph", date_from=date(2024, 1, 1), date_to=date(2023, 1, 1)), "date range is empty"),
-])
-def test_unreadable_values_raise_query_error_with_a_message(searcher: Searcher, kwargs: dict,
-                                                            message: str) -> None:
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(q="year:20x3"), "year:"),
+        (dict(q="graph", mode="semantic"), "mode must be one of"),
+        (dict(q="graph", sort="newest"), "sort must be one of"),
+        (dict(q="graph", limit=0), "limit must be"),
+        (dict(q="graph", offset=-1), "offset must be"),
+        (dict(q="graph", categories=["cs.CL) OR 1=1"]), "arXiv category"),
+        (dict(q="graph", date_from=date(2024, 1, 1), date_to=date(2023, 1, 1)), "date range is empty"),
+    ],
+)
+def test_unreadable_values_raise_query_error_with_a_message(searcher: Searcher, kwargs: dict, message: str) -> None:
     q = kwargs.pop("q")
     with pytest.raises(QueryError, match=message):
         searcher.search(q, **kwargs)
@@ -210,25 +272,36 @@ def test_unreadable_values_raise_query_error_with_a_message(searcher: Searcher, 
 
 # ---------------------------------------------------------------- incremental refresh
 
+
 def test_refresh_indexes_only_what_changed(searcher: Searcher, engine: Engine) -> None:
     assert searcher.refresh()["indexed"] == 0
-    _store(engine, [make_paper(id="2403.00009", title="Quantum error correction with surface codes",
-                               abstract="Surface codes protect logical qubits.")])
+    _store(
+        engine,
+        [
+            make_paper(
+                id="2403.00009",
+                title="Quantum error correction with surface codes",
+                abstract="Surface codes protect logical qubits.",
+            )
+        ],
+    )
     report = searcher.refresh()
     assert report["indexed"] == 1 and report["lexical_docs"] == len(CORPUS) + 1
     assert ids(searcher.search("surface codes"))[0] == "2403.00009"
 
 
-def test_new_papers_become_searchable_without_an_explicit_refresh(searcher: Searcher, engine: Engine,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_new_papers_become_searchable_without_an_explicit_refresh(
+    searcher: Searcher, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(service, "CHECK_INTERVAL", 0.0)
     assert searcher.search("superconducting qubits").total == 0
     _store(engine, [make_paper(id="2403.00010", title="Superconducting qubits at scale")])
     assert ids(searcher.search("superconducting qubits")) == ["2403.00010"]
 
 
-def test_a_large_backlog_is_indexed_in_the_background(searcher: Searcher, engine: Engine,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_large_backlog_is_indexed_in_the_background(
+    searcher: Searcher, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(service, "CHECK_INTERVAL", 0.0)
     monkeypatch.setattr(service, "INLINE_REFRESH_MAX", 0)  # every backlog counts as a bulk ingest
     _store(engine, [make_paper(title=f"Photonic crystal cavity {i}") for i in range(5)])
@@ -239,8 +312,9 @@ def test_a_large_backlog_is_indexed_in_the_background(searcher: Searcher, engine
 
 
 def test_changed_text_is_reindexed(searcher: Searcher, engine: Engine) -> None:
-    newer = make_paper(**{**CORPUS[3], "abstract": "Now about hypersonic shock waves.",
-                          "versions": [], "updated": _when(2025, 1)})
+    newer = make_paper(
+        **{**CORPUS[3], "abstract": "Now about hypersonic shock waves.", "versions": [], "updated": _when(2025, 1)}
+    )
     newer.versions = [make_paper().versions[0].__class__(2, _when(2025, 1))]
     _store(engine, [newer])
     searcher.refresh()
@@ -249,27 +323,46 @@ def test_changed_text_is_reindexed(searcher: Searcher, engine: Engine) -> None:
 
 
 def test_renamed_paper_is_found_under_its_new_id_only(engine: Engine, settings: Settings) -> None:
-    _store(engine, [make_paper(id="pf-0123456789abcdef", title="Sparse autoencoders find features",
-                               abstract="Dictionary learning on activations.", versions=[])])
+    _store(
+        engine,
+        [
+            make_paper(
+                id="pf-0123456789abcdef",
+                title="Sparse autoencoders find features",
+                abstract="Dictionary learning on activations.",
+                versions=[],
+            )
+        ],
+    )
     s = Searcher(engine=engine, settings=settings)
     s.refresh()
     assert ids(s.search("sparse autoencoders")) == ["pf-0123456789abcdef"]
-    _store(engine, [make_paper(id="2404.00011", title="Sparse autoencoders find features",
-                               abstract="Dictionary learning on activations.")])
+    _store(
+        engine,
+        [
+            make_paper(
+                id="2404.00011",
+                title="Sparse autoencoders find features",
+                abstract="Dictionary learning on activations.",
+            )
+        ],
+    )
     report = s.refresh()
     assert report["deleted"] == 1 and report["lexical_docs"] == 1
     assert ids(s.search("sparse autoencoders")) == ["2404.00011"]
 
 
-def test_another_searcher_sees_the_same_index_without_reindexing(searcher: Searcher, engine: Engine,
-                                                                 settings: Settings) -> None:
+def test_another_searcher_sees_the_same_index_without_reindexing(
+    searcher: Searcher, engine: Engine, settings: Settings
+) -> None:
     other = Searcher(engine=engine, settings=settings)
     assert other.refresh()["indexed"] == 0
     assert ids(other.search("protein folding"))[0] == "2203.00003"
 
 
-def test_interrupted_refresh_resumes_where_it_stopped(engine: Engine, settings: Settings,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupted_refresh_resumes_where_it_stopped(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _store(engine, [make_paper(title=f"Resumable paper {i}") for i in range(30)])
     monkeypatch.setattr(sync, "LEXICAL_BATCH", 5)
     monkeypatch.setattr(sync, "LEXICAL_COMMIT_ROWS", 10)
@@ -315,11 +408,19 @@ def test_concurrent_searches_during_refresh(searcher: Searcher, engine: Engine) 
 
 # ---------------------------------------------------------------- similar papers
 
+
 def test_similar_excludes_itself_and_duplicates(searcher: Searcher, engine: Engine) -> None:
     # Two arXiv ids with one title are kept apart by the store: a duplicate similar papers must hide.
-    _store(engine, [make_paper(id="2402.00013", title="Graph Neural Networks for Molecule Property "
-                               "Prediction!", abstract="Message passing graph neural networks predict "
-                               "molecular properties of drug candidates.")])
+    _store(
+        engine,
+        [
+            make_paper(
+                id="2402.00013",
+                title="Graph Neural Networks for Molecule Property Prediction!",
+                abstract="Message passing graph neural networks predict molecular properties of drug candidates.",
+            )
+        ],
+    )
     searcher.refresh()
     assert "2402.00013" in ids(searcher.search("molecule property prediction"))
     hits = searcher.similar("2301.00001", limit=5)
@@ -332,8 +433,9 @@ def test_similar_excludes_itself_and_duplicates(searcher: Searcher, engine: Engi
 
 
 def test_similar_follows_versions_and_rejects_unknown_ids(searcher: Searcher) -> None:
-    assert [h.paper.id for h in searcher.similar("2301.00001v2", limit=3)] == \
-        [h.paper.id for h in searcher.similar("2301.00001", limit=3)]
+    assert [h.paper.id for h in searcher.similar("2301.00001v2", limit=3)] == [
+        h.paper.id for h in searcher.similar("2301.00001", limit=3)
+    ]
     with pytest.raises(KeyError):
         searcher.similar("9999.99999")
     with pytest.raises(KeyError):
@@ -342,9 +444,9 @@ def test_similar_follows_versions_and_rejects_unknown_ids(searcher: Searcher) ->
 
 # ---------------------------------------------------------------- semantic search (real static model)
 
+
 def needs_model(test):  # noqa: ANN001, ANN201 - a decorator for tests that load a model
-    return pytest.mark.model(pytest.mark.skipif(not EMBEDDERS_AVAILABLE,
-                                                reason="the ml extra is not installed")(test))
+    return pytest.mark.model(pytest.mark.skipif(not EMBEDDERS_AVAILABLE, reason="the ml extra is not installed")(test))
 
 
 @pytest.fixture(scope="session")
@@ -361,16 +463,14 @@ def static_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     weights = load_file(str(source / "model.safetensors"))
     table = next(v for k, v in weights.items() if k.endswith("word_embeddings.weight")).astype(np.float32)
     out = tmp_path_factory.mktemp("static") / "model"
-    StaticModel(table, Tokenizer.from_file(str(source / "tokenizer.json")), normalize=True).save_pretrained(
-        str(out))
+    StaticModel(table, Tokenizer.from_file(str(source / "tokenizer.json")), normalize=True).save_pretrained(str(out))
     return out
 
 
 @pytest.fixture
 def semantic(engine: Engine, settings: Settings, static_model: Path) -> Searcher:
     _store(engine, [make_paper(**row) for row in CORPUS])
-    model_settings = settings.model_copy(update={"embedder": "static",
-                                                 "static_model_path": str(static_model)})
+    model_settings = settings.model_copy(update={"embedder": "static", "static_model_path": str(static_model)})
     s = Searcher(engine=engine, settings=model_settings)
     report = s.refresh()
     assert report["embedded"] == len(CORPUS) and report["vectors"] == len(CORPUS), report
@@ -410,8 +510,9 @@ def test_similar_uses_vectors_and_new_papers_get_embedded(semantic: Searcher, en
     assert ids(semantic.search("airplane aerodynamics", mode="dense"))[:2] == ["2405.00012", "2104.00004"]
 
 
-def test_a_missing_model_degrades_to_bm25_with_a_warning(engine: Engine, settings: Settings, tmp_path: Path,
-                                                         caplog: pytest.LogCaptureFixture) -> None:
+def test_a_missing_model_degrades_to_bm25_with_a_warning(
+    engine: Engine, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     _store(engine, [make_paper(**row) for row in CORPUS])
     broken = settings.model_copy(update={"embedder": "static", "static_model_path": str(tmp_path / "none")})
     s = Searcher(engine=engine, settings=broken)
@@ -424,16 +525,18 @@ def test_a_missing_model_degrades_to_bm25_with_a_warning(engine: Engine, setting
 
 
 @needs_model
-def test_a_model_change_re_embeds_and_never_mixes_spaces(semantic: Searcher, engine: Engine,
-                                                         static_model: Path, tmp_path: Path) -> None:
+def test_a_model_change_re_embeds_and_never_mixes_spaces(
+    semantic: Searcher, engine: Engine, static_model: Path, tmp_path: Path
+) -> None:
     """Another static model (other weights) in the same place: everything is embedded again, and until
     then semantic search falls back to BM25 rather than comparing vectors of two models."""
     from model2vec import StaticModel
 
     small = StaticModel.from_pretrained(str(static_model))
     other = tmp_path / "other"
-    StaticModel(np.ascontiguousarray(small.embedding[:, :128]), small.tokenizer, normalize=True
-                ).save_pretrained(str(other))
+    StaticModel(np.ascontiguousarray(small.embedding[:, :128]), small.tokenizer, normalize=True).save_pretrained(
+        str(other)
+    )
     settings = semantic.settings.model_copy(update={"static_model_path": str(other)})
     switched = Searcher(engine=engine, settings=settings)
     switched._checked = time.monotonic()  # no lazy refresh: look at the index as the old model left it
@@ -442,5 +545,4 @@ def test_a_model_change_re_embeds_and_never_mixes_spaces(semantic: Searcher, eng
     report = switched.refresh()
     assert report["embedded"] == len(CORPUS) and report["vectors"] == len(CORPUS)
     assert switched.dense_index().dim == 128
-    assert ids(switched.search("graph neural networks molecules", mode="dense"))[0] in {"2301.00001",
-                                                                                        "2401.00007"}
+    assert ids(switched.search("graph neural networks molecules", mode="dense"))[0] in {"2301.00001", "2401.00007"}

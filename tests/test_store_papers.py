@@ -30,8 +30,13 @@ def test_newer_version_updates_text_and_keeps_history(engine: Engine) -> None:
     v1 = make_paper(title="Old Title")
     _upsert(engine, [v1])
     later = datetime(2024, 3, 1, tzinfo=UTC)
-    v2 = replace(v1, title="New Title", abstract="Revised abstract.", updated=later,
-                 versions=[Version(1, v1.published), Version(2, later)])
+    v2 = replace(
+        v1,
+        title="New Title",
+        abstract="Revised abstract.",
+        updated=later,
+        versions=[Version(1, v1.published), Version(2, later)],
+    )
     result = _upsert(engine, [v2])
     assert result.updated == [v1.id]
     with engine.connect() as conn:
@@ -45,8 +50,17 @@ def test_newer_version_updates_text_and_keeps_history(engine: Engine) -> None:
 
 def test_same_title_from_two_sources_becomes_one_paper_with_the_arxiv_id(engine: Engine) -> None:
     title = "Graph Transformers at Scale"
-    page_copy = make_paper(title=title, abstract="Abstract.", authors=[], categories=[], versions=[],
-                           published=None, abs_url=None, pdf_url=None, source="hf-page")
+    page_copy = make_paper(
+        title=title,
+        abstract="Abstract.",
+        authors=[],
+        categories=[],
+        versions=[],
+        published=None,
+        abs_url=None,
+        pdf_url=None,
+        source="hf-page",
+    )
     page_copy.id = derived_id(page_copy.title, page_copy.abstract)
     _upsert(engine, [page_copy])
     arxiv_copy = make_paper(id="2405.00123", title="Graph transformers at scale", abstract="Abstract.")

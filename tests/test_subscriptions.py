@@ -23,8 +23,14 @@ LINK = re.compile(r"http://testserver(/subscriptions/confirm/[A-Za-z0-9_.\-]+)")
 
 @pytest.fixture
 def mail_settings(settings: Settings, smtp: SmtpServer) -> Settings:  # noqa: F811
-    return settings.model_copy(update={"smtp_host": smtp.host, "smtp_port": smtp.port, "mail_rate_limit": 0,
-                                       "mail_from": "Paperfeed <digest@paperfeed.test>"})
+    return settings.model_copy(
+        update={
+            "smtp_host": smtp.host,
+            "smtp_port": smtp.port,
+            "mail_rate_limit": 0,
+            "mail_from": "Paperfeed <digest@paperfeed.test>",
+        }
+    )
 
 
 @pytest.fixture
@@ -40,10 +46,20 @@ def _csrf(client: TestClient, path: str) -> str:
     return m.group(1)
 
 
-def test_api_subscribe_sends_one_confirmation_and_its_link_confirms(client: TestClient, smtp: SmtpServer,  # noqa: F811
-                                                                    mail_settings: Settings) -> None:
-    r = client.post("/api/v1/subscriptions", json={"email": "Reader@Example.org", "trending": True,
-                                                   "topics": ["graph neural networks"], "frequency": "daily"})
+def test_api_subscribe_sends_one_confirmation_and_its_link_confirms(
+    client: TestClient,
+    smtp: SmtpServer,  # noqa: F811
+    mail_settings: Settings,
+) -> None:
+    r = client.post(
+        "/api/v1/subscriptions",
+        json={
+            "email": "Reader@Example.org",
+            "trending": True,
+            "topics": ["graph neural networks"],
+            "frequency": "daily",
+        },
+    )
     assert r.status_code == 202
     assert r.json()["status"] == "pending_confirmation"
     [mail] = smtp.handler.messages
@@ -60,7 +76,8 @@ def test_api_subscribe_sends_one_confirmation_and_its_link_confirms(client: Test
 
 
 def test_resubscribing_reveals_nothing_and_never_changes_an_active_subscription(
-        client: TestClient, smtp: SmtpServer) -> None:  # noqa: F811
+    client: TestClient, smtp: SmtpServer
+) -> None:  # noqa: F811
     body = {"email": "known@example.org", "topics": ["transformers"], "frequency": "daily"}
     first = client.post("/api/v1/subscriptions", json=body)
     client.get(LINK.search(smtp.handler.messages[0].part("plain")).group(1))  # type: ignore[union-attr]
@@ -75,54 +92,68 @@ def test_resubscribing_reveals_nothing_and_never_changes_an_active_subscription(
     assert "already subscribed" in already.part("plain") and "/subscriptions/manage/" in already.part("plain")
 
 
-def test_an_address_cannot_be_mail_bombed_and_a_noisy_client_is_slowed(client: TestClient,
-                                                                       smtp: SmtpServer) -> None:  # noqa: F811
+def test_an_address_cannot_be_mail_bombed_and_a_noisy_client_is_slowed(client: TestClient, smtp: SmtpServer) -> None:  # noqa: F811
     for _ in range(8):
         assert client.post("/api/v1/subscriptions", json={"email": "victim@example.org"}).status_code == 202
     assert len(smtp.handler.to("victim@example.org")) == service.PER_ADDRESS
-    codes = [client.post("/api/v1/subscriptions", json={"email": f"x{i}@example.org"}).status_code
-             for i in range(service.PER_CLIENT)]
+    codes = [
+        client.post("/api/v1/subscriptions", json={"email": f"x{i}@example.org"}).status_code
+        for i in range(service.PER_CLIENT)
+    ]
     assert codes[-1] == 429 and 202 in codes
 
 
-@pytest.mark.parametrize("email", [
-    "victim@example.org\r\nBcc: everyone@example.org",
-    "victim@example.org\nBcc: everyone@example.org",
-    "Name <victim@example.org>",
-    "not-an-address",
-    "a" * 300 + "@example.org",
-    "x@" + "b" * 250 + ".org",
-    "",
-])
-def test_hostile_or_invalid_addresses_are_refused_naming_the_field(client: TestClient, smtp: SmtpServer,  # noqa: F811
-                                                                    email: str) -> None:
+@pytest.mark.parametrize(
+    "email",
+    [
+        "victim@example.org\r\nBcc: everyone@example.org",
+        "victim@example.org\nBcc: everyone@example.org",
+        "Name <victim@example.org>",
+        "not-an-address",
+        "a" * 300 + "@example.org",
+        "x@" + "b" * 250 + ".org",
+        "",
+    ],
+)
+def test_hostile_or_invalid_addresses_are_refused_naming_the_field(
+    client: TestClient,
+    smtp: SmtpServer,  # noqa: F811
+    email: str,
+) -> None:
     r = client.post("/api/v1/subscriptions", json={"email": email})
     assert r.status_code == 422
     assert r.json()["detail"][0]["field"] == "email"
     assert smtp.handler.messages == []
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"frequency": "hourly"}, "frequency"),
-    ({"topics": ["ok", "bad\r\nBcc: x@y.z"]}, "topics"),
-    ({"topics": ["x" * 500]}, "topics"),
-    ({"topics": ["year:abc"]}, "topics"),
-    ({"topics": ["graph", "-"]}, "topics"),
-    ({"timezone": "Mars/Olympus"}, "timezone"),
-    ({"send_hour": 24}, "send_hour"),
-    ({"admin": True}, "admin"),
-])
-def test_bad_preferences_are_422_with_the_field(client: TestClient, body: dict[str, object],
-                                                field: str) -> None:
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"frequency": "hourly"}, "frequency"),
+        ({"topics": ["ok", "bad\r\nBcc: x@y.z"]}, "topics"),
+        ({"topics": ["x" * 500]}, "topics"),
+        ({"topics": ["year:abc"]}, "topics"),
+        ({"topics": ["graph", "-"]}, "topics"),
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"send_hour": 24}, "send_hour"),
+        ({"admin": True}, "admin"),
+    ],
+)
+def test_bad_preferences_are_422_with_the_field(client: TestClient, body: dict[str, object], field: str) -> None:
     r = client.post("/api/v1/subscriptions", json={"email": "ok@example.org", **body})
     assert r.status_code == 422
     assert r.json()["detail"][0]["field"].startswith(field)
 
 
-def test_subscribe_form_needs_csrf_and_then_mails_a_confirmation(client: TestClient,
-                                                                 smtp: SmtpServer) -> None:  # noqa: F811
-    form = {"email": "form@example.org", "trending": "on", "frequency": "weekdays",
-            "timezone": "Europe/Paris", "send_hour": "8", "topics": "diffusion\nauthor:hinton"}
+def test_subscribe_form_needs_csrf_and_then_mails_a_confirmation(client: TestClient, smtp: SmtpServer) -> None:  # noqa: F811
+    form = {
+        "email": "form@example.org",
+        "trending": "on",
+        "frequency": "weekdays",
+        "timezone": "Europe/Paris",
+        "send_hour": "8",
+        "topics": "diffusion\nauthor:hinton",
+    }
     assert client.post("/subscribe", data=form).status_code == 403
     assert smtp.handler.messages == []
     r = client.post("/subscribe", data={**form, "csrf_token": _csrf(client, "/subscribe")})
@@ -133,7 +164,11 @@ def test_subscribe_form_needs_csrf_and_then_mails_a_confirmation(client: TestCli
         sub = get_subscriber(conn=conn, email="form@example.org")
     assert sub is not None and sub.status == "active"
     assert (sub.frequency, sub.timezone, sub.send_hour, sub.topics) == (
-        "weekdays", "Europe/Paris", 8, ["diffusion", "author:hinton"])
+        "weekdays",
+        "Europe/Paris",
+        8,
+        ["diffusion", "author:hinton"],
+    )
 
 
 def _active(client: TestClient, smtp: SmtpServer, email: str) -> None:  # noqa: F811
@@ -141,28 +176,46 @@ def _active(client: TestClient, smtp: SmtpServer, email: str) -> None:  # noqa: 
     client.get(LINK.search(smtp.handler.to(email)[-1].part("plain")).group(1))  # type: ignore[union-attr]
 
 
-def test_manage_link_changes_preferences(client: TestClient, smtp: SmtpServer,  # noqa: F811
-                                         mail_settings: Settings) -> None:
+def test_manage_link_changes_preferences(
+    client: TestClient,
+    smtp: SmtpServer,  # noqa: F811
+    mail_settings: Settings,
+) -> None:
     _active(client, smtp, "m@example.org")
     with client.app.state.engine.connect() as conn:  # type: ignore[attr-defined]
         sub = get_subscriber(conn=conn, email="m@example.org")
     assert sub is not None
     path = manage_url(mail_settings, sub).removeprefix("http://testserver")
     token = _csrf(client, path)
-    r = client.post(path, data={"csrf_token": token, "frequency": "weekly", "timezone": "Asia/Tokyo",
-                                "send_hour": "21", "topics": "quantum"})
+    r = client.post(
+        path,
+        data={
+            "csrf_token": token,
+            "frequency": "weekly",
+            "timezone": "Asia/Tokyo",
+            "send_hour": "21",
+            "topics": "quantum",
+        },
+    )
     assert r.status_code == 200 and "saved" in r.text
-    bad = client.post(path, data={"csrf_token": token, "frequency": "weekly", "timezone": "Nowhere/Land",
-                                  "send_hour": "21"})
+    bad = client.post(
+        path, data={"csrf_token": token, "frequency": "weekly", "timezone": "Nowhere/Land", "send_hour": "21"}
+    )
     assert bad.status_code == 400 and "time zone" in bad.text
     with client.app.state.engine.connect() as conn:  # type: ignore[attr-defined]
         sub = get_subscriber(conn=conn, email="m@example.org")
     assert sub is not None and (sub.frequency, sub.timezone, sub.send_hour, sub.topics, sub.trending) == (
-        "weekly", "Asia/Tokyo", 21, ["quantum"], False)
+        "weekly",
+        "Asia/Tokyo",
+        21,
+        ["quantum"],
+        False,
+    )
 
 
 def test_unsubscribe_get_only_asks_and_post_unsubscribes_without_signing_in(
-        client: TestClient, smtp: SmtpServer, mail_settings: Settings) -> None:  # noqa: F811
+    client: TestClient, smtp: SmtpServer, mail_settings: Settings
+) -> None:  # noqa: F811
     _active(client, smtp, "u@example.org")
     with client.app.state.engine.connect() as conn:  # type: ignore[attr-defined]
         sub = get_subscriber(conn=conn, email="u@example.org")
@@ -171,8 +224,9 @@ def test_unsubscribe_get_only_asks_and_post_unsubscribes_without_signing_in(
     page = client.get(path)
     assert page.status_code == 200 and 'method="post"' in page.text
     fresh = TestClient(client.app)  # a mail client: no cookies, no CSRF token
-    r = fresh.post(path, content=b"List-Unsubscribe=One-Click",
-                   headers={"content-type": "application/x-www-form-urlencoded"})
+    r = fresh.post(
+        path, content=b"List-Unsubscribe=One-Click", headers={"content-type": "application/x-www-form-urlencoded"}
+    )
     assert r.status_code == 200 and "unsubscribed" in r.text
     with client.app.state.engine.connect() as conn:  # type: ignore[attr-defined]
         assert get_subscriber(conn=conn, email="u@example.org").status == "unsubscribed"  # type: ignore[union-attr]
@@ -201,8 +255,12 @@ def test_expired_or_tampered_confirmation_links_say_so(client: TestClient, mail_
     assert result.mail_to is not None
     three_days_ago = time.time() - 3 * 86400
     with patch("itsdangerous.timed.time.time", return_value=three_days_ago):
-        token = make_token(secret_key=mail_settings.secret_key, purpose="confirm",
-                           subscriber_id=result.mail_to.id, email="late@example.org")
+        token = make_token(
+            secret_key=mail_settings.secret_key,
+            purpose="confirm",
+            subscriber_id=result.mail_to.id,
+            email="late@example.org",
+        )
     expired = client.get(f"/subscriptions/confirm/{token}")
     assert expired.status_code == 400 and "expired" in expired.text
     assert client.get(f"/subscriptions/confirm/{token[:-2]}xx").status_code == 400
@@ -229,8 +287,7 @@ def test_preview_page_shows_a_signed_in_member_their_next_digest(client: TestCli
     paper = make_paper(title="<b>Previewed</b> Paper", published=datetime.now(UTC) - timedelta(hours=1))
     with engine.begin() as conn:
         upsert_papers(conn=conn, papers_in=[paper])
-        user = accounts.create_user(conn=conn, email="member@example.org", username="member",
-                                    password_hash="x")
+        user = accounts.create_user(conn=conn, email="member@example.org", username="member", password_hash="x")
         client.cookies.set(SESSION_COOKIE, accounts.create_session(conn=conn, user_id=user.id))
     upvote(engine, paper.id, 2)
     page = client.get("/digest/preview")

@@ -16,7 +16,7 @@ from paperfeed.web.app import create_app
 from tests.factories import make_paper
 
 HOSTILE_TITLE = 'Attack <script>alert("t")</script> & "quotes" \'single\' $\\alpha$-nets'
-HOSTILE_ABSTRACT = 'We <img src=x onerror=alert(1)> study $x^{2} \\leq \\beta_i$ and <b>bold</b> claims here.'
+HOSTILE_ABSTRACT = "We <img src=x onerror=alert(1)> study $x^{2} \\leq \\beta_i$ and <b>bold</b> claims here."
 TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
@@ -26,13 +26,21 @@ def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(app) as c:
         engine: Engine = app.state.engine
         with engine.begin() as conn:
-            upsert_papers(conn=conn, papers_in=[
-                make_paper(id="2401.00001", title=HOSTILE_TITLE, abstract=HOSTILE_ABSTRACT,
-                           published=TODAY + timedelta(hours=3)),
-                make_paper(id="2401.00002", title="Graph Transformers at Scale",
-                           published=TODAY + timedelta(hours=1)),
-                make_paper(id="2401.00003", title="Yesterday's Paper", published=TODAY - timedelta(hours=5)),
-            ])
+            upsert_papers(
+                conn=conn,
+                papers_in=[
+                    make_paper(
+                        id="2401.00001",
+                        title=HOSTILE_TITLE,
+                        abstract=HOSTILE_ABSTRACT,
+                        published=TODAY + timedelta(hours=3),
+                    ),
+                    make_paper(
+                        id="2401.00002", title="Graph Transformers at Scale", published=TODAY + timedelta(hours=1)
+                    ),
+                    make_paper(id="2401.00003", title="Yesterday's Paper", published=TODAY - timedelta(hours=5)),
+                ],
+            )
         yield c
 
 
@@ -44,8 +52,11 @@ def csrf_of(html: str) -> str:
 
 def sign_up(client: TestClient, username: str = "ada", password: str = "correct horse") -> str:
     token = csrf_of(client.get("/signup").text)
-    r = client.post("/signup", data={"email": f"{username}@example.org", "username": username,
-                                     "password": password, "csrf_token": token}, follow_redirects=False)
+    r = client.post(
+        "/signup",
+        data={"email": f"{username}@example.org", "username": username, "password": password, "csrf_token": token},
+        follow_redirects=False,
+    )
     assert r.status_code == 303, r.text
     return token
 
@@ -70,9 +81,15 @@ def test_home_shows_latest_day_with_cards_and_navigation(client: TestClient) -> 
 
 def test_hostile_text_is_escaped_everywhere(client: TestClient) -> None:
     sign_up(client)
-    for url in ("/", "/papers/2401.00001", "/trending?window=all", "/?week={}-W{:02d}".format(
-            *TODAY.isocalendar()[:2]), "/search?q=attack+onerror", "/search?q=%3Cscript%3E",
-                "/papers/2401.00002"):  # the hostile paper is among 2401.00002's similar papers
+    for url in (
+        "/",
+        "/papers/2401.00001",
+        "/trending?window=all",
+        "/?week={}-W{:02d}".format(*TODAY.isocalendar()[:2]),
+        "/search?q=attack+onerror",
+        "/search?q=%3Cscript%3E",
+        "/papers/2401.00002",
+    ):  # the hostile paper is among 2401.00002's similar papers
         html = client.get(url).text
         assert "<script>alert" not in html and "<img src=x" not in html and "<b>bold" not in html, url
     page = client.get("/papers/2401.00001").text
@@ -109,9 +126,16 @@ def test_errors_are_friendly_html_and_json(settings: Settings) -> None:
         bad = c.get("/?date=not-a-date")
         assert bad.status_code == 400 and "date" in bad.text
         assert c.get("/?week=2024-W99").status_code == 400
-        for url in ("/?date=9999-12-31", "/?month=0001-01", "/?week=9999-W52",
-                    "/?date=2024-01-01&week=2024-W01", "/search?q=x&from=9999-12-31",
-                    "/papers/" + "x" * 5000, "/papers/%00", "/trending?p=0"):
+        for url in (
+            "/?date=9999-12-31",
+            "/?month=0001-01",
+            "/?week=9999-W52",
+            "/?date=2024-01-01&week=2024-W01",
+            "/search?q=x&from=9999-12-31",
+            "/papers/" + "x" * 5000,
+            "/papers/%00",
+            "/trending?p=0",
+        ):
             r = c.get(url)
             assert r.status_code in (200, 400, 404) and "Traceback" not in r.text, url
         err = c.get("/boom")
@@ -121,9 +145,11 @@ def test_errors_are_friendly_html_and_json(settings: Settings) -> None:
 
 def test_signup_login_logout_and_cookie_flags(client: TestClient) -> None:
     token = csrf_of(client.get("/signup").text)
-    r = client.post("/signup", data={"email": "ada@example.org", "username": "ada",
-                                     "password": "correct horse", "csrf_token": token},
-                    follow_redirects=False)
+    r = client.post(
+        "/signup",
+        data={"email": "ada@example.org", "username": "ada", "password": "correct horse", "csrf_token": token},
+        follow_redirects=False,
+    )
     cookie = r.headers["set-cookie"]
     assert r.status_code == 303 and "HttpOnly" in cookie and "SameSite=lax" in cookie
     assert "Secure" not in cookie
@@ -131,14 +157,17 @@ def test_signup_login_logout_and_cookie_flags(client: TestClient) -> None:
     r = client.post("/logout", data={"csrf_token": token}, follow_redirects=False)
     assert r.status_code == 303
     assert client.get("/account", follow_redirects=False).headers["location"] == "/login?next=/account"
-    wrong = client.post("/login", data={"email": "ada@example.org", "password": "wrong password",
-                                        "csrf_token": token})
+    wrong = client.post("/login", data={"email": "ada@example.org", "password": "wrong password", "csrf_token": token})
     assert wrong.status_code == 400 and "Wrong email or password" in wrong.text
-    unknown = client.post("/login", data={"email": "nobody@example.org", "password": "wrong password",
-                                          "csrf_token": token})
+    unknown = client.post(
+        "/login", data={"email": "nobody@example.org", "password": "wrong password", "csrf_token": token}
+    )
     assert "Wrong email or password" in unknown.text  # same answer: no account enumeration
-    ok = client.post("/login", data={"email": "ADA", "password": "correct horse", "csrf_token": token,
-                                     "next": "//evil.example/"}, follow_redirects=False)
+    ok = client.post(
+        "/login",
+        data={"email": "ADA", "password": "correct horse", "csrf_token": token, "next": "//evil.example/"},
+        follow_redirects=False,
+    )
     assert ok.status_code == 303 and ok.headers["location"] == "/"  # no open redirect
 
 
@@ -146,12 +175,14 @@ def test_signup_errors_name_fields(client: TestClient) -> None:
     sign_up(client, "ada")
     client.cookies.delete("pf_session")
     token = csrf_of(client.get("/signup").text)
-    r = client.post("/signup", data={"email": "not-an-email", "username": "x", "password": "short",
-                                     "csrf_token": token})
+    r = client.post(
+        "/signup", data={"email": "not-an-email", "username": "x", "password": "short", "csrf_token": token}
+    )
     assert r.status_code == 400
     assert 'id="err-email"' in r.text and 'id="err-username"' in r.text and 'id="err-password"' in r.text
-    dup = client.post("/signup", data={"email": "ADA@example.org", "username": "ada2",
-                                       "password": "long enough", "csrf_token": token})
+    dup = client.post(
+        "/signup", data={"email": "ADA@example.org", "username": "ada2", "password": "long enough", "csrf_token": token}
+    )
     assert dup.status_code == 400 and "already exists" in dup.text
 
 
@@ -159,24 +190,51 @@ def test_secure_cookie_behind_https(settings: Settings) -> None:
     app = create_app(settings.model_copy(update={"base_url": "https://papers.example.org"}))
     with TestClient(app, base_url="https://testserver") as c:
         token = csrf_of(c.get("/signup").text)
-        r = c.post("/signup", data={"email": "a@example.org", "username": "ada", "password": "correct horse",
-                                    "csrf_token": token}, follow_redirects=False)
+        r = c.post(
+            "/signup",
+            data={"email": "a@example.org", "username": "ada", "password": "correct horse", "csrf_token": token},
+            follow_redirects=False,
+        )
         assert "Secure" in r.headers["set-cookie"]
     # a TLS-terminating proxy (X-Forwarded-Proto: https, trusted by uvicorn) makes the request https too
     with TestClient(create_app(settings), base_url="https://testserver") as c:
         token = csrf_of(c.get("/signup").text)
-        r = c.post("/signup", data={"email": "b@example.org", "username": "bob", "password": "correct horse",
-                                    "csrf_token": token}, follow_redirects=False)
+        r = c.post(
+            "/signup",
+            data={"email": "b@example.org", "username": "bob", "password": "correct horse", "csrf_token": token},
+            follow_redirects=False,
+        )
         assert "Secure" in r.headers["set-cookie"] and "HttpOnly" in r.headers["set-cookie"]
 
 
-@pytest.mark.parametrize("path", ["/signup", "/login", "/logout", "/submit", "/papers/2401.00002/vote",
-                                  "/papers/2401.00002/save", "/account/tokens", "/library/collections",
-                                  "/theme", "/account/password"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/signup",
+        "/login",
+        "/logout",
+        "/submit",
+        "/papers/2401.00002/vote",
+        "/papers/2401.00002/save",
+        "/account/tokens",
+        "/library/collections",
+        "/theme",
+        "/account/password",
+    ],
+)
 def test_forms_without_csrf_token_are_refused(client: TestClient, path: str) -> None:
     sign_up(client)
-    r = client.post(path, data={"email": "x@example.org", "password": "whatever12", "username": "zed",
-                                "name": "n", "theme": "dark", "action": "up"})
+    r = client.post(
+        path,
+        data={
+            "email": "x@example.org",
+            "password": "whatever12",
+            "username": "zed",
+            "name": "n",
+            "theme": "dark",
+            "action": "up",
+        },
+    )
     assert r.status_code == 403 and "did not come from this site" in r.text
     forged = client.post(path, data={"csrf_token": "forged.token.value", "action": "up", "theme": "dark"})
     assert forged.status_code == 403
@@ -191,26 +249,31 @@ def test_csrf_token_of_another_browser_is_refused(client: TestClient, settings: 
 
 
 def test_upvote_unvote_and_trending(client: TestClient) -> None:
-    anonymous = client.post("/papers/2401.00002/vote", data={"csrf_token": csrf_of(client.get("/").text)},
-                            follow_redirects=False)
+    anonymous = client.post(
+        "/papers/2401.00002/vote", data={"csrf_token": csrf_of(client.get("/").text)}, follow_redirects=False
+    )
     assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
-    from_page = client.post("/papers/2401.00002/vote", data={"csrf_token": csrf_of(client.get("/").text)},
-                            headers={"referer": "http://testserver/papers/2401.00002"},
-                            follow_redirects=False)
+    from_page = client.post(
+        "/papers/2401.00002/vote",
+        data={"csrf_token": csrf_of(client.get("/").text)},
+        headers={"referer": "http://testserver/papers/2401.00002"},
+        follow_redirects=False,
+    )
     assert from_page.headers["location"] == "/login?next=/papers/2401.00002"  # back to the page, not the POST
     token = sign_up(client)
-    r = client.post("/papers/2401.00002/vote", data={"csrf_token": token, "action": "up"},
-                    follow_redirects=False)
+    r = client.post("/papers/2401.00002/vote", data={"csrf_token": token, "action": "up"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/papers/2401.00002"
-    again = client.post("/papers/2401.00002/vote", data={"csrf_token": token, "action": "up"},
-                        headers={"accept": "application/json"})
+    again = client.post(
+        "/papers/2401.00002/vote", data={"csrf_token": token, "action": "up"}, headers={"accept": "application/json"}
+    )
     assert again.json() == {"id": "2401.00002", "upvotes": 1, "voted": True}  # one vote per member
     trending = client.get("/trending?window=day").text
     assert "Graph Transformers at Scale" in trending and "Attack" not in trending
     page = client.get("/papers/2401.00002").text
     assert 'aria-pressed="true"' in page and 'value="down"' in page
-    down = client.post("/papers/2401.00002/vote", data={"csrf_token": token, "action": "down"},
-                       headers={"accept": "application/json"})
+    down = client.post(
+        "/papers/2401.00002/vote", data={"csrf_token": token, "action": "down"}, headers={"accept": "application/json"}
+    )
     assert down.json()["upvotes"] == 0
     assert "Nothing trending" in client.get("/trending?window=day").text
 
@@ -220,8 +283,9 @@ def test_library_and_collections(client: TestClient) -> None:
     client.post("/papers/2401.00002/save", data={"csrf_token": token})
     lib = client.get("/library").text
     assert "Graph Transformers at Scale" in lib and "Saved" in lib
-    r = client.post("/library/collections", data={"csrf_token": token, "name": "Reading <group>"},
-                    follow_redirects=False)
+    r = client.post(
+        "/library/collections", data={"csrf_token": token, "name": "Reading <group>"}, follow_redirects=False
+    )
     assert r.status_code == 303
     cid = int(r.headers["location"].split("=")[1])
     client.post("/papers/2401.00003/save", data={"csrf_token": token, "collection": str(cid)})
@@ -235,11 +299,18 @@ def test_library_and_collections(client: TestClient) -> None:
 
 def test_submit_pasted_metadata_appears_on_today_with_submitter(client: TestClient) -> None:
     token = sign_up(client)
-    r = client.post("/submit", data={
-        "csrf_token": token, "how": "paste", "title": "Pasted <em>Paper</em> on Things",
-        "abstract": "A long enough abstract about things, with $\\gamma$ math.",
-        "authors": "Grace Hopper\nKatherine Johnson", "code_url": "https://github.com/example/code"},
-        follow_redirects=False)
+    r = client.post(
+        "/submit",
+        data={
+            "csrf_token": token,
+            "how": "paste",
+            "title": "Pasted <em>Paper</em> on Things",
+            "abstract": "A long enough abstract about things, with $\\gamma$ math.",
+            "authors": "Grace Hopper\nKatherine Johnson",
+            "code_url": "https://github.com/example/code",
+        },
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and "submitted=1" in r.headers["location"]
     page = client.get(r.headers["location"]).text
     assert "Pasted &lt;em&gt;Paper&lt;/em&gt; on Things" in page and "submitted by ada" in page
@@ -251,8 +322,9 @@ def test_submit_pasted_metadata_appears_on_today_with_submitter(client: TestClie
 
 def test_submit_errors_are_shown_by_field(client: TestClient) -> None:
     token = sign_up(client)
-    r = client.post("/submit", data={"csrf_token": token, "how": "paste", "title": "", "abstract": "short",
-                                     "authors": "A"})
+    r = client.post(
+        "/submit", data={"csrf_token": token, "how": "paste", "title": "", "abstract": "short", "authors": "A"}
+    )
     assert r.status_code == 400 and "title" in r.text and "a title is required" in r.text
     bad = client.post("/submit", data={"csrf_token": token, "how": "arxiv", "arxiv": "not an id"})
     assert bad.status_code == 400 and "not an arXiv id" in bad.text
@@ -260,8 +332,9 @@ def test_submit_errors_are_shown_by_field(client: TestClient) -> None:
 
 
 def test_submit_by_arxiv_id_offline_says_so(settings: Settings) -> None:
-    offline = settings.model_copy(update={"arxiv_api_url": "http://127.0.0.1:9/api/query",
-                                          "http_timeout": 2.0, "arxiv_max_retries": 0})
+    offline = settings.model_copy(
+        update={"arxiv_api_url": "http://127.0.0.1:9/api/query", "http_timeout": 2.0, "arxiv_max_retries": 0}
+    )
     with TestClient(create_app(offline)) as c:
         token = sign_up(c)
         r = c.post("/submit", data={"csrf_token": token, "how": "arxiv", "arxiv": "2402.12345"})
@@ -271,8 +344,11 @@ def test_submit_by_arxiv_id_offline_says_so(settings: Settings) -> None:
 
 def test_existing_paper_submitted_by_arxiv_id_goes_on_today(client: TestClient) -> None:
     token = sign_up(client)
-    r = client.post("/submit", data={"csrf_token": token, "how": "arxiv",
-                                     "arxiv": "https://arxiv.org/abs/2401.00003v1"}, follow_redirects=False)
+    r = client.post(
+        "/submit",
+        data={"csrf_token": token, "how": "arxiv", "arxiv": "https://arxiv.org/abs/2401.00003v1"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and r.headers["location"].startswith("/papers/2401.00003")
     assert "Yesterday&#39;s Paper" in client.get("/").text  # now on today's list
 
@@ -295,8 +371,9 @@ def test_security_headers_and_static(client: TestClient) -> None:
     assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
     css = client.get("/static/paperfeed.css")
     assert css.status_code == 200 and "prefers-color-scheme: dark" in css.text
-    dark = client.post("/theme", data={"csrf_token": csrf_of(r.text), "theme": "dark", "next": "/trending"},
-                       follow_redirects=False)
+    dark = client.post(
+        "/theme", data={"csrf_token": csrf_of(r.text), "theme": "dark", "next": "/trending"}, follow_redirects=False
+    )
     assert dark.headers["location"] == "/trending"
     assert 'data-theme="dark"' in client.get("/").text
 
@@ -304,8 +381,12 @@ def test_security_headers_and_static(client: TestClient) -> None:
 def test_day_navigation_skips_days_without_papers(client: TestClient) -> None:
     app_engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
     with app_engine.begin() as conn:
-        upsert_papers(conn=conn, papers_in=[make_paper(id="2401.00009", title="Four Days Back",
-                                                       published=TODAY - timedelta(days=4, hours=-2))])
+        upsert_papers(
+            conn=conn,
+            papers_in=[
+                make_paper(id="2401.00009", title="Four Days Back", published=TODAY - timedelta(days=4, hours=-2))
+            ],
+        )
     yesterday, four_back = (TODAY - timedelta(days=1)).date(), (TODAY - timedelta(days=4)).date()
     page = client.get(f"/?date={yesterday}").text
     assert f'href="/?date={four_back}"' in page  # the empty days in between are skipped
@@ -359,14 +440,25 @@ def test_search_pagination_keeps_the_query(client: TestClient) -> None:
 def test_paper_page_links_urls_and_shows_collections(client: TestClient) -> None:
     app_engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
     with app_engine.begin() as conn:
-        upsert_papers(conn=conn, papers_in=[make_paper(
-            id="2401.00020", title="Linked", abstract='Code: https://github.com/x/y. See "https://a.org/q?a=1&b=2".')])
+        upsert_papers(
+            conn=conn,
+            papers_in=[
+                make_paper(
+                    id="2401.00020",
+                    title="Linked",
+                    abstract='Code: https://github.com/x/y. See "https://a.org/q?a=1&b=2".',
+                )
+            ],
+        )
     page = client.get("/papers/2401.00020").text
     assert '<a href="https://github.com/x/y" rel="nofollow noopener">https://github.com/x/y</a>.' in page
     assert 'href="https://a.org/q?a=1&amp;b=2"' in page
     token = sign_up(client)
-    cid = client.post("/library/collections", data={"csrf_token": token, "name": "Thesis"},
-                      follow_redirects=False).headers["location"].split("=")[1]
+    cid = (
+        client.post("/library/collections", data={"csrf_token": token, "name": "Thesis"}, follow_redirects=False)
+        .headers["location"]
+        .split("=")[1]
+    )
     client.post("/papers/2401.00020/save", data={"csrf_token": token, "collection": cid})
     page = client.get("/papers/2401.00020").text
     assert "Saved in" in page and f'href="/library?c={cid}">Thesis</a>' in page
@@ -375,7 +467,7 @@ def test_paper_page_links_urls_and_shows_collections(client: TestClient) -> None
 
 def _contrast(a: str, b: str) -> float:
     def lum(h: str) -> float:
-        rgb = [int(h.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+        rgb = [int(h.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
         lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
         return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
 
@@ -388,11 +480,24 @@ def test_both_themes_meet_wcag_aa_contrast() -> None:
 
     css = (STATIC_DIR / "paperfeed.css").read_text(encoding="utf-8")
     light = dict(re.findall(r"--([\w-]+): (#[0-9a-f]{6})", css.split("@media")[0]))
-    dark_block = css[css.index(':root[data-theme="dark"]'):]
-    dark = {**light, **dict(re.findall(r"--([\w-]+): (#[0-9a-f]{6})", dark_block[:dark_block.index("}")]))}
-    pairs = [("text", "bg"), ("text", "card"), ("muted", "bg"), ("muted", "bg-soft"), ("muted", "card"),
-             ("accent", "bg"), ("accent", "card"), ("accent-text", "accent"), ("accent", "accent-soft"),
-             ("text", "mark"), ("danger", "err"), ("danger", "bg"), ("text", "ok"), ("text", "err")]
+    dark_block = css[css.index(':root[data-theme="dark"]') :]
+    dark = {**light, **dict(re.findall(r"--([\w-]+): (#[0-9a-f]{6})", dark_block[: dark_block.index("}")]))}
+    pairs = [
+        ("text", "bg"),
+        ("text", "card"),
+        ("muted", "bg"),
+        ("muted", "bg-soft"),
+        ("muted", "card"),
+        ("accent", "bg"),
+        ("accent", "card"),
+        ("accent-text", "accent"),
+        ("accent", "accent-soft"),
+        ("text", "mark"),
+        ("danger", "err"),
+        ("danger", "bg"),
+        ("text", "ok"),
+        ("text", "err"),
+    ]
     for name, theme in (("light", light), ("dark", dark)):
         for fg, bg in pairs:
             ratio = _contrast(theme[fg], theme[bg])
@@ -405,33 +510,40 @@ def test_change_password_signs_out_other_sessions(client: TestClient) -> None:
     other_token = csrf_of(other.get("/login").text)
     other.post("/login", data={"email": "ada", "password": "correct horse", "csrf_token": other_token})
     assert other.get("/account", follow_redirects=False).status_code == 200
-    wrong = client.post("/account/password", data={"csrf_token": token, "current": "nope nope",
-                                                   "new": "battery staple"})
+    wrong = client.post(
+        "/account/password", data={"csrf_token": token, "current": "nope nope", "new": "battery staple"}
+    )
     assert wrong.status_code == 400 and "current password is wrong" in wrong.text
-    short = client.post("/account/password", data={"csrf_token": token, "current": "correct horse",
-                                                   "new": "x"})
+    short = client.post("/account/password", data={"csrf_token": token, "current": "correct horse", "new": "x"})
     assert short.status_code == 400 and "at least 8" in short.text
-    ok = client.post("/account/password", data={"csrf_token": token, "current": "correct horse",
-                                                "new": "battery staple"}, follow_redirects=False)
+    ok = client.post(
+        "/account/password",
+        data={"csrf_token": token, "current": "correct horse", "new": "battery staple"},
+        follow_redirects=False,
+    )
     assert ok.status_code == 303 and "password was changed" in client.get(ok.headers["location"]).text
     assert other.get("/account", follow_redirects=False).status_code == 303  # the other browser is out
     client.post("/logout", data={"csrf_token": token})
     old = client.post("/login", data={"email": "ada", "password": "correct horse", "csrf_token": token})
     assert old.status_code == 400
-    new = client.post("/login", data={"email": "ada", "password": "battery staple", "csrf_token": token},
-                      follow_redirects=False)
+    new = client.post(
+        "/login", data={"email": "ada", "password": "battery staple", "csrf_token": token}, follow_redirects=False
+    )
     assert new.status_code == 303
 
 
-@pytest.mark.parametrize(("text", "html"), [
-    ("$\\alpha$-nets", '<span class="math">α</span>-nets'),
-    ("$\\|x\\|_2 \\leq \\sqrt{d}$", '<span class="math">‖x‖<sub>2</sub> ≤ √d</span>'),
-    ("$x_i^{(t)}$", '<span class="math">x<sub>i</sub><sup>(t)</sup></span>'),
-    ("$\\{a, b\\}$", '<span class="math">{a, b}</span>'),
-    ("costs \\$5 with $\\mathbf{W}$", 'costs $5 with <span class="math">W</span>'),
-    ("En$\\to$De", 'En<span class="math">→</span>De'),
-    ("$<script>$", '<span class="math">&lt;script&gt;</span>'),
-])
+@pytest.mark.parametrize(
+    ("text", "html"),
+    [
+        ("$\\alpha$-nets", '<span class="math">α</span>-nets'),
+        ("$\\|x\\|_2 \\leq \\sqrt{d}$", '<span class="math">‖x‖<sub>2</sub> ≤ √d</span>'),
+        ("$x_i^{(t)}$", '<span class="math">x<sub>i</sub><sup>(t)</sup></span>'),
+        ("$\\{a, b\\}$", '<span class="math">{a, b}</span>'),
+        ("costs \\$5 with $\\mathbf{W}$", 'costs $5 with <span class="math">W</span>'),
+        ("En$\\to$De", 'En<span class="math">→</span>De'),
+        ("$<script>$", '<span class="math">&lt;script&gt;</span>'),
+    ],
+)
 def test_latex_is_shown_cleanly(text: str, html: str) -> None:
     from paperfeed.web.templating import latex
 
@@ -445,17 +557,23 @@ def test_control_characters_never_reach_the_database(client: TestClient) -> None
     assert client.get("/search?q=a%00b").status_code == 200  # the query language drops control characters
     assert client.get("/?week=2024-W01%00").status_code == 400
     token = csrf_of(client.get("/signup").text)
-    r = client.post("/signup", data={"email": "nul@example.org", "username": "nul",
-                                     "password": "correct horse", "display_name": "Nul\x00Byte",
-                                     "csrf_token": token}, follow_redirects=False)
+    r = client.post(
+        "/signup",
+        data={
+            "email": "nul@example.org",
+            "username": "nul",
+            "password": "correct horse",
+            "display_name": "Nul\x00Byte",
+            "csrf_token": token,
+        },
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     assert "Nul Byte" in client.get("/account").text
-    made = client.post("/library/collections", data={"csrf_token": token, "name": "a\x00b"},
-                       follow_redirects=False)
+    made = client.post("/library/collections", data={"csrf_token": token, "name": "a\x00b"}, follow_redirects=False)
     assert made.status_code == 303
     client.post("/logout", data={"csrf_token": token})
-    bad = client.post("/login", data={"email": "nul\x00@example.org", "password": "x\x00y",
-                                      "csrf_token": token})
+    bad = client.post("/login", data={"email": "nul\x00@example.org", "password": "x\x00y", "csrf_token": token})
     assert bad.status_code == 400 and "Wrong email or password" in bad.text
 
 
@@ -471,9 +589,11 @@ def test_submit_by_arxiv_id_fetches_from_the_arxiv_api(settings: Settings) -> No
         online = settings.model_copy(update={"arxiv_api_url": server.url + "/api/query"})
         with TestClient(create_app(online)) as c:
             token = sign_up(c)
-            r = c.post("/submit", data={"csrf_token": token, "how": "arxiv",
-                                        "arxiv": "https://arxiv.org/abs/2401.01234v2"},
-                       follow_redirects=False)
+            r = c.post(
+                "/submit",
+                data={"csrf_token": token, "how": "arxiv", "arxiv": "https://arxiv.org/abs/2401.01234v2"},
+                follow_redirects=False,
+            )
             assert r.status_code == 303 and r.headers["location"].startswith("/papers/2401.01234?submitted=1")
             assert server.requests and server.requests[0].params["id_list"].startswith("2401.01234")
             page = c.get(r.headers["location"]).text

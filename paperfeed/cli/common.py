@@ -17,8 +17,11 @@ from paperfeed.store.db import StoreError, open_store
 console = Console(stderr=True)
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help="Database: a SQLite file path or a postgresql:// URL "
-                 "(default: PAPERFEED_DATABASE_URL, else a file in the user data dir)."),
+    typer.Option(
+        "--db",
+        help="Database: a SQLite file path or a postgresql:// URL "
+        "(default: PAPERFEED_DATABASE_URL, else a file in the user data dir).",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 

@@ -19,14 +19,10 @@ def _safe(url: str) -> str:
 
 @db_app.command("copy")
 def db_copy(
-    src: Annotated[str, typer.Argument(metavar="SRC_URL",
-                                       help="Source: SQLite file path or postgresql:// URL.")],
-    dst: Annotated[str, typer.Argument(metavar="DST_URL",
-                                       help="Destination (created and migrated if needed).")],
-    force: Annotated[bool, typer.Option("--force", help="Replace the contents of a non-empty destination.")
-                     ] = False,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Rows per read/write batch.")
-                          ] = BATCH,
+    src: Annotated[str, typer.Argument(metavar="SRC_URL", help="Source: SQLite file path or postgresql:// URL.")],
+    dst: Annotated[str, typer.Argument(metavar="DST_URL", help="Destination (created and migrated if needed).")],
+    force: Annotated[bool, typer.Option("--force", help="Replace the contents of a non-empty destination.")] = False,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Rows per read/write batch.")] = BATCH,
     as_json: JsonOption = False,
 ) -> None:
     """Copy every table from SRC_URL to DST_URL in one transaction, verified by counts and checksums.
@@ -47,8 +43,7 @@ def db_copy(
                 fail(str(exc))
         say = (lambda m: None) if as_json else (lambda m: console.print(m, highlight=False))
         try:
-            report = copy_database(src=engines[0], dst=engines[1], force=force, batch_size=batch_size,
-                                   log=say)
+            report = copy_database(src=engines[0], dst=engines[1], force=force, batch_size=batch_size, log=say)
         except CopyError as exc:
             fail(str(exc))
     finally:
@@ -58,7 +53,10 @@ def db_copy(
         print_json({"source": _safe(src_url), "destination": _safe(dst_url), **report.as_dict()})
         return
     for name in report.skipped:
-        console.print(f"[yellow]not copied[/yellow] {name}: a table this version of Paperfeed does not know",
-                      highlight=False)
-    typer.echo(f"copied {report.rows} rows in {len(report.tables)} tables from {_safe(src_url)} to "
-               f"{_safe(dst_url)}; counts and checksums verified")
+        console.print(
+            f"[yellow]not copied[/yellow] {name}: a table this version of Paperfeed does not know", highlight=False
+        )
+    typer.echo(
+        f"copied {report.rows} rows in {len(report.tables)} tables from {_safe(src_url)} to "
+        f"{_safe(dst_url)}; counts and checksums verified"
+    )

@@ -24,8 +24,10 @@ digest_app = typer.Typer(help="Email digests: send the due ones, preview one.", 
 app.add_typer(digest_app, name="digest")
 log = logging.getLogger("paperfeed.worker")
 
-NowOption = Annotated[str | None, typer.Option(
-    "--now", metavar="ISO-TIME", help="Act as if it were this time (UTC unless it has an offset).")]
+NowOption = Annotated[
+    str | None,
+    typer.Option("--now", metavar="ISO-TIME", help="Act as if it were this time (UTC unless it has an offset)."),
+]
 
 
 def _parse_now(value: str | None) -> datetime:
@@ -56,8 +58,10 @@ def _summary(report: SendReport) -> str:
         head = f"dry run: {report.would_send} digests written, nothing sent or recorded"
     else:
         head = f"sent {report.sent}, failed {report.failed}"
-    parts = [f"skipped {report.skipped} (not due {report.not_due}, already sent {report.already_sent}, "
-             f"in progress elsewhere {report.in_progress}, empty {report.empty})"]
+    parts = [
+        f"skipped {report.skipped} (not due {report.not_due}, already sent {report.already_sent}, "
+        f"in progress elsewhere {report.in_progress}, empty {report.empty})"
+    ]
     if report.bounced:
         parts.append(f"bounced {report.bounced}, suspended {report.suspended}")
     if report.not_attempted:
@@ -69,11 +73,11 @@ def _summary(report: SendReport) -> str:
 
 @digest_app.command("send")
 def send(
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Write .eml files to <data dir>/outbox; "
-                                          "send nothing, record nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Write .eml files to <data dir>/outbox; send nothing, record nothing.")
+    ] = False,
     now: NowOption = None,
-    user: Annotated[str | None, typer.Option("--user", metavar="EMAIL",
-                                             help="Only this subscriber.")] = None,
+    user: Annotated[str | None, typer.Option("--user", metavar="EMAIL", help="Only this subscriber.")] = None,
     as_json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
@@ -89,8 +93,14 @@ def send(
     if not dry_run and not settings.emails_enabled:
         fail("email is not configured: set PAPERFEED_SMTP_HOST and PAPERFEED_MAIL_FROM (or use --dry-run)")
     engine = get_engine(settings)
-    report = send_digests(engine=engine, settings=settings, searcher=make_searcher(engine, settings),
-                          now=moment, dry_run=dry_run, only_email=only)
+    report = send_digests(
+        engine=engine,
+        settings=settings,
+        searcher=make_searcher(engine, settings),
+        now=moment,
+        dry_run=dry_run,
+        only_email=only,
+    )
     if as_json:
         print_json(report.as_dict())
     else:
@@ -98,8 +108,7 @@ def send(
             typer.echo("nothing due: no active subscriber has reached their sending hour for a new period")
         typer.echo(_summary(report))
         for err in report.errors[:20]:
-            console.print(f"[yellow]failed[/yellow] {err['email']} ({err['period']}): {err['error']}",
-                          highlight=False)
+            console.print(f"[yellow]failed[/yellow] {err['email']} ({err['period']}): {err['error']}", highlight=False)
         for path in report.written[:20]:
             typer.echo(f"wrote {path}")
     if report.failed:
@@ -124,8 +133,7 @@ def preview(
         sub = get_subscriber(conn=conn, email=address)
         if sub is None:
             fail(f"no subscriber with address {address}")
-        digest = build_digest(conn=conn, searcher=make_searcher(engine, settings), subscriber=sub,
-                              now=_parse_now(now))
+        digest = build_digest(conn=conn, searcher=make_searcher(engine, settings), subscriber=sub, now=_parse_now(now))
     if digest.is_empty:
         typer.echo(f"nothing to send to {address} now (status {sub.status}): no new papers for them")
         return
@@ -136,13 +144,13 @@ def preview(
 
 @app.command()
 def worker(
-    interval: Annotated[float, typer.Option("--interval", min=0.1, metavar="SECONDS",
-                                            help="How often to look for due digests.")] = 60.0,
-    once: Annotated[bool, typer.Option("--once", help="Run one cycle and exit (same as --max-cycles 1).")]
-    = False,
-    max_cycles: Annotated[int | None, typer.Option("--max-cycles", min=1, metavar="N",
-                                                   help="Exit after N cycles (default: run forever).")]
-    = None,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.1, metavar="SECONDS", help="How often to look for due digests.")
+    ] = 60.0,
+    once: Annotated[bool, typer.Option("--once", help="Run one cycle and exit (same as --max-cycles 1).")] = False,
+    max_cycles: Annotated[
+        int | None, typer.Option("--max-cycles", min=1, metavar="N", help="Exit after N cycles (default: run forever).")
+    ] = None,
     now: NowOption = None,
     db: DbOption = None,
 ) -> None:
@@ -175,13 +183,13 @@ def worker(
     console.print(f"worker: stopped after {cycles} cycle{'s' if cycles != 1 else ''}")
 
 
-def _cycle(engine: Engine, settings: Settings, searcher: Any, moment: datetime, stop: threading.Event,
-           verbose: bool) -> None:
+def _cycle(
+    engine: Engine, settings: Settings, searcher: Any, moment: datetime, stop: threading.Event, verbose: bool
+) -> None:
     """One scheduler pass; a failure is reported and the worker keeps running (the ledger keeps it safe).
     A pass that did nothing is only reported when ``verbose`` (bounded runs)."""
     try:
-        report = send_digests(engine=engine, settings=settings, searcher=searcher, now=moment,
-                              should_stop=stop.is_set)
+        report = send_digests(engine=engine, settings=settings, searcher=searcher, now=moment, should_stop=stop.is_set)
     except Exception as exc:  # noqa: BLE001 - keep the scheduler alive
         console.print(f"[red]worker: run failed:[/red] {exc}")
         return

@@ -38,12 +38,14 @@ def _say_wait(reason: str, seconds: float) -> None:
 def _summary(report: IngestReport, extra: str = "") -> None:
     """Human summary on stdout; a run that changed nothing says so (and still exits 0)."""
     for r in report.rejected[:50]:
-        console.print(f"[yellow]rejected[/yellow] {escape(r.location)}: {escape(r.reason)}",
-                      highlight=False, soft_wrap=True)
+        console.print(
+            f"[yellow]rejected[/yellow] {escape(r.location)}: {escape(r.reason)}", highlight=False, soft_wrap=True
+        )
     if len(report.rejected) > 50:
         console.print(f"... and {len(report.rejected) - 50} more rejected records (use --json for all)")
-    counts = (f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
-              f"rejected {len(report.rejected)}")
+    counts = (
+        f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, rejected {len(report.rejected)}"
+    )
     if report.deleted:
         counts += f", deleted upstream {report.deleted} ({report.withdrawn} stored papers marked withdrawn)"
     if report.added == 0 and report.updated == 0:
@@ -65,18 +67,28 @@ def _stopped(exc: HarvestError, as_json: bool, resume_hint: str) -> None:
 
 @harvest_app.command("arxiv")
 def harvest_arxiv(
-    set_spec: Annotated[str, typer.Option("--set", help="OAI-PMH set: cs, math, physics, "
-                                          "physics:hep-th, ...")],
-    from_date: Annotated[str | None, typer.Option(
-        "--from", help="First datestamp to harvest, YYYY-MM-DD (default: the end of the last finished "
-        "harvest of this set).", show_default=False)] = None,
-    until_date: Annotated[str | None, typer.Option(
-        "--until", help="Last datestamp to harvest, YYYY-MM-DD (default: up to now).",
-        show_default=False)] = None,
-    fmt: Annotated[str, typer.Option("--format", help="OAI metadata format: arXiv or arXivRaw "
-                                     "(arXivRaw carries every version's date).")] = "arXiv",
-    restart: Annotated[bool, typer.Option("--restart", help="Ignore a saved position and start the "
-                                          "window from its first page.")] = False,
+    set_spec: Annotated[str, typer.Option("--set", help="OAI-PMH set: cs, math, physics, physics:hep-th, ...")],
+    from_date: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="First datestamp to harvest, YYYY-MM-DD (default: the end of the last finished harvest of this set).",
+            show_default=False,
+        ),
+    ] = None,
+    until_date: Annotated[
+        str | None,
+        typer.Option("--until", help="Last datestamp to harvest, YYYY-MM-DD (default: up to now).", show_default=False),
+    ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", help="OAI metadata format: arXiv or arXivRaw (arXivRaw carries every version's date)."
+        ),
+    ] = "arXiv",
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Ignore a saved position and start the window from its first page.")
+    ] = False,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -98,13 +110,20 @@ def harvest_arxiv(
         task = bar.add_task(f"harvest {set_spec}", total=None)
 
         def on_page(p: PageProgress) -> None:
-            bar.update(task, completed=p.records, total=p.total,
-                       description=f"harvest {set_spec} page {p.page}")
+            bar.update(task, completed=p.records, total=p.total, description=f"harvest {set_spec} page {p.page}")
 
         try:
-            report = harvest_oai(engine=engine, settings=settings, set_spec=set_spec, from_date=from_date,
-                                 until_date=until_date, metadata_prefix=fmt, client=client,
-                                 restart=restart, on_page=on_page)
+            report = harvest_oai(
+                engine=engine,
+                settings=settings,
+                set_spec=set_spec,
+                from_date=from_date,
+                until_date=until_date,
+                metadata_prefix=fmt,
+                client=client,
+                restart=restart,
+                on_page=on_page,
+            )
         except HarvestError as exc:
             _stopped(exc, as_json, "; run the same command again to resume")
             return
@@ -119,8 +138,14 @@ def harvest_arxiv(
 
 @app.command("fetch-arxiv")
 def fetch_arxiv_cmd(
-    ids: Annotated[list[str], typer.Argument(metavar="ID...", help="arXiv ids (2401.01234, 2401.01234v2, "
-                                             "hep-th/9901001, or abs/pdf URLs).", show_default=False)],
+    ids: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="ID...",
+            help="arXiv ids (2401.01234, 2401.01234v2, hep-th/9901001, or abs/pdf URLs).",
+            show_default=False,
+        ),
+    ],
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -130,8 +155,9 @@ def fetch_arxiv_cmd(
     with _progress() as bar, PoliteClient.from_settings(settings, on_wait=_say_wait) as client:
         task = bar.add_task("fetch-arxiv", total=len(ids))
         try:
-            report = fetch_arxiv(engine=engine, settings=settings, ids=ids, client=client,
-                                 on_batch=lambda n: bar.advance(task, n))
+            report = fetch_arxiv(
+                engine=engine, settings=settings, ids=ids, client=client, on_batch=lambda n: bar.advance(task, n)
+            )
         except HarvestError as exc:
             _stopped(exc, as_json, "")
             return
@@ -141,6 +167,9 @@ def fetch_arxiv_cmd(
         print_json(report.as_dict())
         return
     for missing in report.not_found:
-        console.print(f"[yellow]not found[/yellow] {escape(missing)}: arXiv returned no such paper",
-                      highlight=False, soft_wrap=True)
+        console.print(
+            f"[yellow]not found[/yellow] {escape(missing)}: arXiv returned no such paper",
+            highlight=False,
+            soft_wrap=True,
+        )
     _summary(report, f"; not found {len(report.not_found)}" if report.not_found else "")

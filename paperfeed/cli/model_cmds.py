@@ -14,11 +14,15 @@ from paperfeed.search.embed import DEFAULT_PCA_DIMS, EmbedderError, distill_stat
 
 @app.command()
 def distill(
-    out: Annotated[Path | None, typer.Option(
-        "--out", help="Folder for the model (default: PAPERFEED_STATIC_MODEL_PATH, else "
-        "<data dir>/models/static).")] = None,
-    pca_dims: Annotated[int, typer.Option(
-        "--pca-dims", min=2, max=384, help="Dimensions kept by PCA (MiniLM has 384).")] = DEFAULT_PCA_DIMS,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Folder for the model (default: PAPERFEED_STATIC_MODEL_PATH, else <data dir>/models/static)."
+        ),
+    ] = None,
+    pca_dims: Annotated[
+        int, typer.Option("--pca-dims", min=2, max=384, help="Dimensions kept by PCA (MiniLM has 384).")
+    ] = DEFAULT_PCA_DIMS,
     as_json: JsonOption = False,
 ) -> None:
     """Distil the `static` embedding model (model2vec) from all-MiniLM-L6-v2, offline.
@@ -27,8 +31,9 @@ def distill(
     """
     settings = get_settings()
     try:
-        path = distill_static(settings, out, pca_dims=pca_dims,
-                              log=lambda msg: console.print(msg, highlight=False, markup=False))
+        path = distill_static(
+            settings, out, pca_dims=pca_dims, log=lambda msg: console.print(msg, highlight=False, markup=False)
+        )
         if out is not None:
             settings = settings.model_copy(update={"static_model_path": str(out)})
         embedder = get_embedder("static", settings)

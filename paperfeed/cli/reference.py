@@ -31,8 +31,12 @@ def command_paths() -> Iterator[list[str]]:
 def render() -> str:
     runner = CliRunner()
     env = {"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
-    parts = ["# CLI reference", "",
-             "Generated from `--help` by `python -m paperfeed.cli.reference`; do not edit by hand.", ""]
+    parts = [
+        "# CLI reference",
+        "",
+        "Generated from `--help` by `python -m paperfeed.cli.reference`; do not edit by hand.",
+        "",
+    ]
     for path in command_paths():
         title = " ".join(["paperfeed", *path])
         result = runner.invoke(app, [*path, "--help"], env=env, prog_name="paperfeed")

@@ -36,8 +36,9 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 CLI_EMBED_LIMIT = 5_000
 _TAG = re.compile(r"<[^>]+>")
 
-ModelOption = Annotated[str | None, typer.Option(
-    "--model", help="Embedding model: minilm, static or none (default: PAPERFEED_EMBEDDER).")]
+ModelOption = Annotated[
+    str | None, typer.Option("--model", help="Embedding model: minilm, static or none (default: PAPERFEED_EMBEDDER).")
+]
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -96,9 +97,11 @@ def index(model: ModelOption = None, db: DbOption = None, as_json: JsonOption = 
     if as_json:
         print_json(report)
         return
-    typer.echo(f"indexed {report['indexed']} papers, removed {report['deleted']}, "
-               f"embedded {report['embedded']} ({report['model']}); {report['lexical_docs']} searchable, "
-               f"{report['vectors']} with vectors, in {report['seconds']:.1f}s")
+    typer.echo(
+        f"indexed {report['indexed']} papers, removed {report['deleted']}, "
+        f"embedded {report['embedded']} ({report['model']}); {report['lexical_docs']} searchable, "
+        f"{report['vectors']} with vectors, in {report['seconds']:.1f}s"
+    )
 
 
 def _ready_searcher(settings: Settings, db: str | None) -> Searcher:
@@ -114,21 +117,30 @@ def _ready_searcher(settings: Settings, db: str | None) -> Searcher:
                 searcher.refresh(progress=progress)
         else:
             searcher.refresh(dense=False)
-            console.print(f"[yellow]note:[/yellow] {pending} papers are not embedded yet; semantic results "
-                          "skip them until `paperfeed index` has run", highlight=False)
+            console.print(
+                f"[yellow]note:[/yellow] {pending} papers are not embedded yet; semantic results "
+                "skip them until `paperfeed index` has run",
+                highlight=False,
+            )
     except (LexicalIndexError, DenseIndexError, VectorStoreError, EmbedderError, OSError) as exc:
-        console.print(f"[yellow]warning:[/yellow] {escape(str(exc))}; searching the index as it is",
-                      highlight=False)
+        console.print(f"[yellow]warning:[/yellow] {escape(str(exc))}; searching the index as it is", highlight=False)
     return searcher
 
 
 def hit_json(hit: SearchHit, settings: Settings) -> dict[str, Any]:
     """One result as JSON: ``id``, ``title``, ``score``, ``reason`` first, then the details."""
     p = hit.paper
-    return {"id": p.id, "title": p.title, "score": hit.score, "reason": hit.reason,
-            "authors": p.author_names, "published": p.published.date().isoformat() if p.published else None,
-            "categories": p.categories, "snippet": hit.snippet,
-            "url": p.abs_url or f"{settings.base_url.rstrip('/')}/papers/{p.id}"}
+    return {
+        "id": p.id,
+        "title": p.title,
+        "score": hit.score,
+        "reason": hit.reason,
+        "authors": p.author_names,
+        "published": p.published.date().isoformat() if p.published else None,
+        "categories": p.categories,
+        "snippet": hit.snippet,
+        "url": p.abs_url or f"{settings.base_url.rstrip('/')}/papers/{p.id}",
+    }
 
 
 def _print_hits(hits: list[SearchHit], start: int = 1) -> None:
@@ -145,8 +157,13 @@ def _print_hits(hits: list[SearchHit], start: int = 1) -> None:
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="Query: words, \"phrases\", -excluded, author:, cat:, year:, "
-                                         "from:/to:, sort: (see docs/search.md).", show_default=False)],
+    query: Annotated[
+        str,
+        typer.Argument(
+            help='Query: words, "phrases", -excluded, author:, cat:, year:, from:/to:, sort: (see docs/search.md).',
+            show_default=False,
+        ),
+    ],
     mode: Annotated[str, typer.Option("--mode", help="bm25, dense or hybrid.")] = "hybrid",
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="Results to show.")] = 10,
     offset: Annotated[int, typer.Option("--offset", min=0, help="Results to skip (pagination).")] = 0,
@@ -173,14 +190,16 @@ def search(
         return
     _print_hits(results.hits, offset + 1)
     shown = offset + len(results.hits)
-    typer.echo(f"{offset + 1}-{shown} of {results.total}" + (f" (next: --offset {shown})"
-                                                            if shown < results.total else ""))
+    typer.echo(
+        f"{offset + 1}-{shown} of {results.total}" + (f" (next: --offset {shown})" if shown < results.total else "")
+    )
 
 
 @app.command()
 def similar(
-    paper_id: Annotated[str, typer.Argument(metavar="ID", help="Paper id (arXiv id, pf- id or an old id).",
-                                            show_default=False)],
+    paper_id: Annotated[
+        str, typer.Argument(metavar="ID", help="Paper id (arXiv id, pf- id or an old id).", show_default=False)
+    ],
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100, help="Papers to show.")] = 10,
     db: DbOption = None,
     as_json: JsonOption = False,
@@ -203,11 +222,16 @@ def similar(
 
 @app.command("eval")
 def eval_cmd(
-    folder: Annotated[Path, typer.Argument(metavar="DIR", help="BEIR folder: corpus.jsonl[.gz], "
-                                           "queries.jsonl, qrels/SPLIT.tsv.", show_default=False)],
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            metavar="DIR", help="BEIR folder: corpus.jsonl[.gz], queries.jsonl, qrels/SPLIT.tsv.", show_default=False
+        ),
+    ],
     split: Annotated[str, typer.Option("--split", help="Judgements to use: qrels/SPLIT.tsv.")] = "test",
-    modes: Annotated[list[str] | None, typer.Option(
-        "--mode", help="bm25, dense or hybrid; repeat for several (default: all three).")] = None,
+    modes: Annotated[
+        list[str] | None, typer.Option("--mode", help="bm25, dense or hybrid; repeat for several (default: all three).")
+    ] = None,
     model: Annotated[str, typer.Option("--model", help="Embedding model: minilm or static.")] = "minilm",
     as_json: JsonOption = False,
 ) -> None:
@@ -220,8 +244,14 @@ def eval_cmd(
     _choice("--model", model, EMBEDDER_NAMES)
     settings = get_settings()
     try:
-        result = evaluate(folder, split=split, modes=chosen, settings=settings, model=model,
-                          log=lambda msg: console.print(msg, highlight=False, markup=False))
+        result = evaluate(
+            folder,
+            split=split,
+            modes=chosen,
+            settings=settings,
+            model=model,
+            log=lambda msg: console.print(msg, highlight=False, markup=False),
+        )
     except (EvalError, EmbedderError) as exc:
         fail(str(exc))
     if as_json:

@@ -31,23 +31,25 @@ app.add_typer(db_app, name="db")
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(metavar="PATH...", show_default=False,
-                                                help="Files to ingest (.gz and single-file .zip too).")],
-    fmt: Annotated[str, typer.Option("--format", help="Input format of every file: auto (detect each "
-                                     f"file), {', '.join(FORMATS)}.")] = "auto",
+    paths: Annotated[
+        list[Path],
+        typer.Argument(metavar="PATH...", show_default=False, help="Files to ingest (.gz and single-file .zip too)."),
+    ],
+    fmt: Annotated[
+        str,
+        typer.Option("--format", help=f"Input format of every file: auto (detect each file), {', '.join(FORMATS)}."),
+    ] = "auto",
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Ingest papers from files (arXiv Atom/OAI-PMH/RSS, Kaggle snapshot, HF JSON or pages, BibTeX, JSONL)."""
     engine = get_engine(get_settings(db))
     total = sum(p.stat().st_size for p in paths if p.is_file())
-    columns = [TextColumn("ingest"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-               TimeRemainingColumn()]
+    columns = [TextColumn("ingest"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn()]
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task("ingest", total=total or None)
         try:
-            report = ingest_paths(engine=engine, paths=paths, fmt=fmt,
-                                  on_bytes=lambda n: bar.advance(task, n))
+            report = ingest_paths(engine=engine, paths=paths, fmt=fmt, on_bytes=lambda n: bar.advance(task, n))
         except IngestError as exc:
             fail(str(exc))
         except OSError as exc:  # unreadable file, disk full: one line, not a traceback
@@ -58,14 +60,20 @@ def ingest(
         print_json(report.as_dict())
         return
     for r in report.rejected[:50]:
-        console.print(f"[yellow]rejected[/yellow] {escape(r.location)}: {escape(r.reason)}",
-                      highlight=False, soft_wrap=True)
+        console.print(
+            f"[yellow]rejected[/yellow] {escape(r.location)}: {escape(r.reason)}", highlight=False, soft_wrap=True
+        )
     if len(report.rejected) > 50:
         console.print(f"... and {len(report.rejected) - 50} more rejected records (use --json for all)")
-    deleted = (f", deleted upstream {report.deleted} ({report.withdrawn} stored papers marked withdrawn)"
-               if report.deleted else "")
-    typer.echo(f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
-               f"rejected {len(report.rejected)}{deleted}")
+    deleted = (
+        f", deleted upstream {report.deleted} ({report.withdrawn} stored papers marked withdrawn)"
+        if report.deleted
+        else ""
+    )
+    typer.echo(
+        f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+        f"rejected {len(report.rejected)}{deleted}"
+    )
 
 
 @app.command()
@@ -119,8 +127,9 @@ def stats(db: DbOption = None, as_json: JsonOption = False) -> None:
 
 
 @app.command()
-def show(paper_id: Annotated[str, typer.Argument(metavar="ID")], db: DbOption = None,
-         as_json: JsonOption = False) -> None:
+def show(
+    paper_id: Annotated[str, typer.Argument(metavar="ID")], db: DbOption = None, as_json: JsonOption = False
+) -> None:
     """Show one paper by arXiv id (with or without version) or Paperfeed id."""
     engine = get_engine(get_settings(db))
     with engine.connect() as conn:
@@ -136,12 +145,19 @@ def show(paper_id: Annotated[str, typer.Argument(metavar="ID")], db: DbOption = 
     meta = [paper.id, paper.primary_category or "", day]
     typer.echo(" · ".join(m for m in meta if m))
     if paper.versions:
-        typer.echo("versions: " + ", ".join(
-            f"v{v.version}" + (f" ({v.created.date()})" if v.created else "") for v in paper.versions))
+        typer.echo(
+            "versions: "
+            + ", ".join(f"v{v.version}" + (f" ({v.created.date()})" if v.created else "") for v in paper.versions)
+        )
     typer.echo("")
     typer.echo(paper.abstract)
-    for label, url in (("abs", paper.abs_url), ("pdf", paper.pdf_url), ("doi", paper.doi),
-                       ("code", paper.code_url), ("project", paper.project_url)):
+    for label, url in (
+        ("abs", paper.abs_url),
+        ("pdf", paper.pdf_url),
+        ("doi", paper.doi),
+        ("code", paper.code_url),
+        ("project", paper.project_url),
+    ):
         if url:
             typer.echo(f"{label}: {url}")
 

@@ -24,14 +24,17 @@ def _check_port(host: str, port: int) -> None:
         try:
             probe.bind(address)
         except OSError as exc:
-            fail(f"cannot listen on {host}:{port}: {exc.strerror or exc} "
-                 f"(is another server running there? choose another with --port)")
+            fail(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc} "
+                f"(is another server running there? choose another with --port)"
+            )
 
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option("--host", help="Interface to listen on (0.0.0.0: every interface).")]
-    = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option("--host", help="Interface to listen on (0.0.0.0: every interface).")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
     db: DbOption = None,
     workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes.")] = 1,
@@ -50,9 +53,16 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     console.print(f"Paperfeed on http://{shown}:{port}  (API docs at /docs)", highlight=False)
     if workers > 1 or reload:
-        uvicorn.run("paperfeed.web.app:create_app", factory=True, host=host, port=port,
-                    workers=None if reload else workers, reload=reload, log_level="info",
-                    proxy_headers=True)
+        uvicorn.run(
+            "paperfeed.web.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=None if reload else workers,
+            reload=reload,
+            log_level="info",
+            proxy_headers=True,
+        )
         return
     from paperfeed.web.app import create_app
 

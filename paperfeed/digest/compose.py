@@ -83,8 +83,15 @@ def trending_window(since: datetime, now: datetime) -> str:
     return "all"
 
 
-def build_digest(*, conn: Connection, searcher: Any, subscriber: Subscriber, now: datetime,
-                 dense: Any = None, cache: ComposeCache | None = None) -> Digest:
+def build_digest(
+    *,
+    conn: Connection,
+    searcher: Any,
+    subscriber: Subscriber,
+    now: datetime,
+    dense: Any = None,
+    cache: ComposeCache | None = None,
+) -> Digest:
     """The digest ``subscriber`` would get at ``now`` (possibly empty: then it is not sent)."""
     cache = cache if cache is not None else ComposeCache()
     since = since_for(subscriber, now)
@@ -104,8 +111,7 @@ def build_digest(*, conn: Connection, searcher: Any, subscriber: Subscriber, now
     if subscriber.trending:
         add(DigestSection("trending", "Trending"), _trending(conn, cache, since, now), TRENDING_PER_DIGEST)
     for topic in subscriber.topics:
-        add(DigestSection("topic", topic), _topic(searcher, cache, topic, since), PER_TOPIC,
-            f"matches {topic}")
+        add(DigestSection("topic", topic), _topic(searcher, cache, topic, since), PER_TOPIC, f"matches {topic}")
     if subscriber.for_you and subscriber.user_id is not None:
         _for_you(conn, searcher, dense, digest, taken, since)
     return digest
@@ -150,13 +156,19 @@ def _search_newest(searcher: Any, topic: str) -> Any:
         return None
 
 
-def _for_you(conn: Connection, searcher: Any, dense: Any, digest: Digest, taken: set[str],
-             since: datetime) -> None:
+def _for_you(conn: Connection, searcher: Any, dense: Any, digest: Digest, taken: set[str], since: datetime) -> None:
     from paperfeed.rank.foryou import recommend
 
     assert digest.subscriber.user_id is not None
-    recs = recommend(conn=conn, user_id=digest.subscriber.user_id, searcher=searcher, dense=dense,
-                     since=since, limit=FOR_YOU, exclude=taken)
+    recs = recommend(
+        conn=conn,
+        user_id=digest.subscriber.user_id,
+        searcher=searcher,
+        dense=dense,
+        since=since,
+        limit=FOR_YOU,
+        exclude=taken,
+    )
     if not recs.ids:
         return
     papers = {p.id: p for p in get_papers(conn=conn, ids=recs.ids)}

@@ -115,8 +115,15 @@ def make_message_id(settings: Settings, key: str) -> str:
 class Mailer:
     """A reusable SMTP session. Use as a context manager; ``send`` handles retries and the rate bound."""
 
-    def __init__(self, settings: Settings, *, retries: int = 3, backoff: float = 1.0, timeout: float = 30.0,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        retries: int = 3,
+        backoff: float = 1.0,
+        timeout: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.settings = settings
         self.retries = retries
         self.backoff = backoff
@@ -146,8 +153,9 @@ class Mailer:
             raise ConnectFailure("PAPERFEED_SMTP_HOST is not set")
         try:
             if s.smtp_security == "ssl":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=self.timeout,
-                                                      context=ssl.create_default_context())
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    s.smtp_host, s.smtp_port, timeout=self.timeout, context=ssl.create_default_context()
+                )
             else:
                 smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=self.timeout)
             smtp.ehlo()
@@ -157,8 +165,9 @@ class Mailer:
             if s.smtp_user:
                 smtp.login(s.smtp_user, s.smtp_password)
         except smtplib.SMTPAuthenticationError as exc:
-            raise PermanentFailure(f"SMTP login refused: {exc.smtp_code} {_text(exc.smtp_error)}",
-                                   code=exc.smtp_code) from exc
+            raise PermanentFailure(
+                f"SMTP login refused: {exc.smtp_code} {_text(exc.smtp_error)}", code=exc.smtp_code
+            ) from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise ConnectFailure(f"cannot connect to {s.smtp_host}:{s.smtp_port}: {exc}") from exc
         return smtp

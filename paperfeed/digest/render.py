@@ -35,9 +35,13 @@ class RenderedMail:
 
 @lru_cache(maxsize=2)
 def _env(html: bool) -> Environment:
-    return Environment(loader=FileSystemLoader(str(TEMPLATES)),
-                       autoescape=select_autoescape(["html"]) if html else False,
-                       trim_blocks=not html, lstrip_blocks=not html, keep_trailing_newline=True)
+    return Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(["html"]) if html else False,
+        trim_blocks=not html,
+        lstrip_blocks=not html,
+        keep_trailing_newline=True,
+    )
 
 
 def clean_line(text: str | None, limit: int = 500) -> str:
@@ -54,20 +58,17 @@ def paper_url(settings: Settings, paper_id: str) -> str:
 
 
 def manage_url(settings: Settings, sub: Subscriber) -> str:
-    token = make_token(secret_key=settings.secret_key, purpose="manage", subscriber_id=sub.id,
-                       email=sub.email)
+    token = make_token(secret_key=settings.secret_key, purpose="manage", subscriber_id=sub.id, email=sub.email)
     return f"{base(settings)}/subscriptions/manage/{token}"
 
 
 def unsubscribe_url(settings: Settings, sub: Subscriber) -> str:
-    token = make_token(secret_key=settings.secret_key, purpose="unsubscribe", subscriber_id=sub.id,
-                       email=sub.email)
+    token = make_token(secret_key=settings.secret_key, purpose="unsubscribe", subscriber_id=sub.id, email=sub.email)
     return f"{base(settings)}/unsubscribe/{token}"
 
 
 def confirm_url(settings: Settings, sub: Subscriber) -> str:
-    token = make_token(secret_key=settings.secret_key, purpose="confirm", subscriber_id=sub.id,
-                       email=sub.email)
+    token = make_token(secret_key=settings.secret_key, purpose="confirm", subscriber_id=sub.id, email=sub.email)
     return f"{base(settings)}/subscriptions/confirm/{token}"
 
 
@@ -82,49 +83,65 @@ def digest_context(*, digest: Digest, settings: Settings) -> dict[str, object]:
     """The data both parts render from (also what the preview page shows)."""
     sections = []
     for s in digest.sections:
-        items = [{
-            "title": clean_line(i.paper.title, 400),
-            "authors": clean_line(", ".join(i.paper.author_names[:6])
-                                  + (", et al." if len(i.paper.authors) > 6 else ""), 300),
-            "summary": _summary(i.paper.abstract),
-            "reason": clean_line(i.reason, 300),
-            "url": paper_url(settings, i.paper.id),
-            "abs_url": i.paper.abs_url if (i.paper.abs_url or "").startswith("http") else None,
-            "pdf_url": i.paper.pdf_url if (i.paper.pdf_url or "").startswith("http") else None,
-        } for i in s.items]
+        items = [
+            {
+                "title": clean_line(i.paper.title, 400),
+                "authors": clean_line(
+                    ", ".join(i.paper.author_names[:6]) + (", et al." if len(i.paper.authors) > 6 else ""), 300
+                ),
+                "summary": _summary(i.paper.abstract),
+                "reason": clean_line(i.reason, 300),
+                "url": paper_url(settings, i.paper.id),
+                "abs_url": i.paper.abs_url if (i.paper.abs_url or "").startswith("http") else None,
+                "pdf_url": i.paper.pdf_url if (i.paper.pdf_url or "").startswith("http") else None,
+            }
+            for i in s.items
+        ]
         sections.append({"kind": s.kind, "title": clean_line(s.title, 200), "items": items})
     n = len(digest.paper_ids)
     sub = digest.subscriber
     when = digest.now.date().isoformat()
     return {
-        "site_name": clean_line(settings.site_name, 100), "email": sub.email, "sections": sections,
+        "site_name": clean_line(settings.site_name, 100),
+        "email": sub.email,
+        "sections": sections,
         "subject": f"{clean_line(settings.site_name, 100)}: {n} paper{'s' if n != 1 else ''} for {when}",
         "intro": f"{n} paper{'s' if n != 1 else ''} picked for you on {when}.",
         "preheader": ", ".join(str(i["title"]) for s in sections for i in s["items"])[:150],  # type: ignore[index]
         "frequency_text": _FREQUENCY_TEXT.get(sub.frequency, "daily"),
-        "manage_url": manage_url(settings, sub), "unsubscribe_url": unsubscribe_url(settings, sub),
+        "manage_url": manage_url(settings, sub),
+        "unsubscribe_url": unsubscribe_url(settings, sub),
     }
 
 
 def render_digest(*, digest: Digest, settings: Settings) -> RenderedMail:
     ctx = digest_context(digest=digest, settings=settings)
-    return RenderedMail(subject=str(ctx["subject"]),
-                        text=_env(False).get_template("digest.txt").render(**ctx),
-                        html=_env(True).get_template("digest.html").render(**ctx),
-                        unsubscribe_url=str(ctx["unsubscribe_url"]), manage_url=str(ctx["manage_url"]))
+    return RenderedMail(
+        subject=str(ctx["subject"]),
+        text=_env(False).get_template("digest.txt").render(**ctx),
+        html=_env(True).get_template("digest.html").render(**ctx),
+        unsubscribe_url=str(ctx["unsubscribe_url"]),
+        manage_url=str(ctx["manage_url"]),
+    )
 
 
 def render_confirmation(*, subscriber: Subscriber, settings: Settings, already: bool) -> RenderedMail:
     """The double opt-in mail; for an address that is already active, a manage link instead."""
     site = clean_line(settings.site_name, 100)
     ctx = {
-        "site_name": site, "email": subscriber.email, "already": already, "base_url": base(settings),
-        "confirm_url": confirm_url(settings, subscriber), "manage_url": manage_url(settings, subscriber),
+        "site_name": site,
+        "email": subscriber.email,
+        "already": already,
+        "base_url": base(settings),
+        "confirm_url": confirm_url(settings, subscriber),
+        "manage_url": manage_url(settings, subscriber),
         "valid_for": f"{MAX_AGE['confirm'] // 3600} hours",
         "subject": f"{site}: your subscription" if already else f"{site}: confirm your subscription",
         "preheader": "Confirm your subscription" if not already else "You are already subscribed",
     }
-    return RenderedMail(subject=str(ctx["subject"]),
-                        text=_env(False).get_template("confirm.txt").render(**ctx),
-                        html=_env(True).get_template("confirm.html").render(**ctx),
-                        manage_url=str(ctx["manage_url"]))
+    return RenderedMail(
+        subject=str(ctx["subject"]),
+        text=_env(False).get_template("confirm.txt").render(**ctx),
+        html=_env(True).get_template("confirm.html").render(**ctx),
+        manage_url=str(ctx["manage_url"]),
+    )

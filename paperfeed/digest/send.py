@@ -117,15 +117,19 @@ def _claim(engine: Engine, sub: Subscriber, period: str, message_id: str, opts: 
     """Own this (subscriber, period) or learn that someone else does / did."""
     wall = datetime.now(UTC)
     with engine.begin() as conn:
-        claim = claim_digest(conn=conn, subscriber_id=sub.id, period=period, worker=opts.worker, now=wall,
-                             message_id=message_id)
+        claim = claim_digest(
+            conn=conn, subscriber_id=sub.id, period=period, worker=opts.worker, now=wall, message_id=message_id
+        )
         if claim is not None:
             return claim
         row = ledger_row(conn=conn, subscriber_id=sub.id, period=period)
         if row is None or row["status"] == "sent":
             return None
-        retryable = row["status"] == "failed" or _owner_dead(row["claimed_by"], opts.worker) \
+        retryable = (
+            row["status"] == "failed"
+            or _owner_dead(row["claimed_by"], opts.worker)
             or row["claimed_at"] < wall - opts.stale_after
+        )
         if not retryable:
             return None
         return take_over(conn=conn, row=row, worker=opts.worker, now=wall, max_attempts=opts.max_attempts)
@@ -141,8 +145,9 @@ def _write_eml(outbox: Path, period: str, sub: Subscriber, data: bytes) -> Path:
     return path
 
 
-def _deliver(engine: Engine, mailer: Mailer, claim: Claim, digest: Digest, msg: Any, opts: SendOptions,
-             report: SendReport) -> None:
+def _deliver(
+    engine: Engine, mailer: Mailer, claim: Claim, digest: Digest, msg: Any, opts: SendOptions, report: SendReport
+) -> None:
     """SMTP for one claimed digest and the ledger bookkeeping around it; raises ConnectFailure to abort."""
 
     def before_data() -> None:
@@ -154,13 +159,15 @@ def _deliver(engine: Engine, mailer: Mailer, claim: Claim, digest: Digest, msg: 
     except (PermanentFailure, TransientFailure, AddressError) as exc:
         bounce = isinstance(exc, PermanentFailure | AddressError)
         with engine.begin() as conn:
-            suspended = mark_failed(conn=conn, claim=claim, error=str(exc), bounce=bounce,
-                                    suspend_after=opts.suspend_after)
+            suspended = mark_failed(
+                conn=conn, claim=claim, error=str(exc), bounce=bounce, suspend_after=opts.suspend_after
+            )
         report.failed += 1
         report.bounced += int(bounce)
         report.suspended += int(suspended)
-        report.errors.append({"email": digest.subscriber.email, "period": claim.period, "error": str(exc),
-                              "bounce": bounce})
+        report.errors.append(
+            {"email": digest.subscriber.email, "period": claim.period, "error": str(exc), "bounce": bounce}
+        )
         if isinstance(exc, ConnectFailure):
             raise
         return
@@ -170,8 +177,9 @@ def _deliver(engine: Engine, mailer: Mailer, claim: Claim, digest: Digest, msg: 
     report.resent_uncertain += int(claim.resumed_from == "sending")
 
 
-def due_subscribers(*, engine: Engine, now: datetime, only_email: str | None,
-                    report: SendReport) -> list[tuple[Subscriber, str]]:
+def due_subscribers(
+    *, engine: Engine, now: datetime, only_email: str | None, report: SendReport
+) -> list[tuple[Subscriber, str]]:
     """Active subscribers due at ``now`` whose digest for the period is not settled yet."""
     with engine.connect() as conn:
         subs = list_subscribers(conn=conn, email=only_email)
@@ -184,10 +192,19 @@ def due_subscribers(*, engine: Engine, now: datetime, only_email: str | None,
     return todo
 
 
-def send_digests(*, engine: Engine, settings: Settings, searcher: Any, now: datetime | None = None,
-                 dry_run: bool = False, only_email: str | None = None, dense: Any = None,
-                 mailer: Mailer | None = None, options: SendOptions | None = None,
-                 should_stop: Callable[[], bool] = lambda: False) -> SendReport:
+def send_digests(
+    *,
+    engine: Engine,
+    settings: Settings,
+    searcher: Any,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    only_email: str | None = None,
+    dense: Any = None,
+    mailer: Mailer | None = None,
+    options: SendOptions | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> SendReport:
     """Compose and send every due digest at ``now``; with ``dry_run`` write .eml files and claim nothing."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
     opts = options or SendOptions()
@@ -202,8 +219,7 @@ def send_digests(*, engine: Engine, settings: Settings, searcher: Any, now: date
                 if should_stop():
                     report.not_attempted += len(todo) - i
                     break
-                digest = build_digest(conn=read, searcher=searcher, subscriber=sub, now=now, dense=dense,
-                                      cache=cache)
+                digest = build_digest(conn=read, searcher=searcher, subscriber=sub, now=now, dense=dense, cache=cache)
                 read.rollback()  # end the read snapshot: the next subscriber sees fresh data
                 if digest.is_empty:
                     report.empty += 1
@@ -218,8 +234,15 @@ def send_digests(*, engine: Engine, settings: Settings, searcher: Any, now: date
     return report
 
 
-def _one(engine: Engine, settings: Settings, mailer: Mailer | None, digest: Digest, period: str,
-         opts: SendOptions, report: SendReport) -> bool:
+def _one(
+    engine: Engine,
+    settings: Settings,
+    mailer: Mailer | None,
+    digest: Digest,
+    period: str,
+    opts: SendOptions,
+    report: SendReport,
+) -> bool:
     """Send (or write) one digest; False when the server is unreachable and the run should stop."""
     sub = digest.subscriber
     message_id = make_message_id(settings, f"digest.{sub.id}.{period}")

@@ -123,8 +123,15 @@ def _check_query(topic: str, i: int) -> None:
         raise PreferenceError(f"topics.{i}", "has nothing to search for")
 
 
-def request_subscription(*, engine: Engine, email: str, prefs: dict[str, Any], client: str,
-                         now: datetime | None = None, user_id: int | None = None) -> SubscribeResult:
+def request_subscription(
+    *,
+    engine: Engine,
+    email: str,
+    prefs: dict[str, Any],
+    client: str,
+    now: datetime | None = None,
+    user_id: int | None = None,
+) -> SubscribeResult:
     """Record a subscribe request; say whom to mail (if anyone) without the caller learning why.
 
     Raises :class:`AddressError` for an unusable address, :class:`RateLimited` for a noisy client.
@@ -134,15 +141,14 @@ def request_subscription(*, engine: Engine, email: str, prefs: dict[str, Any], c
     with engine.begin() as conn:
         if store.count_requests(conn=conn, since=now - timedelta(hours=1), client=client) >= PER_CLIENT:
             raise RateLimited("too many subscribe requests from this client; try again in an hour")
-        recent = store.count_requests(conn=conn, since=now - timedelta(days=1), email=address,
-                                      mailed_only=True)
-        sub, needs_confirmation = store.create_or_refresh_pending(conn=conn, email=address, prefs=prefs,
-                                                                  now=now, user_id=user_id)
+        recent = store.count_requests(conn=conn, since=now - timedelta(days=1), email=address, mailed_only=True)
+        sub, needs_confirmation = store.create_or_refresh_pending(
+            conn=conn, email=address, prefs=prefs, now=now, user_id=user_id
+        )
         mail = recent < PER_ADDRESS
         store.record_request(conn=conn, email=address, client=client, now=now, mailed=mail)
         store.prune_requests(conn=conn, before=now - timedelta(days=2))
-    return SubscribeResult(accepted=True, mail_to=sub if mail else None,
-                           already_active=not needs_confirmation)
+    return SubscribeResult(accepted=True, mail_to=sub if mail else None, already_active=not needs_confirmation)
 
 
 def send_confirmation(*, settings: Settings, subscriber: Subscriber, already_active: bool) -> bool:
@@ -153,8 +159,12 @@ def send_confirmation(*, settings: Settings, subscriber: Subscriber, already_act
     mail = render_confirmation(subscriber=subscriber, settings=settings, already=already_active)
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
     try:
-        msg = build_message(settings=settings, to=subscriber.email, mail=mail,
-                            message_id=make_message_id(settings, f"confirm.{subscriber.id}.{stamp}"))
+        msg = build_message(
+            settings=settings,
+            to=subscriber.email,
+            mail=mail,
+            message_id=make_message_id(settings, f"confirm.{subscriber.id}.{stamp}"),
+        )
         with Mailer(settings, retries=2, backoff=0.5, timeout=15) as mailer:
             mailer.send(msg)
     except (SendFailure, AddressError) as exc:
@@ -176,8 +186,9 @@ def subscriber_for_token(*, engine: Engine, settings: Settings, token: str, purp
 def confirm(*, engine: Engine, settings: Settings, token: str, now: datetime | None = None) -> Subscriber:
     data = read_token(secret_key=settings.secret_key, purpose="confirm", token=token)
     with engine.begin() as conn:
-        sub = store.confirm_subscriber(conn=conn, subscriber_id=data.subscriber_id, email=data.email,
-                                       now=now or datetime.now(UTC))
+        sub = store.confirm_subscriber(
+            conn=conn, subscriber_id=data.subscriber_id, email=data.email, now=now or datetime.now(UTC)
+        )
     if sub is None:
         raise TokenError("this link is no longer valid")
     return sub
@@ -190,14 +201,16 @@ def unsubscribe(*, engine: Engine, settings: Settings, token: str, now: datetime
     return sub
 
 
-def save_preferences(*, engine: Engine, subscriber: Subscriber, prefs: dict[str, Any],
-                     resume: bool = False, now: datetime | None = None) -> Subscriber:
+def save_preferences(
+    *, engine: Engine, subscriber: Subscriber, prefs: dict[str, Any], resume: bool = False, now: datetime | None = None
+) -> Subscriber:
     """Store validated preferences; ``resume`` re-activates an unsubscribed or suspended address
     (the link proves the owner is asking)."""
     with engine.begin() as conn:
         updated = store.update_preferences(conn=conn, subscriber_id=subscriber.id, prefs=prefs)
         if resume and subscriber.status in ("unsubscribed", "suspended"):
-            updated = store.confirm_subscriber(conn=conn, subscriber_id=subscriber.id, email=subscriber.email,
-                                               now=now or datetime.now(UTC))
+            updated = store.confirm_subscriber(
+                conn=conn, subscriber_id=subscriber.id, email=subscriber.email, now=now or datetime.now(UTC)
+            )
     assert updated is not None
     return updated

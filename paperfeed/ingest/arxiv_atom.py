@@ -79,14 +79,21 @@ def entry_to_paper(entry: etree._Element) -> Paper:
     primary = entry.find(f"{_X}primary_category")
     categories = [c.get("term") or "" for c in entry.iterfind(f"{_A}category")]
     return Paper(
-        id=pid, title=latex_accents(_child_text(entry, f"{_A}title")),
+        id=pid,
+        title=latex_accents(_child_text(entry, f"{_A}title")),
         abstract=latex_accents(_child_text(entry, f"{_A}summary")),
-        authors=_authors(entry), categories=categories,
+        authors=_authors(entry),
+        categories=categories,
         primary_category=primary.get("term") if primary is not None else None,
-        published=published, updated=updated, versions=versions, doi=doi,
+        published=published,
+        updated=updated,
+        versions=versions,
+        doi=doi,
         journal_ref=_child_text(entry, f"{_X}journal_ref") or None,
         comments=_child_text(entry, f"{_X}comment") or None,
-        abs_url=abs_url(pid), pdf_url=pdf_url(pid), source=SOURCE,
+        abs_url=abs_url(pid),
+        pdf_url=pdf_url(pid),
+        source=SOURCE,
     )
 
 
@@ -116,8 +123,13 @@ def parse_atom_bytes(data: bytes, *, name: str) -> AtomPage:
     broken = damaged_element(entries, damage.line if damage else None)
     for index, entry in enumerate(entries, start=1):
         if broken is not None and index == broken + 1:
-            page.items.append(Rejection(file=name, record=index, reason="entry damaged by malformed XML "
-                                        f"at line {damage.line if damage else '?'}"))
+            page.items.append(
+                Rejection(
+                    file=name,
+                    record=index,
+                    reason=f"entry damaged by malformed XML at line {damage.line if damage else '?'}",
+                )
+            )
             continue
         if _is_error(entry):
             message = clean_text(_child_text(entry, f"{_A}summary")) or "unknown error"

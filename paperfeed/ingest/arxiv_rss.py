@@ -35,8 +35,7 @@ from paperfeed.ingest.validate import clean_paper
 from paperfeed.models import Author, Paper, ParsedItem, Rejection, Version
 
 SOURCE = "arxiv-rss"
-_HEAD = re.compile(r"^\s*arXiv:(?P<id>\S+)\s+Announce Type:\s*(?P<type>[\w-]+)\s*(?:Abstract:\s*)?",
-                   re.IGNORECASE)
+_HEAD = re.compile(r"^\s*arXiv:(?P<id>\S+)\s+Announce Type:\s*(?P<type>[\w-]+)\s*(?:Abstract:\s*)?", re.IGNORECASE)
 
 
 def _s(value: Any) -> str:
@@ -75,13 +74,19 @@ def rss_entry(entry: Any) -> Paper:
     is_replacement = announce.startswith("replace")
     categories = [_s(t.get("term")) for t in entry.get("tags") or [] if _s(t.get("term"))]
     return Paper(
-        id=pid, title=latex_accents(_s(entry.get("title"))),
-        abstract=latex_accents(summary[head.end():] if head else summary),
-        authors=_authors(entry), categories=categories,
+        id=pid,
+        title=latex_accents(_s(entry.get("title"))),
+        abstract=latex_accents(summary[head.end() :] if head else summary),
+        authors=_authors(entry),
+        categories=categories,
         primary_category=categories[0] if categories else None,
-        published=None if is_replacement else when, updated=when,
-        versions=[Version(version, when)], license=_s(entry.get("rights")) or None,
-        abs_url=abs_url(pid), pdf_url=pdf_url(pid), source=SOURCE,
+        published=None if is_replacement else when,
+        updated=when,
+        versions=[Version(version, when)],
+        license=_s(entry.get("rights")) or None,
+        abs_url=abs_url(pid),
+        pdf_url=pdf_url(pid),
+        source=SOURCE,
     )
 
 

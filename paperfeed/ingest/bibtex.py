@@ -25,8 +25,10 @@ from paperfeed.models import Author, Paper, ParsedItem, Rejection, Version
 # bibtexparser logs every block it gives up on; we report those as located rejections instead.
 logging.getLogger("bibtexparser").setLevel(logging.CRITICAL)
 _LATEX = LatexNodes2Text(math_mode="verbatim", strict_latex_spaces=True)
-_MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep",
-                                        "oct", "nov", "dec"), start=1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)
+}
 
 
 def latex_to_text(value: str) -> str:
@@ -104,13 +106,19 @@ def bib_entry(entry: Entry) -> Paper:
     category = fields.get("primaryclass", "").strip()
     url = fields.get("url", "").strip() or None
     return Paper(
-        id=pid, title=title, abstract=abstract, authors=bib_authors(fields.get("author", "")),
-        categories=[category] if category else [], published=published,
+        id=pid,
+        title=title,
+        abstract=abstract,
+        authors=bib_authors(fields.get("author", "")),
+        categories=[category] if category else [],
+        published=published,
         versions=[Version(found[1])] if found and found[1] else [],
         doi=fields.get("doi") or None,
         journal_ref=None if not journal or journal.lower().startswith("arxiv") else journal,
-        abs_url=abs_url(pid) if found else url, pdf_url=pdf_url(pid) if found else None,
-        comments=latex_to_text(fields.get("note", "")) or None, source="bibtex",
+        abs_url=abs_url(pid) if found else url,
+        pdf_url=pdf_url(pid) if found else None,
+        comments=latex_to_text(fields.get("note", "")) or None,
+        source="bibtex",
     )
 
 

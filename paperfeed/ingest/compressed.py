@@ -26,8 +26,7 @@ class ArchiveError(ValueError):
 
 
 @contextmanager
-def open_input(path: Path, wrap: Callable[[BinaryIO], BinaryIO] | None = None
-               ) -> Iterator[tuple[BinaryIO, str]]:
+def open_input(path: Path, wrap: Callable[[BinaryIO], BinaryIO] | None = None) -> Iterator[tuple[BinaryIO, str]]:
     """The decompressed content of ``path`` as a binary stream, with the name to detect its format by.
 
     ``wrap`` is applied to the raw file first (the ingest runner counts compressed bytes read with it,
@@ -58,8 +57,9 @@ def _zip_member(src: BinaryIO, path: Path) -> Iterator[tuple[BinaryIO, str]]:
         members = [m for m in archive.infolist() if not m.is_dir()]
         if len(members) != 1:
             names = ", ".join(m.filename for m in members[:3])
-            raise ArchiveError(f"{path}: the zip archive holds {len(members)} files ({names}); "
-                               "unpack it and pass the files")
+            raise ArchiveError(
+                f"{path}: the zip archive holds {len(members)} files ({names}); unpack it and pass the files"
+            )
         with archive.open(members[0]) as member:
             yield member, members[0].filename  # type: ignore[misc]
 

@@ -55,8 +55,7 @@ def detect_format(path: Path) -> str:
         raise IngestError(str(exc)) from exc
     found = sniff(head, inner)
     if found is None:
-        raise IngestError(f"{path}: {why_unknown(head)}; pass --format "
-                          f"({', '.join(sorted(FORMATS))})")
+        raise IngestError(f"{path}: {why_unknown(head)}; pass --format ({', '.join(sorted(FORMATS))})")
     return found
 
 

@@ -63,9 +63,16 @@ class HarvestReport(IngestReport):
 
     def as_dict(self) -> dict[str, Any]:
         data = super().as_dict()
-        data.update(pages=self.pages, records=self.records, complete_list_size=self.complete_list_size,
-                    resumed=self.resumed, set=self.set_spec, from_date=self.from_date,
-                    until_date=self.until_date, format=self.metadata_prefix)
+        data.update(
+            pages=self.pages,
+            records=self.records,
+            complete_list_size=self.complete_list_size,
+            resumed=self.resumed,
+            set=self.set_spec,
+            from_date=self.from_date,
+            until_date=self.until_date,
+            format=self.metadata_prefix,
+        )
         return data
 
 
@@ -150,17 +157,26 @@ def _store_page(engine: Engine, items: list[Any], report: IngestReport, name: st
     return sum(isinstance(i, Paper | DeletedRecord) for i in items)
 
 
-def harvest_oai(*, engine: Engine, settings: Settings, set_spec: str, from_date: str,
-                until_date: str | None = None, metadata_prefix: str = "arXiv",
-                client: PoliteClient | None = None, restart: bool = False,
-                on_page: PageFn | None = None) -> HarvestReport:
+def harvest_oai(
+    *,
+    engine: Engine,
+    settings: Settings,
+    set_spec: str,
+    from_date: str,
+    until_date: str | None = None,
+    metadata_prefix: str = "arXiv",
+    client: PoliteClient | None = None,
+    restart: bool = False,
+    on_page: PageFn | None = None,
+) -> HarvestReport:
     """Harvest one OAI-PMH set over a date window into the store, resuming an interrupted run.
 
     Raises HarvestError (with the partial report) when arXiv fails or answers an OAI error.
     """
     _check_window(set_spec, from_date, until_date, metadata_prefix)
-    report = HarvestReport(set_spec=set_spec, from_date=from_date, until_date=until_date,
-                           metadata_prefix=metadata_prefix)
+    report = HarvestReport(
+        set_spec=set_spec, from_date=from_date, until_date=until_date, metadata_prefix=metadata_prefix
+    )
     window = {"set": set_spec, "from": from_date, "until": until_date, "format": metadata_prefix}
     key = state_key(set_spec, metadata_prefix)
     token = _saved_token(engine, key, window, restart)
@@ -170,8 +186,11 @@ def harvest_oai(*, engine: Engine, settings: Settings, set_spec: str, from_date:
     url = settings.arxiv_oai_url
     try:
         while True:
-            params = ({"verb": "ListRecords", "resumptionToken": token} if token
-                      else _first_params(set_spec, from_date, until_date, metadata_prefix))
+            params = (
+                {"verb": "ListRecords", "resumptionToken": token}
+                if token
+                else _first_params(set_spec, from_date, until_date, metadata_prefix)
+            )
             name = f"{url} page {report.pages + 1}"
             try:
                 resp = http.get(url, params=params)
@@ -186,8 +205,11 @@ def harvest_oai(*, engine: Engine, settings: Settings, set_spec: str, from_date:
             report.pages += 1
             report.complete_list_size = page.complete_list_size or report.complete_list_size
             if page.resumption_token and page.resumption_token == token:
-                raise HarvestError(f"{url}: the server sent resumption token {token!r} twice; stopping "
-                                   "rather than looping (run again later to resume)", report)
+                raise HarvestError(
+                    f"{url}: the server sent resumption token {token!r} twice; stopping "
+                    "rather than looping (run again later to resume)",
+                    report,
+                )
             token = page.resumption_token
             _save_progress(engine, key, window, token, report)
             if on_page is not None:
@@ -207,8 +229,7 @@ def _oai_error_message(error: tuple[str, str], url: str, *, resumed: bool) -> st
     return f"{url}: OAI-PMH error {code}: {message or 'no message'}{hint}"
 
 
-def _save_progress(engine: Engine, key: str, window: dict[str, Any], token: str | None,
-                   report: HarvestReport) -> None:
+def _save_progress(engine: Engine, key: str, window: dict[str, Any], token: str | None, report: HarvestReport) -> None:
     """After a page: keep the next token, or on the last page clear it and record the watermark."""
     with engine.begin() as conn:
         if token:
@@ -228,8 +249,9 @@ def normalise_ids(raw_ids: Iterable[str]) -> list[str]:
     for raw in raw_ids:
         parsed = split_arxiv_id(raw) if len(raw) <= 200 else None
         if parsed is None:
-            raise HarvestError(f"{raw[:80]!r} is not an arXiv id (expected e.g. 2401.01234, "
-                               "2401.01234v2 or hep-th/9901001)")
+            raise HarvestError(
+                f"{raw[:80]!r} is not an arXiv id (expected e.g. 2401.01234, 2401.01234v2 or hep-th/9901001)"
+            )
         pid, ver = parsed
         wanted = f"{pid}v{ver}" if ver else pid
         if wanted not in out:
@@ -242,9 +264,14 @@ def _base_id(wanted: str) -> str:
     return parsed[0] if parsed else wanted
 
 
-def fetch_arxiv(*, engine: Engine, settings: Settings, ids: Iterable[str],
-                client: PoliteClient | None = None,
-                on_batch: Callable[[int], None] | None = None) -> FetchReport:
+def fetch_arxiv(
+    *,
+    engine: Engine,
+    settings: Settings,
+    ids: Iterable[str],
+    client: PoliteClient | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> FetchReport:
     """Fetch the given papers from the arXiv API and store them; report ids arXiv did not return."""
     wanted = normalise_ids(ids)
     report = FetchReport(requested=wanted)
@@ -253,7 +280,7 @@ def fetch_arxiv(*, engine: Engine, settings: Settings, ids: Iterable[str],
     url = settings.arxiv_api_url
     try:
         for start in range(0, len(wanted), API_BATCH):
-            batch = wanted[start:start + API_BATCH]
+            batch = wanted[start : start + API_BATCH]
             params = {"id_list": ",".join(batch), "start": "0", "max_results": str(len(batch))}
             try:
                 resp = http.get(url, params=params)

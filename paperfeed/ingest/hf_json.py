@@ -46,9 +46,14 @@ def hf_record(item: Any) -> Paper:
     pid = parsed[0] if parsed else derived_id(title, abstract)
     published = parse_date(as_str(paper.get("publishedAt")) or as_str(item.get("publishedAt")))
     return Paper(
-        id=pid, title=title, abstract=abstract, authors=_authors(paper.get("authors")),
-        published=published, updated=published,
-        abs_url=abs_url(pid) if parsed else None, pdf_url=pdf_url(pid) if parsed else None,
+        id=pid,
+        title=title,
+        abstract=abstract,
+        authors=_authors(paper.get("authors")),
+        published=published,
+        updated=published,
+        abs_url=abs_url(pid) if parsed else None,
+        pdf_url=pdf_url(pid) if parsed else None,
         code_url=as_str(paper.get("githubRepo")) or as_str(item.get("githubRepo")),
         project_url=as_str(paper.get("projectPage")) or as_str(item.get("projectPage")),
         source=source,

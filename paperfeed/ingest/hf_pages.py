@@ -21,18 +21,33 @@ from paperfeed.ingest.validate import clean_paper, clean_text
 from paperfeed.models import Paper, ParsedItem, Rejection
 
 SOURCE = "hf-page"
-CHROME = frozenset({
-    "get trending papers in your email inbox once a day!", "get trending papers in your email inbox!",
-    "subscribe", "new", "byak and the research community", "daily papers", "papers", "trending",
-    "search", "submit", "previous", "next", "upvote", "load more",
-})
+CHROME = frozenset(
+    {
+        "get trending papers in your email inbox once a day!",
+        "get trending papers in your email inbox!",
+        "subscribe",
+        "new",
+        "byak and the research community",
+        "daily papers",
+        "papers",
+        "trending",
+        "search",
+        "submit",
+        "previous",
+        "next",
+        "upvote",
+        "load more",
+    }
+)
 # "SubscribeUniversal Checkpointing..." / "newTitle": chrome glued to a title. Only a capital after
 # "new" counts, so a title such as "newsroom: ..." keeps its first word.
 _GLUED = re.compile(r"^(?:Subscribe(?=\S)|new(?=[A-Z]))")
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?"
-_DATE = re.compile(rf"^(?:{_MONTH}\s+\d{{1,2}}(?:,\s*\d{{4}})?|\d{{1,2}}\s+{_MONTH}(?:\s+\d{{4}})?"
-                   rf"|\d{{4}}-\d{{2}}-\d{{2}}|published on .*|submitted by .*|·?\s*\d+\s*(?:upvotes?)?)$",
-                   re.IGNORECASE)
+_DATE = re.compile(
+    rf"^(?:{_MONTH}\s+\d{{1,2}}(?:,\s*\d{{4}})?|\d{{1,2}}\s+{_MONTH}(?:\s+\d{{4}})?"
+    rf"|\d{{4}}-\d{{2}}-\d{{2}}|published on .*|submitted by .*|·?\s*\d+\s*(?:upvotes?)?)$",
+    re.IGNORECASE,
+)
 MAX_TITLE_CHARS = 300
 
 

@@ -76,8 +76,9 @@ def _cause(exc: BaseException) -> str:
 class PoliteClient:
     """GET with pacing and retries. One instance per job; use it as a context manager."""
 
-    def __init__(self, *, interval: float, max_retries: int, timeout: float, agent: str,
-                 on_wait: WaitFn | None = None) -> None:
+    def __init__(
+        self, *, interval: float, max_retries: int, timeout: float, agent: str, on_wait: WaitFn | None = None
+    ) -> None:
         self.interval = max(0.0, interval)
         self.max_retries = max(0, max_retries)
         self.on_wait = on_wait
@@ -85,13 +86,19 @@ class PoliteClient:
         self._last_done: float | None = None
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
-            headers={"User-Agent": agent}, follow_redirects=True,
+            headers={"User-Agent": agent},
+            follow_redirects=True,
         )
 
     @classmethod
     def from_settings(cls, settings: Settings, on_wait: WaitFn | None = None) -> PoliteClient:
-        return cls(interval=settings.arxiv_request_interval, max_retries=settings.arxiv_max_retries,
-                   timeout=settings.http_timeout, agent=user_agent(settings), on_wait=on_wait)
+        return cls(
+            interval=settings.arxiv_request_interval,
+            max_retries=settings.arxiv_max_retries,
+            timeout=settings.http_timeout,
+            agent=user_agent(settings),
+            on_wait=on_wait,
+        )
 
     def __enter__(self) -> PoliteClient:
         return self
@@ -113,7 +120,7 @@ class PoliteClient:
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff from the pacing interval (at least 1 s apart in production), with jitter."""
-        base = max(self.interval, 0.05) * (2 ** attempt)
+        base = max(self.interval, 0.05) * (2**attempt)
         return base * (1.0 + random.uniform(0.0, 0.5))
 
     def _attempt(self, url: str, params: Mapping[str, str] | None) -> httpx.Response:
@@ -135,20 +142,23 @@ class PoliteClient:
             try:
                 resp = self._attempt(url, params)
             except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:  # a setting, not the network
-                raise ArxivUnavailable(f"{url!r} is not a usable URL: {_cause(exc)} (check "
-                                       "PAPERFEED_ARXIV_API_URL / PAPERFEED_ARXIV_OAI_URL)", url=url) from exc
+                raise ArxivUnavailable(
+                    f"{url!r} is not a usable URL: {_cause(exc)} (check "
+                    "PAPERFEED_ARXIV_API_URL / PAPERFEED_ARXIV_OAI_URL)",
+                    url=url,
+                ) from exc
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 connect_failures += 1
                 if connect_failures > 1 or attempt >= self.max_retries:
-                    raise ArxivUnavailable(f"cannot reach {_host(url)}: {_cause(exc)} (no network?)",
-                                           url=url) from exc
+                    raise ArxivUnavailable(f"cannot reach {_host(url)}: {_cause(exc)} (no network?)", url=url) from exc
                 wait = CONNECT_RETRY_DELAY
                 self._notify(f"cannot connect to {_host(url)}", wait)
                 continue
             except httpx.TransportError as exc:  # dropped connection, read timeout, broken stream
                 if attempt >= self.max_retries:
-                    raise ArxivUnavailable(f"{url}: {_cause(exc)} (gave up after {attempt + 1} tries)",
-                                           url=url) from exc
+                    raise ArxivUnavailable(
+                        f"{url}: {_cause(exc)} (gave up after {attempt + 1} tries)", url=url
+                    ) from exc
                 wait = self._backoff(attempt)
                 self._notify(f"{_cause(exc)}", wait)
                 continue
@@ -156,11 +166,13 @@ class PoliteClient:
                 return resp
             asked = parse_retry_after(resp.headers.get("Retry-After"))
             if asked is not None and asked > MAX_RETRY_AFTER:
-                raise ArxivUnavailable(f"{url}: HTTP {resp.status_code}, server asks to wait "
-                                       f"{asked:.0f} s; try again later", url=url)
+                raise ArxivUnavailable(
+                    f"{url}: HTTP {resp.status_code}, server asks to wait {asked:.0f} s; try again later", url=url
+                )
             if attempt >= self.max_retries:
-                raise ArxivUnavailable(f"{url}: HTTP {resp.status_code} {resp.reason_phrase} "
-                                       f"(gave up after {attempt + 1} tries)", url=url)
+                raise ArxivUnavailable(
+                    f"{url}: HTTP {resp.status_code} {resp.reason_phrase} (gave up after {attempt + 1} tries)", url=url
+                )
             wait = max(asked or 0.0, self._backoff(attempt))
             self._notify(f"HTTP {resp.status_code}", wait)
         raise AssertionError("unreachable")  # the loop always returns or raises

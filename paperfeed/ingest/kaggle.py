@@ -34,8 +34,10 @@ from paperfeed.ingest.validate import clean_paper
 from paperfeed.models import Author, Paper, ParsedItem, Rejection, Version
 
 SOURCE = "kaggle"
-_MONTHS = {m: i for i, m in enumerate(
-    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)
+}
 
 
 def fast_rfc2822(text: str) -> datetime:
@@ -45,8 +47,15 @@ def fast_rfc2822(text: str) -> datetime:
         clock = parts[4].split(":")
         if len(clock) == 3:
             try:
-                return datetime(int(parts[3]), _MONTHS[parts[2]], int(parts[1]), int(clock[0]),
-                                int(clock[1]), int(clock[2]), tzinfo=UTC)
+                return datetime(
+                    int(parts[3]),
+                    _MONTHS[parts[2]],
+                    int(parts[1]),
+                    int(clock[0]),
+                    int(clock[1]),
+                    int(clock[2]),
+                    tzinfo=UTC,
+                )
             except ValueError:
                 pass
     return parse_rfc2822(text)
@@ -74,8 +83,13 @@ def _versions(raw: Any) -> list[Version]:
         if label[:1] not in "vV" or not label[1:].isdigit() or label[1:] == "0" * len(label[1:]):
             raise ValueError(f"bad version {label[:20]!r}")
         created = v.get("created")
-        out.append(Version(int(label[1:]), fast_rfc2822(created) if isinstance(created, str) and created
-                           else None, v.get("size") if isinstance(v.get("size"), str) else None))
+        out.append(
+            Version(
+                int(label[1:]),
+                fast_rfc2822(created) if isinstance(created, str) and created else None,
+                v.get("size") if isinstance(v.get("size"), str) else None,
+            )
+        )
     out.sort(key=lambda v: v.version)
     return out
 
@@ -89,8 +103,7 @@ def _authors(data: dict[str, Any]) -> list[Author]:
                 raise ValueError("authors_parsed must be lists of strings")
             last, first, suffix = (parts + ["", "", ""])[:3]
             name = " ".join(x for x in (first, last, suffix) if x)
-            out.append(Author(latex_accents(name) if "\\" in name else name,
-                              [x for x in parts[3:] if x]))
+            out.append(Author(latex_accents(name) if "\\" in name else name, [x for x in parts[3:] if x]))
         return out
     return authors_from_string(_str(data, "authors") or "")
 
@@ -110,12 +123,22 @@ def kaggle_record(data: Any) -> Paper:
     published = versions[0].created if versions else None
     updated = versions[-1].created if versions else None
     return Paper(
-        id=pid, title=latex_accents(title), abstract=latex_accents(abstract), authors=_authors(data),
-        categories=categories, primary_category=categories[0] if categories else None,
-        published=published, updated=updated or parse_date(_str(data, "update_date")) or published,
-        versions=versions, doi=_str(data, "doi"), journal_ref=_str(data, "journal-ref"),
-        comments=_str(data, "comments"), license=_str(data, "license"),
-        abs_url=f"https://arxiv.org/abs/{pid}", pdf_url=f"https://arxiv.org/pdf/{pid}", source=SOURCE,
+        id=pid,
+        title=latex_accents(title),
+        abstract=latex_accents(abstract),
+        authors=_authors(data),
+        categories=categories,
+        primary_category=categories[0] if categories else None,
+        published=published,
+        updated=updated or parse_date(_str(data, "update_date")) or published,
+        versions=versions,
+        doi=_str(data, "doi"),
+        journal_ref=_str(data, "journal-ref"),
+        comments=_str(data, "comments"),
+        license=_str(data, "license"),
+        abs_url=f"https://arxiv.org/abs/{pid}",
+        pdf_url=f"https://arxiv.org/pdf/{pid}",
+        source=SOURCE,
     )
 
 

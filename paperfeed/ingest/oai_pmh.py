@@ -56,12 +56,19 @@ def _common(meta: etree._Element, ns: str) -> dict[str, object]:
         raise ValueError(f"id {pid[:80]!r} is not an arXiv id")
     categories = split_categories(_t(meta, ns, "categories"))
     doi_words = _t(meta, ns, "doi").split()
-    return dict(id=parsed[0], title=latex_accents(_t(meta, ns, "title")),
-                abstract=latex_accents(_t(meta, ns, "abstract")),
-                categories=categories, primary_category=categories[0] if categories else None,
-                comments=_t(meta, ns, "comments") or None, journal_ref=_t(meta, ns, "journal-ref") or None,
-                doi=doi_words[0] if doi_words else None, license=_t(meta, ns, "license") or None,
-                abs_url=abs_url(parsed[0]), pdf_url=pdf_url(parsed[0]))
+    return dict(
+        id=parsed[0],
+        title=latex_accents(_t(meta, ns, "title")),
+        abstract=latex_accents(_t(meta, ns, "abstract")),
+        categories=categories,
+        primary_category=categories[0] if categories else None,
+        comments=_t(meta, ns, "comments") or None,
+        journal_ref=_t(meta, ns, "journal-ref") or None,
+        doi=doi_words[0] if doi_words else None,
+        license=_t(meta, ns, "license") or None,
+        abs_url=abs_url(parsed[0]),
+        pdf_url=pdf_url(parsed[0]),
+    )
 
 
 def arxiv_record(meta: etree._Element) -> Paper:
@@ -75,9 +82,14 @@ def arxiv_record(meta: etree._Element) -> Paper:
         authors.append(Author(name, [x for x in affiliations if x]))
     created = parse_date(_t(meta, ARXIV_NS, "created"))
     updated = parse_date(_t(meta, ARXIV_NS, "updated")) or created
-    return Paper(authors=authors, published=created, updated=updated,
-                 versions=[Version(1, created)] if created else [], source="oai-arxiv",
-                 **fields)  # type: ignore[arg-type]
+    return Paper(
+        authors=authors,
+        published=created,
+        updated=updated,
+        versions=[Version(1, created)] if created else [],
+        source="oai-arxiv",
+        **fields,  # type: ignore[arg-type]
+    )
 
 
 def arxivraw_record(meta: etree._Element) -> Paper:
@@ -88,14 +100,17 @@ def arxivraw_record(meta: etree._Element) -> Paper:
         number = version_number(v.get("version"))
         if number is None:
             raise ValueError(f"bad version attribute {v.get('version')!r}")
-        versions.append(Version(number, parse_date(_t(v, ARXIVRAW_NS, "date")),
-                                _t(v, ARXIVRAW_NS, "size") or None))
+        versions.append(Version(number, parse_date(_t(v, ARXIVRAW_NS, "date")), _t(v, ARXIVRAW_NS, "size") or None))
     versions.sort(key=lambda v: v.version)
     authors = authors_from_string(_t(meta, ARXIVRAW_NS, "authors"))
-    return Paper(authors=authors, versions=versions,
-                 published=versions[0].created if versions else None,
-                 updated=versions[-1].created if versions else None, source="oai-arxivraw",
-                 **fields)  # type: ignore[arg-type]
+    return Paper(
+        authors=authors,
+        versions=versions,
+        published=versions[0].created if versions else None,
+        updated=versions[-1].created if versions else None,
+        source="oai-arxivraw",
+        **fields,  # type: ignore[arg-type]
+    )
 
 
 def _record(record: etree._Element, index: int, name: str) -> ParsedItem:
@@ -145,8 +160,13 @@ def parse_oai_bytes(data: bytes, *, name: str) -> OaiPage:
     broken = damaged_element(records, damage.line if damage else None)
     for index, record in enumerate(records, start=1):
         if broken is not None and index == broken + 1:
-            page.items.append(Rejection(file=name, record=index, reason="record damaged by malformed XML "
-                                        f"at line {damage.line if damage else '?'}"))
+            page.items.append(
+                Rejection(
+                    file=name,
+                    record=index,
+                    reason=f"record damaged by malformed XML at line {damage.line if damage else '?'}",
+                )
+            )
             continue
         page.items.append(_record(record, index, name))
     token = root.find(f"{_O}ListRecords/{_O}resumptionToken")

@@ -21,8 +21,17 @@ from paperfeed.ingest.validate import clean_paper
 from paperfeed.models import Author, Paper, ParsedItem, Rejection, Version
 
 FORMAT_TAG = "paperfeed/1"
-_OPTIONAL = ("primary_category", "doi", "journal_ref", "comments", "license", "abs_url", "pdf_url",
-             "code_url", "project_url")
+_OPTIONAL = (
+    "primary_category",
+    "doi",
+    "journal_ref",
+    "comments",
+    "license",
+    "abs_url",
+    "pdf_url",
+    "code_url",
+    "project_url",
+)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -31,14 +40,22 @@ def _iso(value: datetime | None) -> str | None:
 
 def paper_to_json(p: Paper) -> dict[str, Any]:
     """Every field of a paper as plain JSON values."""
-    data: dict[str, Any] = {"format": FORMAT_TAG, "id": p.id, "title": p.title, "abstract": p.abstract,
-                            "authors": [{"name": a.name, "affiliations": a.affiliations} for a in p.authors],
-                            "categories": p.categories}
+    data: dict[str, Any] = {
+        "format": FORMAT_TAG,
+        "id": p.id,
+        "title": p.title,
+        "abstract": p.abstract,
+        "authors": [{"name": a.name, "affiliations": a.affiliations} for a in p.authors],
+        "categories": p.categories,
+    }
     data.update({name: getattr(p, name) for name in _OPTIONAL})
-    data.update(published=_iso(p.published), updated=_iso(p.updated),
-                versions=[{"version": v.version, "created": _iso(v.created), "size": v.size}
-                          for v in p.versions],
-                source=p.source, first_seen=_iso(p.first_seen))
+    data.update(
+        published=_iso(p.published),
+        updated=_iso(p.updated),
+        versions=[{"version": v.version, "created": _iso(v.created), "size": v.size} for v in p.versions],
+        source=p.source,
+        first_seen=_iso(p.first_seen),
+    )
     if p.withdrawn:
         data["withdrawn"] = True
     return data
@@ -96,12 +113,20 @@ def paper_from_json(data: Any) -> Paper:
     withdrawn = data.get("withdrawn", False)
     if not isinstance(withdrawn, bool):
         raise ValueError("withdrawn must be true or false")
-    return Paper(id=data["id"], title=data["title"], abstract=abstract, authors=authors, withdrawn=withdrawn,
-                 categories=_str_list(data.get("categories"), "categories"), versions=versions,
-                 published=_date(data.get("published"), "published"),
-                 updated=_date(data.get("updated"), "updated"),
-                 source=str(data.get("source") or "paperfeed-jsonl"),
-                 first_seen=_date(data.get("first_seen"), "first_seen"), **optional)
+    return Paper(
+        id=data["id"],
+        title=data["title"],
+        abstract=abstract,
+        authors=authors,
+        withdrawn=withdrawn,
+        categories=_str_list(data.get("categories"), "categories"),
+        versions=versions,
+        published=_date(data.get("published"), "published"),
+        updated=_date(data.get("updated"), "updated"),
+        source=str(data.get("source") or "paperfeed-jsonl"),
+        first_seen=_date(data.get("first_seen"), "first_seen"),
+        **optional,
+    )
 
 
 def parse_paperfeed_jsonl(stream: BinaryIO, *, name: str) -> Iterator[ParsedItem]:

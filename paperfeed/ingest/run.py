@@ -86,8 +86,14 @@ class _CountingReader(io.RawIOBase):
         return n
 
 
-def store_items(*, engine: Engine, items: Iterable[ParsedItem], report: IngestReport,
-                batch_size: int = BATCH_SIZE, assume_clean: bool = False) -> IngestReport:
+def store_items(
+    *,
+    engine: Engine,
+    items: Iterable[ParsedItem],
+    report: IngestReport,
+    batch_size: int = BATCH_SIZE,
+    assume_clean: bool = False,
+) -> IngestReport:
     """Validate and store parsed items in transactions of ``batch_size`` papers.
 
     ``assume_clean`` skips the second ``clean_paper`` pass for items from a registered parser, which
@@ -164,8 +170,14 @@ def parse_path(path: Path, fmt: str = "auto", on_bytes: ProgressFn | None = None
         yield Rejection(file=str(path), reason=f"compressed data damaged: {exc}")
 
 
-def ingest_paths(*, engine: Engine, paths: Iterable[Path], fmt: str = "auto",
-                 on_bytes: ProgressFn | None = None, batch_size: int = BATCH_SIZE) -> IngestReport:
+def ingest_paths(
+    *,
+    engine: Engine,
+    paths: Iterable[Path],
+    fmt: str = "auto",
+    on_bytes: ProgressFn | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> IngestReport:
     """Ingest every file in ``paths`` into the store; one report for all of them.
 
     Every path is checked (exists, is a file, has a known or detectable format) before anything is
@@ -175,6 +187,11 @@ def ingest_paths(*, engine: Engine, paths: Iterable[Path], fmt: str = "auto",
     report = IngestReport()
     for path, name in plan:
         report.files.append({"path": str(path), "format": name})
-        store_items(engine=engine, items=parse_path(path, name, on_bytes), report=report,
-                    batch_size=batch_size, assume_clean=True)
+        store_items(
+            engine=engine,
+            items=parse_path(path, name, on_bytes),
+            report=report,
+            batch_size=batch_size,
+            assume_clean=True,
+        )
     return report

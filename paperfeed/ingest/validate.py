@@ -76,13 +76,22 @@ def clean_paper(paper: Paper) -> Paper | str:
     if any(len(c) > 64 for c in categories):
         return "category longer than 64 characters"
     try:
-        optional: dict[str, Any] = {name: _clean_optional(getattr(paper, name), name)
-                    for name in ("doi", "journal_ref", "comments", "license", "abs_url", "pdf_url",
-                                 "code_url", "project_url")}
+        optional: dict[str, Any] = {
+            name: _clean_optional(getattr(paper, name), name)
+            for name in ("doi", "journal_ref", "comments", "license", "abs_url", "pdf_url", "code_url", "project_url")
+        }
     except ValueError as exc:
         return str(exc)
     primary = clean_text(paper.primary_category) or (categories[0] if categories else None)
     if primary and len(primary) > 64:
         return "primary category longer than 64 characters"
-    return replace(paper, id=pid, title=title, abstract=abstract, authors=authors,
-                   categories=categories, primary_category=primary, **optional)
+    return replace(
+        paper,
+        id=pid,
+        title=title,
+        abstract=abstract,
+        authors=authors,
+        categories=categories,
+        primary_category=primary,
+        **optional,
+    )

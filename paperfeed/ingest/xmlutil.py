@@ -13,8 +13,7 @@ from lxml import etree
 from paperfeed.models import Rejection
 
 _STRICT = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_comments=True)
-_RECOVER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_comments=True,
-                           recover=True)
+_RECOVER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_comments=True, recover=True)
 
 
 @dataclass

@@ -82,8 +82,9 @@ def parse_month(month: str) -> tuple[date, date]:
     return first, nxt
 
 
-def period_range(*, day: date | None = None, week: str | None = None,
-                 month: str | None = None) -> tuple[datetime | None, datetime | None]:
+def period_range(
+    *, day: date | None = None, week: str | None = None, month: str | None = None
+) -> tuple[datetime | None, datetime | None]:
     """The UTC ``[start, end)`` of at most one of day/week/month; (None, None) means no bound."""
     given = [name for name, v in (("date", day), ("week", week), ("month", month)) if v is not None]
     if len(given) > 1:
@@ -100,9 +101,17 @@ def period_range(*, day: date | None = None, week: str | None = None,
     return None, None
 
 
-def daily_papers(*, conn: Connection, day: date | None = None, week: str | None = None,
-                 month: str | None = None, submitter: str | None = None, sort: str = "publishedAt",
-                 offset: int = 0, limit: int = 50) -> tuple[list[DailyEntry], int]:
+def daily_papers(
+    *,
+    conn: Connection,
+    day: date | None = None,
+    week: str | None = None,
+    month: str | None = None,
+    submitter: str | None = None,
+    sort: str = "publishedAt",
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[DailyEntry], int]:
     """A page of the daily list for a day, week or month and the total count.
 
     With no period, the latest day that has papers (with only ``submitter``: that member's submissions of
@@ -118,8 +127,15 @@ def daily_papers(*, conn: Connection, day: date | None = None, week: str | None 
         if day is None:
             return [], 0
     start, end = period_range(day=day, week=week, month=month)
-    rows, total = daily_rows(conn=conn, start=start, end=end, submitter=submitter,
-                             sort=sort, offset=offset, limit=limit)  # type: ignore[arg-type]
+    rows, total = daily_rows(
+        conn=conn,
+        start=start,
+        end=end,
+        submitter=submitter,
+        sort=sort,  # type: ignore[arg-type]
+        offset=offset,
+        limit=limit,
+    )
     by_id = {p.id: p for p in get_papers(conn=conn, ids=[r.paper_id for r in rows])}
     entries = []
     for r in rows:
@@ -127,8 +143,15 @@ def daily_papers(*, conn: Connection, day: date | None = None, week: str | None 
         if paper is None:  # deleted between the two queries
             continue
         who = UserPublic(r.submitted_by, r.submitter_name or r.submitted_by) if r.submitted_by else None
-        entries.append(DailyEntry(paper=paper, daily_date=r.entered_at.date(), submitted_at=r.entered_at,
-                                  submitted_by=who, upvotes=r.upvotes))
+        entries.append(
+            DailyEntry(
+                paper=paper,
+                daily_date=r.entered_at.date(),
+                submitted_at=r.entered_at,
+                submitted_by=who,
+                upvotes=r.upvotes,
+            )
+        )
     return entries, total
 
 

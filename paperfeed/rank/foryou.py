@@ -1,4 +1,4 @@
-""""For you": recommendations for a member from their library and upvotes, each with its reason.
+""" "For you": recommendations for a member from their library and upvotes, each with its reason.
 
 Score of a candidate paper ``c`` for a member whose library (saved papers, then upvoted ones, newest
 first) is ``l_0, l_1, ...``:
@@ -71,13 +71,22 @@ def is_new(p: Paper, since: datetime | None) -> bool:
     if since is None:
         return True
     if p.published is not None:
-        return p.published >= since or (p.first_seen is not None and p.first_seen >= since
-                                        and p.published >= since - LATE_GRACE)
+        return p.published >= since or (
+            p.first_seen is not None and p.first_seen >= since and p.published >= since - LATE_GRACE
+        )
     return p.first_seen is not None and p.first_seen >= since
 
 
-def recommend(*, conn: Connection, user_id: int, searcher: Any = None, dense: DenseLike | None = None,
-              since: datetime | None = None, limit: int = 10, exclude: Iterable[str] = ()) -> Recommendations:
+def recommend(
+    *,
+    conn: Connection,
+    user_id: int,
+    searcher: Any = None,
+    dense: DenseLike | None = None,
+    since: datetime | None = None,
+    limit: int = 10,
+    exclude: Iterable[str] = (),
+) -> Recommendations:
     """Up to ``limit`` new papers for this member, best first, with reasons."""
     seeds = library_seeds(conn=conn, user_id=user_id)
     if not seeds or limit <= 0:
@@ -93,8 +102,9 @@ def recommend(*, conn: Connection, user_id: int, searcher: Any = None, dense: De
     return recs
 
 
-def _similarities(conn: Connection, searcher: Any, dense: DenseLike | None,
-                  seeds: Sequence[str]) -> tuple[dict[str, np.ndarray], str]:
+def _similarities(
+    conn: Connection, searcher: Any, dense: DenseLike | None, seeds: Sequence[str]
+) -> tuple[dict[str, np.ndarray], str]:
     """The best similarity source available: dense vectors, ``Searcher.similar``, lexical search."""
     if dense is not None:
         sims = _dense_similarities(dense, seeds)
@@ -109,8 +119,14 @@ def _similarities(conn: Connection, searcher: Any, dense: DenseLike | None,
     return {}, "none"
 
 
-def _rank(conn: Connection, seeds: Sequence[str], sims: dict[str, np.ndarray], papers: dict[str, Paper],
-          since: datetime | None, limit: int) -> Recommendations:
+def _rank(
+    conn: Connection,
+    seeds: Sequence[str],
+    sims: dict[str, np.ndarray],
+    papers: dict[str, Paper],
+    since: datetime | None,
+    limit: int,
+) -> Recommendations:
     w = _weights(len(seeds))
     scored: list[tuple[float, str, int]] = []
     for pid, s in sims.items():
@@ -154,8 +170,9 @@ def _dense_similarities(dense: DenseLike, seeds: Sequence[str]) -> dict[str, np.
         cv = _unit(dense.vector(cid))
         if cv is None:
             continue
-        out[cid] = np.array([float(cv @ v) if v is not None and v.shape == cv.shape else 0.0
-                             for v in seed_vecs], dtype=np.float64)
+        out[cid] = np.array(
+            [float(cv @ v) if v is not None and v.shape == cv.shape else 0.0 for v in seed_vecs], dtype=np.float64
+        )
     return out
 
 

@@ -56,8 +56,9 @@ def _now(now: datetime | None) -> datetime:
     return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
 
 
-def trending(*, conn: Connection, window: str = "week", now: datetime | None = None,
-             offset: int = 0, limit: int = 50) -> tuple[list[str], list[float]]:
+def trending(
+    *, conn: Connection, window: str = "week", now: datetime | None = None, offset: int = 0, limit: int = 50
+) -> tuple[list[str], list[float]]:
     """Trending paper ids and scores for ``window`` (day, week, month, all), best first."""
     if window not in WINDOWS:
         raise ValueError(f"window must be one of {', '.join(WINDOWS)}, got {window!r}")
@@ -70,8 +71,15 @@ def trending(*, conn: Connection, window: str = "week", now: datetime | None = N
     moment = _now(now)
     span = WINDOWS[window]
     started = time.monotonic()
-    rows = trending_rows(conn=conn, now=moment, since=moment - span if span is not None else None,
-                         gravity=GRAVITY, offset_hours=OFFSET_HOURS, offset=offset, limit=limit)
+    rows = trending_rows(
+        conn=conn,
+        now=moment,
+        since=moment - span if span is not None else None,
+        gravity=GRAVITY,
+        offset_hours=OFFSET_HOURS,
+        offset=offset,
+        limit=limit,
+    )
     result = ([r[0] for r in rows], [r[1] for r in rows])
     if now is None and time.monotonic() - started >= SLOW_S:
         with _cache_lock:
@@ -87,8 +95,9 @@ def score_papers(*, conn: Connection, ids: Sequence[str], now: datetime | None =
     out = dict.fromkeys(ids, 0.0)
     unique = list(out)
     for i in range(0, len(unique), 500):
-        chunk = unique[i:i + 500]
-        for pid, score, _n, _entered in trending_rows(conn=conn, now=now, since=None, gravity=GRAVITY,
-                                                      offset_hours=OFFSET_HOURS, limit=len(chunk), ids=chunk):
+        chunk = unique[i : i + 500]
+        for pid, score, _n, _entered in trending_rows(
+            conn=conn, now=now, since=None, gravity=GRAVITY, offset_hours=OFFSET_HOURS, limit=len(chunk), ids=chunk
+        ):
             out[pid] = score
     return out

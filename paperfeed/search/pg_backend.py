@@ -107,8 +107,12 @@ def candidate_lexemes(lexemes: Sequence[str], stats: _Stats) -> list[str] | None
 def drop_hnsw_indexes(conn: Connection) -> None:
     """Drop every HNSW index on ``paper_vectors`` (a model change, or before a bulk load: building the graph
     after the rows are in is far faster than inserting them into it one by one)."""
-    for name in conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'paper_vectors' "
-                                  "AND indexname LIKE 'ix_paper_vectors_hnsw_%'")).scalars():
+    for name in conn.execute(
+        text(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'paper_vectors' "
+            "AND indexname LIKE 'ix_paper_vectors_hnsw_%'"
+        )
+    ).scalars():
         conn.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
 
 
@@ -160,9 +164,11 @@ def constraints(query: ParsedQuery) -> _Where:
             _phrase_clause(where, f"au{n}", name, "{c}", negate=False)
     cats = [c.strip().lower() for c in query.categories if c.strip()]
     if cats:  # any of them; "cs" matches every cs.* paper, like the embedded index
-        where.add("EXISTS (SELECT 1 FROM paper_categories pc WHERE pc.paper_id = p.id AND "
-                  "(lower(pc.category) = ANY(:cats) OR split_part(lower(pc.category), '.', 1) = ANY(:cats)))",
-                  cats=cats)
+        where.add(
+            "EXISTS (SELECT 1 FROM paper_categories pc WHERE pc.paper_id = p.id AND "
+            "(lower(pc.category) = ANY(:cats) OR split_part(lower(pc.category), '.', 1) = ANY(:cats)))",
+            cats=cats,
+        )
     if query.date_from:
         where.add(f"{_WHEN} >= :date_from", date_from=_day_start(query.date_from))
     if query.date_to:
@@ -198,8 +204,7 @@ class _Stats:
     """What BM25 needs of the whole corpus, read from the planner statistics ANALYZE keeps (no scan):
     document frequencies of the most common lexemes, the corpus size and average field lengths."""
 
-    def __init__(self, n: float, freqs: dict[str, float], rare: float, avg_title: float,
-                 avg_abstract: float) -> None:
+    def __init__(self, n: float, freqs: dict[str, float], rare: float, avg_title: float, avg_abstract: float) -> None:
         self.n, self.freqs, self.rare = max(n, 1.0), freqs, rare
         self.avg_title, self.avg_abstract = max(avg_title, 1.0), max(avg_abstract, 1.0)
 
@@ -213,17 +218,27 @@ class _Stats:
 
     @classmethod
     def read(cls, conn: Connection) -> _Stats:
-        n = float(conn.execute(text("SELECT greatest(reltuples, 0) FROM pg_class "
-                                    "WHERE oid = 'papers'::regclass")).scalar_one() or 0)
-        rows = {r.attname: r for r in conn.execute(text(
-            "SELECT attname, most_common_elems::text::text[] AS elems, most_common_elem_freqs AS freqs, "
-            "histogram_bounds::text::float8[] AS bounds FROM pg_stats WHERE schemaname = current_schema() "
-            "AND tablename = 'papers' AND attname IN ('search_tsv', 'title_terms', 'abstract_terms')"))}
+        n = float(
+            conn.execute(
+                text("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'papers'::regclass")
+            ).scalar_one()
+            or 0
+        )
+        rows = {
+            r.attname: r
+            for r in conn.execute(
+                text(
+                    "SELECT attname, most_common_elems::text::text[] AS elems, most_common_elem_freqs AS freqs, "
+                    "histogram_bounds::text::float8[] AS bounds FROM pg_stats WHERE schemaname = current_schema() "
+                    "AND tablename = 'papers' AND attname IN ('search_tsv', 'title_terms', 'abstract_terms')"
+                )
+            )
+        }
         tsv = rows.get("search_tsv")
         freqs: dict[str, float] = {}
         rare = 1.0 / max(n, 1.0)
         if tsv is not None and tsv.elems:
-            freqs = dict(zip(tsv.elems, tsv.freqs[:len(tsv.elems)], strict=True))
+            freqs = dict(zip(tsv.elems, tsv.freqs[: len(tsv.elems)], strict=True))
             rare = float(tsv.freqs[len(tsv.elems)]) / 2  # below the least common lexeme kept
         if n < 1 or not freqs:  # never analysed (a new store): count, and leave idf flat
             n = float(conn.execute(text("SELECT count(*) FROM papers")).scalar_one())
@@ -253,13 +268,21 @@ class PgLexical:
         with self.engine.connect() as conn:
             return int(conn.execute(text("SELECT count(*) FROM papers")).scalar_one())
 
-    def search(self, query: ParsedQuery | str, k: int, *, allowed: Collection[str] | None = None
-               ) -> tuple[list[str], list[float]]:
+    def search(
+        self, query: ParsedQuery | str, k: int, *, allowed: Collection[str] | None = None
+    ) -> tuple[list[str], list[float]]:
         page = self.search_page(query, k, allowed=allowed)
         return page.ids, page.scores
 
-    def search_page(self, query: ParsedQuery | str, k: int, *, offset: int = 0,
-                    allowed: Collection[str] | None = None, by_date: bool = False) -> LexicalPage:
+    def search_page(
+        self,
+        query: ParsedQuery | str,
+        k: int,
+        *,
+        offset: int = 0,
+        allowed: Collection[str] | None = None,
+        by_date: bool = False,
+    ) -> LexicalPage:
         """A page of matches and the total count; like ``LexicalIndex.search_page``, a query with filters
         but no words is ordered by date, newest first."""
         parsed = parse_query(query) if isinstance(query, str) else query
@@ -275,8 +298,10 @@ class PgLexical:
             return self._bm25_page(parsed, where, scored, k, max(offset, 0))
         if scored:
             where.add("p.search_tsv @@ to_tsquery('english', :scored)", scored=scored)
-        sql = (f"SELECT p.id, 0.0 AS score, count(*) OVER () AS total FROM papers p WHERE {where.sql()} "
-               f"ORDER BY {_WHEN} DESC NULLS LAST, p.id LIMIT :k OFFSET :offset")
+        sql = (
+            f"SELECT p.id, 0.0 AS score, count(*) OVER () AS total FROM papers p WHERE {where.sql()} "
+            f"ORDER BY {_WHEN} DESC NULLS LAST, p.id LIMIT :k OFFSET :offset"
+        )
         with self.engine.connect() as conn:
             rows = conn.execute(text(sql), {**where.params, "k": k, "offset": max(offset, 0)}).fetchall()
             total = int(rows[0].total) if rows else self._count(conn, where)
@@ -284,19 +309,22 @@ class PgLexical:
 
     @staticmethod
     def _count(conn: Connection, where: _Where) -> int:
-        return int(conn.execute(text(f"SELECT count(*) FROM papers p WHERE {where.sql()}"),
-                                where.params).scalar_one())
+        return int(conn.execute(text(f"SELECT count(*) FROM papers p WHERE {where.sql()}"), where.params).scalar_one())
 
     @staticmethod
     def _count_broad(conn: Connection, where: _Where) -> int:
         """Matches of ``where``: exact up to ``COUNT_EXACT_MAX``, above it the planner's estimate."""
-        counted = int(conn.execute(text(f"SELECT count(*) FROM (SELECT 1 FROM papers p WHERE {where.sql()} "
-                                        "LIMIT :cap) m"), {**where.params, "cap": COUNT_EXACT_MAX + 1}
-                                   ).scalar_one())
+        counted = int(
+            conn.execute(
+                text(f"SELECT count(*) FROM (SELECT 1 FROM papers p WHERE {where.sql()} LIMIT :cap) m"),
+                {**where.params, "cap": COUNT_EXACT_MAX + 1},
+            ).scalar_one()
+        )
         if counted <= COUNT_EXACT_MAX:
             return counted
-        plan = conn.execute(text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM papers p WHERE {where.sql()}"),
-                            where.params).scalar_one()
+        plan = conn.execute(
+            text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM papers p WHERE {where.sql()}"), where.params
+        ).scalar_one()
         plan = json.loads(plan) if isinstance(plan, str) else plan
         return max(counted, int(plan[0]["Plan"]["Plan Rows"]))
 
@@ -308,9 +336,12 @@ class PgLexical:
         pool = max(RERANK_POOL, k + offset)
         with self.engine.connect() as conn:
             stats = self._stats(conn)
-            lexemes = [str(x) for x in conn.execute(
-                text("SELECT tsvector_to_array(to_tsvector('english', :t))"),
-                {"t": " ".join(words(parsed.text))}).scalar_one()]
+            lexemes = [
+                str(x)
+                for x in conn.execute(
+                    text("SELECT tsvector_to_array(to_tsvector('english', :t))"), {"t": " ".join(words(parsed.text))}
+                ).scalar_one()
+            ]
             idfs = [stats.idf(x) for x in lexemes]
             matching = where.copy()
             matching.add("p.search_tsv @@ to_tsquery('english', :scored)", scored=scored)
@@ -320,11 +351,24 @@ class PgLexical:
                 ranked = where.copy()
                 ranked.params["scored"] = scored  # ts_rank still weighs every word of the query
                 ranked.add("p.search_tsv @@ CAST(:kept AS tsquery)", kept=" | ".join(_quote(x) for x in kept))
-            rows = conn.execute(text(_BM25_SQL.format(where=ranked.sql(), rank=_TS_RANK)), {
-                **ranked.params, "pool": pool, "k": k, "offset": offset, "lexemes": lexemes, "idfs": idfs,
-                "k1": BM25_K1, "b": BM25_B, "avg_a": stats.avg_title, "avg_b": stats.avg_abstract,
-                "boost_a": FIELD_BOOSTS["A"], "boost_b": FIELD_BOOSTS["B"], "boost_c": FIELD_BOOSTS["C"],
-            }).fetchall()
+            rows = conn.execute(
+                text(_BM25_SQL.format(where=ranked.sql(), rank=_TS_RANK)),
+                {
+                    **ranked.params,
+                    "pool": pool,
+                    "k": k,
+                    "offset": offset,
+                    "lexemes": lexemes,
+                    "idfs": idfs,
+                    "k1": BM25_K1,
+                    "b": BM25_B,
+                    "avg_a": stats.avg_title,
+                    "avg_b": stats.avg_abstract,
+                    "boost_a": FIELD_BOOSTS["A"],
+                    "boost_b": FIELD_BOOSTS["B"],
+                    "boost_c": FIELD_BOOSTS["C"],
+                },
+            ).fetchall()
             if kept is not None:
                 total = self._count_broad(conn, matching)
             else:
@@ -399,8 +443,10 @@ class PgDense:
 
     def __contains__(self, paper_id: object) -> bool:
         with self.engine.connect() as conn:
-            return conn.execute(text("SELECT 1 FROM paper_vectors WHERE paper_id = :i"),
-                                {"i": str(paper_id)}).first() is not None
+            return (
+                conn.execute(text("SELECT 1 FROM paper_vectors WHERE paper_id = :i"), {"i": str(paper_id)}).first()
+                is not None
+            )
 
     def matches(self, embedder: Any) -> bool:
         """True when the stored vectors were made by ``embedder`` (same weights and dimension)."""
@@ -408,8 +454,9 @@ class PgDense:
 
     def vector(self, paper_id: str) -> np.ndarray | None:
         with self.engine.connect() as conn:
-            row = conn.execute(text("SELECT embedding::text FROM paper_vectors WHERE paper_id = :i"),
-                               {"i": paper_id}).first()
+            row = conn.execute(
+                text("SELECT embedding::text FROM paper_vectors WHERE paper_id = :i"), {"i": paper_id}
+            ).first()
         return None if row is None else _parse_vector(row[0])
 
     def ef_search(self, k: int) -> int:
@@ -423,11 +470,15 @@ class PgDense:
         if k <= 0 or not self.dim:
             return [], []
         if vec.shape[0] != self.dim:
-            raise PgSearchError(f"query vector has {vec.shape[0]} dims but the {self.model_name} vectors "
-                                f"have {self.dim}; run `paperfeed index` to re-embed with the current model")
+            raise PgSearchError(
+                f"query vector has {vec.shape[0]} dims but the {self.model_name} vectors "
+                f"have {self.dim}; run `paperfeed index` to re-embed with the current model"
+            )
         col = f"embedding::vector({self.dim})"
-        sql = (f"SELECT paper_id, 1 - ({col} <=> CAST(:q AS vector({self.dim}))) AS score FROM paper_vectors "
-               f"ORDER BY {col} <=> CAST(:q AS vector({self.dim})) LIMIT :k")
+        sql = (
+            f"SELECT paper_id, 1 - ({col} <=> CAST(:q AS vector({self.dim}))) AS score FROM paper_vectors "
+            f"ORDER BY {col} <=> CAST(:q AS vector({self.dim})) LIMIT :k"
+        )
         with self.engine.begin() as conn:
             conn.execute(text(f"SET LOCAL hnsw.ef_search = {self.ef_search(k)}"))
             rows = conn.execute(text(sql), {"q": _vector_literal(vec), "k": k}).fetchall()
@@ -436,13 +487,15 @@ class PgDense:
     def similar(self, paper_id: str, k: int) -> tuple[list[str], list[float]]:
         """The ``k`` papers nearest to ``paper_id``, without itself and exact duplicates (same text)."""
         with self.engine.connect() as conn:
-            row = conn.execute(text("SELECT embedding::text, text_hash FROM paper_vectors "
-                                    "WHERE paper_id = :i"), {"i": paper_id}).first()
+            row = conn.execute(
+                text("SELECT embedding::text, text_hash FROM paper_vectors WHERE paper_id = :i"), {"i": paper_id}
+            ).first()
             if row is None or k <= 0:
                 return [], []
             ids, scores = self.search(_parse_vector(row[0]), k + 10)
-            same = set(conn.execute(text("SELECT paper_id FROM paper_vectors WHERE text_hash = :h"),
-                                    {"h": row[1]}).scalars())
+            same = set(
+                conn.execute(text("SELECT paper_id FROM paper_vectors WHERE text_hash = :h"), {"h": row[1]}).scalars()
+            )
         pairs = [(i, s) for i, s in zip(ids, scores, strict=True) if i != paper_id and i not in same][:k]
         return [i for i, _ in pairs], [s for _, s in pairs]
 
@@ -456,8 +509,12 @@ class PgDense:
         with self.engine.begin() as conn:
             conn.execute(text("DELETE FROM paper_vectors"))
             drop_hnsw_indexes(conn)
-            self.meta = {"model": embedder.name, "fingerprint": embedder.fingerprint,
-                         "dim": int(embedder.dim), "watermark": None}
+            self.meta = {
+                "model": embedder.name,
+                "fingerprint": embedder.fingerprint,
+                "dim": int(embedder.dim),
+                "watermark": None,
+            }
             set_state(conn=conn, key=STATE_KEY, value=self.meta)
         self._count = None
 
@@ -471,13 +528,20 @@ class PgDense:
             if conn.execute(text("SELECT 1 FROM pg_indexes WHERE indexname = :n"), {"n": name}).first():
                 return
             rows = int(conn.execute(text("SELECT count(*) FROM paper_vectors")).scalar_one())
-            setting = int(conn.execute(text(
-                "SELECT setting::bigint * 1024 FROM pg_settings WHERE name = 'maintenance_work_mem'")).scalar_one())
+            setting = int(
+                conn.execute(
+                    text("SELECT setting::bigint * 1024 FROM pg_settings WHERE name = 'maintenance_work_mem'")
+                ).scalar_one()
+            )
             wanted = min(max(rows * (4 * self.dim + HNSW_BYTES_PER_NODE), HNSW_BUILD_MEMORY_MIN), HNSW_BUILD_MEMORY_MAX)
             if wanted > setting:
                 conn.execute(text(f"SET LOCAL maintenance_work_mem = '{wanted // 2**20}MB'"))
-            conn.execute(text(f"CREATE INDEX IF NOT EXISTS {name} ON paper_vectors "
-                              f"USING hnsw ((embedding::vector({self.dim})) vector_cosine_ops)"))
+            conn.execute(
+                text(
+                    f"CREATE INDEX IF NOT EXISTS {name} ON paper_vectors "
+                    f"USING hnsw ((embedding::vector({self.dim})) vector_cosine_ops)"
+                )
+            )
 
     def add(self, ids: Sequence[str], vectors: np.ndarray, hashes: Sequence[str]) -> None:
         """Store (or replace) vectors for ``ids``; ``hashes`` are the sha1 of each embedded text."""
@@ -489,17 +553,22 @@ class PgDense:
             self._upsert(conn, ids, vectors, hashes)
         self._count = None
 
-    def _upsert(self, conn: Connection, ids: Sequence[str], vectors: np.ndarray,
-                hashes: Sequence[str]) -> None:
-        rows = [{"i": i, "f": self.fingerprint, "h": h, "v": _vector_literal(v)}
-                for i, v, h in zip(ids, vectors, hashes, strict=True)]
+    def _upsert(self, conn: Connection, ids: Sequence[str], vectors: np.ndarray, hashes: Sequence[str]) -> None:
+        rows = [
+            {"i": i, "f": self.fingerprint, "h": h, "v": _vector_literal(v)}
+            for i, v, h in zip(ids, vectors, hashes, strict=True)
+        ]
         for start in range(0, len(rows), 500):
-            conn.execute(text(
-                "INSERT INTO paper_vectors (paper_id, fingerprint, text_hash, embedding) "
-                "SELECT CAST(:i AS varchar), :f, :h, CAST(:v AS vector) "
-                "WHERE EXISTS (SELECT 1 FROM papers WHERE id = CAST(:i AS varchar)) "
-                "ON CONFLICT (paper_id) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, "
-                "text_hash = EXCLUDED.text_hash, embedding = EXCLUDED.embedding"), rows[start:start + 500])
+            conn.execute(
+                text(
+                    "INSERT INTO paper_vectors (paper_id, fingerprint, text_hash, embedding) "
+                    "SELECT CAST(:i AS varchar), :f, :h, CAST(:v AS vector) "
+                    "WHERE EXISTS (SELECT 1 FROM papers WHERE id = CAST(:i AS varchar)) "
+                    "ON CONFLICT (paper_id) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, "
+                    "text_hash = EXCLUDED.text_hash, embedding = EXCLUDED.embedding"
+                ),
+                rows[start : start + 500],
+            )
 
     def commit(self) -> None:
         """Nothing to merge: every write is already searchable (kept for the ``DenseIndex`` surface)."""
@@ -516,11 +585,11 @@ class PgDense:
         with engine.connect() as conn:
             for batch in iter_papers(conn=conn, changed_since=since, batch_size=batch_size):
                 known = self._hashes(conn, [p.id for p in batch])
-                todo = [(p.id, t, text_hash(t)) for p in batch for t in [paper_text(p)]
-                        if known.get(p.id) != text_hash(t)]
+                todo = [
+                    (p.id, t, text_hash(t)) for p in batch for t in [paper_text(p)] if known.get(p.id) != text_hash(t)
+                ]
                 if todo:
-                    self.add([i for i, _, _ in todo], embedder.encode([t for _, t, _ in todo]),
-                             [h for _, _, h in todo])
+                    self.add([i for i, _, _ in todo], embedder.encode([t for _, t, _ in todo]), [h for _, _, h in todo])
                 embedded += len(todo)
                 seen += len(batch)
                 if progress is not None:
@@ -533,6 +602,7 @@ class PgDense:
 
     @staticmethod
     def _hashes(conn: Connection, ids: list[str]) -> dict[str, str]:
-        rows = conn.execute(text("SELECT paper_id, text_hash FROM paper_vectors WHERE paper_id = ANY(:ids)"),
-                            {"ids": ids})
+        rows = conn.execute(
+            text("SELECT paper_id, text_hash FROM paper_vectors WHERE paper_id = ANY(:ids)"), {"ids": ids}
+        )
         return {r[0]: r[1] for r in rows}

@@ -68,8 +68,7 @@ class ParsedQuery:
     @property
     def has_constraints(self) -> bool:
         """True when some part must (or must not) hold, beyond scoring."""
-        return bool(self.phrases or self.excluded or self.authors or self.categories
-                    or self.date_from or self.date_to)
+        return bool(self.phrases or self.excluded or self.authors or self.categories or self.date_from or self.date_to)
 
     @property
     def is_empty(self) -> bool:
@@ -95,8 +94,13 @@ def parse_query(raw: str) -> ParsedQuery:
     return out
 
 
-def add_filters(query: ParsedQuery, *, categories: list[str] | None = None, date_from: date | None = None,
-                date_to: date | None = None) -> ParsedQuery:
+def add_filters(
+    query: ParsedQuery,
+    *,
+    categories: list[str] | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> ParsedQuery:
     """Fold filters given beside the query (web form fields, API parameters) into it, as if typed.
 
     Categories are checked like ``cat:`` values; dates narrow the range. Raises :class:`QueryError`."""
@@ -136,7 +140,7 @@ def _clauses(text: str) -> list[tuple[bool, str | None, str, bool]]:
         if i < n and text[i] == '"':
             end = text.find('"', i + 1)
             end = n if end < 0 else end
-            out.append((negated, name, text[i + 1:end], True))
+            out.append((negated, name, text[i + 1 : end], True))
             i = end + 1
             continue
         j = i

@@ -47,10 +47,14 @@ SORT_DEPTH = 100  # hybrid/dense results sorted by date or trending: the best th
 SIMILAR_OVERFETCH = 20
 MLT_ABSTRACT_WORDS = 120  # more-like-this query: the title plus the start of the abstract
 QUERY_VECTOR_CACHE = 256
-EMPTY_QUERY = ("Type some words to search for, or filter with author:, cat:, year:, from: or to: "
-               "(for example: graph neural networks cat:cs.LG year:2023).")
-NOTHING_SEARCHABLE = ("Nothing to search for: the query has no words or filters Paperfeed can use "
-                      "(punctuation, stop words and very long tokens are ignored). " + EMPTY_QUERY)
+EMPTY_QUERY = (
+    "Type some words to search for, or filter with author:, cat:, year:, from: or to: "
+    "(for example: graph neural networks cat:cs.LG year:2023)."
+)
+NOTHING_SEARCHABLE = (
+    "Nothing to search for: the query has no words or filters Paperfeed can use "
+    "(punctuation, stop words and very long tokens are ignored). " + EMPTY_QUERY
+)
 
 
 class Searcher:
@@ -60,8 +64,9 @@ class Searcher:
     already loaded model (``paperfeed index --model static`` distils it first; tests build it once).
     """
 
-    def __init__(self, *, engine: Engine, settings: Settings, model: str | None = None,
-                 embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, *, engine: Engine, settings: Settings, model: str | None = None, embedder: Embedder | None = None
+    ) -> None:
         name = model or (embedder.name if embedder is not None else settings.embedder)
         if name != "none" and name not in EMBEDDER_NAMES:
             raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(EMBEDDER_NAMES)}, none")
@@ -104,8 +109,10 @@ class Searcher:
                 try:
                     made = (static_model_path(self.settings) / "config.json").is_file()
                     if self.model == "static" and not made:
-                        raise EmbedderError("the static model has not been made yet: run `paperfeed distill` "
-                                            "or `paperfeed index --model static`")
+                        raise EmbedderError(
+                            "the static model has not been made yet: run `paperfeed distill` "
+                            "or `paperfeed index --model static`"
+                        )
                     self._embedder = get_embedder(self.model, self.settings)
                 except Exception as exc:  # noqa: BLE001 - any load failure: search stays lexical
                     self._embedder_error = str(exc)
@@ -146,8 +153,7 @@ class Searcher:
                     try:
                         self._dense = self._open_dense()
                     except Exception as exc:  # noqa: BLE001 - damaged vectors: lexical until `paperfeed index`
-                        log.warning("cannot read the %s vectors, searching with BM25 only: %s",
-                                    self.model, exc)
+                        log.warning("cannot read the %s vectors, searching with BM25 only: %s", self.model, exc)
                     self._dense_opened = True
         return self._dense
 
@@ -169,9 +175,13 @@ class Searcher:
             report["embedded"] = self._refresh_dense(progress, key, blocking=True) if dense else 0
             self._checked = time.monotonic()
         vectors = self._dense
-        report.update(papers=key[0], lexical_docs=self.lexical.count(),
-                      vectors=len(vectors) if vectors is not None else 0, model=self.model or "none",
-                      seconds=round(time.perf_counter() - started, 3))
+        report.update(
+            papers=key[0],
+            lexical_docs=self.lexical.count(),
+            vectors=len(vectors) if vectors is not None else 0,
+            model=self.model or "none",
+            seconds=round(time.perf_counter() - started, 3),
+        )
         if self._embedder_error:
             report["warning"] = f"semantic search is off: {self._embedder_error}"
         return report
@@ -229,8 +239,11 @@ class Searcher:
                 sync_lexical(self.lexical, self.engine, key, blocking=False)
                 lexical_stale = self._lexical_stale(key)  # still stale: another process was writing
         dense = self.dense_index()
-        dense_stale = (self.model is not None and self._embedder_error is None
-                       and (dense is None or self._dense_marker(dense) != key))
+        dense_stale = (
+            self.model is not None
+            and self._embedder_error is None
+            and (dense is None or self._dense_marker(dense) != key)
+        )
         if lexical_stale or dense_stale:
             self._start_background(key, lexical=lexical_stale, dense=dense_stale)
         else:
@@ -256,8 +269,10 @@ class Searcher:
                 if dense:
                     self._refresh_dense(None, key, blocking=False)
             except Exception:  # noqa: BLE001
-                log.exception("refreshing the search index in the background failed; results may miss "
-                              "new papers until the next refresh")
+                log.exception(
+                    "refreshing the search index in the background failed; results may miss "
+                    "new papers until the next refresh"
+                )
 
         self._background = threading.Thread(target=run, name="paperfeed-index", daemon=True)
         self._background.start()
@@ -269,9 +284,18 @@ class Searcher:
 
     # ------------------------------------------------------------ searching
 
-    def search(self, q: str, *, limit: int = 20, offset: int = 0, mode: str = "hybrid",
-               sort: str = "relevance", categories: list[str] | None = None, date_from: date | None = None,
-               date_to: date | None = None) -> SearchResults:
+    def search(
+        self,
+        q: str,
+        *,
+        limit: int = 20,
+        offset: int = 0,
+        mode: str = "hybrid",
+        sort: str = "relevance",
+        categories: list[str] | None = None,
+        date_from: date | None = None,
+        date_to: date | None = None,
+    ) -> SearchResults:
         """One page of results for query ``q`` (the query language, see docs/search.md) plus filters.
 
         Raises :class:`QueryError` (a ``ValueError``) for a query it cannot read, with a message for the user;
@@ -289,14 +313,21 @@ class Searcher:
             hits = self._hits(page.ids, ranking, parsed)
             return SearchResults(hits, page.total, q, offset, limit)
         depth = min(max(hybrid.DEPTH, offset + limit), MAX_DEPTH)
-        ranking = hybrid.rank(parsed, mode=mode if vector is not None else "bm25", lexical=self.lexical,
-                              dense=dense, vector=vector, depth=depth, weights=hybrid.weights_for(self.model))
+        ranking = hybrid.rank(
+            parsed,
+            mode=mode if vector is not None else "bm25",
+            lexical=self.lexical,
+            dense=dense,
+            vector=vector,
+            depth=depth,
+            weights=hybrid.weights_for(self.model),
+        )
         total = min(ranking.total, MAX_DEPTH) if vector is not None else ranking.total
         ids = ranking.ids
         if sort != "relevance":  # newest / trending among the best matches, not among every neighbour
             ids = self._sorted(ids[:SORT_DEPTH] if vector is not None else ids, sort)
             total = len(ids)
-        hits = self._hits(ids[offset:offset + limit], ranking, parsed)
+        hits = self._hits(ids[offset : offset + limit], ranking, parsed)
         return SearchResults(hits, total, q, offset, limit)
 
     def _query_vector(self, parsed: ParsedQuery, mode: str) -> tuple[Any, np.ndarray | None]:
@@ -357,11 +388,16 @@ class Searcher:
             if p is None or p.id in seen:
                 continue
             seen.add(p.id)
-            out.append(SearchHit(paper=p, score=round(float(score_of.get(pid, 0.0)), 6),
-                                 reason=ranking.reason(pid),  # type: ignore[arg-type]
-                                 snippet=snippet(p.abstract or p.title, terms),
-                                 lexical_rank=ranking.lexical_rank.get(pid),
-                                 semantic_rank=ranking.semantic_rank.get(pid)))
+            out.append(
+                SearchHit(
+                    paper=p,
+                    score=round(float(score_of.get(pid, 0.0)), 6),
+                    reason=ranking.reason(pid),  # type: ignore[arg-type]
+                    snippet=snippet(p.abstract or p.title, terms),
+                    lexical_rank=ranking.lexical_rank.get(pid),
+                    semantic_rank=ranking.semantic_rank.get(pid),
+                )
+            )
         return out
 
     # ------------------------------------------------------------ similar papers
@@ -388,8 +424,9 @@ class Searcher:
             reason = "lexical"
         return self._similar_hits(paper, ids, scores, reason, limit)
 
-    def _similar_hits(self, paper: Paper, ids: list[str], scores: list[float], reason: str,
-                      limit: int) -> list[SearchHit]:
+    def _similar_hits(
+        self, paper: Paper, ids: list[str], scores: list[float], reason: str, limit: int
+    ) -> list[SearchHit]:
         with self.engine.connect() as conn:
             by_id = _hydrate(conn, ids)
         own_title = normalise_title(paper.title)
@@ -400,8 +437,14 @@ class Searcher:
             if p is None or p.id in seen or normalise_title(p.title) == own_title:
                 continue
             seen.add(p.id)
-            out.append(SearchHit(paper=p, score=round(float(score), 6), reason=reason,  # type: ignore[arg-type]
-                                 snippet=snippet(p.abstract or p.title, [])))
+            out.append(
+                SearchHit(
+                    paper=p,
+                    score=round(float(score), 6),
+                    reason=reason,  # type: ignore[arg-type]
+                    snippet=snippet(p.abstract or p.title, []),
+                )
+            )
             if len(out) == limit:
                 break
         return out
@@ -419,8 +462,16 @@ def _hydrate(conn: Any, ids: Sequence[str]) -> dict[str, Paper]:
     return by_id
 
 
-def _prepare(q: str, mode: str, sort: str, categories: list[str] | None, date_from: date | None,
-             date_to: date | None, limit: int, offset: int) -> tuple[ParsedQuery, str]:
+def _prepare(
+    q: str,
+    mode: str,
+    sort: str,
+    categories: list[str] | None,
+    date_from: date | None,
+    date_to: date | None,
+    limit: int,
+    offset: int,
+) -> tuple[ParsedQuery, str]:
     """Parse the query and fold in the filters given beside it; every bad value is a clear QueryError."""
     if mode not in hybrid.MODES:
         raise QueryError(f"mode must be one of {', '.join(hybrid.MODES)}, got {mode!r}")

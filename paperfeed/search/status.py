@@ -97,5 +97,11 @@ def _postgres_status(settings: Settings, engine: Engine, count: int) -> dict[str
         except Exception:  # noqa: BLE001 - no vector table yet: nothing embedded
             vectors = 0
     pending = max(0, count - vectors) if settings.embedder != "none" else 0
-    return {"papers": count, "lexical_docs": count, "model": settings.embedder, "vectors": vectors,
-            "index_dir": "postgresql", "pending": pending}
+    return {
+        "papers": count,
+        "lexical_docs": count,
+        "model": settings.embedder,
+        "vectors": vectors,
+        "index_dir": "postgresql",
+        "pending": pending,
+    }

@@ -38,8 +38,14 @@ def marker_key(marker: tuple[int, datetime | None]) -> list[Any]:
 
 def lexical_doc(p: Paper) -> LexicalDoc:
     """What the lexical index keeps of a paper (dates fall back to when Paperfeed first saw it)."""
-    return LexicalDoc(id=p.id, title=p.title, abstract=p.abstract or "", authors="; ".join(p.author_names),
-                      categories=list(p.categories), published=p.published or p.first_seen)
+    return LexicalDoc(
+        id=p.id,
+        title=p.title,
+        abstract=p.abstract or "",
+        authors="; ".join(p.author_names),
+        categories=list(p.categories),
+        published=p.published or p.first_seen,
+    )
 
 
 @contextmanager
@@ -64,8 +70,9 @@ def file_lock(path: Path, blocking: bool) -> Iterator[bool]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def sync_lexical(lex: LexicalIndex, engine: Engine, key: list[Any], progress: Progress | None = None,
-                 *, blocking: bool = True) -> dict[str, int]:
+def sync_lexical(
+    lex: LexicalIndex, engine: Engine, key: list[Any], progress: Progress | None = None, *, blocking: bool = True
+) -> dict[str, int]:
     """Bring ``lex`` up to date with the store, holding ``<index>.lock`` (tantivy's own writer lock does not
     keep a second process out). Not ``blocking``: skip (zero counts) while another writer works."""
     with file_lock(lex.path.parent / (lex.path.name + ".lock"), blocking) as got:
@@ -74,12 +81,10 @@ def sync_lexical(lex: LexicalIndex, engine: Engine, key: list[Any], progress: Pr
         return _sync_locked(lex, engine, key, progress)
 
 
-def _sync_locked(lex: LexicalIndex, engine: Engine, key: list[Any], progress: Progress | None
-                 ) -> dict[str, int]:
+def _sync_locked(lex: LexicalIndex, engine: Engine, key: list[Any], progress: Progress | None) -> dict[str, int]:
     lex.reload_meta()
     meta = lex.meta
-    pending = meta.get("pending") or {"since": meta.get("watermark"), "started": now_utc().isoformat(),
-                                      "last_id": ""}
+    pending = meta.get("pending") or {"since": meta.get("watermark"), "started": now_utc().isoformat(), "last_id": ""}
     meta["pending"] = pending
     since = datetime.fromisoformat(pending["since"]) if pending.get("since") else None
     try:
@@ -100,8 +105,14 @@ def _sync_locked(lex: LexicalIndex, engine: Engine, key: list[Any], progress: Pr
     return {"indexed": indexed, "deleted": deleted}
 
 
-def _index_changed(lex: LexicalIndex, conn: Connection, since: datetime | None, pending: dict[str, str],
-                   progress: Progress | None, total: int) -> tuple[int, int]:
+def _index_changed(
+    lex: LexicalIndex,
+    conn: Connection,
+    since: datetime | None,
+    pending: dict[str, str],
+    progress: Progress | None,
+    total: int,
+) -> tuple[int, int]:
     indexed = deleted = uncommitted = done = 0
     for batch in iter_papers(conn=conn, changed_since=since, batch_size=LEXICAL_BATCH):
         done += len(batch)
@@ -129,7 +140,7 @@ def _reconcile(lex: LexicalIndex, conn: Connection) -> int:
     gone, missing = indexed - present, sorted(present - indexed)
     lex.delete(gone)
     for i in range(0, len(missing), LEXICAL_BATCH):
-        lex.add(lexical_doc(p) for p in get_papers(conn=conn, ids=missing[i:i + LEXICAL_BATCH]))
+        lex.add(lexical_doc(p) for p in get_papers(conn=conn, ids=missing[i : i + LEXICAL_BATCH]))
     lex.commit()
     if gone or missing:
         log.info("search index reconciled: %d removed, %d added", len(gone), len(missing))

@@ -66,8 +66,9 @@ class VectorStore:
         try:
             store.meta = json.loads(meta_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise VectorStoreError(f"{meta_path}: unreadable ({exc}); delete the folder and run "
-                                   "`paperfeed index` to rebuild") from exc
+            raise VectorStoreError(
+                f"{meta_path}: unreadable ({exc}); delete the folder and run `paperfeed index` to rebuild"
+            ) from exc
         for name in store.meta.get("segments", []):
             store._load_segment(name)
         return store
@@ -79,12 +80,14 @@ class VectorStore:
             ids = json.loads(Path(f"{base}.ids.json").read_text(encoding="utf-8"))
             hashes = json.loads(Path(f"{base}.sha1.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise VectorStoreError(f"{base}: segment unreadable ({exc}); delete {self.folder} and "
-                                   "run `paperfeed index`") from exc
+            raise VectorStoreError(
+                f"{base}: segment unreadable ({exc}); delete {self.folder} and run `paperfeed index`"
+            ) from exc
         dim = self.meta.get("dim")
         if len(ids) != len(vectors) or len(hashes) != len(ids) or (dim and vectors.shape[1] != dim):
-            raise VectorStoreError(f"{base}: ids, hashes and vectors disagree; delete {self.folder} and "
-                                   "run `paperfeed index`")
+            raise VectorStoreError(
+                f"{base}: ids, hashes and vectors disagree; delete {self.folder} and run `paperfeed index`"
+            )
         self.segments.append(vectors)
         self.seg_ids.append(ids)
         self.seg_hashes.append(hashes)

@@ -202,16 +202,25 @@ def _insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> bo
 
 # ---------------------------------------------------------------- users
 
+
 def _user(row: Any) -> User | None:
     if row is None:
         return None
     m = row._mapping
-    return User(id=m["id"], email=m["email"], username=m["username"], display_name=m["display_name"] or "",
-                password_hash=m["password_hash"], created_at=m["created_at"], is_admin=bool(m["is_admin"]))
+    return User(
+        id=m["id"],
+        email=m["email"],
+        username=m["username"],
+        display_name=m["display_name"] or "",
+        password_hash=m["password_hash"],
+        created_at=m["created_at"],
+        is_admin=bool(m["is_admin"]),
+    )
 
 
-def create_user(*, conn: Connection, email: str, username: str, password_hash: str,
-                display_name: str = "", is_admin: bool = False) -> User:
+def create_user(
+    *, conn: Connection, email: str, username: str, password_hash: str, display_name: str = "", is_admin: bool = False
+) -> User:
     """Add a member; raises :class:`AccountError` naming ``email`` or ``username`` when already taken."""
     email = email.strip().lower()
     username = username.strip()
@@ -219,9 +228,16 @@ def create_user(*, conn: Connection, email: str, username: str, password_hash: s
         raise AccountError("email", "an account with this email already exists")
     if get_user_by_username(conn=conn, username=username) is not None:
         raise AccountError("username", "this username is taken")
-    result = conn.execute(insert(users).values(
-        email=email, username=username, display_name=display_name.strip() or username,
-        password_hash=password_hash, created_at=now_utc(), is_admin=is_admin))
+    result = conn.execute(
+        insert(users).values(
+            email=email,
+            username=username,
+            display_name=display_name.strip() or username,
+            password_hash=password_hash,
+            created_at=now_utc(),
+            is_admin=is_admin,
+        )
+    )
     user_id = int(result.inserted_primary_key[0])  # type: ignore[index]
     create_collection(conn=conn, user_id=user_id, name=DEFAULT_COLLECTION, is_default=True)
     found = get_user(conn=conn, user_id=user_id)
@@ -249,12 +265,14 @@ def set_password_hash(*, conn: Connection, user_id: int, password_hash: str) -> 
 
 # ---------------------------------------------------------------- sessions
 
+
 def create_session(*, conn: Connection, user_id: int, ttl: timedelta = SESSION_TTL) -> str:
     """A new sign-in session; returns the plain token for the cookie (only its hash is stored)."""
     token = secrets.token_urlsafe(32)
     now = now_utc()
-    conn.execute(insert(sessions).values(token_hash=hash_secret(token), user_id=user_id,
-                                         created_at=now, expires_at=now + ttl))
+    conn.execute(
+        insert(sessions).values(token_hash=hash_secret(token), user_id=user_id, created_at=now, expires_at=now + ttl)
+    )
     return token
 
 
@@ -262,8 +280,11 @@ def get_session_user(*, conn: Connection, token: str, now: datetime | None = Non
     """The member signed in with ``token``, or None if unknown or expired."""
     if not token:
         return None
-    q = (select(users).join(sessions, sessions.c.user_id == users.c.id)
-         .where(sessions.c.token_hash == hash_secret(token), sessions.c.expires_at > (now or now_utc())))
+    q = (
+        select(users)
+        .join(sessions, sessions.c.user_id == users.c.id)
+        .where(sessions.c.token_hash == hash_secret(token), sessions.c.expires_at > (now or now_utc()))
+    )
     return _user(conn.execute(q).first())
 
 
@@ -285,11 +306,15 @@ def purge_expired_sessions(*, conn: Connection, now: datetime | None = None) -> 
 
 # ---------------------------------------------------------------- API tokens
 
+
 def create_api_token(*, conn: Connection, user_id: int, name: str) -> str:
     """A personal API token (``pf_...``), returned in plain text this once; only its hash is kept."""
     token = "pf_" + secrets.token_urlsafe(32)
-    conn.execute(insert(api_tokens).values(token_hash=hash_secret(token), user_id=user_id,
-                                           name=name.strip()[:100] or "token", created_at=now_utc()))
+    conn.execute(
+        insert(api_tokens).values(
+            token_hash=hash_secret(token), user_id=user_id, name=name.strip()[:100] or "token", created_at=now_utc()
+        )
+    )
     return token
 
 
@@ -298,12 +323,10 @@ def get_user_by_api_token(*, conn: Connection, token: str) -> User | None:
     if not token:
         return None
     digest = hash_secret(token)
-    q = (select(users).join(api_tokens, api_tokens.c.user_id == users.c.id)
-         .where(api_tokens.c.token_hash == digest))
+    q = select(users).join(api_tokens, api_tokens.c.user_id == users.c.id).where(api_tokens.c.token_hash == digest)
     user = _user(conn.execute(q).first())
     if user is not None:
-        conn.execute(update(api_tokens).where(api_tokens.c.token_hash == digest)
-                     .values(last_used_at=now_utc()))
+        conn.execute(update(api_tokens).where(api_tokens.c.token_hash == digest).values(last_used_at=now_utc()))
     return user
 
 
@@ -318,6 +341,7 @@ def revoke_api_token(*, conn: Connection, user_id: int, token_id: int) -> bool:
 
 
 # ---------------------------------------------------------------- votes
+
 
 def add_vote(*, conn: Connection, user_id: int, paper_id: str) -> bool:
     """Upvote; True if this member had not voted for the paper yet (a repeat vote changes nothing)."""
@@ -335,8 +359,11 @@ def vote_counts(*, conn: Connection, ids: Sequence[str]) -> dict[str, int]:
     out = dict.fromkeys(ids, 0)
     unique = list(out)
     for i in range(0, len(unique), 500):
-        q = (select(votes.c.paper_id, func.count()).where(votes.c.paper_id.in_(unique[i:i + 500]))
-             .group_by(votes.c.paper_id))
+        q = (
+            select(votes.c.paper_id, func.count())
+            .where(votes.c.paper_id.in_(unique[i : i + 500]))
+            .group_by(votes.c.paper_id)
+        )
         out.update({pid: int(n) for pid, n in conn.execute(q)})
     return out
 
@@ -351,12 +378,17 @@ def user_votes(*, conn: Connection, user_id: int, ids: Sequence[str]) -> set[str
 
 def voted_ids(*, conn: Connection, user_id: int, limit: int = 1000) -> list[str]:
     """Papers this member upvoted, newest vote first."""
-    q = (select(votes.c.paper_id).where(votes.c.user_id == user_id)
-         .order_by(votes.c.created_at.desc(), votes.c.paper_id).limit(limit))
+    q = (
+        select(votes.c.paper_id)
+        .where(votes.c.user_id == user_id)
+        .order_by(votes.c.created_at.desc(), votes.c.paper_id)
+        .limit(limit)
+    )
     return list(conn.execute(q).scalars())
 
 
 # ---------------------------------------------------------------- library
+
 
 def create_collection(*, conn: Connection, user_id: int, name: str, is_default: bool = False) -> Collection:
     """A named collection; raises :class:`AccountError` (field ``name``) if empty or already used."""
@@ -366,8 +398,9 @@ def create_collection(*, conn: Connection, user_id: int, name: str, is_default: 
     exists = select(collections.c.id).where(collections.c.user_id == user_id, collections.c.name == name)
     if conn.execute(exists).first() is not None:
         raise AccountError("name", f"you already have a collection named {name!r}")
-    result = conn.execute(insert(collections).values(user_id=user_id, name=name, is_default=is_default,
-                                                     created_at=now_utc()))
+    result = conn.execute(
+        insert(collections).values(user_id=user_id, name=name, is_default=is_default, created_at=now_utc())
+    )
     return Collection(int(result.inserted_primary_key[0]), name, is_default, 0)  # type: ignore[index]
 
 
@@ -386,20 +419,21 @@ def _owned(conn: Connection, user_id: int, collection_id: int) -> bool:
 
 def collections_for_user(*, conn: Connection, user_id: int) -> list[Collection]:
     """The member's collections (default "Saved" first) with how many papers each holds."""
-    q = (select(collections.c.id, collections.c.name, collections.c.is_default,
-                func.count(collection_items.c.paper_id))
-         .select_from(collections.outerjoin(collection_items,
-                                            collection_items.c.collection_id == collections.c.id))
-         .where(collections.c.user_id == user_id)
-         .group_by(collections.c.id, collections.c.name, collections.c.is_default)
-         .order_by(collections.c.is_default.desc(), collections.c.name))
+    q = (
+        select(collections.c.id, collections.c.name, collections.c.is_default, func.count(collection_items.c.paper_id))
+        .select_from(collections.outerjoin(collection_items, collection_items.c.collection_id == collections.c.id))
+        .where(collections.c.user_id == user_id)
+        .group_by(collections.c.id, collections.c.name, collections.c.is_default)
+        .order_by(collections.c.is_default.desc(), collections.c.name)
+    )
     return [Collection(int(r[0]), r[1], bool(r[2]), int(r[3])) for r in conn.execute(q)]
 
 
 def delete_collection(*, conn: Connection, user_id: int, collection_id: int) -> bool:
     """Delete one of the member's own collections (the default one stays)."""
-    q = delete(collections).where(collections.c.id == collection_id, collections.c.user_id == user_id,
-                                  collections.c.is_default.is_(False))
+    q = delete(collections).where(
+        collections.c.id == collection_id, collections.c.user_id == user_id, collections.c.is_default.is_(False)
+    )
     return bool(conn.execute(q).rowcount)
 
 
@@ -408,28 +442,30 @@ def library_add(*, conn: Connection, user_id: int, paper_id: str, collection_id:
     cid = collection_id if collection_id is not None else _default_collection_id(conn, user_id)
     if not _owned(conn, user_id, cid):
         return False
-    return _insert_ignore(conn, collection_items, {"collection_id": cid, "paper_id": paper_id,
-                                                   "added_at": now_utc()})
+    return _insert_ignore(conn, collection_items, {"collection_id": cid, "paper_id": paper_id, "added_at": now_utc()})
 
 
-def library_remove(*, conn: Connection, user_id: int, paper_id: str,
-                   collection_id: int | None = None) -> bool:
+def library_remove(*, conn: Connection, user_id: int, paper_id: str, collection_id: int | None = None) -> bool:
     """Remove a paper from one collection, or with no ``collection_id`` from all the member's collections."""
     owned = select(collections.c.id).where(collections.c.user_id == user_id)
     if collection_id is not None:
         owned = owned.where(collections.c.id == collection_id)
-    q = delete(collection_items).where(collection_items.c.paper_id == paper_id,
-                                       collection_items.c.collection_id.in_(owned.scalar_subquery()))
+    q = delete(collection_items).where(
+        collection_items.c.paper_id == paper_id, collection_items.c.collection_id.in_(owned.scalar_subquery())
+    )
     return bool(conn.execute(q).rowcount)
 
 
-def library_list(*, conn: Connection, user_id: int, collection_id: int | None = None,
-                 offset: int = 0, limit: int = 100) -> list[str]:
+def library_list(
+    *, conn: Connection, user_id: int, collection_id: int | None = None, offset: int = 0, limit: int = 100
+) -> list[str]:
     """Saved paper ids, most recently saved first: one collection, or all of them (each paper once)."""
     added = func.max(collection_items.c.added_at).label("added")
-    q = (select(collection_items.c.paper_id, added)
-         .join(collections, collections.c.id == collection_items.c.collection_id)
-         .where(collections.c.user_id == user_id))
+    q = (
+        select(collection_items.c.paper_id, added)
+        .join(collections, collections.c.id == collection_items.c.collection_id)
+        .where(collections.c.user_id == user_id)
+    )
     if collection_id is not None:
         q = q.where(collections.c.id == collection_id)
     q = q.group_by(collection_items.c.paper_id).order_by(added.desc(), collection_items.c.paper_id)
@@ -440,46 +476,60 @@ def saved_ids(*, conn: Connection, user_id: int, ids: Sequence[str]) -> set[str]
     """Which of ``ids`` are in any of the member's collections."""
     if not ids:
         return set()
-    q = (select(collection_items.c.paper_id).distinct()
-         .join(collections, collections.c.id == collection_items.c.collection_id)
-         .where(and_(collections.c.user_id == user_id, collection_items.c.paper_id.in_(list(ids)))))
+    q = (
+        select(collection_items.c.paper_id)
+        .distinct()
+        .join(collections, collections.c.id == collection_items.c.collection_id)
+        .where(and_(collections.c.user_id == user_id, collection_items.c.paper_id.in_(list(ids))))
+    )
     return set(conn.execute(q).scalars())
 
 
 def paper_collections(*, conn: Connection, user_id: int, paper_id: str) -> set[int]:
     """Ids of the member's collections that hold ``paper_id``."""
-    q = (select(collection_items.c.collection_id)
-         .join(collections, collections.c.id == collection_items.c.collection_id)
-         .where(collections.c.user_id == user_id, collection_items.c.paper_id == paper_id))
+    q = (
+        select(collection_items.c.collection_id)
+        .join(collections, collections.c.id == collection_items.c.collection_id)
+        .where(collections.c.user_id == user_id, collection_items.c.paper_id == paper_id)
+    )
     return {int(x) for x in conn.execute(q).scalars()}
 
 
 # ---------------------------------------------------------------- submissions
 
-def add_submission(*, conn: Connection, paper_id: str, user_id: int | None,
-                   when: datetime | None = None) -> bool:
+
+def add_submission(*, conn: Connection, paper_id: str, user_id: int | None, when: datetime | None = None) -> bool:
     """Record that a member put ``paper_id`` on the daily list of ``when``'s UTC date.
 
     The first submission of a paper wins; returns False if it had already been submitted.
     """
     when = (when or now_utc()).astimezone(UTC)
-    return _insert_ignore(conn, submissions, {"paper_id": paper_id, "submitted_by": user_id,
-                                              "submitted_at": when, "daily_date": when.date()})
+    return _insert_ignore(
+        conn,
+        submissions,
+        {"paper_id": paper_id, "submitted_by": user_id, "submitted_at": when, "daily_date": when.date()},
+    )
 
 
 def submissions_by(*, conn: Connection, user_id: int, offset: int = 0, limit: int = 100) -> list[Submission]:
     """A member's submissions, newest first."""
-    q = (select(submissions).where(submissions.c.submitted_by == user_id)
-         .order_by(submissions.c.submitted_at.desc(), submissions.c.paper_id)
-         .offset(max(offset, 0)).limit(max(limit, 0)))
+    q = (
+        select(submissions)
+        .where(submissions.c.submitted_by == user_id)
+        .order_by(submissions.c.submitted_at.desc(), submissions.c.paper_id)
+        .offset(max(offset, 0))
+        .limit(max(limit, 0))
+    )
     return [Submission(r.paper_id, r.submitted_at, r.daily_date) for r in conn.execute(q)]
 
 
 def get_submission(*, conn: Connection, paper_id: str) -> tuple[Submission, UserPublic | None] | None:
     """Who submitted ``paper_id`` and when, or None if nobody did."""
-    q = (select(submissions, users.c.username, users.c.display_name)
-         .outerjoin(users, users.c.id == submissions.c.submitted_by)
-         .where(submissions.c.paper_id == paper_id))
+    q = (
+        select(submissions, users.c.username, users.c.display_name)
+        .outerjoin(users, users.c.id == submissions.c.submitted_by)
+        .where(submissions.c.paper_id == paper_id)
+    )
     r = conn.execute(q).first()
     if r is None:
         return None

@@ -39,20 +39,26 @@ def _not_submitted() -> ColumnElement[bool]:
 
 def _entries(start: datetime | None, end: datetime | None, submitter: str | None) -> Any:
     """Union of the three sources of daily entries in ``[start, end)``: (paper_id, entered_at, user_id)."""
-    sub = select(submissions.c.paper_id.label("paper_id"), submissions.c.submitted_at.label("entered_at"),
-                 submissions.c.submitted_by.label("user_id"))
+    sub = select(
+        submissions.c.paper_id.label("paper_id"),
+        submissions.c.submitted_at.label("entered_at"),
+        submissions.c.submitted_by.label("user_id"),
+    )
     if start is not None:
         sub = sub.where(submissions.c.submitted_at >= start)
     if end is not None:
         sub = sub.where(submissions.c.submitted_at < end)
     if submitter is not None:
         sub = sub.join(users, users.c.id == submissions.c.submitted_by).where(
-            func.lower(users.c.username) == submitter.strip().lower())
+            func.lower(users.c.username) == submitter.strip().lower()
+        )
         return sub.subquery("entries")
     pub = select(papers.c.id, papers.c.published, cast(null(), Integer).label("user_id")).where(
-        papers.c.published.is_not(None), _not_submitted())
+        papers.c.published.is_not(None), _not_submitted()
+    )
     seen = select(papers.c.id, papers.c.first_seen, cast(null(), Integer).label("user_id")).where(
-        papers.c.published.is_(None), _not_submitted())
+        papers.c.published.is_(None), _not_submitted()
+    )
     if start is not None:
         pub = pub.where(papers.c.published >= start)
         seen = seen.where(papers.c.first_seen >= start)
@@ -63,13 +69,19 @@ def _entries(start: datetime | None, end: datetime | None, submitter: str | None
 
 
 def _upvotes(paper_id: Any) -> Any:
-    return (select(func.count()).select_from(votes).where(votes.c.paper_id == paper_id)
-            .scalar_subquery())
+    return select(func.count()).select_from(votes).where(votes.c.paper_id == paper_id).scalar_subquery()
 
 
-def daily_rows(*, conn: Connection, start: datetime | None, end: datetime | None,
-               submitter: str | None = None, sort: DailySort = "publishedAt",
-               offset: int = 0, limit: int = 50) -> tuple[list[DailyRow], int]:
+def daily_rows(
+    *,
+    conn: Connection,
+    start: datetime | None,
+    end: datetime | None,
+    submitter: str | None = None,
+    sort: DailySort = "publishedAt",
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[DailyRow], int]:
     """A page of daily entries in ``[start, end)`` (None: unbounded) and how many there are in all.
 
     ``publishedAt``: newest entry first. ``trending``: most upvotes first, then newest. Ties: paper id.
@@ -77,15 +89,17 @@ def daily_rows(*, conn: Connection, start: datetime | None, end: datetime | None
     e = _entries(start, end, submitter)
     up = _upvotes(e.c.paper_id).label("upvotes")
     entered = type_coerce(e.c.entered_at, UTCDateTime).label("entered_at")
-    q: Select[Any] = (select(e.c.paper_id, entered, up, users.c.username, users.c.display_name)
-                      .select_from(e.outerjoin(users, users.c.id == e.c.user_id)))
+    q: Select[Any] = select(e.c.paper_id, entered, up, users.c.username, users.c.display_name).select_from(
+        e.outerjoin(users, users.c.id == e.c.user_id)
+    )
     order: list[Any] = [e.c.entered_at.desc(), e.c.paper_id]
     if sort == "trending":
         order.insert(0, up.desc())
     q = q.order_by(*order).offset(max(offset, 0)).limit(max(limit, 0))
     total = int(conn.execute(select(func.count()).select_from(e)).scalar_one())
-    rows = [DailyRow(r.paper_id, _aware(r.entered_at), r.username, r.display_name, int(r.upvotes))
-            for r in conn.execute(q)]
+    rows = [
+        DailyRow(r.paper_id, _aware(r.entered_at), r.username, r.display_name, int(r.upvotes)) for r in conn.execute(q)
+    ]
     return rows, total
 
 
@@ -97,8 +111,11 @@ def _aware(value: Any) -> datetime:
 def entry_bounds(*, conn: Connection) -> tuple[datetime | None, datetime | None]:
     """The earliest and latest entry time in the store (each a few index lookups)."""
     firsts, lasts = [], []
-    for col, cond in ((submissions.c.submitted_at, None), (papers.c.published, None),
-                      (papers.c.first_seen, papers.c.published.is_(None))):
+    for col, cond in (
+        (submissions.c.submitted_at, None),
+        (papers.c.published, None),
+        (papers.c.first_seen, papers.c.published.is_(None)),
+    ):
         lo = select(func.min(col))
         hi = select(func.max(col))
         if cond is not None:
@@ -110,8 +127,9 @@ def entry_bounds(*, conn: Connection) -> tuple[datetime | None, datetime | None]
     return (min(lo_vals) if lo_vals else None, max(hi_vals) if hi_vals else None)
 
 
-def neighbour_entry(*, conn: Connection, before: datetime | None = None,
-                    after: datetime | None = None) -> datetime | None:
+def neighbour_entry(
+    *, conn: Connection, before: datetime | None = None, after: datetime | None = None
+) -> datetime | None:
     """The latest entry time strictly before ``before``, or the earliest at or after ``after``.
 
     Lets the home page's prev/next links skip days without papers (weekends, holidays). Each source is one
@@ -120,9 +138,11 @@ def neighbour_entry(*, conn: Connection, before: datetime | None = None,
     if (before is None) == (after is None):
         raise ValueError("give exactly one of before or after")
     found = []
-    for col, extra in ((submissions.c.submitted_at, None),
-                       (papers.c.published, _not_submitted()),
-                       (papers.c.first_seen, papers.c.published.is_(None) & _not_submitted())):
+    for col, extra in (
+        (submissions.c.submitted_at, None),
+        (papers.c.published, _not_submitted()),
+        (papers.c.first_seen, papers.c.published.is_(None) & _not_submitted()),
+    ):
         q = select(col).where(col < before if before is not None else col >= after)
         if extra is not None:
             q = q.where(extra)
@@ -135,8 +155,9 @@ def neighbour_entry(*, conn: Connection, before: datetime | None = None,
     return max(found) if before is not None else min(found)
 
 
-def voted_entries(*, conn: Connection, since: datetime | None = None,
-                  ids: Sequence[str] | None = None) -> list[tuple[str, int, datetime]]:
+def voted_entries(
+    *, conn: Connection, since: datetime | None = None, ids: Sequence[str] | None = None
+) -> list[tuple[str, int, datetime]]:
     """(paper_id, upvotes, entered_at) for every paper with at least one vote, optionally only those that
     entered the daily list at or after ``since`` or only ``ids``. Scans votes, never all papers."""
     counts = select(votes.c.paper_id, func.count().label("n")).group_by(votes.c.paper_id)
@@ -144,12 +165,10 @@ def voted_entries(*, conn: Connection, since: datetime | None = None,
         counts = counts.where(votes.c.paper_id.in_(list(ids)))
     c = counts.subquery("counts")
     entered = func.coalesce(submissions.c.submitted_at, papers.c.published, papers.c.first_seen)
-    q = (select(c.c.paper_id, c.c.n, entered.label("entered_at"))
-         .select_from(c.join(papers, papers.c.id == c.c.paper_id)
-                      .outerjoin(submissions, submissions.c.paper_id == c.c.paper_id)))
+    q = select(c.c.paper_id, c.c.n, entered.label("entered_at")).select_from(
+        c.join(papers, papers.c.id == c.c.paper_id).outerjoin(submissions, submissions.c.paper_id == c.c.paper_id)
+    )
     out = [(r.paper_id, int(r.n), _aware(r.entered_at)) for r in conn.execute(q)]
     if since is not None:
         out = [row for row in out if row[2] >= since]
     return out
-
-

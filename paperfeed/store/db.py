@@ -42,13 +42,17 @@ def make_engine(url: str) -> Engine:
         database = parsed.database or ""
         if database and database != ":memory:":
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
-                               poolclass=NullPool if not database or database == ":memory:" else None)
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            poolclass=NullPool if not database or database == ":memory:" else None,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # Sessions in UTC whatever the server's default: date arithmetic and to_char() then agree with SQLite.
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
-                         connect_args={"options": "-c timezone=UTC"})
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args={"options": "-c timezone=UTC"}
+    )
 
 
 def alembic_config(engine: Engine | None = None) -> Config:

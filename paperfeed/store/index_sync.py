@@ -49,6 +49,6 @@ def aliases_of(*, conn: Connection, ids: Sequence[str]) -> list[str]:
     out: list[str] = []
     unique = list(dict.fromkeys(ids))
     for i in range(0, len(unique), _CHUNK):
-        q = select(paper_aliases.c.alias).where(paper_aliases.c.paper_id.in_(unique[i:i + _CHUNK]))
+        q = select(paper_aliases.c.alias).where(paper_aliases.c.paper_id.in_(unique[i : i + _CHUNK]))
         out.extend(conn.execute(q).scalars())
     return out

@@ -23,8 +23,21 @@ from paperfeed.models import Author, Paper, Version
 from paperfeed.store.schema import paper_aliases, paper_categories, paper_versions, papers
 
 # Fields copied as they are between Paper and the papers table.
-_SCALARS = ("title", "abstract", "primary_category", "published", "updated", "doi", "journal_ref",
-            "comments", "license", "abs_url", "pdf_url", "code_url", "project_url")
+_SCALARS = (
+    "title",
+    "abstract",
+    "primary_category",
+    "published",
+    "updated",
+    "doi",
+    "journal_ref",
+    "comments",
+    "license",
+    "abs_url",
+    "pdf_url",
+    "code_url",
+    "project_url",
+)
 _TEXT_FIELDS = ("title", "abstract", "authors", "categories", "primary_category")
 _CHUNK = 500  # ids per IN (...) clause, below every backend's parameter limit
 
@@ -42,10 +55,11 @@ def now_utc() -> datetime:
 
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
     for i in range(0, len(items), _CHUNK):
-        yield items[i:i + _CHUNK]
+        yield items[i : i + _CHUNK]
 
 
 # ---------------------------------------------------------------- row <-> Paper
+
 
 def _to_row(p: Paper) -> dict[str, Any]:
     row: dict[str, Any] = {name: getattr(p, name) for name in _SCALARS}
@@ -79,14 +93,18 @@ def _from_row(row: Any, versions: list[Version]) -> Paper:
 def _load_versions(conn: Connection, ids: Sequence[str]) -> dict[str, list[Version]]:
     out: dict[str, list[Version]] = {i: [] for i in ids}
     for chunk in _chunks(list(ids)):
-        q = (select(paper_versions).where(paper_versions.c.paper_id.in_(chunk))
-             .order_by(paper_versions.c.paper_id, paper_versions.c.version))
+        q = (
+            select(paper_versions)
+            .where(paper_versions.c.paper_id.in_(chunk))
+            .order_by(paper_versions.c.paper_id, paper_versions.c.version)
+        )
         for r in conn.execute(q):
             out[r.paper_id].append(Version(r.version, r.created, r.size))
     return out
 
 
 # ---------------------------------------------------------------- reads
+
 
 def get_papers(*, conn: Connection, ids: Sequence[str]) -> list[Paper]:
     """Papers for ``ids``, in the order given; unknown ids are left out (aliases are followed)."""
@@ -138,8 +156,9 @@ def count_papers(*, conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(papers)).scalar_one())
 
 
-def iter_papers(*, conn: Connection, changed_since: datetime | None = None,
-                batch_size: int = 1000) -> Iterator[list[Paper]]:
+def iter_papers(
+    *, conn: Connection, changed_since: datetime | None = None, batch_size: int = 1000
+) -> Iterator[list[Paper]]:
     """All papers (or those changed after ``changed_since``) in batches, ordered by id, in constant memory."""
     last = ""
     while True:
@@ -159,6 +178,7 @@ def all_ids(*, conn: Connection) -> list[str]:
 
 
 # ---------------------------------------------------------------- merging
+
 
 def _is_newer(new: Paper, old: Paper) -> bool:
     """True when ``new`` describes a later state of the paper than ``old`` (so its text wins).
@@ -273,8 +293,11 @@ def _write_children(conn: Connection, p: Paper) -> None:
 
 
 def _insert_children(conn: Connection, batch: Sequence[Paper]) -> None:
-    versions = [{"paper_id": p.id, "version": v.version, "created": v.created, "size": v.size}
-                for p in batch for v in p.versions]
+    versions = [
+        {"paper_id": p.id, "version": v.version, "created": v.created, "size": v.size}
+        for p in batch
+        for v in p.versions
+    ]
     cats = [{"paper_id": p.id, "category": c} for p in batch for c in dict.fromkeys(p.categories)]
     if versions:
         conn.execute(insert(paper_versions), versions)
@@ -301,8 +324,7 @@ def upsert_papers(*, conn: Connection, papers_in: Sequence[Paper]) -> UpsertResu
         if merged.id != old.id:
             conn.execute(update(papers).where(papers.c.id == old.id).values(id=merged.id))
             conn.execute(insert(paper_aliases).values(alias=old.id, paper_id=merged.id))
-            conn.execute(update(paper_aliases).where(paper_aliases.c.paper_id == old.id)
-                         .values(paper_id=merged.id))
+            conn.execute(update(paper_aliases).where(paper_aliases.c.paper_id == old.id).values(paper_id=merged.id))
         row = _to_row(merged)
         row["changed_at"] = now
         conn.execute(update(papers).where(papers.c.id == merged.id).values(**row))
@@ -329,31 +351,48 @@ def mark_withdrawn(*, conn: Connection, ids: Sequence[str]) -> list[str]:
         return []
     marked: list[str] = []
     for chunk in _chunks(targets):
-        live = [r[0] for r in conn.execute(
-            select(papers.c.id).where(papers.c.id.in_(chunk), papers.c.withdrawn.is_(False)))]
+        live = [
+            r[0] for r in conn.execute(select(papers.c.id).where(papers.c.id.in_(chunk), papers.c.withdrawn.is_(False)))
+        ]
         if live:
-            conn.execute(update(papers).where(papers.c.id.in_(live))
-                         .values(withdrawn=True, changed_at=datetime.now(UTC)))
+            conn.execute(
+                update(papers).where(papers.c.id.in_(live)).values(withdrawn=True, changed_at=datetime.now(UTC))
+            )
             marked.extend(live)
     return marked
 
 
 # ---------------------------------------------------------------- statistics
 
+
 def paper_stats(*, conn: Connection) -> dict[str, Any]:
     """Counts for ``paperfeed stats``: total, by source, by month of publication (or first seen)."""
     total = count_papers(conn=conn)
-    by_source = {r[0]: r[1] for r in conn.execute(
-        select(papers.c.source, func.count()).group_by(papers.c.source).order_by(papers.c.source))}
+    by_source = {
+        r[0]: r[1]
+        for r in conn.execute(select(papers.c.source, func.count()).group_by(papers.c.source).order_by(papers.c.source))
+    }
     when = func.coalesce(papers.c.published, papers.c.first_seen)
     if conn.dialect.name == "sqlite":
         month_of = func.substr(when, 1, 7)
     else:
         month_of = func.to_char(when, "YYYY-MM")
-    month = {r[0] or "unknown": r[1] for r in conn.execute(
-        select(month_of.label("m"), func.count()).group_by(month_of).order_by(month_of))}
-    top_cats = [{"category": r[0], "papers": r[1]} for r in conn.execute(
-        select(paper_categories.c.category, func.count().label("n"))
-        .group_by(paper_categories.c.category).order_by(func.count().desc()).limit(20))]
-    return {"papers": total, "by_source": by_source, "by_month": dict(sorted(month.items())),
-            "top_categories": top_cats}
+    month = {
+        r[0] or "unknown": r[1]
+        for r in conn.execute(select(month_of.label("m"), func.count()).group_by(month_of).order_by(month_of))
+    }
+    top_cats = [
+        {"category": r[0], "papers": r[1]}
+        for r in conn.execute(
+            select(paper_categories.c.category, func.count().label("n"))
+            .group_by(paper_categories.c.category)
+            .order_by(func.count().desc())
+            .limit(20)
+        )
+    ]
+    return {
+        "papers": total,
+        "by_source": by_source,
+        "by_month": dict(sorted(month.items())),
+        "top_categories": top_cats,
+    }

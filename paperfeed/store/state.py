@@ -17,8 +17,7 @@ def get_state(*, conn: Connection, key: str, default: Any = None) -> Any:
 
 def set_state(*, conn: Connection, key: str, value: Any) -> None:
     """Insert or replace ``key`` (inside the caller's transaction)."""
-    done = conn.execute(update(kv_state).where(kv_state.c.key == key)
-                        .values(value=value, updated_at=now_utc()))
+    done = conn.execute(update(kv_state).where(kv_state.c.key == key).values(value=value, updated_at=now_utc()))
     if done.rowcount == 0:
         conn.execute(insert(kv_state).values(key=key, value=value, updated_at=now_utc()))
 

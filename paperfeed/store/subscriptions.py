@@ -142,14 +142,32 @@ PREF_FIELDS = ("trending", "topics", "for_you", "frequency", "timezone", "send_h
 
 def _subscriber(row: Any) -> Subscriber:
     m = row._mapping
-    return Subscriber(**{k: m[k] for k in ("id", "email", "status", "user_id", "trending", "for_you",
-                                           "frequency", "timezone", "send_hour", "last_digest_at",
-                                           "bounce_count", "created_at", "confirmed_at")},
-                      topics=list(m["topics"] or []))
+    return Subscriber(
+        **{
+            k: m[k]
+            for k in (
+                "id",
+                "email",
+                "status",
+                "user_id",
+                "trending",
+                "for_you",
+                "frequency",
+                "timezone",
+                "send_hour",
+                "last_digest_at",
+                "bounce_count",
+                "created_at",
+                "confirmed_at",
+            )
+        },
+        topics=list(m["topics"] or []),
+    )
 
 
-def get_subscriber(*, conn: Connection, subscriber_id: int | None = None, email: str | None = None,
-                   user_id: int | None = None) -> Subscriber | None:
+def get_subscriber(
+    *, conn: Connection, subscriber_id: int | None = None, email: str | None = None, user_id: int | None = None
+) -> Subscriber | None:
     """One subscriber by id, by (normalised) email or by member id."""
     query = select(subscribers)
     if subscriber_id is not None:
@@ -164,8 +182,9 @@ def get_subscriber(*, conn: Connection, subscriber_id: int | None = None, email:
     return None if row is None else _subscriber(row)
 
 
-def list_subscribers(*, conn: Connection, statuses: Sequence[str] = ("active",),
-                     email: str | None = None) -> list[Subscriber]:
+def list_subscribers(
+    *, conn: Connection, statuses: Sequence[str] = ("active",), email: str | None = None
+) -> list[Subscriber]:
     """Subscribers in the given statuses (optionally only one address), by id."""
     query = select(subscribers).where(subscribers.c.status.in_(list(statuses))).order_by(subscribers.c.id)
     if email is not None:
@@ -173,8 +192,9 @@ def list_subscribers(*, conn: Connection, statuses: Sequence[str] = ("active",),
     return [_subscriber(r) for r in conn.execute(query)]
 
 
-def count_requests(*, conn: Connection, since: datetime, email: str | None = None,
-                   client: str | None = None, mailed_only: bool = False) -> int:
+def count_requests(
+    *, conn: Connection, since: datetime, email: str | None = None, client: str | None = None, mailed_only: bool = False
+) -> int:
     """Subscribe requests since ``since`` for an address or a client (rate limiting)."""
     t = subscribe_requests.c
     query = select(func.count()).select_from(subscribe_requests).where(t.created_at >= since)
@@ -188,8 +208,7 @@ def count_requests(*, conn: Connection, since: datetime, email: str | None = Non
 
 
 def record_request(*, conn: Connection, email: str, client: str, now: datetime, mailed: bool) -> None:
-    conn.execute(insert(subscribe_requests).values(email=email, client=client[:128], created_at=now,
-                                                   mailed=mailed))
+    conn.execute(insert(subscribe_requests).values(email=email, client=client[:128], created_at=now, mailed=mailed))
 
 
 def prune_requests(*, conn: Connection, before: datetime) -> int:
@@ -197,8 +216,9 @@ def prune_requests(*, conn: Connection, before: datetime) -> int:
     return conn.execute(delete(subscribe_requests).where(subscribe_requests.c.created_at < before)).rowcount
 
 
-def create_or_refresh_pending(*, conn: Connection, email: str, prefs: dict[str, Any], now: datetime,
-                              user_id: int | None = None) -> tuple[Subscriber, bool]:
+def create_or_refresh_pending(
+    *, conn: Connection, email: str, prefs: dict[str, Any], now: datetime, user_id: int | None = None
+) -> tuple[Subscriber, bool]:
     """A pending subscriber for ``email`` with ``prefs``; an active one is returned untouched.
 
     Returns ``(subscriber, needs_confirmation)``. Preferences of an active subscriber are never changed by
@@ -209,9 +229,16 @@ def create_or_refresh_pending(*, conn: Connection, email: str, prefs: dict[str, 
     if existing is None:
         try:
             with conn.begin_nested():
-                new_id = conn.execute(insert(subscribers).values(
-                    email=email, status="pending", created_at=now, bounce_count=0, user_id=user_id,
-                    **{**_defaults(), **values})).inserted_primary_key[0]  # type: ignore[index]
+                new_id = conn.execute(
+                    insert(subscribers).values(
+                        email=email,
+                        status="pending",
+                        created_at=now,
+                        bounce_count=0,
+                        user_id=user_id,
+                        **{**_defaults(), **values},
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
         except IntegrityError:  # a concurrent request created it: fall through to the refresh path
             existing = get_subscriber(conn=conn, email=email)
             assert existing is not None
@@ -221,20 +248,17 @@ def create_or_refresh_pending(*, conn: Connection, email: str, prefs: dict[str, 
             return sub, True
     if existing.status == "active":
         return existing, False
-    conn.execute(update(subscribers).where(subscribers.c.id == existing.id)
-                 .values(status="pending", **values))
+    conn.execute(update(subscribers).where(subscribers.c.id == existing.id).values(status="pending", **values))
     refreshed = get_subscriber(conn=conn, subscriber_id=existing.id)
     assert refreshed is not None
     return refreshed, True
 
 
 def _defaults() -> dict[str, Any]:
-    return {"trending": True, "topics": [], "for_you": False, "frequency": "daily", "timezone": "UTC",
-            "send_hour": 7}
+    return {"trending": True, "topics": [], "for_you": False, "frequency": "daily", "timezone": "UTC", "send_hour": 7}
 
 
-def confirm_subscriber(*, conn: Connection, subscriber_id: int, email: str,
-                       now: datetime) -> Subscriber | None:
+def confirm_subscriber(*, conn: Connection, subscriber_id: int, email: str, now: datetime) -> Subscriber | None:
     """Activate a pending (or re-subscribing) address; idempotent for an active one.
 
     ``email`` must still match, so a confirmation link for an address that was since changed is void.
@@ -243,8 +267,11 @@ def confirm_subscriber(*, conn: Connection, subscriber_id: int, email: str,
     if sub is None or sub.email != email:
         return None
     if sub.status != "active":
-        conn.execute(update(subscribers).where(subscribers.c.id == subscriber_id).values(
-            status="active", confirmed_at=now, bounce_count=0, unsubscribed_at=None))
+        conn.execute(
+            update(subscribers)
+            .where(subscribers.c.id == subscriber_id)
+            .values(status="active", confirmed_at=now, bounce_count=0, unsubscribed_at=None)
+        )
     return get_subscriber(conn=conn, subscriber_id=subscriber_id)
 
 
@@ -262,9 +289,11 @@ def link_user(*, conn: Connection, subscriber_id: int, user_id: int) -> None:
 
 def unsubscribe(*, conn: Connection, subscriber_id: int, now: datetime) -> bool:
     """Stop every mail to this subscriber; True when something changed."""
-    done = conn.execute(update(subscribers)
-                        .where(subscribers.c.id == subscriber_id, subscribers.c.status != "unsubscribed")
-                        .values(status="unsubscribed", unsubscribed_at=now))
+    done = conn.execute(
+        update(subscribers)
+        .where(subscribers.c.id == subscriber_id, subscribers.c.status != "unsubscribed")
+        .values(status="unsubscribed", unsubscribed_at=now)
+    )
     return done.rowcount > 0
 
 
@@ -276,9 +305,11 @@ def sent_paper_ids(*, conn: Connection, subscriber_id: int) -> set[str]:
 
 # ---------------------------------------------------------------- the ledger
 
+
 def ledger_row(*, conn: Connection, subscriber_id: int, period: str) -> dict[str, Any] | None:
-    row = conn.execute(select(digest_ledger).where(digest_ledger.c.subscriber_id == subscriber_id,
-                                                   digest_ledger.c.period == period)).first()
+    row = conn.execute(
+        select(digest_ledger).where(digest_ledger.c.subscriber_id == subscriber_id, digest_ledger.c.period == period)
+    ).first()
     return None if row is None else dict(row._mapping)
 
 
@@ -294,29 +325,40 @@ def settled_subscriber_ids(*, conn: Connection, periods: Iterable[str]) -> set[t
     wanted = list(set(periods))
     if not wanted:
         return set()
-    rows = conn.execute(select(digest_ledger.c.subscriber_id, digest_ledger.c.period)
-                        .where(digest_ledger.c.period.in_(wanted), digest_ledger.c.status == "sent"))
+    rows = conn.execute(
+        select(digest_ledger.c.subscriber_id, digest_ledger.c.period).where(
+            digest_ledger.c.period.in_(wanted), digest_ledger.c.status == "sent"
+        )
+    )
     return {(r[0], r[1]) for r in rows}
 
 
-def claim_digest(*, conn: Connection, subscriber_id: int, period: str, worker: str, now: datetime,
-                 message_id: str) -> Claim | None:
+def claim_digest(
+    *, conn: Connection, subscriber_id: int, period: str, worker: str, now: datetime, message_id: str
+) -> Claim | None:
     """Atomically claim a fresh (subscriber, period): the INSERT fails if any sender claimed it before.
 
     Returns None when a row already exists; ``take_over`` decides whether that row may be retried.
     """
     try:
         with conn.begin_nested():
-            ledger_id = conn.execute(insert(digest_ledger).values(
-                subscriber_id=subscriber_id, period=period, status="claimed", claimed_at=now,
-                claimed_by=worker, attempts=1, message_id=message_id)).inserted_primary_key[0]  # type: ignore[index]
+            ledger_id = conn.execute(
+                insert(digest_ledger).values(
+                    subscriber_id=subscriber_id,
+                    period=period,
+                    status="claimed",
+                    claimed_at=now,
+                    claimed_by=worker,
+                    attempts=1,
+                    message_id=message_id,
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
     except IntegrityError:
         return None
     return Claim(int(ledger_id), subscriber_id, period, 1, message_id)
 
 
-def take_over(*, conn: Connection, row: dict[str, Any], worker: str, now: datetime,
-              max_attempts: int) -> Claim | None:
+def take_over(*, conn: Connection, row: dict[str, Any], worker: str, now: datetime, max_attempts: int) -> Claim | None:
     """Compare-and-set: re-claim ``row`` only if it is unchanged since it was read.
 
     The caller has decided the row is retryable (a failed attempt, or a claim whose owner is dead or
@@ -327,37 +369,62 @@ def take_over(*, conn: Connection, row: dict[str, Any], worker: str, now: dateti
     if row["status"] == "sent" or row["attempts"] >= max_attempts:
         return None
     t = digest_ledger.c
-    done = conn.execute(update(digest_ledger).where(
-        t.id == row["id"], t.status == row["status"], t.claimed_by == row["claimed_by"],
-        t.claimed_at == row["claimed_at"], t.attempts == row["attempts"],
-    ).values(status="claimed", claimed_by=worker, claimed_at=now, attempts=t.attempts + 1, error=None))
+    done = conn.execute(
+        update(digest_ledger)
+        .where(
+            t.id == row["id"],
+            t.status == row["status"],
+            t.claimed_by == row["claimed_by"],
+            t.claimed_at == row["claimed_at"],
+            t.attempts == row["attempts"],
+        )
+        .values(status="claimed", claimed_by=worker, claimed_at=now, attempts=t.attempts + 1, error=None)
+    )
     if done.rowcount != 1:
         return None
-    return Claim(row["id"], row["subscriber_id"], row["period"], row["attempts"] + 1, row["message_id"],
-                 resumed_from=row["status"])
+    return Claim(
+        row["id"],
+        row["subscriber_id"],
+        row["period"],
+        row["attempts"] + 1,
+        row["message_id"],
+        resumed_from=row["status"],
+    )
 
 
 def mark_sending(*, conn: Connection, claim: Claim, worker: str) -> bool:
     """Record that the message body is about to be handed over (the only ambiguous moment)."""
-    done = conn.execute(update(digest_ledger).where(digest_ledger.c.id == claim.ledger_id,
-                                                    digest_ledger.c.claimed_by == worker,
-                                                    digest_ledger.c.status == "claimed")
-                        .values(status="sending"))
+    done = conn.execute(
+        update(digest_ledger)
+        .where(
+            digest_ledger.c.id == claim.ledger_id,
+            digest_ledger.c.claimed_by == worker,
+            digest_ledger.c.status == "claimed",
+        )
+        .values(status="sending")
+    )
     return done.rowcount == 1
 
 
 def mark_sent(*, conn: Connection, claim: Claim, paper_ids: Sequence[str], now: datetime) -> None:
     """The server accepted the digest: settle the ledger, remember its papers, reset bounces."""
-    conn.execute(update(digest_ledger).where(digest_ledger.c.id == claim.ledger_id).values(
-        status="sent", sent_at=now, error=None, papers=list(paper_ids)))
+    conn.execute(
+        update(digest_ledger)
+        .where(digest_ledger.c.id == claim.ledger_id)
+        .values(status="sent", sent_at=now, error=None, papers=list(paper_ids))
+    )
     if paper_ids:
         known = sent_paper_ids(conn=conn, subscriber_id=claim.subscriber_id)
-        rows = [{"subscriber_id": claim.subscriber_id, "paper_id": pid, "sent_at": now}
-                for pid in dict.fromkeys(paper_ids) if pid not in known]
+        rows = [
+            {"subscriber_id": claim.subscriber_id, "paper_id": pid, "sent_at": now}
+            for pid in dict.fromkeys(paper_ids)
+            if pid not in known
+        ]
         if rows:
             conn.execute(insert(sent_papers), rows)
-    conn.execute(update(subscribers).where(subscribers.c.id == claim.subscriber_id).values(
-        last_digest_at=now, bounce_count=0))
+    conn.execute(
+        update(subscribers).where(subscribers.c.id == claim.subscriber_id).values(last_digest_at=now, bounce_count=0)
+    )
 
 
 def mark_failed(*, conn: Connection, claim: Claim, error: str, bounce: bool, suspend_after: int) -> bool:
@@ -365,21 +432,26 @@ def mark_failed(*, conn: Connection, claim: Claim, error: str, bounce: bool, sus
 
     Returns True when this bounce suspended the address.
     """
-    conn.execute(update(digest_ledger).where(digest_ledger.c.id == claim.ledger_id).values(
-        status="failed", error=error[:2000]))
+    conn.execute(
+        update(digest_ledger).where(digest_ledger.c.id == claim.ledger_id).values(status="failed", error=error[:2000])
+    )
     if not bounce:
         return False
     s = subscribers.c
-    conn.execute(update(subscribers).where(s.id == claim.subscriber_id)
-                 .values(bounce_count=s.bounce_count + 1))
-    done = conn.execute(update(subscribers).where(
-        and_(s.id == claim.subscriber_id, s.bounce_count >= suspend_after, s.status == "active"))
-        .values(status="suspended"))
+    conn.execute(update(subscribers).where(s.id == claim.subscriber_id).values(bounce_count=s.bounce_count + 1))
+    done = conn.execute(
+        update(subscribers)
+        .where(and_(s.id == claim.subscriber_id, s.bounce_count >= suspend_after, s.status == "active"))
+        .values(status="suspended")
+    )
     return done.rowcount > 0
 
 
 def release_claim(*, conn: Connection, claim: Claim) -> None:
     """Give back a claim that sent nothing (the digest turned out empty): the row disappears."""
-    conn.execute(delete(digest_ledger).where(digest_ledger.c.id == claim.ledger_id,
-                                             or_(digest_ledger.c.status == "claimed",
-                                                 digest_ledger.c.status == "failed")))
+    conn.execute(
+        delete(digest_ledger).where(
+            digest_ledger.c.id == claim.ledger_id,
+            or_(digest_ledger.c.status == "claimed", digest_ledger.c.status == "failed"),
+        )
+    )

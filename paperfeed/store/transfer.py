@@ -69,8 +69,7 @@ def _canonical(value: Any) -> Any:
 
 def row_digest(row: dict[str, Any]) -> int:
     """SHA-256 of one row in a backend-independent form, as an integer."""
-    data = json.dumps({k: _canonical(v) for k, v in row.items()}, sort_keys=True, ensure_ascii=False,
-                      default=str)
+    data = json.dumps({k: _canonical(v) for k, v in row.items()}, sort_keys=True, ensure_ascii=False, default=str)
     return int.from_bytes(hashlib.sha256(data.encode("utf-8")).digest(), "big")
 
 
@@ -107,8 +106,11 @@ def table_sum(conn: Connection, table: Table, size: int = BATCH) -> _Sum:
 
 def _nonempty(conn: Connection) -> list[str]:
     existing = set(inspect(conn).get_table_names())
-    return [t.name for t in metadata.sorted_tables
-            if t.name in existing and conn.execute(select(func.count()).select_from(t)).scalar_one() > 0]
+    return [
+        t.name
+        for t in metadata.sorted_tables
+        if t.name in existing and conn.execute(select(func.count()).select_from(t)).scalar_one() > 0
+    ]
 
 
 def _reset_sequences(conn: Connection, table: Table) -> None:
@@ -118,8 +120,7 @@ def _reset_sequences(conn: Connection, table: Table) -> None:
     for col in table.primary_key.columns:
         if not isinstance(col.type, Integer) or not col.autoincrement:
             continue
-        seq = conn.execute(text("SELECT pg_get_serial_sequence(:t, :c)"),
-                           {"t": table.name, "c": col.name}).scalar()
+        seq = conn.execute(text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table.name, "c": col.name}).scalar()
         if seq:
             top = f"coalesce((SELECT max({col.name}) FROM {table.name}), 0) + 1"
             conn.execute(text(f"SELECT setval('{seq}', {top}, false)"))
@@ -133,8 +134,9 @@ def _source_conn(src: Engine) -> Connection:
     return conn
 
 
-def copy_database(*, src: Engine, dst: Engine, force: bool = False, batch_size: int = BATCH,
-                  log: Log | None = None) -> CopyReport:
+def copy_database(
+    *, src: Engine, dst: Engine, force: bool = False, batch_size: int = BATCH, log: Log | None = None
+) -> CopyReport:
     """Copy every table from ``src`` to ``dst`` (both migrated). Refuses a non-empty destination unless
     ``force`` (then its rows are deleted first, in the same transaction)."""
     say = log or (lambda _m: None)
@@ -145,8 +147,9 @@ def copy_database(*, src: Engine, dst: Engine, force: bool = False, batch_size: 
         with dst.begin() as dconn:
             filled = _nonempty(dconn)
             if filled and not force:
-                raise CopyError(f"the destination is not empty ({', '.join(filled)} have rows); "
-                                "use --force to replace its contents")
+                raise CopyError(
+                    f"the destination is not empty ({', '.join(filled)} have rows); use --force to replace its contents"
+                )
             for table in reversed(metadata.sorted_tables):
                 dconn.execute(delete(table))
             for table in metadata.sorted_tables:
@@ -164,12 +167,16 @@ def _copy_table(sconn: Connection, dconn: Connection, table: Table, size: int) -
             dconn.execute(insert(table), rows)
         except SQLAlchemyError as exc:
             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-            raise CopyError(f"table {table.name}: the destination refused rows {source.rows - len(rows) + 1}-"
-                            f"{source.rows} ({reason}); nothing was written") from exc
+            raise CopyError(
+                f"table {table.name}: the destination refused rows {source.rows - len(rows) + 1}-"
+                f"{source.rows} ({reason}); nothing was written"
+            ) from exc
     _reset_sequences(dconn, table)
     written = table_sum(dconn, table, size)
     if (written.rows, written.hex) != (source.rows, source.hex):
-        raise CopyError(f"table {table.name} did not verify: source {source.rows} rows (checksum "
-                        f"{source.hex[:12]}), destination {written.rows} rows (checksum {written.hex[:12]}); "
-                        "nothing was written")
+        raise CopyError(
+            f"table {table.name} did not verify: source {source.rows} rows (checksum "
+            f"{source.hex[:12]}), destination {written.rows} rows (checksum {written.hex[:12]}); "
+            "nothing was written"
+        )
     return TableCopy(table.name, source.rows, source.hex, round(time.perf_counter() - started, 3))

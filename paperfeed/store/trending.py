@@ -66,11 +66,13 @@ def _vote_count(paper_id: Any) -> Any:
 def _window_entries(since: datetime) -> Any:
     """(paper_id, entered_at) of every paper that entered the daily list at or after ``since``."""
     not_submitted = ~select(submissions.c.paper_id).where(submissions.c.paper_id == papers.c.id).exists()
-    sub = select(submissions.c.paper_id.label("paper_id"), submissions.c.submitted_at.label("entered_at")) \
-        .where(submissions.c.submitted_at >= since)
+    sub = select(submissions.c.paper_id.label("paper_id"), submissions.c.submitted_at.label("entered_at")).where(
+        submissions.c.submitted_at >= since
+    )
     pub = select(papers.c.id, papers.c.published).where(papers.c.published >= since, not_submitted)
     seen = select(papers.c.id, papers.c.first_seen).where(
-        papers.c.published.is_(None), papers.c.first_seen >= since, not_submitted)
+        papers.c.published.is_(None), papers.c.first_seen >= since, not_submitted
+    )
     return union_all(sub, pub, seen).subquery("entries")
 
 
@@ -84,17 +86,29 @@ def _all_entries(ids: Sequence[str] | None, min_votes: float = 0.0) -> Any:
         counts = counts.having(func.count() >= min_votes)
     c = counts.subquery("counts")
     entered = func.coalesce(submissions.c.submitted_at, papers.c.published, papers.c.first_seen)
-    return (select(c.c.paper_id, c.c.n, entered.label("entered_at"))
-            .select_from(c.join(papers, papers.c.id == c.c.paper_id)
-                         .outerjoin(submissions, submissions.c.paper_id == c.c.paper_id))
-            .subquery("voted"))
+    return (
+        select(c.c.paper_id, c.c.n, entered.label("entered_at"))
+        .select_from(
+            c.join(papers, papers.c.id == c.c.paper_id).outerjoin(submissions, submissions.c.paper_id == c.c.paper_id)
+        )
+        .subquery("voted")
+    )
 
 
 Row = tuple[str, float, int, datetime]
 
 
-def _page(conn: Connection, inner: Any, now: datetime, gravity: float, offset_hours: float, offset: int,
-          limit: int, since: datetime | None = None, before: datetime | None = None) -> list[Row]:
+def _page(
+    conn: Connection,
+    inner: Any,
+    now: datetime,
+    gravity: float,
+    offset_hours: float,
+    offset: int,
+    limit: int,
+    since: datetime | None = None,
+    before: datetime | None = None,
+) -> list[Row]:
     """Score the rows of ``inner`` (optionally entered in [since, before)), sort, page."""
     n, entered = inner.c.n, inner.c.entered_at
     score = _score(conn, n, _hours(conn, now, entered), gravity, offset_hours).label("score")
@@ -103,11 +117,12 @@ def _page(conn: Connection, inner: Any, now: datetime, gravity: float, offset_ho
         q = q.where(entered >= literal(since, UTCDateTime))
     if before is not None:
         q = q.where(entered < literal(before, UTCDateTime))
-    q = (q.order_by(score.desc(), n.desc(), entered.desc(), inner.c.paper_id)
-         .offset(max(offset, 0)).limit(max(limit, 0)))
+    q = q.order_by(score.desc(), n.desc(), entered.desc(), inner.c.paper_id).offset(max(offset, 0)).limit(max(limit, 0))
     conv = UTCDateTime()
-    return [(r[0], float(r[1]), int(r[2]), conv.process_result_value(r[3], conn.dialect))  # type: ignore[misc]
-            for r in conn.execute(q)]
+    return [
+        (r[0], float(r[1]), int(r[2]), conv.process_result_value(r[3], conn.dialect))  # type: ignore[misc]
+        for r in conn.execute(q)
+    ]
 
 
 def _window(since: datetime) -> Any:
@@ -115,9 +130,17 @@ def _window(since: datetime) -> Any:
     return select(e.c.paper_id, _vote_count(e.c.paper_id).label("n"), e.c.entered_at).subquery("voted")
 
 
-def trending_rows(*, conn: Connection, now: datetime, since: datetime | None, gravity: float,
-                  offset_hours: float, offset: int = 0, limit: int = 50,
-                  ids: Sequence[str] | None = None) -> list[Row]:
+def trending_rows(
+    *,
+    conn: Connection,
+    now: datetime,
+    since: datetime | None,
+    gravity: float,
+    offset_hours: float,
+    offset: int = 0,
+    limit: int = 50,
+    ids: Sequence[str] | None = None,
+) -> list[Row]:
     """A page of (paper_id, score, upvotes, entered_at), best first, for papers with >= 1 vote that entered
     at or after ``since`` (None: ever). Ties: upvotes desc, entry time desc, paper id asc."""
     _ensure_pow(conn)
@@ -132,8 +155,15 @@ def trending_rows(*, conn: Connection, now: datetime, since: datetime | None, gr
     return _page(conn, inner, now, gravity, offset_hours, offset, limit)
 
 
-def _pruned(conn: Connection, now: datetime, since: datetime | None, gravity: float, offset_hours: float,
-            offset: int, limit: int) -> list[Row] | None:
+def _pruned(
+    conn: Connection,
+    now: datetime,
+    since: datetime | None,
+    gravity: float,
+    offset_hours: float,
+    offset: int,
+    limit: int,
+) -> list[Row] | None:
     """A long window as (top papers of the last ``RECENT``) + (older papers with enough votes to beat them).
 
     A paper that entered before ``now - RECENT`` scores less than ``n / (RECENT_h + offset) ** gravity``, so
@@ -147,7 +177,6 @@ def _pruned(conn: Connection, now: datetime, since: datetime | None, gravity: fl
     if len(recent) < k:
         return None
     bar = recent[-1][1] * (RECENT.total_seconds() / 3600 + offset_hours) ** gravity * (1 - 1e-9)
-    older = _page(conn, _all_entries(None, min_votes=bar), now, gravity, offset_hours, 0, k,
-                  since=since, before=cut)
+    older = _page(conn, _all_entries(None, min_votes=bar), now, gravity, offset_hours, 0, k, since=since, before=cut)
     merged = sorted(recent + older, key=lambda r: (-r[1], -r[2], -r[3].timestamp(), r[0]))
-    return merged[max(offset, 0):k]
+    return merged[max(offset, 0) : k]

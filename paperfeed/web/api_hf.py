@@ -76,18 +76,32 @@ def entries_for(conn: Connection, papers: list[Paper]) -> list[Entry]:
 def hf_paper(entry: Entry) -> HfPaper:
     p = entry.paper
     return HfPaper(
-        id=p.id, title=p.title, summary=p.abstract, authors=[HfAuthor(name=a.name) for a in p.authors],
-        publishedAt=hf_time(p.published or p.first_seen), upvotes=entry.upvotes, discussionId=p.id,
-        submittedOnDailyAt=hf_time(entry.entered_at), submittedOnDailyBy=hf_user(entry.submitted_by),
-        projectPage=p.project_url, githubRepo=p.code_url, ai_keywords=list(p.categories))
+        id=p.id,
+        title=p.title,
+        summary=p.abstract,
+        authors=[HfAuthor(name=a.name) for a in p.authors],
+        publishedAt=hf_time(p.published or p.first_seen),
+        upvotes=entry.upvotes,
+        discussionId=p.id,
+        submittedOnDailyAt=hf_time(entry.entered_at),
+        submittedOnDailyBy=hf_user(entry.submitted_by),
+        projectPage=p.project_url,
+        githubRepo=p.code_url,
+        ai_keywords=list(p.categories),
+    )
 
 
 def hf_daily(entry: Entry, base_url: str) -> HfDailyPaper:
     when = hf_time(entry.entered_at)
-    return HfDailyPaper(paper=hf_paper(entry), publishedAt=when, submittedOnDailyAt=when,
-                        title=entry.paper.title, summary=entry.paper.abstract,
-                        thumbnail=base_url.rstrip("/") + paper_url(entry.paper.id) + "/thumbnail.svg",
-                        submittedBy=hf_user(entry.submitted_by))
+    return HfDailyPaper(
+        paper=hf_paper(entry),
+        publishedAt=when,
+        submittedOnDailyAt=when,
+        title=entry.paper.title,
+        summary=entry.paper.abstract,
+        thumbnail=base_url.rstrip("/") + paper_url(entry.paper.id) + "/thumbnail.svg",
+        submittedBy=hf_user(entry.submitted_by),
+    )
 
 
 HfLimit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"papers per page, 1 to {MAX_LIMIT}")]
@@ -95,7 +109,8 @@ HfLimit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"papers per page
 
 @router.get("/api/daily_papers", response_model=list[HfDailyPaper])
 def list_daily_papers(
-    engine: StoreDep, settings: SettingsDep,
+    engine: StoreDep,
+    settings: SettingsDep,
     day: Annotated[date | None, Query(alias="date", description="a day, YYYY-MM-DD")] = None,
     week: Annotated[str | None, Query(max_length=10, description="an ISO week, e.g. 2025-W09")] = None,
     month: Annotated[str | None, Query(max_length=7, description="a month, e.g. 2025-02")] = None,
@@ -107,18 +122,29 @@ def list_daily_papers(
     """Daily papers of a day (default: the latest day with papers), an ISO week or a month."""
     try:
         with engine.connect() as conn:
-            rows, _total = daily_papers(conn=conn, day=day, week=week, month=month, submitter=submitter,
-                                        sort=sort, offset=p * limit, limit=limit)
+            rows, _total = daily_papers(
+                conn=conn,
+                day=day,
+                week=week,
+                month=month,
+                submitter=submitter,
+                sort=sort,
+                offset=p * limit,
+                limit=limit,
+            )
     except PeriodError as exc:
         raise field_error(exc.field, str(exc)) from exc
-    return [hf_daily(Entry(e.paper, e.upvotes, e.submitted_at, e.submitted_by), settings.base_url)
-            for e in rows]
+    return [hf_daily(Entry(e.paper, e.upvotes, e.submitted_at, e.submitted_by), settings.base_url) for e in rows]
 
 
 @router.get("/api/papers/search", response_model=list[HfDailyPaper])
-def search_papers(request: Request, engine: StoreDep, settings: SettingsDep,
-                  q: Annotated[str, Query(max_length=1000, description="search query")] = "",
-                  limit: HfLimit = 50) -> list[HfDailyPaper]:
+def search_papers(
+    request: Request,
+    engine: StoreDep,
+    settings: SettingsDep,
+    q: Annotated[str, Query(max_length=1000, description="search query")] = "",
+    limit: HfLimit = 50,
+) -> list[HfDailyPaper]:
     """Papers matching ``q`` (the query language of ``/search``), best first; no ``q``: the latest papers."""
     if not q.strip():
         with engine.connect() as conn:
@@ -153,26 +179,41 @@ def thumbnail(paper_id: str, engine: StoreDep, settings: SettingsDep) -> Respons
     paper, _ = _load(engine, paper_id)
     title_lines = textwrap.wrap(paper.title, 38)[:5]
     authors = ", ".join(paper.author_names[:4]) + (" et al." if len(paper.authors) > 4 else "")
-    texts = [f'<text x="60" y="{150 + 70 * i}" font-size="56" font-weight="700">{xml_escape(line)}</text>'
-             for i, line in enumerate(title_lines)]
+    texts = [
+        f'<text x="60" y="{150 + 70 * i}" font-size="56" font-weight="700">{xml_escape(line)}</text>'
+        for i, line in enumerate(title_lines)
+    ]
     texts.append(f'<text x="60" y="560" font-size="30" fill="#555">{xml_escape(authors[:90])}</text>')
-    svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="630" viewBox="0 0 1200 630">'
-           '<rect width="1200" height="630" fill="#fdfcf8"/><g font-family="sans-serif" fill="#111">'
-           f'<text x="60" y="70" font-size="28" fill="#a33">{xml_escape(settings.site_name)}</text>'
-           + "".join(texts) + "</g></svg>")
-    return Response(svg, media_type="image/svg+xml",
-                    headers={"Cache-Control": "public, max-age=3600",
-                             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="630" viewBox="0 0 1200 630">'
+        '<rect width="1200" height="630" fill="#fdfcf8"/><g font-family="sans-serif" fill="#111">'
+        f'<text x="60" y="70" font-size="28" fill="#a33">{xml_escape(settings.site_name)}</text>'
+        + "".join(texts)
+        + "</g></svg>"
+    )
+    return Response(
+        svg,
+        media_type="image/svg+xml",
+        headers={
+            "Cache-Control": "public, max-age=3600",
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+        },
+    )
 
 
-@router.get("/papers/{paper_id:path}.md", response_class=Response, tags=["Hugging Face-compatible"],
-            responses={200: {"content": {"text/markdown": {}}}})
+@router.get(
+    "/papers/{paper_id:path}.md",
+    response_class=Response,
+    tags=["Hugging Face-compatible"],
+    responses={200: {"content": {"text/markdown": {}}}},
+)
 def read_paper(paper_id: str, engine: StoreDep, settings: SettingsDep) -> Response:
     """The paper page as Markdown (``HfApi.read_paper``); titles and abstracts are escaped, never HTML."""
     paper, entry = _load(engine, paper_id)
     page = settings.base_url.rstrip("/") + paper_url(paper.id)
-    text = paper_markdown(paper, page_url=page, upvotes=entry.upvotes, submitted_at=entry.submitted_at,
-                          submitted_by=entry.submitted_by)
+    text = paper_markdown(
+        paper, page_url=page, upvotes=entry.upvotes, submitted_at=entry.submitted_at, submitted_by=entry.submitted_by
+    )
     return Response(text, media_type="text/markdown; charset=utf-8")
 
 

@@ -48,8 +48,13 @@ _CAT = re.compile(r"^[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z0-9-]+)?$")
 UNKNOWN_PAPER = "no paper with this id"
 
 
-def paper_out(paper: Paper, *, base_url: str, upvotes: int = 0,
-              submission: tuple[accounts.Submission, accounts.UserPublic | None] | None = None) -> PaperOut:
+def paper_out(
+    paper: Paper,
+    *,
+    base_url: str,
+    upvotes: int = 0,
+    submission: tuple[accounts.Submission, accounts.UserPublic | None] | None = None,
+) -> PaperOut:
     """The API view of a paper: metadata, links (only http(s)), upvotes and who submitted it."""
     page = base_url.rstrip("/") + paper_url(paper.id)
 
@@ -58,31 +63,60 @@ def paper_out(paper: Paper, *, base_url: str, upvotes: int = 0,
 
     sub, who = submission if submission else (None, None)
     return PaperOut(
-        id=paper.id, title=paper.title, abstract=paper.abstract,
+        id=paper.id,
+        title=paper.title,
+        abstract=paper.abstract,
         authors=[AuthorOut(name=a.name, affiliations=a.affiliations) for a in paper.authors],
-        categories=paper.categories, primary_category=paper.primary_category, published=paper.published,
+        categories=paper.categories,
+        primary_category=paper.primary_category,
+        published=paper.published,
         updated=paper.updated,
         versions=[VersionOut(version=v.version, created=v.created) for v in paper.versions],
-        journal_ref=paper.journal_ref, comments=paper.comments, license=paper.license,
+        journal_ref=paper.journal_ref,
+        comments=paper.comments,
+        license=paper.license,
         withdrawn=paper.withdrawn,
-        links=LinksOut(page=page, markdown=page + ".md", abs=link(paper.abs_url), pdf=link(paper.pdf_url),
-                       doi=f"https://doi.org/{paper.doi}" if paper.doi else None, code=link(paper.code_url),
-                       project=link(paper.project_url)),
-        upvotes=upvotes, submitted_at=sub.submitted_at if sub else None,
-        submitted_by=SubmitterOut(username=who.username, display_name=who.display_name) if who else None)
+        links=LinksOut(
+            page=page,
+            markdown=page + ".md",
+            abs=link(paper.abs_url),
+            pdf=link(paper.pdf_url),
+            doi=f"https://doi.org/{paper.doi}" if paper.doi else None,
+            code=link(paper.code_url),
+            project=link(paper.project_url),
+        ),
+        upvotes=upvotes,
+        submitted_at=sub.submitted_at if sub else None,
+        submitted_by=SubmitterOut(username=who.username, display_name=who.display_name) if who else None,
+    )
 
 
 def papers_out(conn: Connection, papers: list[Paper], base_url: str) -> list[PaperOut]:
     counts = accounts.vote_counts(conn=conn, ids=[p.id for p in papers])
-    return [paper_out(p, base_url=base_url, upvotes=counts.get(p.id, 0),
-                      submission=accounts.get_submission(conn=conn, paper_id=p.id)) for p in papers]
+    return [
+        paper_out(
+            p,
+            base_url=base_url,
+            upvotes=counts.get(p.id, 0),
+            submission=accounts.get_submission(conn=conn, paper_id=p.id),
+        )
+        for p in papers
+    ]
 
 
 def hits_out(conn: Connection, hits: list[SearchHit], base_url: str) -> list[SearchHitOut]:
     papers = papers_out(conn, [h.paper for h in hits], base_url)
-    return [SearchHitOut(paper=p, score=h.score, reason=h.reason, snippet=h.snippet,
-                         lexical_rank=h.lexical_rank, semantic_rank=h.semantic_rank)
-            for p, h in zip(papers, hits, strict=True)]
+    return [
+        SearchHitOut(
+            paper=p,
+            score=h.score,
+            reason=h.reason,
+            snippet=h.snippet,
+            lexical_rank=h.lexical_rank,
+            semantic_rank=h.semantic_rank,
+        )
+        for p, h in zip(papers, hits, strict=True)
+    ]
 
 
 def _resolve(conn: Connection, paper_id: str) -> Paper:
@@ -114,17 +148,27 @@ def _page_urls(request: Request, offset: int, limit: int, total: int) -> tuple[s
 
 
 @router.get("/search", response_model=SearchOut)
-def search(request: Request, engine: StoreDep, searcher: SearcherDep, settings: SettingsDep,
-           q: Annotated[str, Query(max_length=1000, description="query language, e.g. "
-                                   "'graph neural \"message passing\" -survey author:LeCun cat:cs.LG'")] = "",
-           mode: Literal["hybrid", "bm25", "dense"] = "hybrid",
-           sort: Literal["relevance", "date", "trending"] = "relevance",
-           cat: Annotated[list[str], Query(description="category filter, repeatable")] = [],  # noqa: B006
-           date_from: Annotated[date | None, Query(alias="from", description="published on/after")] = None,
-           date_to: Annotated[date | None, Query(alias="to", description="published on/before")] = None,
-           limit: Limit = 20, offset: Offset = 0,
-           page: Annotated[int | None, Query(ge=1, le=MAX_OFFSET, description="1-based page; sets offset")]
-           = None) -> SearchOut:
+def search(
+    request: Request,
+    engine: StoreDep,
+    searcher: SearcherDep,
+    settings: SettingsDep,
+    q: Annotated[
+        str,
+        Query(
+            max_length=1000,
+            description="query language, e.g. 'graph neural \"message passing\" -survey author:LeCun cat:cs.LG'",
+        ),
+    ] = "",
+    mode: Literal["hybrid", "bm25", "dense"] = "hybrid",
+    sort: Literal["relevance", "date", "trending"] = "relevance",
+    cat: Annotated[list[str], Query(description="category filter, repeatable")] = [],  # noqa: B006
+    date_from: Annotated[date | None, Query(alias="from", description="published on/after")] = None,
+    date_to: Annotated[date | None, Query(alias="to", description="published on/before")] = None,
+    limit: Limit = 20,
+    offset: Offset = 0,
+    page: Annotated[int | None, Query(ge=1, le=MAX_OFFSET, description="1-based page; sets offset")] = None,
+) -> SearchOut:
     """Search papers: query language, mode, sort, category and date filters, pagination, match reasons."""
     cats = [c.strip() for c in cat if c.strip()]
     check_filters(cats, date_from, date_to)
@@ -135,21 +179,47 @@ def search(request: Request, engine: StoreDep, searcher: SearcherDep, settings: 
         if offset > MAX_OFFSET:
             raise field_error("page", f"pages go up to offset {MAX_OFFSET}")
     try:
-        results = searcher.search(q, limit=limit, offset=offset, mode=mode, sort=sort,
-                                  categories=cats or None, date_from=date_from, date_to=date_to)
+        results = searcher.search(
+            q,
+            limit=limit,
+            offset=offset,
+            mode=mode,
+            sort=sort,
+            categories=cats or None,
+            date_from=date_from,
+            date_to=date_to,
+        )
     except ValueError as exc:  # QueryError: the message says which part of the query
         raise field_error("q", str(exc)) from exc
     with engine.connect() as conn:
         data = hits_out(conn, results.hits, settings.base_url)
     nxt, prev = _page_urls(request, offset, limit, results.total)
-    return SearchOut(query=q, mode=mode, sort=sort, categories=cats, date_from=date_from, date_to=date_to,
-                     total=results.total, offset=offset, limit=limit, count=len(data), data=data,
-                     next=nxt, prev=prev, warning=results.error)
+    return SearchOut(
+        query=q,
+        mode=mode,
+        sort=sort,
+        categories=cats,
+        date_from=date_from,
+        date_to=date_to,
+        total=results.total,
+        offset=offset,
+        limit=limit,
+        count=len(data),
+        data=data,
+        next=nxt,
+        prev=prev,
+        warning=results.error,
+    )
 
 
 @router.get("/papers/{paper_id:path}/similar", response_model=SimilarOut)
-def similar(paper_id: str, engine: StoreDep, searcher: SearcherDep, settings: SettingsDep,
-            limit: Annotated[int, Query(ge=1, le=50, description="papers, 1 to 50")] = 10) -> SimilarOut:
+def similar(
+    paper_id: str,
+    engine: StoreDep,
+    searcher: SearcherDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=50, description="papers, 1 to 50")] = 10,
+) -> SimilarOut:
     """Papers most similar to this one (by meaning when embeddings exist, else by shared terms)."""
     with engine.connect() as conn:
         paper = _resolve(conn, paper_id)
@@ -202,25 +272,33 @@ def _collection(conn: Connection, user: accounts.User, collection: int | None) -
 
 
 @router.get("/library", response_model=LibraryOut)
-def library(engine: StoreDep, settings: SettingsDep, user: ApiUser,
-            collection: Annotated[int | None, Query(ge=1, description="one collection's id")] = None,
-            limit: Limit = 50, offset: Offset = 0) -> LibraryOut:
+def library(
+    engine: StoreDep,
+    settings: SettingsDep,
+    user: ApiUser,
+    collection: Annotated[int | None, Query(ge=1, description="one collection's id")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> LibraryOut:
     """The member's saved papers, most recently saved first: all of them or one collection."""
     with engine.connect() as conn:
         current = _collection(conn, user, collection)
-        cols = [CollectionOut(id=c.id, name=c.name, is_default=c.is_default, count=c.count)
-                for c in accounts.collections_for_user(conn=conn, user_id=user.id)]
-        ids = accounts.library_list(conn=conn, user_id=user.id, collection_id=collection, offset=offset,
-                                    limit=limit)
+        cols = [
+            CollectionOut(id=c.id, name=c.name, is_default=c.is_default, count=c.count)
+            for c in accounts.collections_for_user(conn=conn, user_id=user.id)
+        ]
+        ids = accounts.library_list(conn=conn, user_id=user.id, collection_id=collection, offset=offset, limit=limit)
         data = papers_out(conn, get_papers(conn=conn, ids=ids), settings.base_url)
-    return LibraryOut(collection=current, collections=cols, offset=offset, limit=limit, count=len(data),
-                      data=data)
+    return LibraryOut(collection=current, collections=cols, offset=offset, limit=limit, count=len(data), data=data)
 
 
 @router.put("/library/{paper_id:path}", response_model=LibraryChangeOut)
-def save(paper_id: str, engine: StoreDep, user: ApiUser,
-         collection: Annotated[int | None, Query(ge=1, description="collection id; default: Saved")] = None
-         ) -> LibraryChangeOut:
+def save(
+    paper_id: str,
+    engine: StoreDep,
+    user: ApiUser,
+    collection: Annotated[int | None, Query(ge=1, description="collection id; default: Saved")] = None,
+) -> LibraryChangeOut:
     """Save a paper to the member's library (the default "Saved" collection, or ``collection``)."""
     with engine.begin() as conn:
         paper = _resolve(conn, paper_id)
@@ -230,34 +308,55 @@ def save(paper_id: str, engine: StoreDep, user: ApiUser,
 
 
 @router.delete("/library/{paper_id:path}", response_model=LibraryChangeOut)
-def unsave(paper_id: str, engine: StoreDep, user: ApiUser,
-           collection: Annotated[int | None, Query(ge=1, description="only this collection")] = None
-           ) -> LibraryChangeOut:
+def unsave(
+    paper_id: str,
+    engine: StoreDep,
+    user: ApiUser,
+    collection: Annotated[int | None, Query(ge=1, description="only this collection")] = None,
+) -> LibraryChangeOut:
     """Remove a paper from one collection, or (no ``collection``) from the whole library."""
     with engine.begin() as conn:
         paper = _resolve(conn, paper_id)
         _collection(conn, user, collection)
-        removed = accounts.library_remove(conn=conn, user_id=user.id, paper_id=paper.id,
-                                          collection_id=collection)
+        removed = accounts.library_remove(conn=conn, user_id=user.id, paper_id=paper.id, collection_id=collection)
         still = bool(accounts.saved_ids(conn=conn, user_id=user.id, ids=[paper.id]))
     return LibraryChangeOut(id=paper.id, saved=still, changed=removed, collection=collection)
 
 
-@router.post("/submissions", response_model=SubmissionOut, status_code=201,
-             responses={200: {"description": "the paper had already been submitted", "model": SubmissionOut}})
-def submit(request: Request, response: Response, engine: StoreDep, settings: SettingsDep, user: ApiUser,
-           body: Annotated[SubmissionIn, Body()]) -> SubmissionOut:
+@router.post(
+    "/submissions",
+    response_model=SubmissionOut,
+    status_code=201,
+    responses={200: {"description": "the paper had already been submitted", "model": SubmissionOut}},
+)
+def submit(
+    request: Request,
+    response: Response,
+    engine: StoreDep,
+    settings: SettingsDep,
+    user: ApiUser,
+    body: Annotated[SubmissionIn, Body()],
+) -> SubmissionOut:
     """Put a paper on today's daily list: ``{"arxiv": "2401.01234"}`` (fetched from arXiv) or pasted
     metadata ``{"title", "abstract", "authors": [...], "arxiv"?, "url"?, "code_url"?}``."""
     searcher = getattr(request.app.state, "searcher", None)
     try:
         if body.title.strip() or body.abstract.strip() or body.authors:
-            result = submit_metadata(engine=engine, user_id=user.id, title=body.title, abstract=body.abstract,
-                                     authors=body.authors, arxiv=body.arxiv, url=body.url,
-                                     code_url=body.code_url, searcher=searcher)
+            result = submit_metadata(
+                engine=engine,
+                user_id=user.id,
+                title=body.title,
+                abstract=body.abstract,
+                authors=body.authors,
+                arxiv=body.arxiv,
+                url=body.url,
+                code_url=body.code_url,
+                searcher=searcher,
+            )
         elif body.arxiv.strip():
-            result = submit_arxiv(engine=engine, settings=settings, user_id=user.id, arxiv=body.arxiv,
-                                  searcher=searcher)
+            result = submit_arxiv(
+                engine=engine, settings=settings, user_id=user.id, arxiv=body.arxiv, searcher=searcher
+            )
         else:
             raise SubmitError("arxiv", "give an arXiv id, or the paper's title, abstract and authors")
     except SubmitError as exc:
@@ -266,5 +365,10 @@ def submit(request: Request, response: Response, engine: StoreDep, settings: Set
         response.status_code = 200
     with engine.connect() as conn:
         out = papers_out(conn, [_resolve(conn, result.paper_id)], settings.base_url)[0]
-    return SubmissionOut(id=result.paper_id, created=result.created, submitted_at=result.submitted_at,
-                         submitted_by=result.submitted_by, paper=out)
+    return SubmissionOut(
+        id=result.paper_id,
+        created=result.created,
+        submitted_at=result.submitted_at,
+        submitted_by=result.submitted_by,
+        paper=out,
+    )

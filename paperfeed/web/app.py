@@ -47,8 +47,10 @@ _SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
-_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
 
 
 def start_store(app: FastAPI) -> None:
@@ -110,31 +112,55 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
 
 
 async def _on_validation(request: Request, exc: RequestValidationError) -> Response:
-    errors = [{"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid"),
-               "loc": list(e.get("loc", ())), "type": e.get("type", "")} for e in exc.errors()]
+    errors = [
+        {
+            "field": _field(e.get("loc", ())),
+            "message": e.get("msg", "invalid"),
+            "loc": list(e.get("loc", ())),
+            "type": e.get("type", ""),
+        }
+        for e in exc.errors()
+    ]
     summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "invalid request"
     if _wants_json(request):
         return JSONResponse({"error": summary, "detail": errors}, status_code=422)
-    return render(request, "error.html", {"status": 400, "title": "That request was not valid",
-                                          "message": summary}, status_code=400)
+    return render(
+        request,
+        "error.html",
+        {"status": 400, "title": "That request was not valid", "message": summary},
+        status_code=400,
+    )
 
 
-_TITLES = {400: "Bad request", 401: "Please sign in", 403: "Not allowed", 404: "Page not found",
-           405: "Method not allowed", 409: "Conflict", 413: "Too large", 422: "That request was not valid",
-           429: "Too many requests", 503: "Temporarily unavailable"}
+_TITLES = {
+    400: "Bad request",
+    401: "Please sign in",
+    403: "Not allowed",
+    404: "Page not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Too large",
+    422: "That request was not valid",
+    429: "Too many requests",
+    503: "Temporarily unavailable",
+}
 
 
 async def _on_http(request: Request, exc: StarletteHTTPException) -> Response:
     headers = getattr(exc, "headers", None)
     if _wants_json(request):
-        return JSONResponse({"error": str(exc.detail), "detail": exc.detail}, status_code=exc.status_code,
-                            headers=headers)
+        return JSONResponse(
+            {"error": str(exc.detail), "detail": exc.detail}, status_code=exc.status_code, headers=headers
+        )
     message = str(exc.detail)
     if exc.status_code == 404 and message in ("Not Found", ""):
         message = "We could not find that page. It may have moved, or the address may be mistyped."
-    return render(request, "error.html", {"status": exc.status_code,
-                                          "title": _TITLES.get(exc.status_code, "Something went wrong"),
-                                          "message": message}, status_code=exc.status_code)
+    return render(
+        request,
+        "error.html",
+        {"status": exc.status_code, "title": _TITLES.get(exc.status_code, "Something went wrong"), "message": message},
+        status_code=exc.status_code,
+    )
 
 
 async def _on_login_required(request: Request, exc: LoginRequired) -> Response:
@@ -147,8 +173,12 @@ async def _on_data_error(request: Request, exc: DataError) -> Response:
     message = "The request contains a value that cannot be stored (such as a NUL byte)."
     if _wants_json(request):
         return JSONResponse({"error": message, "detail": message}, status_code=400)
-    return render(request, "error.html", {"status": 400, "title": "That request was not valid",
-                                          "message": message}, status_code=400)
+    return render(
+        request,
+        "error.html",
+        {"status": 400, "title": "That request was not valid", "message": message},
+        status_code=400,
+    )
 
 
 async def _on_error(request: Request, exc: Exception) -> Response:
@@ -156,17 +186,23 @@ async def _on_error(request: Request, exc: Exception) -> Response:
     if _wants_json(request):
         return JSONResponse({"error": "internal error", "detail": "internal error"}, status_code=500)
     try:
-        return render(request, "error.html", {"status": 500, "title": "Something went wrong",
-                                              "message": "An unexpected error happened on our side. "
-                                                         "Please try again in a moment."}, status_code=500)
+        return render(
+            request,
+            "error.html",
+            {
+                "status": 500,
+                "title": "Something went wrong",
+                "message": "An unexpected error happened on our side. Please try again in a moment.",
+            },
+            status_code=500,
+        )
     except Exception:  # noqa: BLE001 - the error page itself failed: plain text, still no trace
         return Response("Something went wrong.", status_code=500, media_type="text/plain")
 
 
 def _add_middleware(app: FastAPI) -> None:
     @app.middleware("http")
-    async def headers_and_csrf(request: Request,
-                               call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def headers_and_csrf(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         if getattr(app.state, "engine", None) is None:
             import anyio
 
@@ -187,9 +223,13 @@ def _add_middleware(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The Paperfeed web app for ``settings`` (default: from the environment)."""
     settings = settings or Settings()
-    app = FastAPI(title=settings.site_name, version="0.1.0", lifespan=_lifespan,
-                  description="Paperfeed: daily and trending research papers, search, feeds and a "
-                              "Hugging Face-compatible papers API.")
+    app = FastAPI(
+        title=settings.site_name,
+        version="0.1.0",
+        lifespan=_lifespan,
+        description="Paperfeed: daily and trending research papers, search, feeds and a "
+        "Hugging Face-compatible papers API.",
+    )
     app.state.settings = settings
     app.state.start_lock = threading.Lock()
     app.state.engine = None

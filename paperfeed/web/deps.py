@@ -30,8 +30,11 @@ class LoginRequired(Exception):
 
 class SearchUnavailable(HTTPException):
     def __init__(self) -> None:
-        super().__init__(503, "Search is not available on this instance yet (the search service "
-                              "could not be loaded). Daily papers and paper pages still work.")
+        super().__init__(
+            503,
+            "Search is not available on this instance yet (the search service "
+            "could not be loaded). Daily papers and paper pages still work.",
+        )
 
 
 def get_settings(request: Request) -> Settings:
@@ -86,8 +89,9 @@ def api_user(request: Request) -> User:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise HTTPException(401, "send a personal API token: Authorization: Bearer pf_...",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401, "send a personal API token: Authorization: Bearer pf_...", headers={"WWW-Authenticate": "Bearer"}
+        )
     with get_engine(request).begin() as conn:
         user = get_user_by_api_token(conn=conn, token=token.strip())
     if user is None:
@@ -107,5 +111,15 @@ CurrentUser = Annotated[User, Depends(current_user)]
 ApiUser = Annotated[User, Depends(api_user)]
 CsrfProtected = Depends(require_csrf)
 
-__all__ = ["ApiUser", "CsrfProtected", "CurrentUser", "LoginRequired", "OptionalUser", "SearcherDep",
-           "SettingsDep", "StoreDep", "csrf_token", "login_url"]
+__all__ = [
+    "ApiUser",
+    "CsrfProtected",
+    "CurrentUser",
+    "LoginRequired",
+    "OptionalUser",
+    "SearcherDep",
+    "SettingsDep",
+    "StoreDep",
+    "csrf_token",
+    "login_url",
+]

@@ -60,8 +60,9 @@ def _iso(value: datetime) -> str:
 class Feed:
     """What both formats need: titles, links and the entries, newest or best first."""
 
-    def __init__(self, *, title: str, subtitle: str, self_url: str, html_url: str, entries: Sequence[Entry],
-                 settings: Settings) -> None:
+    def __init__(
+        self, *, title: str, subtitle: str, self_url: str, html_url: str, entries: Sequence[Entry], settings: Settings
+    ) -> None:
         self.title, self.subtitle, self.self_url, self.html_url = title, subtitle, self_url, html_url
         self.entries, self.base, self.site = list(entries), settings.base_url.rstrip("/"), settings.site_name
 
@@ -144,13 +145,21 @@ def _self(request: Request, settings: Settings) -> str:
     return settings.base_url.rstrip("/") + request.url.path + query
 
 
-@router.get("/feeds/daily.{fmt}", response_class=Response, responses={200: {"content": {
-    "application/atom+xml": {}, "application/rss+xml": {}}}})
-def daily_feed(request: Request, fmt: Format, engine: StoreDep, settings: SettingsDep,
-               day: Annotated[date | None, Query(alias="date")] = None,
-               week: Annotated[str | None, Query(max_length=10)] = None,
-               month: Annotated[str | None, Query(max_length=7)] = None,
-               sort: Literal["publishedAt", "trending"] = "publishedAt") -> Response:
+@router.get(
+    "/feeds/daily.{fmt}",
+    response_class=Response,
+    responses={200: {"content": {"application/atom+xml": {}, "application/rss+xml": {}}}},
+)
+def daily_feed(
+    request: Request,
+    fmt: Format,
+    engine: StoreDep,
+    settings: SettingsDep,
+    day: Annotated[date | None, Query(alias="date")] = None,
+    week: Annotated[str | None, Query(max_length=10)] = None,
+    month: Annotated[str | None, Query(max_length=7)] = None,
+    sort: Literal["publishedAt", "trending"] = "publishedAt",
+) -> Response:
     """Daily papers of a day (default: the latest day with papers), an ISO week or a month."""
     try:
         with engine.connect() as conn:
@@ -162,34 +171,57 @@ def daily_feed(request: Request, fmt: Format, engine: StoreDep, settings: Settin
     label = next(iter(keep.values()), None) or (str(rows[0].daily_date) if rows else "latest")
     entries = [Entry(e.paper, e.upvotes, e.submitted_at, e.submitted_by) for e in rows]
     home = settings.base_url.rstrip("/") + "/" + ("?" + urlencode(keep) if keep else "")
-    return _answer(Feed(title=f"{settings.site_name}: daily papers, {label}",
-                        subtitle=f"Papers that entered the daily list ({label})",
-                        self_url=_self(request, settings), html_url=home, entries=entries, settings=settings),
-                   fmt)
+    return _answer(
+        Feed(
+            title=f"{settings.site_name}: daily papers, {label}",
+            subtitle=f"Papers that entered the daily list ({label})",
+            self_url=_self(request, settings),
+            html_url=home,
+            entries=entries,
+            settings=settings,
+        ),
+        fmt,
+    )
 
 
 @router.get("/feeds/trending.{fmt}", response_class=Response)
-def trending_feed(request: Request, fmt: Format, engine: StoreDep, settings: SettingsDep,
-                  window: Literal["day", "week", "month", "all"] = "week") -> Response:
+def trending_feed(
+    request: Request,
+    fmt: Format,
+    engine: StoreDep,
+    settings: SettingsDep,
+    window: Literal["day", "week", "month", "all"] = "week",
+) -> Response:
     """Trending papers: upvotes with time decay, best first."""
     with engine.connect() as conn:
         ids, _ = trending(conn=conn, window=window, limit=FEED_SIZE)
         entries = entries_for(conn, get_papers(conn=conn, ids=ids))
-    return _answer(Feed(title=f"{settings.site_name}: trending papers ({window})",
-                        subtitle="Papers ranked by upvotes with time decay",
-                        self_url=_self(request, settings),
-                        html_url=settings.base_url.rstrip("/") + "/trending?" + urlencode({"window": window}),
-                        entries=entries, settings=settings), fmt)
+    return _answer(
+        Feed(
+            title=f"{settings.site_name}: trending papers ({window})",
+            subtitle="Papers ranked by upvotes with time decay",
+            self_url=_self(request, settings),
+            html_url=settings.base_url.rstrip("/") + "/trending?" + urlencode({"window": window}),
+            entries=entries,
+            settings=settings,
+        ),
+        fmt,
+    )
 
 
 @router.get("/feeds/search.{fmt}", response_class=Response)
-def search_feed(request: Request, fmt: Format, engine: StoreDep, settings: SettingsDep,
-                q: Annotated[str, Query(max_length=1000)] = "",
-                mode: Literal["hybrid", "bm25", "dense"] = "hybrid",
-                sort: Literal["relevance", "date", "trending"] = "relevance",
-                cat: Annotated[list[str], Query()] = [],  # noqa: B006
-                date_from: Annotated[date | None, Query(alias="from")] = None,
-                date_to: Annotated[date | None, Query(alias="to")] = None) -> Response:
+def search_feed(
+    request: Request,
+    fmt: Format,
+    engine: StoreDep,
+    settings: SettingsDep,
+    q: Annotated[str, Query(max_length=1000)] = "",
+    mode: Literal["hybrid", "bm25", "dense"] = "hybrid",
+    sort: Literal["relevance", "date", "trending"] = "relevance",
+    cat: Annotated[list[str], Query()] = [],  # noqa: B006
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
+) -> Response:
     """The first results of a search, in the search's order (``sort=date`` for a "new matches" feed)."""
     cats = [c.strip() for c in cat if c.strip()]
     check_filters(cats, date_from, date_to)
@@ -199,14 +231,30 @@ def search_feed(request: Request, fmt: Format, engine: StoreDep, settings: Setti
     if searcher is None:
         raise HTTPException(503, "search is not available on this instance")
     try:
-        results = searcher.search(q, limit=FEED_SIZE, offset=0, mode=mode, sort=sort,
-                                  categories=cats or None, date_from=date_from, date_to=date_to)
+        results = searcher.search(
+            q,
+            limit=FEED_SIZE,
+            offset=0,
+            mode=mode,
+            sort=sort,
+            categories=cats or None,
+            date_from=date_from,
+            date_to=date_to,
+        )
     except ValueError as exc:
         raise field_error("q", str(exc)) from exc
     with engine.connect() as conn:
         entries = entries_for(conn, [h.paper for h in results.hits])
     page = settings.base_url.rstrip("/") + "/search?" + request.url.query
     what = f"Papers matching \u201c{q.strip()}\u201d" if q.strip() else "Papers matching the filters"
-    return _answer(Feed(title=f"{settings.site_name}: search {q.strip() or 'results'}", subtitle=what,
-                        self_url=_self(request, settings), html_url=page, entries=entries,
-                        settings=settings), fmt)
+    return _answer(
+        Feed(
+            title=f"{settings.site_name}: search {q.strip() or 'results'}",
+            subtitle=what,
+            self_url=_self(request, settings),
+            html_url=page,
+            entries=entries,
+            settings=settings,
+        ),
+        fmt,
+    )

@@ -1,4 +1,4 @@
-""""For you": recommendations for a member from their library and upvotes, as a page and as JSON.
+""" "For you": recommendations for a member from their library and upvotes, as a page and as JSON.
 
 ``GET /for-you`` (signed-in member) and ``GET /api/v1/for-you`` (personal API token) make the same service
 call (:func:`paperfeed.rank.foryou.recommend`, the ranking the digest's "For you" section uses) and differ
@@ -36,7 +36,8 @@ class ForYouOut(BaseModel):
     data: list[ForYouItemOut]
     count: int
     source: Literal["dense", "similar", "lexical", "none"] = Field(
-        description="the similarity used; none: no search service, so no recommendations")
+        description="the similarity used; none: no search service, so no recommendations"
+    )
     library_size: int = Field(description="saved and upvoted papers the recommendations come from")
 
 
@@ -47,17 +48,27 @@ def for_you(request: Request, engine: StoreDep, user: CurrentUser) -> Response:
     with engine.connect() as conn:
         recs = recommend(conn=conn, user_id=user.id, searcher=searcher, limit=LIMIT)
         papers = {p.id: p for p in get_papers(conn=conn, ids=recs.ids)}
-        cards = decorate(conn, [Card(papers[pid], score=score) for pid, score in zip(recs.ids, recs.scores,
-                                                                                        strict=True)
-                                if pid in papers], user)
+        cards = decorate(
+            conn,
+            [Card(papers[pid], score=score) for pid, score in zip(recs.ids, recs.scores, strict=True) if pid in papers],
+            user,
+        )
     items = [{"card": c, "why": recs.reasons.get(c.paper.id, "")} for c in cards]
-    return render(request, "foryou.html", {"tab": "for-you", "items": items, "seeds": recs.seeds,
-                                           "search_available": searcher is not None})
+    return render(
+        request,
+        "foryou.html",
+        {"tab": "for-you", "items": items, "seeds": recs.seeds, "search_available": searcher is not None},
+    )
 
 
 @router.get("/api/v1/for-you", response_model=ForYouOut, tags=["Paperfeed API v1"])
-def for_you_api(request: Request, engine: StoreDep, settings: SettingsDep, user: ApiUser,
-                limit: Annotated[int, Query(ge=1, le=100)] = 20) -> ForYouOut:
+def for_you_api(
+    request: Request,
+    engine: StoreDep,
+    settings: SettingsDep,
+    user: ApiUser,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> ForYouOut:
     """Recommendations for the token's owner, best first, each with its reason."""
     searcher = getattr(request.app.state, "searcher", None)
     with engine.connect() as conn:
@@ -65,7 +76,13 @@ def for_you_api(request: Request, engine: StoreDep, settings: SettingsDep, user:
         papers = {p.id: p for p in get_papers(conn=conn, ids=recs.ids)}
         found = [(pid, score) for pid, score in zip(recs.ids, recs.scores, strict=True) if pid in papers]
         out = papers_out(conn, [papers[pid] for pid, _ in found], settings.base_url)
-    data = [ForYouItemOut(paper=p, score=round(score, 6), reason=recs.reasons.get(pid, ""))
-            for p, (pid, score) in zip(out, found, strict=True)]
-    return ForYouOut(data=data, count=len(data), source=recs.source,  # type: ignore[arg-type]
-                     library_size=recs.seeds)
+    data = [
+        ForYouItemOut(paper=p, score=round(score, 6), reason=recs.reasons.get(pid, ""))
+        for p, (pid, score) in zip(out, found, strict=True)
+    ]
+    return ForYouOut(
+        data=data,
+        count=len(data),
+        source=recs.source,  # type: ignore[arg-type]
+        library_size=recs.seeds,
+    )

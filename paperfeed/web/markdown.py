@@ -47,8 +47,7 @@ def _url(value: str | None) -> str | None:
     """Only http(s) links, with characters that could end the Markdown link target percent-encoded."""
     if not value or not value.startswith(("https://", "http://")):
         return None
-    return value.replace(" ", "%20").replace("(", "%28").replace(")", "%29").replace("<", "%3C") \
-        .replace(">", "%3E")
+    return value.replace(" ", "%20").replace("(", "%28").replace(")", "%29").replace("<", "%3C").replace(">", "%3E")
 
 
 def _day(value: datetime | None) -> str | None:
@@ -56,28 +55,41 @@ def _day(value: datetime | None) -> str | None:
 
 
 def _links(paper: Paper, page_url: str) -> Iterable[str]:
-    candidates = [("Paper page", page_url), ("arXiv", paper.abs_url), ("PDF", paper.pdf_url),
-                  ("DOI", f"https://doi.org/{paper.doi}" if paper.doi else None),
-                  ("Code", paper.code_url), ("Project page", paper.project_url)]
+    candidates = [
+        ("Paper page", page_url),
+        ("arXiv", paper.abs_url),
+        ("PDF", paper.pdf_url),
+        ("DOI", f"https://doi.org/{paper.doi}" if paper.doi else None),
+        ("Code", paper.code_url),
+        ("Project page", paper.project_url),
+    ]
     for label, target in candidates:
         url = _url(target)
         if url:
             yield f"[{label}]({url})"
 
 
-def paper_markdown(paper: Paper, *, page_url: str, upvotes: int = 0, submitted_at: datetime | None = None,
-                   submitted_by: UserPublic | None = None) -> str:
+def paper_markdown(
+    paper: Paper,
+    *,
+    page_url: str,
+    upvotes: int = 0,
+    submitted_at: datetime | None = None,
+    submitted_by: UserPublic | None = None,
+) -> str:
     """The Markdown document of one paper: title, metadata lines, links and the abstract."""
     lines = [f"# {escape_inline(paper.title)}", ""]
     if paper.authors:
         lines.append("**Authors:** " + ", ".join(escape_inline(a.name) for a in paper.authors) + "  ")
     id_label = "arXiv id" if paper.abs_url and "arxiv.org" in paper.abs_url else "Id"
-    facts = [(id_label, escape_inline(paper.id)),
-             ("Published", _day(paper.published)), ("Updated", _day(paper.updated)
-                                                    if paper.updated != paper.published else None),
-             ("Version", f"v{paper.latest_version}" if paper.latest_version else None),
-             ("Categories", escape_inline(", ".join(paper.categories)) if paper.categories else None),
-             ("Upvotes", str(upvotes))]
+    facts = [
+        (id_label, escape_inline(paper.id)),
+        ("Published", _day(paper.published)),
+        ("Updated", _day(paper.updated) if paper.updated != paper.published else None),
+        ("Version", f"v{paper.latest_version}" if paper.latest_version else None),
+        ("Categories", escape_inline(", ".join(paper.categories)) if paper.categories else None),
+        ("Upvotes", str(upvotes)),
+    ]
     if submitted_at is not None:
         who = f" by {escape_inline(submitted_by.username)}" if submitted_by else ""
         facts.append(("Submitted to daily papers", f"{submitted_at.date().isoformat()}{who}"))

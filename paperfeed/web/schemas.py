@@ -123,7 +123,8 @@ class SearchHitOut(BaseModel):
     paper: PaperOut
     score: float
     reason: Literal["lexical", "semantic", "both"] = Field(
-        description="why it matched: words of the query (lexical), meaning (semantic) or both")
+        description="why it matched: words of the query (lexical), meaning (semantic) or both"
+    )
     snippet: str = Field(description="HTML-safe abstract excerpt: text is escaped, matches wrapped in <mark>")
     lexical_rank: int | None = None
     semantic_rank: int | None = None

@@ -69,18 +69,26 @@ def secure_cookies(settings: Settings, request: Request | None = None) -> bool:
     return request is not None and request.url.scheme == "https"
 
 
-def set_session_cookie(response: Response, token: str, settings: Settings,
-                       request: Request | None = None) -> None:
-    response.set_cookie(SESSION_COOKIE, token, max_age=SESSION_MAX_AGE, httponly=True, samesite="lax",
-                        secure=secure_cookies(settings, request), path="/")
+def set_session_cookie(response: Response, token: str, settings: Settings, request: Request | None = None) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=SESSION_MAX_AGE,
+        httponly=True,
+        samesite="lax",
+        secure=secure_cookies(settings, request),
+        path="/",
+    )
 
 
 def clear_session_cookie(response: Response, settings: Settings, request: Request | None = None) -> None:
-    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax",
-                           secure=secure_cookies(settings, request), path="/")
+    response.delete_cookie(
+        SESSION_COOKIE, httponly=True, samesite="lax", secure=secure_cookies(settings, request), path="/"
+    )
 
 
 # ---------------------------------------------------------------- sign-in throttling
+
 
 class Throttle:
     """At most ``limit`` failures per key in a sliding ``window`` (seconds), kept in this process.
@@ -123,6 +131,7 @@ class Throttle:
 
 # ---------------------------------------------------------------- CSRF
 
+
 def _serializer(settings: Settings) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(settings.secret_key, salt="paperfeed-csrf")
 
@@ -163,9 +172,15 @@ def csrf_valid(request: Request, token: str | None) -> bool:
 def set_csrf_cookie(request: Request, response: Response) -> None:
     """Called by the app middleware: give a browser its CSRF cookie the first time it is needed."""
     if getattr(request.state, "csrf_new", False):
-        response.set_cookie(CSRF_COOKIE, request.state.csrf_id, max_age=365 * 24 * 3600, httponly=True,
-                            samesite="lax", secure=secure_cookies(request.app.state.settings, request),
-                            path="/")
+        response.set_cookie(
+            CSRF_COOKIE,
+            request.state.csrf_id,
+            max_age=365 * 24 * 3600,
+            httponly=True,
+            samesite="lax",
+            secure=secure_cookies(request.app.state.settings, request),
+            path="/",
+        )
 
 
 async def require_csrf(request: Request) -> None:
@@ -184,5 +199,4 @@ async def require_csrf(request: Request) -> None:
             token = raw if isinstance(raw, str) else None
     token = token or request.headers.get("x-csrf-token")
     if not csrf_valid(request, token):
-        raise HTTPException(403, "This form has expired or did not come from this site. "
-                                 "Reload the page and try again.")
+        raise HTTPException(403, "This form has expired or did not come from this site. Reload the page and try again.")

@@ -42,8 +42,7 @@ class SubmitResult:
     submitted_by: str | None
 
 
-def _record(engine: Engine, paper_id: str, user_id: int, searcher: Any,
-            when: datetime | None) -> SubmitResult:
+def _record(engine: Engine, paper_id: str, user_id: int, searcher: Any, when: datetime | None) -> SubmitResult:
     with engine.begin() as conn:
         created = add_submission(conn=conn, paper_id=paper_id, user_id=user_id, when=when or now_utc())
         found = get_submission(conn=conn, paper_id=paper_id)
@@ -63,9 +62,19 @@ def parse_authors(raw: str) -> list[Author]:
     return [Author(p.strip()) for p in parts if p.strip()]
 
 
-def submit_metadata(*, engine: Engine, user_id: int, title: str, abstract: str, authors: str | list[str],
-                    arxiv: str = "", url: str = "", code_url: str = "", searcher: Any = None,
-                    when: datetime | None = None) -> SubmitResult:
+def submit_metadata(
+    *,
+    engine: Engine,
+    user_id: int,
+    title: str,
+    abstract: str,
+    authors: str | list[str],
+    arxiv: str = "",
+    url: str = "",
+    code_url: str = "",
+    searcher: Any = None,
+    when: datetime | None = None,
+) -> SubmitResult:
     """Store a pasted paper and submit it. ``arxiv`` may be an id or an arxiv.org URL (optional)."""
     names = parse_authors(authors) if isinstance(authors, str) else [Author(a) for a in authors if a.strip()]
     if not title.strip():
@@ -85,11 +94,20 @@ def submit_metadata(*, engine: Engine, user_id: int, title: str, abstract: str, 
         arxiv_id = parsed[0]
     now = now_utc()
     pid = arxiv_id or derived_id(title, abstract)
-    paper = Paper(id=pid, title=title, abstract=abstract, authors=names, published=None,
-                  abs_url=abs_url(pid) if arxiv_id else (url.strip() or None),
-                  pdf_url=pdf_url(pid) if arxiv_id else None, project_url=url.strip() or None,
-                  code_url=code_url.strip() or None, source="submission", first_seen=now,
-                  versions=[Version(1, None)] if arxiv_id else [])
+    paper = Paper(
+        id=pid,
+        title=title,
+        abstract=abstract,
+        authors=names,
+        published=None,
+        abs_url=abs_url(pid) if arxiv_id else (url.strip() or None),
+        pdf_url=pdf_url(pid) if arxiv_id else None,
+        project_url=url.strip() or None,
+        code_url=code_url.strip() or None,
+        source="submission",
+        first_seen=now,
+        versions=[Version(1, None)] if arxiv_id else [],
+    )
     cleaned = clean_paper(paper)
     if isinstance(cleaned, str):
         field = "title" if "title" in cleaned else "abstract" if "abstract" in cleaned else "authors"
@@ -100,8 +118,9 @@ def submit_metadata(*, engine: Engine, user_id: int, title: str, abstract: str, 
     return _record(engine, stored, user_id, searcher, when)
 
 
-def submit_arxiv(*, engine: Engine, settings: Settings, user_id: int, arxiv: str, searcher: Any = None,
-                 when: datetime | None = None) -> SubmitResult:
+def submit_arxiv(
+    *, engine: Engine, settings: Settings, user_id: int, arxiv: str, searcher: Any = None, when: datetime | None = None
+) -> SubmitResult:
     """Fetch ``arxiv`` (id or URL) from the arXiv API, store and submit it.
 
     Raises :class:`SubmitError` on field ``arxiv`` with a clear message when the id is malformed, arXiv
@@ -117,17 +136,25 @@ def submit_arxiv(*, engine: Engine, settings: Settings, user_id: int, arxiv: str
         try:
             from paperfeed.ingest.harvest import fetch_arxiv
         except ImportError as exc:
-            raise SubmitError("arxiv", "fetching from arXiv is not available in this build; "
-                                       "paste the paper's metadata instead") from exc
+            raise SubmitError(
+                "arxiv", "fetching from arXiv is not available in this build; paste the paper's metadata instead"
+            ) from exc
         # A person is waiting for this page: one quick retry at most, not the harvester's patient backoff.
-        quick = settings.model_copy(update={"arxiv_max_retries": min(settings.arxiv_max_retries, 1),
-                                            "http_timeout": min(settings.http_timeout, 15.0)})
+        quick = settings.model_copy(
+            update={
+                "arxiv_max_retries": min(settings.arxiv_max_retries, 1),
+                "http_timeout": min(settings.http_timeout, 15.0),
+            }
+        )
         try:
             fetch_arxiv(engine=engine, settings=quick, ids=[pid])
         except Exception as exc:  # noqa: BLE001 - network/HTTP/parse errors all mean "could not fetch"
-            raise SubmitError("arxiv", f"could not reach arXiv to fetch {pid}: this server seems to be "
-                                       f"offline, or arXiv is not answering ({str(exc)[:160]}). "
-                                       "Paste the paper's metadata below instead.") from exc
+            raise SubmitError(
+                "arxiv",
+                f"could not reach arXiv to fetch {pid}: this server seems to be "
+                f"offline, or arXiv is not answering ({str(exc)[:160]}). "
+                "Paste the paper's metadata below instead.",
+            ) from exc
         with engine.connect() as conn:
             known = get_paper(conn=conn, paper_id=pid)
         if known is None:

@@ -26,8 +26,9 @@ from paperfeed.web.templating import render
 
 router = APIRouter()
 Text = Annotated[str, Form(max_length=4000)]
-ACCEPTED = ("If this address can receive mail, a confirmation link is on its way. "
-            "Nothing else is sent until it is confirmed.")
+ACCEPTED = (
+    "If this address can receive mail, a confirmation link is on its way. Nothing else is sent until it is confirmed."
+)
 
 
 class SubscriptionIn(BaseModel):
@@ -76,40 +77,66 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _start(engine: Any, settings: Settings, background: BackgroundTasks, request: Request, email: str,
-           prefs: dict[str, Any], user_id: int | None = None) -> None:
+def _start(
+    engine: Any,
+    settings: Settings,
+    background: BackgroundTasks,
+    request: Request,
+    email: str,
+    prefs: dict[str, Any],
+    user_id: int | None = None,
+) -> None:
     """Record the request and queue the confirmation mail; raises 429 for a noisy client."""
     try:
-        result = service.request_subscription(engine=engine, email=email, prefs=prefs,
-                                              client=_client(request), user_id=user_id)
+        result = service.request_subscription(
+            engine=engine, email=email, prefs=prefs, client=_client(request), user_id=user_id
+        )
     except service.RateLimited as exc:
         raise HTTPException(429, str(exc), headers={"Retry-After": "3600"}) from exc
     if result.mail_to is not None:
-        background.add_task(service.send_confirmation, settings=settings, subscriber=result.mail_to,
-                            already_active=result.already_active)
+        background.add_task(
+            service.send_confirmation,
+            settings=settings,
+            subscriber=result.mail_to,
+            already_active=result.already_active,
+        )
 
 
-@router.post("/api/v1/subscriptions", status_code=202, response_model=SubscriptionAccepted,
-             tags=["subscriptions"], summary="Subscribe an address (double opt-in)")
-def api_subscribe(body: SubscriptionIn, request: Request, background: BackgroundTasks, engine: StoreDep,
-                  settings: SettingsDep) -> SubscriptionAccepted:
+@router.post(
+    "/api/v1/subscriptions",
+    status_code=202,
+    response_model=SubscriptionAccepted,
+    tags=["subscriptions"],
+    summary="Subscribe an address (double opt-in)",
+)
+def api_subscribe(
+    body: SubscriptionIn, request: Request, background: BackgroundTasks, engine: StoreDep, settings: SettingsDep
+) -> SubscriptionAccepted:
     """Answers 202 whether or not the address is known; the address gets a confirmation link."""
     prefs = body.model_dump(exclude={"email"})
     _start(engine, settings, background, request, body.email, prefs)
     return SubscriptionAccepted()
 
 
-def _form_prefs(trending: str | None, for_you: str | None, topics: str, frequency: str, timezone: str,
-                send_hour: str) -> dict[str, Any]:
+def _form_prefs(
+    trending: str | None, for_you: str | None, topics: str, frequency: str, timezone: str, send_hour: str
+) -> dict[str, Any]:
     """Form fields to validated preferences; raises PreferenceError naming the field."""
     try:
         hour = int(send_hour)
     except ValueError as exc:
         raise service.PreferenceError("send_hour", "must be a whole hour from 0 to 23") from exc
     lines = [t for t in topics.replace("\r", "\n").split("\n") if t.strip()]
-    return service.clean_preferences({"trending": trending is not None, "for_you": for_you is not None,
-                                      "topics": lines, "frequency": frequency, "timezone": timezone,
-                                      "send_hour": hour})
+    return service.clean_preferences(
+        {
+            "trending": trending is not None,
+            "for_you": for_you is not None,
+            "topics": lines,
+            "frequency": frequency,
+            "timezone": timezone,
+            "send_hour": hour,
+        }
+    )
 
 
 def _form_page(request: Request, name: str, ctx: dict[str, Any], status_code: int = 200) -> Response:
@@ -119,27 +146,51 @@ def _form_page(request: Request, name: str, ctx: dict[str, Any], status_code: in
 
 @router.get("/subscribe", include_in_schema=False)
 def subscribe_form(request: Request, user: OptionalUser) -> Response:
-    form = {"email": user.email if user else "", "trending": True, "topics": "", "frequency": "daily",
-            "timezone": "UTC", "send_hour": 7, "for_you": user is not None}
+    form = {
+        "email": user.email if user else "",
+        "trending": True,
+        "topics": "",
+        "frequency": "daily",
+        "timezone": "UTC",
+        "send_hour": 7,
+        "for_you": user is not None,
+    }
     return _form_page(request, "subscriptions/subscribe.html", {"form": form})
 
 
 @router.post("/subscribe", include_in_schema=False, dependencies=[CsrfProtected])
-def subscribe_submit(request: Request, background: BackgroundTasks, engine: StoreDep, settings: SettingsDep,
-                     user: OptionalUser, email: Text = "", topics: Text = "", frequency: Text = "daily",
-                     timezone: Text = "UTC", send_hour: Text = "7", trending: Text | None = None,
-                     for_you: Text | None = None) -> Response:
-    form = {"email": email, "trending": trending is not None, "topics": topics, "frequency": frequency,
-            "timezone": timezone, "send_hour": send_hour, "for_you": for_you is not None}
+def subscribe_submit(
+    request: Request,
+    background: BackgroundTasks,
+    engine: StoreDep,
+    settings: SettingsDep,
+    user: OptionalUser,
+    email: Text = "",
+    topics: Text = "",
+    frequency: Text = "daily",
+    timezone: Text = "UTC",
+    send_hour: Text = "7",
+    trending: Text | None = None,
+    for_you: Text | None = None,
+) -> Response:
+    form = {
+        "email": email,
+        "trending": trending is not None,
+        "topics": topics,
+        "frequency": frequency,
+        "timezone": timezone,
+        "send_hour": send_hour,
+        "for_you": for_you is not None,
+    }
     try:
         prefs = _form_prefs(trending, for_you, topics, frequency, timezone, send_hour)
         address = normalise_address(email)
     except service.PreferenceError as exc:
-        return _form_page(request, "subscriptions/subscribe.html",
-                          {"form": form, "errors": {exc.field.split(".")[0]: str(exc)}}, 400)
+        return _form_page(
+            request, "subscriptions/subscribe.html", {"form": form, "errors": {exc.field.split(".")[0]: str(exc)}}, 400
+        )
     except AddressError as exc:
-        return _form_page(request, "subscriptions/subscribe.html",
-                          {"form": form, "errors": {"email": str(exc)}}, 400)
+        return _form_page(request, "subscriptions/subscribe.html", {"form": form, "errors": {"email": str(exc)}}, 400)
     user_id = user.id if user is not None and user.email.lower() == address else None
     _start(engine, settings, background, request, address, prefs, user_id)
     return render(request, "subscriptions/message.html", {"title": "Check your inbox", "message": ACCEPTED})
@@ -147,9 +198,12 @@ def subscribe_submit(request: Request, background: BackgroundTasks, engine: Stor
 
 def _link_error(request: Request, exc: TokenError) -> Response:
     message = str(exc) + (". Subscribe again to get a fresh link." if exc.expired else ".")
-    return render(request, "subscriptions/message.html", {"title": "This link does not work",
-                                                          "message": message, "resubscribe": True},
-                  status_code=400)
+    return render(
+        request,
+        "subscriptions/message.html",
+        {"title": "This link does not work", "message": message, "resubscribe": True},
+        status_code=400,
+    )
 
 
 @router.get("/subscriptions/confirm/{token}", include_in_schema=False)
@@ -159,30 +213,42 @@ def confirm(request: Request, token: str, engine: StoreDep, settings: SettingsDe
         sub = service.confirm(engine=engine, settings=settings, token=token)
     except TokenError as exc:
         return _link_error(request, exc)
-    return render(request, "subscriptions/message.html", {
-        "title": "You are subscribed", "manage_url": manage_url(settings, sub),
-        "message": f"Digests will be sent to {sub.email}. You can change what you get at any time."})
+    return render(
+        request,
+        "subscriptions/message.html",
+        {
+            "title": "You are subscribed",
+            "manage_url": manage_url(settings, sub),
+            "message": f"Digests will be sent to {sub.email}. You can change what you get at any time.",
+        },
+    )
 
 
 @router.get("/subscriptions/manage", include_in_schema=False)
 def manage_mine(request: Request, user: CurrentUser, engine: StoreDep, settings: SettingsDep) -> Response:
     """The signed-in member's own subscription (by member id, else by their account's address)."""
     with engine.connect() as conn:
-        sub = (store.get_subscriber(conn=conn, user_id=user.id)
-               or store.get_subscriber(conn=conn, email=user.email.lower()))
+        sub = store.get_subscriber(conn=conn, user_id=user.id) or store.get_subscriber(
+            conn=conn, email=user.email.lower()
+        )
     if sub is None:
         return RedirectResponse("/subscribe", status_code=303)
     if sub.user_id is None and sub.email == user.email.lower():
         with engine.begin() as conn:
             store.link_user(conn=conn, subscriber_id=sub.id, user_id=user.id)
-    return RedirectResponse(manage_url(settings, sub).removeprefix(settings.base_url.rstrip("/")),
-                            status_code=303)
+    return RedirectResponse(manage_url(settings, sub).removeprefix(settings.base_url.rstrip("/")), status_code=303)
 
 
 def _manage_form(sub: store.Subscriber) -> dict[str, Any]:
-    return {"email": sub.email, "trending": sub.trending, "for_you": sub.for_you,
-            "topics": "\n".join(sub.topics), "frequency": sub.frequency, "timezone": sub.timezone,
-            "send_hour": sub.send_hour}
+    return {
+        "email": sub.email,
+        "trending": sub.trending,
+        "for_you": sub.for_you,
+        "topics": "\n".join(sub.topics),
+        "frequency": sub.frequency,
+        "timezone": sub.timezone,
+        "send_hour": sub.send_hour,
+    }
 
 
 @router.get("/subscriptions/manage/{token}", include_in_schema=False)
@@ -191,15 +257,25 @@ def manage(request: Request, token: str, engine: StoreDep, settings: SettingsDep
         sub = service.subscriber_for_token(engine=engine, settings=settings, token=token, purpose="manage")
     except TokenError as exc:
         return _link_error(request, exc)
-    return _form_page(request, "subscriptions/manage.html", {"sub": sub, "form": _manage_form(sub),
-                                                             "token": token, "saved": False})
+    return _form_page(
+        request, "subscriptions/manage.html", {"sub": sub, "form": _manage_form(sub), "token": token, "saved": False}
+    )
 
 
 @router.post("/subscriptions/manage/{token}", include_in_schema=False, dependencies=[CsrfProtected])
-def manage_save(request: Request, token: str, engine: StoreDep, settings: SettingsDep, topics: Text = "",
-                frequency: Text = "daily", timezone: Text = "UTC", send_hour: Text = "7",
-                trending: Text | None = None, for_you: Text | None = None,
-                resume: Text | None = None) -> Response:
+def manage_save(
+    request: Request,
+    token: str,
+    engine: StoreDep,
+    settings: SettingsDep,
+    topics: Text = "",
+    frequency: Text = "daily",
+    timezone: Text = "UTC",
+    send_hour: Text = "7",
+    trending: Text | None = None,
+    for_you: Text | None = None,
+    resume: Text | None = None,
+) -> Response:
     try:
         sub = service.subscriber_for_token(engine=engine, settings=settings, token=token, purpose="manage")
     except TokenError as exc:
@@ -208,20 +284,23 @@ def manage_save(request: Request, token: str, engine: StoreDep, settings: Settin
         prefs = _form_prefs(trending, for_you, topics, frequency, timezone, send_hour)
     except service.PreferenceError as exc:
         form = {**_manage_form(sub), "topics": topics, "frequency": frequency, "timezone": timezone}
-        return _form_page(request, "subscriptions/manage.html",
-                          {"sub": sub, "form": form, "token": token, "saved": False,
-                           "errors": {exc.field.split(".")[0]: str(exc)}}, 400)
+        return _form_page(
+            request,
+            "subscriptions/manage.html",
+            {"sub": sub, "form": form, "token": token, "saved": False, "errors": {exc.field.split(".")[0]: str(exc)}},
+            400,
+        )
     sub = service.save_preferences(engine=engine, subscriber=sub, prefs=prefs, resume=resume is not None)
-    return _form_page(request, "subscriptions/manage.html", {"sub": sub, "form": _manage_form(sub),
-                                                             "token": token, "saved": True})
+    return _form_page(
+        request, "subscriptions/manage.html", {"sub": sub, "form": _manage_form(sub), "token": token, "saved": True}
+    )
 
 
 @router.get("/unsubscribe/{token}", include_in_schema=False)
 def unsubscribe_page(request: Request, token: str, engine: StoreDep, settings: SettingsDep) -> Response:
     """A page with the one-click button: a GET never unsubscribes, so link scanners cannot."""
     try:
-        sub = service.subscriber_for_token(engine=engine, settings=settings, token=token,
-                                           purpose="unsubscribe")
+        sub = service.subscriber_for_token(engine=engine, settings=settings, token=token, purpose="unsubscribe")
     except TokenError as exc:
         return _link_error(request, exc)
     return render(request, "subscriptions/unsubscribe.html", {"sub": sub, "token": token, "done": False})
@@ -237,8 +316,11 @@ def unsubscribe(request: Request, token: str, engine: StoreDep, settings: Settin
         sub = service.unsubscribe(engine=engine, settings=settings, token=token)
     except TokenError as exc:
         return _link_error(request, exc)
-    return render(request, "subscriptions/unsubscribe.html", {"sub": sub, "token": token, "done": True,
-                                                              "manage_url": manage_url(settings, sub)})
+    return render(
+        request,
+        "subscriptions/unsubscribe.html",
+        {"sub": sub, "token": token, "done": True, "manage_url": manage_url(settings, sub)},
+    )
 
 
 @router.get("/digest/preview", include_in_schema=False)
@@ -248,15 +330,18 @@ def preview(request: Request, user: CurrentUser, engine: StoreDep, settings: Set
 
     now = datetime.now(UTC)
     with engine.connect() as conn:
-        sub = (store.get_subscriber(conn=conn, user_id=user.id)
-               or store.get_subscriber(conn=conn, email=user.email.lower()))
+        sub = store.get_subscriber(conn=conn, user_id=user.id) or store.get_subscriber(
+            conn=conn, email=user.email.lower()
+        )
         subscribed = sub is not None
         if sub is None:  # not subscribed yet: show what the default digest would be
             sub = store.Subscriber(id=0, email=user.email.lower(), user_id=user.id, for_you=True)
         elif sub.user_id is None:
             sub.user_id = user.id
-        digest = build_digest(conn=conn, searcher=getattr(request.app.state, "searcher", None),
-                              subscriber=sub, now=now)
+        digest = build_digest(conn=conn, searcher=getattr(request.app.state, "searcher", None), subscriber=sub, now=now)
     ctx = digest_context(digest=digest, settings=settings)
-    return render(request, "subscriptions/preview.html", {**ctx, "subscribed": subscribed,
-                                                          "status": sub.status, "empty": digest.is_empty})
+    return render(
+        request,
+        "subscriptions/preview.html",
+        {**ctx, "subscribed": subscribed, "status": sub.status, "empty": digest.is_empty},
+    )

@@ -24,25 +24,123 @@ from paperfeed.web.security import csrf_token
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
 _SYMBOLS = {
-    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε", "zeta": "ζ",
-    "eta": "η", "theta": "θ", "vartheta": "ϑ", "iota": "ι", "kappa": "κ", "lambda": "λ", "mu": "μ",
-    "nu": "ν", "xi": "ξ", "pi": "π", "rho": "ρ", "sigma": "σ", "tau": "τ", "upsilon": "υ", "phi": "φ",
-    "varphi": "φ", "chi": "χ", "psi": "ψ", "omega": "ω", "Gamma": "Γ", "Delta": "Δ", "Theta": "Θ",
-    "Lambda": "Λ", "Xi": "Ξ", "Pi": "Π", "Sigma": "Σ", "Phi": "Φ", "Psi": "Ψ", "Omega": "Ω",
-    "leq": "≤", "le": "≤", "geq": "≥", "ge": "≥", "neq": "≠", "ne": "≠", "approx": "≈", "sim": "∼",
-    "simeq": "≃", "equiv": "≡", "propto": "∝", "times": "×", "cdot": "·", "pm": "±", "mp": "∓",
-    "div": "÷", "infty": "∞", "partial": "∂", "nabla": "∇", "sum": "∑", "prod": "∏", "int": "∫",
-    "in": "∈", "notin": "∉", "subset": "⊂", "subseteq": "⊆", "supset": "⊃", "cup": "∪", "cap": "∩",
-    "forall": "∀", "exists": "∃", "emptyset": "∅", "to": "→", "rightarrow": "→", "leftarrow": "←",
-    "Rightarrow": "⇒", "Leftarrow": "⇐", "leftrightarrow": "↔", "mapsto": "↦", "ll": "≪", "gg": "≫",
-    "sqrt": "√", "circ": "∘", "star": "⋆", "ell": "ℓ", "hbar": "ℏ", "dots": "…", "ldots": "…",
-    "cdots": "⋯", "langle": "⟨", "rangle": "⟩", "lvert": "|", "rvert": "|", "mid": "∣", "log": "log",
-    "exp": "exp", "sin": "sin", "cos": "cos", "max": "max", "min": "min", "arg": "arg", "lim": "lim",
-    "|": "‖", "{": "\ue000", "}": "\ue001", "#": "#", "_": "_", "$": "$",
-    "top": "⊤", "perp": "⊥", "wedge": "∧", "vee": "∨", "neg": "¬", "prime": "′", "%": "%", "&amp;": "&amp;",
+    "alpha": "α",
+    "beta": "β",
+    "gamma": "γ",
+    "delta": "δ",
+    "epsilon": "ε",
+    "varepsilon": "ε",
+    "zeta": "ζ",
+    "eta": "η",
+    "theta": "θ",
+    "vartheta": "ϑ",
+    "iota": "ι",
+    "kappa": "κ",
+    "lambda": "λ",
+    "mu": "μ",
+    "nu": "ν",
+    "xi": "ξ",
+    "pi": "π",
+    "rho": "ρ",
+    "sigma": "σ",
+    "tau": "τ",
+    "upsilon": "υ",
+    "phi": "φ",
+    "varphi": "φ",
+    "chi": "χ",
+    "psi": "ψ",
+    "omega": "ω",
+    "Gamma": "Γ",
+    "Delta": "Δ",
+    "Theta": "Θ",
+    "Lambda": "Λ",
+    "Xi": "Ξ",
+    "Pi": "Π",
+    "Sigma": "Σ",
+    "Phi": "Φ",
+    "Psi": "Ψ",
+    "Omega": "Ω",
+    "leq": "≤",
+    "le": "≤",
+    "geq": "≥",
+    "ge": "≥",
+    "neq": "≠",
+    "ne": "≠",
+    "approx": "≈",
+    "sim": "∼",
+    "simeq": "≃",
+    "equiv": "≡",
+    "propto": "∝",
+    "times": "×",
+    "cdot": "·",
+    "pm": "±",
+    "mp": "∓",
+    "div": "÷",
+    "infty": "∞",
+    "partial": "∂",
+    "nabla": "∇",
+    "sum": "∑",
+    "prod": "∏",
+    "int": "∫",
+    "in": "∈",
+    "notin": "∉",
+    "subset": "⊂",
+    "subseteq": "⊆",
+    "supset": "⊃",
+    "cup": "∪",
+    "cap": "∩",
+    "forall": "∀",
+    "exists": "∃",
+    "emptyset": "∅",
+    "to": "→",
+    "rightarrow": "→",
+    "leftarrow": "←",
+    "Rightarrow": "⇒",
+    "Leftarrow": "⇐",
+    "leftrightarrow": "↔",
+    "mapsto": "↦",
+    "ll": "≪",
+    "gg": "≫",
+    "sqrt": "√",
+    "circ": "∘",
+    "star": "⋆",
+    "ell": "ℓ",
+    "hbar": "ℏ",
+    "dots": "…",
+    "ldots": "…",
+    "cdots": "⋯",
+    "langle": "⟨",
+    "rangle": "⟩",
+    "lvert": "|",
+    "rvert": "|",
+    "mid": "∣",
+    "log": "log",
+    "exp": "exp",
+    "sin": "sin",
+    "cos": "cos",
+    "max": "max",
+    "min": "min",
+    "arg": "arg",
+    "lim": "lim",
+    "|": "‖",
+    "{": "\ue000",
+    "}": "\ue001",
+    "#": "#",
+    "_": "_",
+    "$": "$",
+    "top": "⊤",
+    "perp": "⊥",
+    "wedge": "∧",
+    "vee": "∨",
+    "neg": "¬",
+    "prime": "′",
+    "%": "%",
+    "&amp;": "&amp;",
 }
-_STYLE_CMDS = re.compile(r"\\(?:mathbf|mathrm|mathit|mathcal|mathbb|text|textbf|textit|emph|operatorname|"
-                         r"boldsymbol|bm|hat|tilde|bar|vec|mathsf|texttt)\s*\{([^{}]*)\}")
+_STYLE_CMDS = re.compile(
+    r"\\(?:mathbf|mathrm|mathit|mathcal|mathbb|text|textbf|textit|emph|operatorname|"
+    r"boldsymbol|bm|hat|tilde|bar|vec|mathsf|texttt)\s*\{([^{}]*)\}"
+)
 _CMD = re.compile(r"\\([A-Za-z]+|%|&amp;|\||\{|\}|#|_|\$)")
 _SUPSUB = re.compile(r"([\^_])(?:\{([^{}]*)\}|(\\?[A-Za-z0-9+\-*′]))")
 _MATH = re.compile(r"\$\$?([^$]{1,400}?)\$\$?")
@@ -86,6 +184,7 @@ def linkify(html: Markup | str) -> Markup:
     Works on escaped text, so a URL can never leave the attribute it is put in; trailing punctuation
     (``.``, ``)``...) stays outside the link.
     """
+
     def link(m: re.Match[str]) -> str:
         url = m.group(0)
         found = _TRAILING.search(url)
@@ -108,7 +207,7 @@ def shorten(text: str | None, limit: int = 300) -> str:
     cut = text[:limit].rsplit(" ", 1)[0]
     # never end inside an open $...$: drop the unbalanced tail so the math filter stays clean
     if cut.count("$") % 2:
-        cut = cut[:cut.rfind("$")].rstrip()
+        cut = cut[: cut.rfind("$")].rstrip()
     return cut + "…"
 
 
@@ -125,16 +224,18 @@ def nice_date(value: date | datetime | None) -> str:
 
 
 def make_templates() -> Jinja2Templates:
-    env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(default=True),
-                      trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(latex=latex, linkify=linkify, shorten=shorten, authors_short=authors_short,
-                       nice_date=nice_date)
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(latex=latex, linkify=linkify, shorten=shorten, authors_short=authors_short, nice_date=nice_date)
     env.globals.update(csrf_token=csrf_token)
     return Jinja2Templates(env=env)
 
 
-def render(request: Request, name: str, context: dict[str, Any] | None = None,
-           status_code: int = 200) -> Response:
+def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> Response:
     """Render ``name`` with the context every page needs (user, theme, site name, CSRF)."""
     from paperfeed.web.deps import optional_user
 

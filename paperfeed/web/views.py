@@ -80,8 +80,7 @@ def decorate(conn: Connection, cards: Sequence[Card], user: User | None, counts:
     return list(cards)
 
 
-def page_links(base: str, params: Mapping[str, object], page: int, per_page: int,
-               total: int) -> dict[str, str]:
+def page_links(base: str, params: Mapping[str, object], page: int, per_page: int, total: int) -> dict[str, str]:
     """``prev``/``next`` URLs for ``p`` (1-based) that keep every other query parameter."""
     out: dict[str, str] = {}
     keep = {k: v for k, v in params.items() if v not in (None, "", [])}

@@ -4,6 +4,7 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-23
 """
+
 from collections.abc import Sequence
 from typing import Any
 
@@ -91,6 +92,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_papers_published_first_seen", "papers")
-    for name in ("submissions", "collection_items", "collections", "votes", "api_tokens", "sessions",
-                 "users"):
+    for name in ("submissions", "collection_items", "collections", "votes", "api_tokens", "sessions", "users"):
         op.drop_table(name)

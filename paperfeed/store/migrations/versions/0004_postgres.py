@@ -4,6 +4,7 @@ Revision ID: 0004
 Revises: 0001
 Create Date: 2026-11-23
 """
+
 from collections.abc import Sequence
 
 from alembic import op

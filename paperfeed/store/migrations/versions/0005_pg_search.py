@@ -15,6 +15,7 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-23
 """
+
 from collections.abc import Sequence
 
 from alembic import op
@@ -24,9 +25,11 @@ down_revision: str | Sequence[str] | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-TSV = ("setweight(to_tsvector('english'::regconfig, coalesce(title, '')), 'A') || "
-       "setweight(to_tsvector('english'::regconfig, coalesce(abstract, '')), 'B') || "
-       "setweight(to_tsvector('english'::regconfig, coalesce(authors_text, '')), 'C')")
+TSV = (
+    "setweight(to_tsvector('english'::regconfig, coalesce(title, '')), 'A') || "
+    "setweight(to_tsvector('english'::regconfig, coalesce(abstract, '')), 'B') || "
+    "setweight(to_tsvector('english'::regconfig, coalesce(authors_text, '')), 'C')"
+)
 
 
 def upgrade() -> None:
@@ -37,8 +40,10 @@ def upgrade() -> None:
     # Field lengths (distinct terms) for BM25's length normalisation, and finer lexeme statistics
     # (pg_stats.most_common_elems: document frequencies of the 10,000 most common terms) for its idf.
     for name, column in (("title_terms", "title"), ("abstract_terms", "abstract")):
-        op.execute(f"ALTER TABLE papers ADD COLUMN {name} integer GENERATED ALWAYS AS "
-                   f"(length(to_tsvector('english'::regconfig, coalesce({column}, '')))) STORED")
+        op.execute(
+            f"ALTER TABLE papers ADD COLUMN {name} integer GENERATED ALWAYS AS "
+            f"(length(to_tsvector('english'::regconfig, coalesce({column}, '')))) STORED"
+        )
     op.execute("ALTER TABLE papers ALTER COLUMN search_tsv SET STATISTICS 1000")
     op.execute("ALTER TABLE papers ALTER COLUMN title_terms SET STATISTICS 1000")
     op.execute("ALTER TABLE papers ALTER COLUMN abstract_terms SET STATISTICS 1000")

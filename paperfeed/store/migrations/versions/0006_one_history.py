@@ -8,6 +8,7 @@ Revision ID: 0006
 Revises: 0002, 0003, 0005
 Create Date: 2026-11-23
 """
+
 from collections.abc import Sequence
 
 revision: str = "0006"
