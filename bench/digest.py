@@ -38,6 +38,7 @@ from paperfeed.digest.compose import ComposeCache, build_digest  # noqa: E402
 from paperfeed.digest.render import render_digest  # noqa: E402
 from paperfeed.digest.send import send_digests  # noqa: E402
 from paperfeed.rank.trending import trending  # noqa: E402
+from paperfeed.secret_key import ensure_secret_key  # noqa: E402
 from paperfeed.store.db import open_store  # noqa: E402
 from paperfeed.store.subscriptions import list_subscribers  # noqa: E402
 
@@ -70,7 +71,7 @@ _WORDS = [
 
 
 def _settings(folder: Path) -> Settings:
-    return Settings(
+    made = Settings(
         _env_file=None,
         environment="test",
         data_dir=folder,  # type: ignore[call-arg]
@@ -79,6 +80,7 @@ def _settings(folder: Path) -> Settings:
         embedder="none",
         base_url="https://papers.example.org",
     )
+    return ensure_secret_key(made)
 
 
 def _title(rng: random.Random, i: int) -> str:

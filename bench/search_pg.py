@@ -37,9 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from paperfeed.config import Settings  # noqa: E402
 from paperfeed.ids import normalise_title as title_key  # noqa: E402
 from paperfeed.search import pg_backend  # noqa: E402
-from paperfeed.search.pg_backend import PgDense, PgLexical  # noqa: E402
+from paperfeed.search.pg_backend import PgLexical  # noqa: E402
+from paperfeed.search.pg_dense import PgDense  # noqa: E402
 from paperfeed.store.db import open_store  # noqa: E402
 from paperfeed.store.papers import now_utc  # noqa: E402
+from paperfeed.store.pg_vectors import drop_hnsw_indexes  # noqa: E402
 from paperfeed.store.schema import papers  # noqa: E402
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "scifact"
@@ -78,7 +80,7 @@ def load_rows(
     started = time.perf_counter()
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE papers, paper_vectors CASCADE"))
-        pg_backend.drop_hnsw_indexes(conn)  # an earlier size's graph would take every new vector row by row
+        drop_hnsw_indexes(conn=conn)  # an earlier size's graph would take every new vector row by row
     now = now_utc()
     for start in range(0, len(docs), BATCH):
         rows = [

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_dir
-from pydantic import computed_field, model_validator
+from pydantic import Field, computed_field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_SECRET = "paperfeed-development-secret-change-me"
+# Signing keys shorter than this are refused (PAPERFEED_SECRET_KEY); see paperfeed/secret_key.py.
+MIN_SECRET_LENGTH = 32
+
+
+def proxy_list(value: str) -> list[str]:
+    """``PAPERFEED_TRUSTED_PROXIES`` as a list of addresses / networks."""
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def default_data_dir() -> Path:
@@ -42,8 +49,16 @@ class Settings(BaseSettings):
 
     # Web
     base_url: str = "http://127.0.0.1:8000"
-    secret_key: str = DEFAULT_SECRET
+    # Signs CSRF tokens and the links in mails. Empty: a random key generated on first start and kept in
+    # <data_dir>/secret_key (mode 0600). Instances that must accept each other's links share one value.
+    secret_key: str = ""
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto headers are believed: comma-separated IPs
+    # or CIDRs (e.g. "127.0.0.1, 10.0.0.0/8"). Empty: none, the connecting address is the client.
+    trusted_proxies: str = ""
     site_name: str = "Paperfeed"
+    # Seconds a client has to send a whole request (headers and body) once it starts: slower ones get 408
+    # and are disconnected (paperfeed.web.request_deadline). Idle keep-alive connections close after 5 s.
+    request_timeout: float = Field(default=15.0, gt=0, le=3600)
 
     # arXiv access (ingest/harvest). Pacing between calls, in seconds: arXiv asks for >= 3.
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
@@ -51,6 +66,12 @@ class Settings(BaseSettings):
     arxiv_request_interval: float = 3.0
     arxiv_max_retries: int = 5
     http_timeout: float = 30.0
+    # Follow arXiv (paperfeed serve --follow): comma-separated categories or archives ("cs.LG,cs.CL",
+    # "math"), harvested on start over the last ``follow_days`` days, then after each arXiv announcement.
+    follow: str = ""
+    follow_days: int = Field(default=7, ge=1, le=365)
+    # Seconds before the first retry of a failed follow harvest; doubled per failure (jittered, at most 1 h).
+    follow_retry: float = Field(default=60.0, gt=0, le=3600)
 
     # Email
     smtp_host: str = ""
@@ -62,11 +83,29 @@ class Settings(BaseSettings):
     # Most messages per second the digest sender hands to the SMTP server.
     mail_rate_limit: float = 20.0
 
-    @model_validator(mode="after")
-    def _refuse_default_secret(self) -> Settings:
-        if self.environment == "production" and self.secret_key == DEFAULT_SECRET:
-            raise ValueError("PAPERFEED_SECRET_KEY must be set to a private value in production")
-        return self
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_long_enough(cls, value: str) -> str:
+        if value and len(value) < MIN_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters (or unset: a key is generated)")
+        return value
+
+    @field_validator("follow")
+    @classmethod
+    def _follow_is_categories(cls, value: str) -> str:
+        from paperfeed.ingest.arxiv_sets import parse_follow
+
+        return ",".join(parse_follow(value))
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        for item in proxy_list(value):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR network (comma-separated list)") from None
+        return value
 
     @computed_field  # type: ignore[prop-decorator]
     @property

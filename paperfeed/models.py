@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from html import escape
 from typing import Literal
 
 MatchReason = Literal["lexical", "semantic", "both"]
@@ -61,6 +62,8 @@ class Paper:
     withdrawn: bool = False
     # Set by the store only: last time any stored field of this paper changed.
     changed_at: datetime | None = None
+    # Set by ingest validation only, never stored: what was dropped from the record ("code_url dropped: ...").
+    notes: list[str] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def latest_version(self) -> int | None:
@@ -98,17 +101,50 @@ class Rejection:
         }
 
 
+@dataclass(frozen=True)
+class Snippet:
+    """An abstract excerpt as data: plain ``text`` (with "… " / " …" where it was cut) and the ``(start, end)``
+    character offsets of the query's matches in it, in order and not overlapping.
+
+    Each interface renders it its own way: :meth:`html` for pages and the API (escaped, matches in ``<mark>``;
+    Jinja calls ``__html__`` by itself), ``text`` for the CLI and anything else that is not HTML.
+    """
+
+    text: str = ""
+    marks: tuple[tuple[int, int], ...] = ()
+
+    def html(self) -> str:
+        """The excerpt as HTML: the text escaped, each match wrapped in ``<mark>``."""
+        out: list[str] = []
+        pos = 0
+        for start, end in self.marks:
+            out.append(escape(self.text[pos:start]))
+            out.append(f"<mark>{escape(self.text[start:end])}</mark>")
+            pos = end
+        out.append(escape(self.text[pos:]))
+        return "".join(out)
+
+    def __html__(self) -> str:
+        return self.html()
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __bool__(self) -> bool:
+        return bool(self.text)
+
+
 @dataclass
 class SearchHit:
     """One search or similar-papers result: the paper, its fused score and why it matched.
 
-    ``snippet`` is HTML-safe: the abstract excerpt is escaped and matched terms wrapped in ``<mark>``.
+    ``snippet`` is data (text plus match spans), rendered by each interface: see :class:`Snippet`.
     """
 
     paper: Paper
     score: float
     reason: MatchReason
-    snippet: str = ""
+    snippet: Snippet = field(default_factory=Snippet)
     lexical_rank: int | None = None
     semantic_rank: int | None = None
 
@@ -123,6 +159,11 @@ class SearchResults:
     offset: int = 0
     limit: int = 20
     error: str | None = None
+    warning: str | None = None  # what is degraded: vectors being built, damaged index files (never silent)
+    # "Did you mean": the query with its misspelled words corrected from the index's vocabulary, or None;
+    # ``corrected``: these hits are for the suggestion, because the query as typed matched (almost) nothing.
+    suggestion: str | None = None
+    corrected: bool = False
 
 
 @dataclass

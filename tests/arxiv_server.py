@@ -107,3 +107,86 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+# ---------------------------------------------------------------- a live OAI-PMH repository
+
+
+@dataclass
+class OaiRecord:
+    """One arXiv paper as the OAI-PMH ``arXiv`` format lists it; ``datestamp`` is YYYY-MM-DD."""
+
+    id: str
+    title: str
+    categories: str  # space-separated, primary first: "cs.LG stat.ML"
+    created: str
+    datestamp: str
+    abstract: str = "An abstract."
+    authors: tuple[str, ...] = ("Ada Lovelace",)
+
+    @property
+    def archive_set(self) -> str:
+        archive = self.categories.split()[0].split(".")[0]
+        physics = {"astro-ph", "cond-mat", "gr-qc", "hep-ex", "hep-lat", "hep-ph", "hep-th", "quant-ph", "physics"}
+        return f"physics:{archive}" if archive in physics else archive
+
+    def sets(self) -> set[str]:
+        out = set()
+        for cat in self.categories.split():
+            archive = cat.split(".")[0]
+            out.add(archive)
+            out.add(f"physics:{archive}")
+        return out
+
+    def xml(self) -> str:
+        from xml.sax.saxutils import escape
+
+        authors = "".join(
+            f"<author><keyname>{escape(a.split()[-1])}</keyname><forenames>{escape(' '.join(a.split()[:-1]))}"
+            "</forenames></author>"
+            for a in self.authors
+        )
+        return (
+            f"<record><header><identifier>oai:arXiv.org:{self.id}</identifier><datestamp>{self.datestamp}"
+            f"</datestamp><setSpec>{self.archive_set}</setSpec></header><metadata>"
+            '<arXiv xmlns="http://arxiv.org/OAI/arXiv/">'
+            f"<id>{self.id}</id><created>{self.created}</created><authors>{authors}</authors>"
+            f"<title>{escape(self.title)}</title><categories>{self.categories}</categories>"
+            f"<abstract>{escape(self.abstract)}</abstract></arXiv></metadata></record>"
+        )
+
+
+def oai_repository(records: list[OaiRecord], page_size: int = 2) -> Responder:
+    """A responder answering ``ListRecords`` like arXiv: records of the set with datestamp >= ``from``
+    (and <= ``until``), ``page_size`` per page, resumption tokens, ``noRecordsMatch`` when none."""
+    head = '<?xml version="1.0" encoding="UTF-8"?><OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
+    head += "<responseDate>2026-01-01T00:00:00Z</responseDate>"
+    xml_type = {"Content-Type": "text/xml;charset=utf-8"}
+
+    def respond(req: Request) -> Reply:
+        token = req.params.get("resumptionToken")
+        if token:
+            set_spec, from_date, until, start_text = token.split("|")
+            start = int(start_text)
+        else:
+            set_spec = req.params.get("set", "")
+            from_date, until, start = req.params.get("from", ""), req.params.get("until", ""), 0
+        matching = [
+            r
+            for r in records
+            if (not set_spec or set_spec in r.sets())
+            and r.datestamp >= from_date
+            and (not until or r.datestamp <= until)
+        ]
+        if not matching:
+            body = head + '<error code="noRecordsMatch">no records</error></OAI-PMH>'
+            return Reply(200, body.encode(), xml_type)
+        page = matching[start : start + page_size]
+        nxt = start + page_size
+        more = f"{set_spec}|{from_date}|{until}|{nxt}" if nxt < len(matching) else ""
+        body = head + "<ListRecords>" + "".join(r.xml() for r in page)
+        body += f'<resumptionToken cursor="{start}" completeListSize="{len(matching)}">{more}</resumptionToken>'
+        body += "</ListRecords></OAI-PMH>"
+        return Reply(200, body.encode(), xml_type)
+
+    return respond

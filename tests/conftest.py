@@ -13,6 +13,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from paperfeed.config import Settings  # noqa: E402
+from paperfeed.secret_key import ensure_secret_key  # noqa: E402
 from paperfeed.store.db import open_store  # noqa: E402
 from tests.pg import database_url_for, pg_server, pg_url  # noqa: E402,F401 - PostgreSQL fixtures
 
@@ -22,8 +23,9 @@ SHARED = REPO.parent / "shared"
 
 @pytest.fixture
 def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
-    """Settings for an isolated instance: its own data dir and SQLite file, no demo seeding, no model."""
-    return Settings(
+    """Settings for an isolated instance: its own data dir and SQLite file, no demo seeding, no model, and
+    its own secret key (generated in the data dir, as on a first start)."""
+    made = Settings(
         _env_file=None,  # type: ignore[call-arg]
         environment="test",
         data_dir=tmp_path / "data",
@@ -33,6 +35,7 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
         base_url="http://testserver",
         arxiv_request_interval=0.0,
     )
+    return ensure_secret_key(made)
 
 
 @pytest.fixture

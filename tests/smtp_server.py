@@ -38,8 +38,9 @@ class Received:
 @dataclass
 class Handler:
     """Scriptable: ``rcpt_replies``/``data_replies`` are consumed one per command ("drop" closes the
-    connection); ``bounce`` addresses always get 550; ``on_rcpt(n, address)`` runs (in the server's thread)
-    before the n-th RCPT is answered and may return seconds to stall; ``on_data`` likewise after recording."""
+    connection; for DATA, "store-drop" stores the message, then closes without replying); ``bounce``
+    addresses always get 550; ``on_rcpt(n, address)`` runs (in the server's thread) before the n-th RCPT
+    is answered and may return seconds to stall; ``on_data`` likewise after recording."""
 
     messages: list[Received] = field(default_factory=list)
     rcpt_replies: list[str] = field(default_factory=list)
@@ -69,18 +70,20 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.data_replies:
-            reply = self.data_replies.pop(0)
-            if reply == "drop":
-                server.transport.close()
-                return "421 4.4.2 closing"
-            if not reply.startswith("250"):
-                return reply
+        reply = self.data_replies.pop(0) if self.data_replies else "250"
+        if reply == "drop":
+            server.transport.close()
+            return "421 4.4.2 closing"
+        if not reply.startswith("250") and reply != "store-drop":
+            return reply
         raw = envelope.original_content or envelope.content
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         with self.lock:
             self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), msg, raw))  # type: ignore[arg-type]
             n = len(self.messages)
+        if reply == "store-drop":  # the server has the message; the client never hears so
+            server.transport.close()
+            return "250 2.0.0 never delivered to the client"
         if self.on_data is not None:
             stall = self.on_data(n)
             if stall:
@@ -143,7 +146,8 @@ def add_active(engine: Any, email_address: str, **prefs: Any) -> int:
 
 def upvote(engine: Any, paper_id: str, voters: int) -> None:
     """``voters`` distinct members upvote ``paper_id``."""
-    from paperfeed.store.accounts import add_vote, create_user, get_user_by_username
+    from paperfeed.store.users import create_user, get_user_by_username
+    from paperfeed.store.votes import add_vote
 
     with engine.begin() as conn:
         for i in range(voters):

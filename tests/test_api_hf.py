@@ -23,9 +23,11 @@ from markdown_it import MarkdownIt
 from sqlalchemy import Engine
 
 from paperfeed.config import Settings
-from paperfeed.store import accounts
 from paperfeed.store.db import open_store
 from paperfeed.store.papers import upsert_papers
+from paperfeed.store.submissions import add_submission
+from paperfeed.store.users import create_user
+from paperfeed.store.votes import add_vote
 from paperfeed.web.app import create_app
 from tests.factories import make_paper
 
@@ -67,15 +69,15 @@ def seed(engine: Engine) -> None:
     with engine.begin() as conn:
         upsert_papers(conn=conn, papers_in=papers)
         users = [
-            accounts.create_user(
+            create_user(
                 conn=conn, email=f"{n}@example.org", username=n, password_hash="x", display_name=n.title() + " L."
             )
             for n in ("ada", "bob", "cy")
         ]
         for u in users:
-            accounts.add_vote(conn=conn, user_id=u.id, paper_id="2403.00001")
-        accounts.add_vote(conn=conn, user_id=users[1].id, paper_id="2403.00002")
-        accounts.add_submission(conn=conn, paper_id="2312.00005", user_id=users[0].id, when=at(6, 8))
+            add_vote(conn=conn, user_id=u.id, paper_id="2403.00001")
+        add_vote(conn=conn, user_id=users[1].id, paper_id="2403.00002")
+        add_submission(conn=conn, paper_id="2312.00005", user_id=users[0].id, when=at(6, 8))
 
 
 def free_port() -> int:

@@ -8,8 +8,10 @@ import pytest
 from sqlalchemy import Engine
 
 from paperfeed.rank.daily import PeriodError, daily_papers, latest_daily_date, parse_month, parse_week
-from paperfeed.store import accounts as A
 from paperfeed.store.papers import upsert_papers
+from paperfeed.store.submissions import add_submission
+from paperfeed.store.users import UserPublic, create_user
+from paperfeed.store.votes import add_vote
 from tests.factories import make_paper
 from tests.pg import sqlite_only
 
@@ -31,14 +33,12 @@ def corpus(engine: Engine) -> Engine:
     ]
     with engine.begin() as conn:
         upsert_papers(conn=conn, papers_in=papers)
-        ada = A.create_user(
-            conn=conn, email="ada@example.org", username="ada", display_name="Ada L.", password_hash="x"
-        )
-        bob = A.create_user(conn=conn, email="bob@example.org", username="bob", password_hash="x")
-        A.add_submission(conn=conn, paper_id="2312.00105", user_id=ada.id, when=_at(15, 23))
+        ada = create_user(conn=conn, email="ada@example.org", username="ada", display_name="Ada L.", password_hash="x")
+        bob = create_user(conn=conn, email="bob@example.org", username="bob", password_hash="x")
+        add_submission(conn=conn, paper_id="2312.00105", user_id=ada.id, when=_at(15, 23))
         for u in (ada, bob):
-            A.add_vote(conn=conn, user_id=u.id, paper_id="2401.00101")
-        A.add_vote(conn=conn, user_id=bob.id, paper_id="pf-firstseen0001")
+            add_vote(conn=conn, user_id=u.id, paper_id="2401.00101")
+        add_vote(conn=conn, user_id=bob.id, paper_id="pf-firstseen0001")
     return engine
 
 
@@ -48,7 +48,7 @@ def test_a_day_lists_its_papers_newest_first(corpus: Engine) -> None:
     assert total == 4
     assert [e.paper.id for e in entries] == ["2312.00105", "pf-firstseen0001", "2401.00102", "2401.00101"]
     submitted = entries[0]
-    assert submitted.submitted_by == A.UserPublic("ada", "Ada L.")
+    assert submitted.submitted_by == UserPublic("ada", "Ada L.")
     assert submitted.daily_date == date(2024, 1, 15) and submitted.submitted_at == _at(15, 23)
     assert entries[1].submitted_by is None and entries[1].daily_date == date(2024, 1, 15)
     assert [e.upvotes for e in entries] == [0, 1, 0, 2] and all(e.num_comments == 0 for e in entries)

@@ -12,12 +12,16 @@ from typer.testing import CliRunner
 
 from paperfeed.cli import app
 from paperfeed.config import Settings
-from paperfeed.store import accounts as A
+from paperfeed.store import send_ledger as L
 from paperfeed.store import subscriptions as S
 from paperfeed.store.all_tables import metadata
 from paperfeed.store.db import open_store
+from paperfeed.store.library import library_add
 from paperfeed.store.papers import get_paper, upsert_papers
+from paperfeed.store.submissions import add_submission
 from paperfeed.store.transfer import table_sum
+from paperfeed.store.users import create_user
+from paperfeed.store.votes import add_vote, vote_counts
 from tests.factories import make_paper
 from tests.pg import PgServer
 
@@ -41,14 +45,14 @@ def _fill(url: str, tmp_path: Path) -> None:
         )
         upsert_papers(conn=conn, papers_in=[make_paper(id="pf-abc123", title="Renamed later")])
         upsert_papers(conn=conn, papers_in=[make_paper(id="2402.99999", title="Renamed later")])
-        user = A.create_user(conn=conn, email="ada@example.org", username="ada", password_hash="x")
-        A.add_vote(conn=conn, user_id=user.id, paper_id="2402.00001")
-        A.library_add(conn=conn, user_id=user.id, paper_id="2402.00002")
-        A.add_submission(conn=conn, paper_id="2402.00003", user_id=user.id)
+        user = create_user(conn=conn, email="ada@example.org", username="ada", password_hash="x")
+        add_vote(conn=conn, user_id=user.id, paper_id="2402.00001")
+        library_add(conn=conn, user_id=user.id, paper_id="2402.00002")
+        add_submission(conn=conn, paper_id="2402.00003", user_id=user.id)
         sub, _ = S.create_or_refresh_pending(
             conn=conn, email="bob@example.org", prefs={"topics": ["cs.CL"]}, now=datetime(2024, 5, 1, 7, 30, tzinfo=UTC)
         )
-        claim = S.claim_digest(
+        claim = L.claim_digest(
             conn=conn,
             subscriber_id=sub.id,
             period="2024-05-01",
@@ -57,7 +61,8 @@ def _fill(url: str, tmp_path: Path) -> None:
             message_id="<m@x>",
         )
         assert claim is not None
-        S.mark_sent(conn=conn, claim=claim, paper_ids=["2402.00004"], now=datetime(2024, 5, 1, 7, 32, tzinfo=UTC))
+        assert L.mark_sending(conn=conn, claim=claim)
+        L.mark_sent(conn=conn, claim=claim, paper_ids=["2402.00004"], now=datetime(2024, 5, 1, 7, 32, tzinfo=UTC))
     engine.dispose()
 
 
@@ -106,8 +111,8 @@ def test_sqlite_to_postgres_and_back(pg_server: PgServer, tmp_path: Path) -> Non
     )
     with engine.begin() as conn:
         assert get_paper(conn=conn, paper_id="pf-abc123").id == "2402.99999"  # type: ignore[union-attr]
-        assert A.create_user(conn=conn, email="eve@example.org", username="eve", password_hash="x").id == 2
-        assert A.vote_counts(conn=conn, ids=["2402.00001"]) == {"2402.00001": 1}
+        assert create_user(conn=conn, email="eve@example.org", username="eve", password_hash="x").id == 2
+        assert vote_counts(conn=conn, ids=["2402.00001"]) == {"2402.00001": 1}
         found = conn.execute(text("SELECT count(*) FROM papers WHERE search_tsv @@ 'renam'::tsquery"))
         assert found.scalar() == 1
     engine.dispose()

@@ -11,8 +11,9 @@ from fastapi.testclient import TestClient
 from lxml import etree
 
 from paperfeed.config import Settings
-from paperfeed.store import accounts
 from paperfeed.store.papers import upsert_papers
+from paperfeed.store.users import create_user
+from paperfeed.store.votes import add_vote
 from paperfeed.web.app import create_app
 from tests.factories import make_paper
 
@@ -52,9 +53,9 @@ def client(settings: Settings) -> Iterator[TestClient]:
                     make_paper(id="2401.00003", title="Last Month's Paper", published=NOW - timedelta(days=40)),
                 ],
             )
-            user = accounts.create_user(conn=conn, email="ada@example.org", username="ada", password_hash="x")
-            accounts.add_vote(conn=conn, user_id=user.id, paper_id="2401.00002")
-            accounts.add_vote(conn=conn, user_id=user.id, paper_id="2401.00001")
+            user = create_user(conn=conn, email="ada@example.org", username="ada", password_hash="x")
+            add_vote(conn=conn, user_id=user.id, paper_id="2401.00002")
+            add_vote(conn=conn, user_id=user.id, paper_id="2401.00001")
         yield c
 
 

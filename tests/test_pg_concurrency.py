@@ -19,10 +19,12 @@ import pytest
 from sqlalchemy import Engine
 
 from paperfeed.config import Settings
-from paperfeed.store import accounts as A
+from paperfeed.store.api_tokens import create_api_token
 from paperfeed.store.db import open_store
 from paperfeed.store.papers import upsert_papers
-from paperfeed.store.subscriptions import ledger_rows
+from paperfeed.store.send_ledger import ledger_rows
+from paperfeed.store.users import create_user
+from paperfeed.store.votes import vote_counts
 from tests.factories import make_paper
 from tests.smtp_server import SmtpServer, add_active, free_port, smtp, upvote  # noqa: F401
 
@@ -69,8 +71,8 @@ def tokens(pg_engine: Engine) -> list[str]:
         upsert_papers(conn=conn, papers_in=[make_paper(id=pid) for pid in PAPERS])
         out = []
         for i in range(CLIENTS):
-            user = A.create_user(conn=conn, email=f"m{i}@example.org", username=f"m{i}", password_hash="x")
-            out.append(A.create_api_token(conn=conn, user_id=user.id, name="load"))
+            user = create_user(conn=conn, email=f"m{i}@example.org", username=f"m{i}", password_hash="x")
+            out.append(create_api_token(conn=conn, user_id=user.id, name="load"))
     return out
 
 
@@ -135,7 +137,7 @@ def test_fifty_clients_four_workers_exact_vote_counts(site: str, tokens: list[st
         codes = [c for run in pool.map(lambda t: _client_run(site, t), tokens) for c in run]
     assert Counter(codes) == {200: CLIENTS * (len(PAPERS) + 3)}
     with pg_engine.connect() as conn:
-        assert A.vote_counts(conn=conn, ids=PAPERS) == dict.fromkeys(PAPERS, CLIENTS)
+        assert vote_counts(conn=conn, ids=PAPERS) == dict.fromkeys(PAPERS, CLIENTS)
     for pid in PAPERS:  # and the site says so, from whichever worker answers
         assert httpx.get(f"{site}/api/v1/papers/{pid}").json()["upvotes"] == CLIENTS
 

@@ -137,7 +137,7 @@ def test_refuses_sqlite(engine: Engine) -> None:
 
 
 def test_searcher_on_the_postgres_backend(pg_engine: Engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from paperfeed.search.service import Searcher
+    from paperfeed.search.factory import make_searcher
 
     settings = Settings(
         _env_file=None,
@@ -148,7 +148,7 @@ def test_searcher_on_the_postgres_backend(pg_engine: Engine, tmp_path) -> None: 
         embedder="none",
         search_backend="postgres",
     )
-    searcher = Searcher(engine=pg_engine, settings=settings)
+    searcher = make_searcher(engine=pg_engine, settings=settings)
     assert searcher.refresh()["lexical_docs"] == 3  # nothing to build: PostgreSQL keeps search_tsv
     results = searcher.search("graph -survey", limit=5)
     assert [h.paper.id for h in results.hits] == ["2401.00001"] and results.total == 1

@@ -70,7 +70,8 @@ def test_search_json_is_an_array_best_first_with_the_documented_fields(env: dict
     assert scores == sorted(scores, reverse=True)
     first = next(h for h in hits if h["id"] == "2301.00001")
     assert first["authors"] == ["Marie Curie", "Ada Lovelace"] and first["published"] == "2023-03-01"
-    assert "<mark>" in first["snippet"] and first["url"].startswith("https://arxiv.org/abs/2301.00001")
+    assert first["snippet"].startswith("We apply message passing graph neural networks")  # plain text, no <mark>
+    assert first["url"].startswith("https://arxiv.org/abs/2301.00001")
 
 
 def test_search_limit_offset_and_sort(env: dict[str, str]) -> None:
@@ -117,7 +118,8 @@ def test_hostile_queries_answer_cleanly(env: dict[str, str], q: str) -> None:
 def test_similar_json_excludes_the_paper_itself(env: dict[str, str]) -> None:
     code, out, _ = run(env, "similar", "2301.00001", "--json", "--limit", "3")
     hits = json.loads(out)
-    assert code == 0 and len(hits) == 3 and all(set(h) >= HIT_KEYS for h in hits)
+    # only papers related enough are listed: no padding up to --limit
+    assert code == 0 and 1 <= len(hits) <= 3 and all(set(h) >= HIT_KEYS for h in hits)
     assert "2301.00001" not in [h["id"] for h in hits]
     assert hits[0]["id"] in {"2401.00007", "2306.00006"}
     code, out, _ = run(env, "similar", "2301.00001")

@@ -15,10 +15,11 @@ from sqlalchemy import Engine
 
 from paperfeed.config import Settings
 from paperfeed.models import Author
-from paperfeed.search import service, sync
+from paperfeed.search import sync, upkeep
 from paperfeed.search.embed import EMBEDDERS_AVAILABLE
+from paperfeed.search.factory import make_searcher
 from paperfeed.search.query import QueryError
-from paperfeed.search.service import Searcher
+from paperfeed.search.service import SearchService
 from paperfeed.store.papers import upsert_papers
 from tests.factories import make_paper
 
@@ -95,9 +96,9 @@ def _store(engine: Engine, papers: list) -> None:
 
 
 @pytest.fixture
-def searcher(engine: Engine, settings: Settings) -> Searcher:
+def searcher(engine: Engine, settings: Settings) -> SearchService:
     _store(engine, [make_paper(**row) for row in CORPUS])
-    s = Searcher(engine=engine, settings=settings)
+    s = make_searcher(engine=engine, settings=settings)
     report = s.refresh()
     assert report["indexed"] == len(CORPUS) and report["lexical_docs"] == len(CORPUS)
     return s
@@ -110,14 +111,14 @@ def ids(results) -> list[str]:
 # ---------------------------------------------------------------- ranking and the query language
 
 
-def test_a_title_query_finds_its_paper_first(searcher: Searcher) -> None:
+def test_a_title_query_finds_its_paper_first(searcher: SearchService) -> None:
     for row in CORPUS:
         results = searcher.search(str(row["title"]), mode="bm25")
         assert ids(results)[0] == row["id"], row["title"]
         assert results.hits[0].reason == "lexical" and results.hits[0].score > 0
 
 
-def test_hits_carry_html_safe_snippets_with_marked_terms(searcher: Searcher, engine: Engine) -> None:
+def test_hits_carry_html_safe_snippets_with_marked_terms(searcher: SearchService, engine: Engine) -> None:
     _store(
         engine,
         [
@@ -131,37 +132,40 @@ def test_hits_carry_html_safe_snippets_with_marked_terms(searcher: Searcher, eng
     searcher.refresh()
     hit = searcher.search("script turbulence").hits[0]
     assert hit.paper.id == "2402.00008"
-    assert "<script>" not in hit.snippet and "&lt;<mark>script</mark>&gt;" in hit.snippet
-    assert "<mark>turbulence</mark>" in hit.snippet and "&amp;" in hit.snippet
+    html = hit.snippet.html()  # the snippet is data; pages and the API render it escaped, matches in <mark>
+    assert "<script>" not in html and "&lt;<mark>script</mark>&gt;" in html
+    assert "<mark>turbulence</mark>" in html and "&amp;" in html
+    assert "<script>alert(1)</script>" in hit.snippet.text and "& more" in hit.snippet.text  # plain text as is
+    assert [hit.snippet.text[s:e] for s, e in hit.snippet.marks] == ["script", "script", "turbulence"]
 
 
-def test_phrases_must_appear_as_phrases(searcher: Searcher) -> None:
+def test_phrases_must_appear_as_phrases(searcher: SearchService) -> None:
     found = ids(searcher.search('"message passing"'))
     assert set(found) == {"2301.00001", "2306.00006"}  # 2305.00005 has "passing messages", not the phrase
 
 
-def test_excluded_words_and_phrases_remove_papers(searcher: Searcher) -> None:
+def test_excluded_words_and_phrases_remove_papers(searcher: SearchService) -> None:
     assert "2306.00006" in ids(searcher.search("graph neural networks"))
     assert "2306.00006" not in ids(searcher.search("graph neural networks -survey"))
     found = ids(searcher.search('graph -"message passing"'))
     assert found == ["2401.00007"]
 
 
-def test_author_filter(searcher: Searcher) -> None:
+def test_author_filter(searcher: SearchService) -> None:
     assert set(ids(searcher.search("author:lovelace"))) == {"2301.00001", "2306.00006"}
     assert ids(searcher.search('graph author:"Alan Turing"')) == ["2401.00007"]
     assert searcher.search("author:nobody").total == 0
     assert searcher.search('author:"Curie Ada"').total == 0  # the end of one name and the start of the next
 
 
-def test_category_filter_by_category_archive_and_form_field(searcher: Searcher) -> None:
+def test_category_filter_by_category_archive_and_form_field(searcher: SearchService) -> None:
     assert set(ids(searcher.search("cat:cs.CL"))) == {"2302.00002", "2305.00005"}
     assert set(ids(searcher.search("cat:q-bio"))) == {"2301.00001", "2203.00003"}
     assert ids(searcher.search("networks", categories=["physics"])) == []
     assert set(ids(searcher.search("networks", categories=["q-bio.BM"]))) == {"2301.00001", "2203.00003"}
 
 
-def test_year_and_date_range_filters(searcher: Searcher) -> None:
+def test_year_and_date_range_filters(searcher: SearchService) -> None:
     assert set(ids(searcher.search("graph year:2023"))) == {"2301.00001", "2306.00006"}
     assert ids(searcher.search("graph year:2024")) == ["2401.00007"]
     assert set(ids(searcher.search("year:2021-2022"))) == {"2203.00003", "2104.00004"}
@@ -170,12 +174,12 @@ def test_year_and_date_range_filters(searcher: Searcher) -> None:
     assert set(ids(found)) == {"2306.00006", "2401.00007"}
 
 
-def test_filters_alone_list_newest_first(searcher: Searcher) -> None:
+def test_filters_alone_list_newest_first(searcher: SearchService) -> None:
     found = ids(searcher.search("cat:cs"))
     assert found == ["2401.00007", "2306.00006", "2305.00005", "2302.00002", "2301.00001"]
 
 
-def test_sort_by_date_and_by_query_clause(searcher: Searcher) -> None:
+def test_sort_by_date_and_by_query_clause(searcher: SearchService) -> None:
     by_date = ids(searcher.search("graph", sort="date"))
     assert by_date == ["2401.00007", "2306.00006", "2301.00001"]
     assert ids(searcher.search("graph sort:date")) == by_date
@@ -185,8 +189,9 @@ def test_sort_by_date_and_by_query_clause(searcher: Searcher) -> None:
     assert newest[0] == "2401.00007" and newest[-1] == "2203.00003" and sorted(newest) == sorted(relevance)
 
 
-def test_sort_by_trending_puts_voted_papers_first(searcher: Searcher, engine: Engine) -> None:
-    from paperfeed.store.accounts import add_vote, create_user
+def test_sort_by_trending_puts_voted_papers_first(searcher: SearchService, engine: Engine) -> None:
+    from paperfeed.store.users import create_user
+    from paperfeed.store.votes import add_vote
 
     with engine.begin() as conn:
         for n in range(3):
@@ -197,7 +202,7 @@ def test_sort_by_trending_puts_voted_papers_first(searcher: Searcher, engine: En
     assert trending[0] == "2306.00006" and sorted(trending) == sorted(relevance)
 
 
-def test_pages_are_consistent_and_total_is_exact(searcher: Searcher, engine: Engine) -> None:
+def test_pages_are_consistent_and_total_is_exact(searcher: SearchService, engine: Engine) -> None:
     _store(
         engine,
         [
@@ -218,7 +223,7 @@ def test_pages_are_consistent_and_total_is_exact(searcher: Searcher, engine: Eng
 # ---------------------------------------------------------------- hostile and empty input
 
 
-def test_empty_query_gives_a_helpful_error_not_hits(searcher: Searcher) -> None:
+def test_empty_query_gives_a_helpful_error_not_hits(searcher: SearchService) -> None:
     for q in ("", "   ", "!!! ???", "the of and"):
         results = searcher.search(q)
         assert results.hits == [] and results.total == 0 and results.error and "search" in results.error
@@ -245,11 +250,11 @@ def test_empty_query_gives_a_helpful_error_not_hits(searcher: Searcher) -> None:
         "中文 graph",
     ],
 )
-def test_hostile_queries_answer_without_raising(searcher: Searcher, q: str) -> None:
+def test_hostile_queries_answer_without_raising(searcher: SearchService, q: str) -> None:
     results = searcher.search(q)
     assert results.error or results.total >= 0
     for h in results.hits:
-        assert "<script>" not in h.snippet
+        assert "<script>" not in h.snippet.html()
 
 
 @pytest.mark.parametrize(
@@ -264,7 +269,9 @@ def test_hostile_queries_answer_without_raising(searcher: Searcher, q: str) -> N
         (dict(q="graph", date_from=date(2024, 1, 1), date_to=date(2023, 1, 1)), "date range is empty"),
     ],
 )
-def test_unreadable_values_raise_query_error_with_a_message(searcher: Searcher, kwargs: dict, message: str) -> None:
+def test_unreadable_values_raise_query_error_with_a_message(
+    searcher: SearchService, kwargs: dict, message: str
+) -> None:
     q = kwargs.pop("q")
     with pytest.raises(QueryError, match=message):
         searcher.search(q, **kwargs)
@@ -273,7 +280,7 @@ def test_unreadable_values_raise_query_error_with_a_message(searcher: Searcher, 
 # ---------------------------------------------------------------- incremental refresh
 
 
-def test_refresh_indexes_only_what_changed(searcher: Searcher, engine: Engine) -> None:
+def test_refresh_indexes_only_what_changed(searcher: SearchService, engine: Engine) -> None:
     assert searcher.refresh()["indexed"] == 0
     _store(
         engine,
@@ -291,27 +298,27 @@ def test_refresh_indexes_only_what_changed(searcher: Searcher, engine: Engine) -
 
 
 def test_new_papers_become_searchable_without_an_explicit_refresh(
-    searcher: Searcher, engine: Engine, monkeypatch: pytest.MonkeyPatch
+    searcher: SearchService, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(service, "CHECK_INTERVAL", 0.0)
+    monkeypatch.setattr(upkeep, "CHECK_INTERVAL", 0.0)
     assert searcher.search("superconducting qubits").total == 0
     _store(engine, [make_paper(id="2403.00010", title="Superconducting qubits at scale")])
     assert ids(searcher.search("superconducting qubits")) == ["2403.00010"]
 
 
 def test_a_large_backlog_is_indexed_in_the_background(
-    searcher: Searcher, engine: Engine, monkeypatch: pytest.MonkeyPatch
+    searcher: SearchService, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(service, "CHECK_INTERVAL", 0.0)
-    monkeypatch.setattr(service, "INLINE_REFRESH_MAX", 0)  # every backlog counts as a bulk ingest
+    monkeypatch.setattr(upkeep, "CHECK_INTERVAL", 0.0)
+    monkeypatch.setattr(upkeep, "INLINE_REFRESH_MAX", 0)  # every backlog counts as a bulk ingest
     _store(engine, [make_paper(title=f"Photonic crystal cavity {i}") for i in range(5)])
     searcher.search("photonic crystal")  # answers at once from the index as it is, starts the refresh
     searcher.wait_background(30)
-    monkeypatch.setattr(service, "CHECK_INTERVAL", 3600.0)
+    monkeypatch.setattr(upkeep, "CHECK_INTERVAL", 3600.0)
     assert searcher.search("photonic crystal").total == 5
 
 
-def test_changed_text_is_reindexed(searcher: Searcher, engine: Engine) -> None:
+def test_changed_text_is_reindexed(searcher: SearchService, engine: Engine) -> None:
     newer = make_paper(
         **{**CORPUS[3], "abstract": "Now about hypersonic shock waves.", "versions": [], "updated": _when(2025, 1)}
     )
@@ -334,7 +341,7 @@ def test_renamed_paper_is_found_under_its_new_id_only(engine: Engine, settings: 
             )
         ],
     )
-    s = Searcher(engine=engine, settings=settings)
+    s = make_searcher(engine=engine, settings=settings)
     s.refresh()
     assert ids(s.search("sparse autoencoders")) == ["pf-0123456789abcdef"]
     _store(
@@ -353,9 +360,9 @@ def test_renamed_paper_is_found_under_its_new_id_only(engine: Engine, settings: 
 
 
 def test_another_searcher_sees_the_same_index_without_reindexing(
-    searcher: Searcher, engine: Engine, settings: Settings
+    searcher: SearchService, engine: Engine, settings: Settings
 ) -> None:
-    other = Searcher(engine=engine, settings=settings)
+    other = make_searcher(engine=engine, settings=settings)
     assert other.refresh()["indexed"] == 0
     assert ids(other.search("protein folding"))[0] == "2203.00003"
 
@@ -366,7 +373,7 @@ def test_interrupted_refresh_resumes_where_it_stopped(
     _store(engine, [make_paper(title=f"Resumable paper {i}") for i in range(30)])
     monkeypatch.setattr(sync, "LEXICAL_BATCH", 5)
     monkeypatch.setattr(sync, "LEXICAL_COMMIT_ROWS", 10)
-    s = Searcher(engine=engine, settings=settings)
+    s = make_searcher(engine=engine, settings=settings)
     real_add, calls = s.lexical.add, []
 
     def failing_add(docs):  # the machine dies while indexing the fifth batch
@@ -379,13 +386,13 @@ def test_interrupted_refresh_resumes_where_it_stopped(
     with pytest.raises(KeyboardInterrupt):
         s.refresh()
     monkeypatch.setattr(s.lexical, "add", real_add)
-    fresh = Searcher(engine=engine, settings=settings)
+    fresh = make_searcher(engine=engine, settings=settings)
     assert fresh.lexical.count() == 20  # two commits of 10 survived
     report = fresh.refresh()
     assert report["indexed"] == 10 and report["lexical_docs"] == 30
 
 
-def test_concurrent_searches_during_refresh(searcher: Searcher, engine: Engine) -> None:
+def test_concurrent_searches_during_refresh(searcher: SearchService, engine: Engine) -> None:
     errors: list[BaseException] = []
 
     def hammer() -> None:
@@ -409,7 +416,7 @@ def test_concurrent_searches_during_refresh(searcher: Searcher, engine: Engine) 
 # ---------------------------------------------------------------- similar papers
 
 
-def test_similar_excludes_itself_and_duplicates(searcher: Searcher, engine: Engine) -> None:
+def test_similar_excludes_itself_and_duplicates(searcher: SearchService, engine: Engine) -> None:
     # Two arXiv ids with one title are kept apart by the store: a duplicate similar papers must hide.
     _store(
         engine,
@@ -428,11 +435,11 @@ def test_similar_excludes_itself_and_duplicates(searcher: Searcher, engine: Engi
     assert "2301.00001" not in found and found
     assert all("molecule property prediction" not in h.paper.title.lower() for h in hits)
     assert found[0] in {"2401.00007", "2306.00006"}
-    assert all(h.reason == "lexical" for h in hits)
+    assert all(h.reason in ("similar abstract", "same authors") for h in hits)  # factory papers share authors
     assert len(searcher.similar("2301.00001", limit=2)) == 2
 
 
-def test_similar_follows_versions_and_rejects_unknown_ids(searcher: Searcher) -> None:
+def test_similar_follows_versions_and_rejects_unknown_ids(searcher: SearchService) -> None:
     assert [h.paper.id for h in searcher.similar("2301.00001v2", limit=3)] == [
         h.paper.id for h in searcher.similar("2301.00001", limit=3)
     ]
@@ -468,17 +475,17 @@ def static_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def semantic(engine: Engine, settings: Settings, static_model: Path) -> Searcher:
+def semantic(engine: Engine, settings: Settings, static_model: Path) -> SearchService:
     _store(engine, [make_paper(**row) for row in CORPUS])
     model_settings = settings.model_copy(update={"embedder": "static", "static_model_path": str(static_model)})
-    s = Searcher(engine=engine, settings=model_settings)
+    s = make_searcher(engine=engine, settings=model_settings)
     report = s.refresh()
     assert report["embedded"] == len(CORPUS) and report["vectors"] == len(CORPUS), report
     return s
 
 
 @needs_model
-def test_hybrid_search_fuses_lexical_and_semantic_matches(semantic: Searcher) -> None:
+def test_hybrid_search_fuses_lexical_and_semantic_matches(semantic: SearchService) -> None:
     results = semantic.search("graph neural networks molecules", mode="hybrid")
     assert ids(results)[0] in {"2301.00001", "2401.00007"}
     assert results.hits[0].reason == "both"
@@ -490,7 +497,7 @@ def test_hybrid_search_fuses_lexical_and_semantic_matches(semantic: Searcher) ->
 
 
 @needs_model
-def test_semantic_candidates_obey_the_filters(semantic: Searcher) -> None:
+def test_semantic_candidates_obey_the_filters(semantic: SearchService) -> None:
     found = semantic.search("airplane aerodynamics year:2023", mode="dense")
     assert "2104.00004" not in ids(found)
     assert all(h.paper.published and h.paper.published.year == 2023 for h in found.hits)
@@ -499,9 +506,9 @@ def test_semantic_candidates_obey_the_filters(semantic: Searcher) -> None:
 
 
 @needs_model
-def test_similar_uses_vectors_and_new_papers_get_embedded(semantic: Searcher, engine: Engine) -> None:
+def test_similar_uses_vectors_and_new_papers_get_embedded(semantic: SearchService, engine: Engine) -> None:
     hits = semantic.similar("2301.00001", limit=3)
-    assert hits and all(h.reason == "semantic" for h in hits)
+    assert hits and all(h.reason in ("similar abstract", "same authors") for h in hits)
     assert "2301.00001" not in [h.paper.id for h in hits]
     assert hits[0].paper.id == "2401.00007"
     _store(engine, [make_paper(id="2405.00012", title="Aircraft wing aerodynamics in wind tunnels")])
@@ -515,7 +522,7 @@ def test_a_missing_model_degrades_to_bm25_with_a_warning(
 ) -> None:
     _store(engine, [make_paper(**row) for row in CORPUS])
     broken = settings.model_copy(update={"embedder": "static", "static_model_path": str(tmp_path / "none")})
-    s = Searcher(engine=engine, settings=broken)
+    s = make_searcher(engine=engine, settings=broken)
     report = s.refresh()
     assert report["embedded"] == 0 and "semantic search is off" in report["warning"]
     results = s.search("graph neural networks", mode="hybrid")
@@ -526,7 +533,7 @@ def test_a_missing_model_degrades_to_bm25_with_a_warning(
 
 @needs_model
 def test_a_model_change_re_embeds_and_never_mixes_spaces(
-    semantic: Searcher, engine: Engine, static_model: Path, tmp_path: Path
+    semantic: SearchService, engine: Engine, static_model: Path, tmp_path: Path
 ) -> None:
     """Another static model (other weights) in the same place: everything is embedded again, and until
     then semantic search falls back to BM25 rather than comparing vectors of two models."""
@@ -538,8 +545,8 @@ def test_a_model_change_re_embeds_and_never_mixes_spaces(
         str(other)
     )
     settings = semantic.settings.model_copy(update={"static_model_path": str(other)})
-    switched = Searcher(engine=engine, settings=settings)
-    switched._checked = time.monotonic()  # no lazy refresh: look at the index as the old model left it
+    switched = make_searcher(engine=engine, settings=settings)
+    switched.upkeep._checked = time.monotonic()  # no lazy refresh: look at the index as the old model left it
     before = switched.search("airplane aerodynamics", mode="dense")
     assert all(h.reason == "lexical" for h in before.hits)
     report = switched.refresh()

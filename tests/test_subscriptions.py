@@ -276,8 +276,10 @@ def test_preview_page_needs_a_signed_in_member(client: TestClient) -> None:
 def test_preview_page_shows_a_signed_in_member_their_next_digest(client: TestClient) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from paperfeed.store import accounts
+    from paperfeed.store.email_verification import mark_email_verified
     from paperfeed.store.papers import upsert_papers
+    from paperfeed.store.sessions import create_session
+    from paperfeed.store.users import create_user
     from paperfeed.web.security import SESSION_COOKIE
     from tests.factories import make_paper
     from tests.smtp_server import upvote
@@ -287,10 +289,58 @@ def test_preview_page_shows_a_signed_in_member_their_next_digest(client: TestCli
     paper = make_paper(title="<b>Previewed</b> Paper", published=datetime.now(UTC) - timedelta(hours=1))
     with engine.begin() as conn:
         upsert_papers(conn=conn, papers_in=[paper])
-        user = accounts.create_user(conn=conn, email="member@example.org", username="member", password_hash="x")
-        client.cookies.set(SESSION_COOKIE, accounts.create_session(conn=conn, user_id=user.id))
+        user = create_user(conn=conn, email="member@example.org", username="member", password_hash="x")
+        mark_email_verified(conn=conn, user_id=user.id, email=user.email, now=datetime.now(UTC))
+        client.cookies.set(SESSION_COOKIE, create_session(conn=conn, user_id=user.id))
     upvote(engine, paper.id, 2)
     page = client.get("/digest/preview")
     assert page.status_code == 200
     assert "&lt;b&gt;Previewed&lt;/b&gt; Paper" in page.text and "Nothing is sent" in page.text
     assert "not subscribed yet" in page.text
+
+
+def test_without_smtp_the_subscribe_page_says_mail_cannot_be_sent_and_stores_nothing(settings: Settings) -> None:
+    client = TestClient(create_app(settings))  # no PAPERFEED_SMTP_HOST / PAPERFEED_MAIL_FROM
+    page = client.get("/subscribe")
+    assert page.status_code == 200
+    assert "This instance cannot send mail yet" in page.text
+    assert "PAPERFEED_SMTP_HOST" in page.text and "PAPERFEED_MAIL_FROM" in page.text
+    assert "on its way" not in page.text and "We first send a confirmation link" not in page.text
+    form = {"email": "hopeful@example.org", "trending": "on", "topics": "diffusion", "send_hour": "7"}
+    r = client.post("/subscribe", data={**form, "csrf_token": _csrf(client, "/subscribe")})
+    assert r.status_code == 503 and "This instance cannot send mail yet" in r.text
+    assert "on its way" not in r.text and "Check your inbox" not in r.text
+    assert 'value="hopeful@example.org"' in r.text  # what the user typed is still there
+    api = client.post("/api/v1/subscriptions", json={"email": "hopeful@example.org"})
+    assert api.status_code == 503 and "cannot send mail" in api.json()["error"]
+    with client.app.state.engine.connect() as conn:  # type: ignore[attr-defined]
+        assert get_subscriber(conn=conn, email="hopeful@example.org") is None
+
+
+def test_manage_form_error_keeps_every_input_and_names_the_visible_field(
+    client: TestClient,
+    smtp: SmtpServer,  # noqa: F811
+    mail_settings: Settings,
+) -> None:
+    _active(client, smtp, "keep@example.org")
+    with client.app.state.engine.connect() as conn:  # type: ignore[attr-defined]
+        sub = get_subscriber(conn=conn, email="keep@example.org")
+    assert sub is not None and sub.trending and not sub.for_you
+    path = manage_url(mail_settings, sub).removeprefix("http://testserver")
+    typed = {
+        "topics": "\n\ncat:cs.LG\n\n  year:abc",
+        "frequency": "weekly",
+        "timezone": "Asia/Tokyo",
+        "send_hour": "21",
+    }
+    bad = client.post(path, data={"csrf_token": _csrf(client, path), **typed, "for_you": "on"})
+    assert bad.status_code == 400
+    assert "Topics, line 5: not a valid search" in bad.text and "topics.4" not in bad.text.lower()
+    assert "cat:cs.LG" in bad.text and "year:abc" in bad.text and 'value="Asia/Tokyo"' in bad.text
+    assert re.search(r'name="for_you" value="on" checked', bad.text)  # ticked as sent
+    assert not re.search(r'name="trending" value="on" checked', bad.text)  # unticked as sent
+    hour = client.post(path, data={"csrf_token": _csrf(client, path), **typed, "topics": "", "send_hour": "25"})
+    assert hour.status_code == 400 and "Hour: must be a whole hour from 0 to 23" in hour.text
+    with client.app.state.engine.connect() as conn:  # type: ignore[attr-defined]
+        after = get_subscriber(conn=conn, email="keep@example.org")
+    assert after is not None and (after.trending, after.for_you, after.topics) == (True, False, [])

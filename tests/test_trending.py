@@ -9,8 +9,10 @@ from sqlalchemy import Engine
 
 from paperfeed.rank.trending import GRAVITY, OFFSET_HOURS, gravity_score, score_papers, trending
 from paperfeed.rank.trending import WINDOWS as T_WINDOWS
-from paperfeed.store import accounts as A
 from paperfeed.store.papers import upsert_papers
+from paperfeed.store.submissions import add_submission
+from paperfeed.store.users import create_user
+from paperfeed.store.votes import add_vote
 from tests.factories import make_paper
 
 NOW = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)
@@ -25,14 +27,14 @@ def _setup(engine: Engine, papers: dict[str, tuple[float, int]], submitted: dict
             papers_in=[make_paper(id=pid, published=NOW - timedelta(hours=h)) for pid, (h, _) in papers.items()],
         )
         users = [
-            A.create_user(conn=conn, email=f"u{i}@example.org", username=f"u{i}", password_hash="x")
+            create_user(conn=conn, email=f"u{i}@example.org", username=f"u{i}", password_hash="x")
             for i in range(voters)
         ]
         for pid, (_, n) in papers.items():
             for u in users[:n]:
-                A.add_vote(conn=conn, user_id=u.id, paper_id=pid)
+                add_vote(conn=conn, user_id=u.id, paper_id=pid)
         for pid, hours in (submitted or {}).items():
-            A.add_submission(conn=conn, paper_id=pid, user_id=users[0].id, when=NOW - timedelta(hours=hours))
+            add_submission(conn=conn, paper_id=pid, user_id=users[0].id, when=NOW - timedelta(hours=hours))
 
 
 def test_score_formula() -> None:
@@ -93,10 +95,10 @@ def test_more_votes_move_a_paper_up(engine: Engine) -> None:
         assert trending(conn=conn, window="day", now=NOW)[0] == ["2403.00041", "2403.00040"]
     with engine.begin() as conn:
         extra = [
-            A.create_user(conn=conn, email=f"x{i}@example.org", username=f"x{i}", password_hash="x") for i in range(2)
+            create_user(conn=conn, email=f"x{i}@example.org", username=f"x{i}", password_hash="x") for i in range(2)
         ]
         for u in extra:
-            A.add_vote(conn=conn, user_id=u.id, paper_id="2403.00040")
+            add_vote(conn=conn, user_id=u.id, paper_id="2403.00040")
     with engine.connect() as conn:
         assert trending(conn=conn, window="day", now=NOW)[0] == ["2403.00040", "2403.00041"]
 
@@ -119,15 +121,15 @@ def test_slow_live_windows_are_cached_briefly_and_explicit_times_never(
             conn=conn,
             papers_in=[make_paper(id="2403.00060", published=recent), make_paper(id="2403.00061", published=recent)],
         )
-        u = A.create_user(conn=conn, email="c@example.org", username="c", password_hash="x")
-        A.add_vote(conn=conn, user_id=u.id, paper_id="2403.00060")
+        u = create_user(conn=conn, email="c@example.org", username="c", password_hash="x")
+        add_vote(conn=conn, user_id=u.id, paper_id="2403.00060")
     with engine.connect() as conn:  # fast query: not cached, so a new vote shows at once
         assert trending(conn=conn, window="day")[0] == ["2403.00060"]
     monkeypatch.setattr(T, "SLOW_S", 0.0)  # pretend the query is slow (a big store)
     with engine.connect() as conn:
         assert trending(conn=conn, window="day")[0] == ["2403.00060"]
     with engine.begin() as conn:
-        A.add_vote(conn=conn, user_id=u.id, paper_id="2403.00061")
+        add_vote(conn=conn, user_id=u.id, paper_id="2403.00061")
     with engine.connect() as conn:
         assert trending(conn=conn, window="day")[0] == ["2403.00060"]  # served from the cache
         assert trending(conn=conn, window="day", now=datetime.now(UTC))[0] == ["2403.00060", "2403.00061"]
@@ -147,7 +149,7 @@ def test_long_windows_are_pruned_exactly(engine: Engine) -> None:
     rng = random.Random(5)
     with engine.begin() as conn:
         users = [
-            A.create_user(conn=conn, email=f"r{i}@example.org", username=f"r{i}", password_hash="x") for i in range(40)
+            create_user(conn=conn, email=f"r{i}@example.org", username=f"r{i}", password_hash="x") for i in range(40)
         ]
         papers = [
             make_paper(
@@ -159,7 +161,7 @@ def test_long_windows_are_pruned_exactly(engine: Engine) -> None:
         upsert_papers(conn=conn, papers_in=papers)
         for p in papers:
             for u in rng.sample(users, min(40, int(rng.paretovariate(1.0)))):
-                A.add_vote(conn=conn, user_id=u.id, paper_id=p.id)
+                add_vote(conn=conn, user_id=u.id, paper_id=p.id)
     with engine.connect() as conn:
         for window in ("month", "all"):
             span = T_WINDOWS[window]

@@ -30,8 +30,11 @@ from paperfeed.cli import (  # noqa: E402
     digest_cmds,  # noqa: F401
     harvest_cmds,  # noqa: F401
     model_cmds,  # noqa: F401
+    related_cmds,  # noqa: F401
     search_cmds,  # noqa: F401
+    status_cmds,  # noqa: F401
     store_cmds,  # noqa: F401
+    users_cmds,  # noqa: F401
     web_cmds,  # noqa: F401
 )
 

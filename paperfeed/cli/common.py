@@ -12,6 +12,8 @@ from rich.markup import escape
 from sqlalchemy import Engine
 
 from paperfeed.config import Settings
+from paperfeed.secret_key import SecretKeyError, ensure_secret_key
+from paperfeed.settings_errors import SettingsError, load_settings
 from paperfeed.store.db import StoreError, open_store
 
 console = Console(stderr=True)
@@ -35,13 +37,18 @@ def set_global_db(db: str | None) -> None:
 def get_settings(db: str | None = None) -> Settings:
     """Settings from the environment, with ``--db`` (command or global) taking precedence."""
     try:
-        settings = Settings()
-    except Exception as exc:  # noqa: BLE001 - pydantic validation: one line
-        fail(f"invalid settings: {exc}".splitlines()[0])
+        settings = load_settings()
+    except SettingsError as exc:  # one line per broken rule: PAPERFEED_X: rule
+        for line in exc.lines[:-1]:
+            console.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True)
+        fail(exc.lines[-1])
     chosen = db or _global_db["db"]
     if chosen:
         settings = settings.model_copy(update={"database_url": chosen})
-    return settings
+    try:
+        return ensure_secret_key(settings)
+    except SecretKeyError as exc:
+        fail(str(exc))
 
 
 def get_engine(settings: Settings, *, seed: bool = False) -> Engine:

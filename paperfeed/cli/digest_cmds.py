@@ -1,12 +1,13 @@
-"""Digest commands: ``digest send`` (for cron), ``digest preview EMAIL`` and the long-running ``worker``."""
+"""Digest commands: ``digest send`` (for cron), ``digest status``, ``digest preview EMAIL`` and the
+long-running ``worker`` (its loop lives in :mod:`paperfeed.digest.worker`)."""
 
 from __future__ import annotations
 
-import logging
 import signal
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from sqlalchemy import Engine
@@ -18,11 +19,14 @@ from paperfeed.digest.compose import build_digest
 from paperfeed.digest.mailer import AddressError, normalise_address
 from paperfeed.digest.render import render_digest
 from paperfeed.digest.send import SendReport, send_digests
+from paperfeed.digest.status import ledger_status
+from paperfeed.digest.worker import run_worker
+from paperfeed.search.factory import make_searcher
+from paperfeed.search.protocols import Searcher
 from paperfeed.store.subscriptions import get_subscriber
 
-digest_app = typer.Typer(help="Email digests: send the due ones, preview one.", no_args_is_help=True)
+digest_app = typer.Typer(help="Email digests: send the due ones, show the ledger, preview one.", no_args_is_help=True)
 app.add_typer(digest_app, name="digest")
-log = logging.getLogger("paperfeed.worker")
 
 NowOption = Annotated[
     str | None,
@@ -40,35 +44,23 @@ def _parse_now(value: str | None) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def make_searcher(engine: Engine, settings: Settings) -> Any:
-    """The search service for topics and "for you", or None when search is not installed."""
+def digest_searcher(engine: Engine, settings: Settings) -> Searcher | None:
+    """The search service for topics and "for you", or None (with a warning) when it cannot be built."""
     try:
-        from paperfeed.search.service import Searcher
-    except ImportError:
-        return None
-    try:
-        return Searcher(engine=engine, settings=settings)
+        return make_searcher(engine=engine, settings=settings)
     except Exception as exc:  # noqa: BLE001 - topics need search; trending does not
         console.print(f"[yellow]warning:[/yellow] search unavailable, topics are skipped: {exc}")
         return None
 
 
-def _summary(report: SendReport) -> str:
-    if report.dry_run:
-        head = f"dry run: {report.would_send} digests written, nothing sent or recorded"
-    else:
-        head = f"sent {report.sent}, failed {report.failed}"
-    parts = [
-        f"skipped {report.skipped} (not due {report.not_due}, already sent {report.already_sent}, "
-        f"in progress elsewhere {report.in_progress}, empty {report.empty})"
-    ]
-    if report.bounced:
-        parts.append(f"bounced {report.bounced}, suspended {report.suspended}")
-    if report.not_attempted:
-        parts.append(f"not attempted {report.not_attempted} (retried next run)")
-    if report.resent_uncertain:
-        parts.append(f"resent after an interrupted DATA {report.resent_uncertain}")
-    return head + ", " + ", ".join(parts)
+def _warn_uncertain(report: SendReport) -> None:
+    """Uncertain digests need a person: say so on stderr whatever the output format."""
+    if report.uncertain:
+        print(
+            f"warning: {report.uncertain} digest(s) may or may not have been delivered (the connection broke after "
+            "SMTP DATA started); they are not resent. See `paperfeed digest status`.",
+            file=sys.stderr,
+        )
 
 
 @digest_app.command("send")
@@ -96,7 +88,7 @@ def send(
     report = send_digests(
         engine=engine,
         settings=settings,
-        searcher=make_searcher(engine, settings),
+        searcher=digest_searcher(engine, settings),
         now=moment,
         dry_run=dry_run,
         only_email=only,
@@ -106,13 +98,38 @@ def send(
     else:
         if report.due == 0:
             typer.echo("nothing due: no active subscriber has reached their sending hour for a new period")
-        typer.echo(_summary(report))
+        typer.echo(report.summary())
         for err in report.errors[:20]:
             console.print(f"[yellow]failed[/yellow] {err['email']} ({err['period']}): {err['error']}", highlight=False)
         for path in report.written[:20]:
             typer.echo(f"wrote {path}")
+    _warn_uncertain(report)
     if report.failed:
         raise typer.Exit(1)
+
+
+@digest_app.command("status")
+def status(
+    period: Annotated[
+        str | None, typer.Option("--period", metavar="PERIOD", help="Only this period (2026-11-23 or 2026-W48).")
+    ] = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Show the send ledger: digests sent, uncertain (never resent), exhausted, failed and in progress."""
+    settings = get_settings(db)
+    state = ledger_status(engine=get_engine(settings), period=period)
+    if as_json:
+        print_json(state.as_dict())
+        return
+    scope = f"period {period}" if period else "all periods"
+    typer.echo(
+        f"{scope}: sent {state.sent}, uncertain {state.uncertain}, exhausted {state.exhausted}, "
+        f"failed {state.failed} (retried next run), in progress {state.in_progress}"
+    )
+    typer.echo("subscribers: " + ", ".join(f"{k} {v}" for k, v in state.subscribers.items()))
+    for row in state.needs_attention:
+        typer.echo(f"{row['status']:<9} {row['email']} ({row['period']}, {row['attempts']} attempts): {row['error']}")
 
 
 @digest_app.command("preview")
@@ -133,7 +150,9 @@ def preview(
         sub = get_subscriber(conn=conn, email=address)
         if sub is None:
             fail(f"no subscriber with address {address}")
-        digest = build_digest(conn=conn, searcher=make_searcher(engine, settings), subscriber=sub, now=_parse_now(now))
+        digest = build_digest(
+            conn=conn, searcher=digest_searcher(engine, settings), subscriber=sub, now=_parse_now(now)
+        )
     if digest.is_empty:
         typer.echo(f"nothing to send to {address} now (status {sub.status}): no new papers for them")
         return
@@ -162,7 +181,7 @@ def worker(
         fail("email is not configured: set PAPERFEED_SMTP_HOST and PAPERFEED_MAIL_FROM")
     skew = _parse_now(now) - datetime.now(UTC) if now else timedelta(0)
     engine = get_engine(settings)
-    searcher = make_searcher(engine, settings)
+    searcher = digest_searcher(engine, settings)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -173,25 +192,14 @@ def worker(
     signal.signal(signal.SIGINT, on_signal)
     limit = 1 if once else max_cycles
     console.print(f"worker: checking for due digests every {interval:g}s")
-    cycles = 0
-    while not stop.is_set():
-        _cycle(engine, settings, searcher, datetime.now(UTC) + skew, stop, verbose=limit is not None)
-        cycles += 1
-        if limit is not None and cycles >= limit:
-            break
-        stop.wait(interval)
+    cycles = run_worker(
+        engine=engine,
+        settings=settings,
+        searcher=searcher,
+        interval=interval,
+        stop=stop,
+        say=lambda line: console.print(line, highlight=False),
+        max_cycles=limit,
+        skew=skew,
+    )
     console.print(f"worker: stopped after {cycles} cycle{'s' if cycles != 1 else ''}")
-
-
-def _cycle(
-    engine: Engine, settings: Settings, searcher: Any, moment: datetime, stop: threading.Event, verbose: bool
-) -> None:
-    """One scheduler pass; a failure is reported and the worker keeps running (the ledger keeps it safe).
-    A pass that did nothing is only reported when ``verbose`` (bounded runs)."""
-    try:
-        report = send_digests(engine=engine, settings=settings, searcher=searcher, now=moment, should_stop=stop.is_set)
-    except Exception as exc:  # noqa: BLE001 - keep the scheduler alive
-        console.print(f"[red]worker: run failed:[/red] {exc}")
-        return
-    if verbose or report.sent or report.failed:
-        console.print(f"worker {report.now}: {_summary(report)}", highlight=False)

@@ -21,9 +21,11 @@ def command_paths() -> Iterator[list[str]]:
 
     def walk(cmd: click.Command, path: list[str]) -> Iterator[list[str]]:
         yield path
-        if isinstance(cmd, click.Group):
-            for name in sorted(cmd.commands):
-                yield from walk(cmd.commands[name], [*path, name])
+        # typer >= 0.26 builds its groups on its own copy of click: look for sub-commands, not a class
+        children = getattr(cmd, "commands", None)
+        if isinstance(children, dict):
+            for name in sorted(children):
+                yield from walk(children[name], [*path, name])
 
     yield from walk(root, [])
 

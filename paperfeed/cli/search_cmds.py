@@ -1,10 +1,9 @@
-"""Search commands: ``paperfeed index``, ``search``, ``similar`` and ``eval``, thin wrappers over
-:class:`paperfeed.search.service.Searcher` and :mod:`paperfeed.search.evaluate`."""
+"""Search commands: ``paperfeed index``, ``search``, ``similar`` and ``eval``, thin wrappers over the
+searcher (:func:`paperfeed.search.factory.make_searcher`) and :mod:`paperfeed.search.evaluate`."""
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,13 +17,16 @@ from sqlalchemy import Engine
 from paperfeed.cli import app
 from paperfeed.cli.common import DbOption, JsonOption, console, fail, get_engine, get_settings, print_json
 from paperfeed.config import Settings
+from paperfeed.links import safe_url
 from paperfeed.models import SearchHit
+from paperfeed.search import spelling
 from paperfeed.search.dense import DenseIndexError
 from paperfeed.search.embed import EMBEDDER_NAMES, EmbedderError, get_embedder
+from paperfeed.search.factory import make_searcher
 from paperfeed.search.hybrid import MODES
 from paperfeed.search.lexical import LexicalIndexError
+from paperfeed.search.protocols import Searcher
 from paperfeed.search.query import SORTS, QueryError
-from paperfeed.search.service import Searcher
 from paperfeed.search.sync import Progress as RefreshProgress
 from paperfeed.search.vectors import VectorStoreError
 
@@ -34,7 +36,6 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 # A query-time refresh embeds at most this many pending papers; beyond, `paperfeed index` is the place.
 CLI_EMBED_LIMIT = 5_000
-_TAG = re.compile(r"<[^>]+>")
 
 ModelOption = Annotated[
     str | None, typer.Option("--model", help="Embedding model: minilm, static or none (default: PAPERFEED_EMBEDDER).")
@@ -73,17 +74,57 @@ def _searcher(engine: Engine, settings: Settings, model: str | None, *, explicit
         except EmbedderError as exc:
             fail(str(exc))
     try:
-        return Searcher(engine=engine, settings=settings, model=name, embedder=embedder)
+        return make_searcher(engine=engine, settings=settings, model=name, embedder=embedder)
     except (LexicalIndexError, OSError, ValueError) as exc:
         fail(f"cannot open the search index in {settings.index_dir}: {exc}")
 
 
+CheckOption = Annotated[
+    bool,
+    typer.Option(
+        "--check",
+        help="Only check the index files against their checksums and report; exit 1 when any is damaged.",
+    ),
+]
+
+
+def _check(settings: Settings, engine: Engine, as_json: bool) -> None:
+    """``paperfeed index --check``: every index folder verified (every file's checksum), then the figures."""
+    from paperfeed.search.status import check_folders, index_status
+
+    folders = check_folders(settings, full=True)
+    damaged = [f for f in folders if f["status"] == "damaged"]
+    report = {**index_status(settings, engine), "folders": folders}
+    if damaged:
+        report["state"] = "damaged"
+    if as_json:
+        print_json(report)
+    else:
+        for f in folders:
+            typer.echo(f"{f['status']:<10} {f['path']}" + (f": {f['problem']}" if f["problem"] else ""))
+        typer.echo(
+            f"state: {report['state']}; {report['lexical_docs']} of {report['papers']} papers in the keyword index, "
+            f"{report['vectors']} with vectors ({report['model']})"
+        )
+    if damaged:
+        console.print(
+            "[red]error:[/red] damaged index files; `paperfeed index` (or a running server) rebuilds them",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+
+
 @app.command()
-def index(model: ModelOption = None, db: DbOption = None, as_json: JsonOption = False) -> None:
+def index(
+    model: ModelOption = None, db: DbOption = None, as_json: JsonOption = False, check: CheckOption = False
+) -> None:
     """Build or refresh the search indexes (BM25 and embeddings) for papers added or changed since the
-    last run. Resumable: an interrupted run continues where it stopped."""
+    last run. Resumable: an interrupted run continues where it stopped. Damaged index files are rebuilt."""
     settings = get_settings(db)
-    engine = get_engine(settings, seed=True)
+    engine = get_engine(settings, seed=not check)  # --check only reads
+    if check:
+        _check(settings, engine, as_json)
+        return
     searcher = _searcher(engine, settings, model, explicit=model is not None)
     try:
         with _progress_bars() as progress:
@@ -138,8 +179,8 @@ def hit_json(hit: SearchHit, settings: Settings) -> dict[str, Any]:
         "authors": p.author_names,
         "published": p.published.date().isoformat() if p.published else None,
         "categories": p.categories,
-        "snippet": hit.snippet,
-        "url": p.abs_url or f"{settings.base_url.rstrip('/')}/papers/{p.id}",
+        "snippet": hit.snippet.text,  # plain text: the CLI is not HTML
+        "url": safe_url(p.abs_url) or f"{settings.base_url.rstrip('/')}/papers/{p.id}",
     }
 
 
@@ -150,9 +191,8 @@ def _print_hits(hits: list[SearchHit], start: int = 1) -> None:
         authors = ", ".join(p.author_names[:4]) + (" et al." if len(p.author_names) > 4 else "")
         typer.echo(f"{n:>3}. {p.title}")
         typer.echo(f"     {p.id} | {when} | {authors or 'unknown authors'} | {h.reason} {h.score:.4g}")
-        text = _TAG.sub("", h.snippet).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-        if text:
-            typer.echo(f"     {text}")
+        if h.snippet:
+            typer.echo(f"     {h.snippet.text}")
 
 
 @app.command()
@@ -176,12 +216,22 @@ def search(
     _choice("--sort", sort, SORTS)
     settings = get_settings(db)
     searcher = _ready_searcher(settings, db)
+    spelling.wait_for_vocabulary(None)  # a one-shot command waits for the spelling vocabulary, however long
     try:
-        results = searcher.search(query, limit=limit, offset=offset, mode=mode, sort=sort)
+        results = searcher.search(query, limit=limit, offset=offset, mode=mode, sort=sort, spell=True)
     except (QueryError, ValueError) as exc:
         fail(str(exc))
     if results.error:
         fail(results.error)
+    if results.suggestion:  # on stderr: stdout (--json) stays the results only
+        shown_for = f"; showing results for it (few or no papers contain the words of {query!r})"
+        console.print(
+            f"did you mean: {escape(results.suggestion)}{escape(shown_for) if results.corrected else ''}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if results.warning:  # never silently degraded: vectors being built, no model, damaged index files
+        console.print(f"[yellow]warning:[/yellow] {escape(results.warning)}", highlight=False, soft_wrap=True)
     if as_json:
         print_json([hit_json(h, settings) for h in results.hits])
         return

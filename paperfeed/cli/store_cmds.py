@@ -22,6 +22,7 @@ from paperfeed.cli.common import DbOption, JsonOption, console, fail, get_engine
 from paperfeed.ingest.formats import FORMATS
 from paperfeed.ingest.paperfeed_jsonl import paper_to_json, write_jsonl
 from paperfeed.ingest.run import IngestError, ingest_paths
+from paperfeed.links import safe_url
 from paperfeed.store.db import StoreError, open_store, upgrade
 from paperfeed.store.papers import get_paper, iter_papers, paper_stats
 
@@ -65,6 +66,11 @@ def ingest(
         )
     if len(report.rejected) > 50:
         console.print(f"... and {len(report.rejected) - 50} more rejected records (use --json for all)")
+    for n in report.notes[:50]:
+        console.print(f"[yellow]note[/yellow] {escape(n['id'])}: {escape(n['note'])}", highlight=False, soft_wrap=True)
+    if len(report.notes) > 50:
+        console.print(f"... and {len(report.notes) - 50} more notes (use --json for all)")
+    dropped = f", {len(report.notes)} unsafe links dropped" if report.notes else ""
     deleted = (
         f", deleted upstream {report.deleted} ({report.withdrawn} stored papers marked withdrawn)"
         if report.deleted
@@ -72,7 +78,7 @@ def ingest(
     )
     typer.echo(
         f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
-        f"rejected {len(report.rejected)}{deleted}"
+        f"rejected {len(report.rejected)}{dropped}{deleted}"
     )
 
 
@@ -152,11 +158,11 @@ def show(
     typer.echo("")
     typer.echo(paper.abstract)
     for label, url in (
-        ("abs", paper.abs_url),
-        ("pdf", paper.pdf_url),
+        ("abs", safe_url(paper.abs_url)),
+        ("pdf", safe_url(paper.pdf_url)),
         ("doi", paper.doi),
-        ("code", paper.code_url),
-        ("project", paper.project_url),
+        ("code", safe_url(paper.code_url)),
+        ("project", safe_url(paper.project_url)),
     ):
         if url:
             typer.echo(f"{label}: {url}")

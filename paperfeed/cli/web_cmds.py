@@ -10,6 +10,7 @@ import typer
 
 from paperfeed.cli import app
 from paperfeed.cli.common import DbOption, console, fail, get_engine, get_settings
+from paperfeed.ingest.arxiv_sets import parse_follow
 
 
 def _check_port(host: str, port: int) -> None:
@@ -39,12 +40,30 @@ def serve(
     db: DbOption = None,
     workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes.")] = 1,
     reload: Annotated[bool, typer.Option("--reload", help="Restart on code changes (development).")] = False,
+    follow: Annotated[
+        str | None,
+        typer.Option(
+            "--follow",
+            metavar="CATEGORIES",
+            help="Follow arXiv: harvest these categories (e.g. cs.LG,cs.CL) on start and after each "
+            "announcement (default: PAPERFEED_FOLLOW). One worker harvests, whatever --workers says.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the web site, the JSON API (/docs) and the feeds. An empty store gets the demo corpus."""
     import uvicorn
 
+    from paperfeed.web.request_deadline import DeadlineH11Protocol, protocol_with_timeout
+
     _check_port(host, port)
     settings = get_settings(db)
+    if follow is not None:
+        try:
+            settings = settings.model_copy(update={"follow": ",".join(parse_follow(follow))})
+        except ValueError as exc:
+            fail(f"--follow: {exc}")
+        os.environ["PAPERFEED_FOLLOW"] = settings.follow  # workers build their own settings
     # Open (migrate, seed) once here so workers start on a ready store and errors are one clear line.
     get_engine(settings, seed=True).dispose()
     if db or settings.database_url:
@@ -52,6 +71,8 @@ def serve(
         os.environ["PAPERFEED_DATABASE_URL"] = settings.database_url
     shown = f"[{host}]" if ":" in host else host
     console.print(f"Paperfeed on http://{shown}:{port}  (API docs at /docs)", highlight=False)
+    if settings.follow:
+        console.print(f"Following arXiv {settings.follow} (state at /status)", highlight=False)
     if workers > 1 or reload:
         uvicorn.run(
             "paperfeed.web.app:create_app",
@@ -61,9 +82,17 @@ def serve(
             workers=None if reload else workers,
             reload=reload,
             log_level="info",
-            proxy_headers=True,
+            proxy_headers=False,  # forwarded headers: only from PAPERFEED_TRUSTED_PROXIES (web/proxies.py)
+            http=DeadlineH11Protocol,  # PAPERFEED_REQUEST_TIMEOUT, read by each worker (web/request_deadline.py)
         )
         return
     from paperfeed.web.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=True)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=False,
+        http=protocol_with_timeout(settings.request_timeout),  # slow clients: 408 and closed
+    )

@@ -10,14 +10,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Connection
 
-from paperfeed.models import Paper
-from paperfeed.rank.foryou import is_new
+from paperfeed.models import Paper, SearchResults
+from paperfeed.rank.foryou import DenseLike, is_new
+from paperfeed.search.protocols import Searcher
 from paperfeed.store.papers import get_papers
-from paperfeed.store.subscriptions import Subscriber, sent_paper_ids
+from paperfeed.store.send_ledger import sent_paper_ids
+from paperfeed.store.subscriptions import Subscriber
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +87,10 @@ def trending_window(since: datetime, now: datetime) -> str:
 def build_digest(
     *,
     conn: Connection,
-    searcher: Any,
+    searcher: Searcher | None,
     subscriber: Subscriber,
     now: datetime,
-    dense: Any = None,
+    dense: DenseLike | None = None,
     cache: ComposeCache | None = None,
 ) -> Digest:
     """The digest ``subscriber`` would get at ``now`` (possibly empty: then it is not sent)."""
@@ -127,7 +128,7 @@ def _trending(conn: Connection, cache: ComposeCache, since: datetime, now: datet
     return cache.trending[window]
 
 
-def _topic(searcher: Any, cache: ComposeCache, topic: str, since: datetime) -> list[Paper]:
+def _topic(searcher: Searcher | None, cache: ComposeCache, topic: str, since: datetime) -> list[Paper]:
     """New papers matching a saved search, best match first; a failing query yields nothing.
 
     The newest matches are asked for (``sort="date"``), so a new paper is found even when older papers
@@ -145,7 +146,7 @@ def _topic(searcher: Any, cache: ComposeCache, topic: str, since: datetime) -> l
     return cache.topics[key]
 
 
-def _search_newest(searcher: Any, topic: str) -> Any:
+def _search_newest(searcher: Searcher, topic: str) -> SearchResults | None:
     try:
         try:
             return searcher.search(topic, limit=TOPIC_DEPTH, offset=0, sort="date")
@@ -156,7 +157,14 @@ def _search_newest(searcher: Any, topic: str) -> Any:
         return None
 
 
-def _for_you(conn: Connection, searcher: Any, dense: Any, digest: Digest, taken: set[str], since: datetime) -> None:
+def _for_you(
+    conn: Connection,
+    searcher: Searcher | None,
+    dense: DenseLike | None,
+    digest: Digest,
+    taken: set[str],
+    since: datetime,
+) -> None:
     from paperfeed.rank.foryou import recommend
 
     assert digest.subscriber.user_id is not None

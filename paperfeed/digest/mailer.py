@@ -3,6 +3,11 @@
 - Transient failures (4xx replies, refused or dropped connections) are retried with exponential backoff
   and jitter, reconnecting when needed; after ``retries`` more tries the send fails as transient.
 - Permanent failures (5xx replies) are not retried: they raise :class:`PermanentFailure` (a bounce).
+- Once the DATA command has gone out, a broken connection (no reply) is never retried: the server may
+  have the message, so :class:`UncertainDelivery` is raised and the caller records it. A *reply* that
+  refuses the data (4xx/5xx) is definite: nothing was delivered, so it is treated like any other reply.
+- ``before_data`` may veto the DATA command (returns False: :class:`Aborted`, nothing sent) and
+  ``after_refusal`` hears that a started DATA was refused with a reply.
 - At most ``rate`` messages per second are handed to the server (``PAPERFEED_MAIL_RATE_LIMIT``; 0 = no bound).
 - Addresses and header values are checked before anything is built: CR, LF and NUL are refused outright,
   so ``"x@y\\r\\nBcc: z"`` can never add a header or a recipient.
@@ -50,6 +55,15 @@ class PermanentFailure(SendFailure):
 
 class ConnectFailure(TransientFailure):
     """The server could not be reached at all (down, refused, TLS or login failure)."""
+
+
+class UncertainDelivery(SendFailure):
+    """DATA started and the connection broke before the server answered: it may or may not have the
+    message. Never retried."""
+
+
+class Aborted(SendFailure):
+    """``before_data`` said no (the caller no longer holds the right to send): nothing was sent."""
 
 
 def check_header_value(value: str, field: str) -> str:
@@ -179,46 +193,63 @@ class Mailer:
                 self.sleep(wait)
             self._next_at = max(self._next_at, time.monotonic()) + self.interval
 
-    def send(self, msg: EmailMessage, *, before_data: Callable[[], None] | None = None) -> None:
-        """Deliver ``msg`` to its ``To``; retry transient failures; raise Permanent/TransientFailure."""
+    def send(
+        self,
+        msg: EmailMessage,
+        *,
+        before_data: Callable[[], bool] | None = None,
+        after_refusal: Callable[[], None] | None = None,
+    ) -> None:
+        """Deliver ``msg`` to its ``To``; retry transient failures that happened before DATA or were
+        answered; raise Permanent/TransientFailure, :class:`UncertainDelivery` or :class:`Aborted`."""
         last: SendFailure | None = None
         for attempt in range(self.retries + 1):
             if attempt:
                 self.sleep(self.backoff * (2 ** (attempt - 1)) * (0.5 + random.random()))
             self._throttle()
             try:
-                self._send_once(msg, before_data)
+                self._send_once(msg, before_data, after_refusal)
                 return
-            except PermanentFailure:
-                raise
             except TransientFailure as exc:
                 last = exc
         assert last is not None
         raise last
 
-    def _send_once(self, msg: EmailMessage, before_data: Callable[[], None] | None) -> None:
+    def _send_once(
+        self,
+        msg: EmailMessage,
+        before_data: Callable[[], bool] | None,
+        after_refusal: Callable[[], None] | None,
+    ) -> None:
         if self._smtp is None:
             self._smtp = self._connect()
         smtp = self._smtp
         sender = sender_address(self.settings)
         rcpt = str(msg["To"])
+        data_started = False
         try:
             code, resp = smtp.mail(sender)
             _check(code, resp, "MAIL FROM")
             code, resp = smtp.rcpt(rcpt)
             _check(code, resp, "RCPT TO", ok=(250, 251))
-            if before_data is not None:
-                before_data()
+            if before_data is not None and not before_data():
+                raise Aborted("not sent: this sender no longer holds the claim")
+            data_started = True
             code, resp = smtp.data(msg.as_bytes(policy=POLICY))  # raises only if DATA itself is refused
             _check(code, resp, "end of DATA")
         except smtplib.SMTPDataError as exc:
             self._reset(exc.smtp_code)
+            _refused(after_refusal)
             raise _failure(exc.smtp_code, f"DATA: {exc.smtp_code} {_text(exc.smtp_error)}") from exc
         except SendFailure as exc:
             self._reset(exc.code)
+            if data_started:
+                _refused(after_refusal)
             raise
         except (smtplib.SMTPServerDisconnected, smtplib.SMTPResponseException, OSError) as exc:
             self._drop()
+            if data_started:
+                raise UncertainDelivery(f"connection lost after DATA started, no reply from the server: {exc}") from exc
             raise TransientFailure(f"connection lost: {exc}") from exc
 
     def _reset(self, code: int | None) -> None:
@@ -235,6 +266,11 @@ class Mailer:
         if self._smtp is not None:
             self._smtp.close()
             self._smtp = None
+
+
+def _refused(after_refusal: Callable[[], None] | None) -> None:
+    if after_refusal is not None:
+        after_refusal()
 
 
 def _text(raw: bytes | str) -> str:

@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from paperfeed.config import Settings
 from paperfeed.digest.compose import Digest
 from paperfeed.digest.tokens import MAX_AGE, make_token
+from paperfeed.links import safe_url
 from paperfeed.store.subscriptions import Subscriber
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -85,6 +86,7 @@ def digest_context(*, digest: Digest, settings: Settings) -> dict[str, object]:
     for s in digest.sections:
         items = [
             {
+                "id": i.paper.id,
                 "title": clean_line(i.paper.title, 400),
                 "authors": clean_line(
                     ", ".join(i.paper.author_names[:6]) + (", et al." if len(i.paper.authors) > 6 else ""), 300
@@ -92,8 +94,8 @@ def digest_context(*, digest: Digest, settings: Settings) -> dict[str, object]:
                 "summary": _summary(i.paper.abstract),
                 "reason": clean_line(i.reason, 300),
                 "url": paper_url(settings, i.paper.id),
-                "abs_url": i.paper.abs_url if (i.paper.abs_url or "").startswith("http") else None,
-                "pdf_url": i.paper.pdf_url if (i.paper.pdf_url or "").startswith("http") else None,
+                "abs_url": safe_url(i.paper.abs_url),
+                "pdf_url": safe_url(i.paper.pdf_url),
             }
             for i in s.items
         ]

@@ -1,20 +1,16 @@
 """Send every due digest exactly once per period: compose, claim in the ledger, SMTP, settle.
 
 Per due subscriber: compose (read only; an empty digest is skipped and claims nothing), claim the
-(subscriber, period) ledger row (atomic INSERT, or compare-and-set takeover of a failed row or of a claim
-whose sender died), mark it ``sending`` right before the SMTP DATA command, and mark it ``sent`` right after
-the server accepted the message. A crash anywhere but between DATA and that last commit leaves a row that
-is provably unsent (``claimed``) or absent, and the next run sends it once. See ``docs/digest.md``.
+(subscriber, period) ledger row (:mod:`paperfeed.digest.claims`), then deliver it
+(:mod:`paperfeed.digest.deliver`): ``sending`` just before the SMTP DATA command, ``sent`` right after the
+server accepted the message, ``uncertain`` if the connection broke in between. Once DATA has started a
+digest is never sent again automatically. See ``docs/digest.md``.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import socket
-import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,61 +18,70 @@ from typing import Any
 from sqlalchemy import Engine
 
 from paperfeed.config import Settings
+from paperfeed.digest.claims import claim_for, worker_name
 from paperfeed.digest.compose import ComposeCache, Digest, build_digest
-from paperfeed.digest.mailer import (
-    AddressError,
-    ConnectFailure,
-    Mailer,
-    PermanentFailure,
-    TransientFailure,
-    build_message,
-    make_message_id,
-)
+from paperfeed.digest.deliver import DeliveryCounts, deliver
+from paperfeed.digest.mailer import AddressError, ConnectFailure, Mailer, build_message, make_message_id
 from paperfeed.digest.render import render_digest
 from paperfeed.digest.schedule import due_period
-from paperfeed.store.subscriptions import (
-    Claim,
-    Subscriber,
-    claim_digest,
-    ledger_row,
-    list_subscribers,
-    mark_failed,
-    mark_sending,
-    mark_sent,
-    settled_subscriber_ids,
-    take_over,
-)
+from paperfeed.rank.foryou import DenseLike
+from paperfeed.search.protocols import Searcher
+from paperfeed.store.send_ledger import final_statuses
+from paperfeed.store.subscriptions import Subscriber, list_subscribers
 
-log = logging.getLogger(__name__)
 STALE_AFTER = timedelta(minutes=15)
 MAX_ATTEMPTS = 8
 SUSPEND_AFTER = 3
 
 
 @dataclass
-class SendReport:
-    """What one run did. ``skipped`` = not due + already sent this period + held by another sender + empty."""
+class SendReport(DeliveryCounts):
+    """What one run did. ``skipped`` = not due + already final this period (sent, uncertain, exhausted) +
+    held by another sender + empty. ``uncertain``/``exhausted`` count rows that became so in this run."""
 
-    now: str
-    dry_run: bool
-    sent: int = 0
+    now: str = ""
+    dry_run: bool = False
     skipped: int = 0
-    failed: int = 0
     due: int = 0
     not_due: int = 0
     already_sent: int = 0
-    in_progress: int = 0
+    already_uncertain: int = 0
+    already_exhausted: int = 0
     empty: int = 0
-    bounced: int = 0
-    suspended: int = 0
-    resent_uncertain: int = 0
+    resent_uncertain: int = 0  # always 0: a digest whose DATA started is never sent again
     not_attempted: int = 0
     would_send: int = 0
     written: list[str] = field(default_factory=list)
-    errors: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        order = ("now", "dry_run", "sent", "skipped", "failed", "uncertain", "exhausted", "due", "not_due")
+        data = asdict(self)
+        return {**{k: data[k] for k in order}, **{f.name: data[f.name] for f in fields(self) if f.name not in order}}
+
+    def summary(self) -> str:
+        """One line for people: what was sent, failed, skipped and why."""
+        if self.dry_run:
+            head = f"dry run: {self.would_send} digests written, nothing sent or recorded"
+        else:
+            head = f"sent {self.sent}, failed {self.failed}"
+        parts = [
+            f"skipped {self.skipped} (not due {self.not_due}, already sent {self.already_sent}, "
+            f"in progress elsewhere {self.in_progress}, empty {self.empty})"
+        ]
+        if self.uncertain:
+            parts.append(f"uncertain {self.uncertain} (DATA started, no answer from the server; not resent)")
+        if self.exhausted:
+            parts.append(f"exhausted {self.exhausted} (gave up after {MAX_ATTEMPTS} attempts)")
+        if self.already_uncertain or self.already_exhausted:
+            parts.append(
+                f"left alone {self.already_uncertain} uncertain and {self.already_exhausted} exhausted from "
+                "earlier runs (see `paperfeed digest status`)"
+            )
+        if self.bounced:
+            parts.append(f"bounced {self.bounced}, suspended {self.suspended}")
+        if self.not_attempted:
+            parts.append(f"not attempted {self.not_attempted} (retried next run)")
+        return head + ", " + ", ".join(parts)
 
 
 @dataclass
@@ -85,54 +90,7 @@ class SendOptions:
     max_attempts: int = MAX_ATTEMPTS
     suspend_after: int = SUSPEND_AFTER
     outbox: Path | None = None
-    worker: str = field(default_factory=lambda: worker_name())
-
-
-def worker_name() -> str:
-    """``host:pid:run``: lets a later run on this host see that the claiming process is gone."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def _owner_dead(claimed_by: str, me: str) -> bool:
-    """True when the claim's owner is a process on this host that no longer runs."""
-    try:
-        host, pid_text, _run = claimed_by.rsplit(":", 2)
-        pid = int(pid_text)
-    except ValueError:
-        return False
-    if host != me.rsplit(":", 2)[0]:
-        return False
-    if pid == os.getpid():
-        return claimed_by != me  # an earlier run in this very process that did not settle
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except (PermissionError, OSError):
-        return False
-    return False
-
-
-def _claim(engine: Engine, sub: Subscriber, period: str, message_id: str, opts: SendOptions) -> Claim | None:
-    """Own this (subscriber, period) or learn that someone else does / did."""
-    wall = datetime.now(UTC)
-    with engine.begin() as conn:
-        claim = claim_digest(
-            conn=conn, subscriber_id=sub.id, period=period, worker=opts.worker, now=wall, message_id=message_id
-        )
-        if claim is not None:
-            return claim
-        row = ledger_row(conn=conn, subscriber_id=sub.id, period=period)
-        if row is None or row["status"] == "sent":
-            return None
-        retryable = (
-            row["status"] == "failed"
-            or _owner_dead(row["claimed_by"], opts.worker)
-            or row["claimed_at"] < wall - opts.stale_after
-        )
-        if not retryable:
-            return None
-        return take_over(conn=conn, row=row, worker=opts.worker, now=wall, max_attempts=opts.max_attempts)
+    worker: str = field(default_factory=worker_name)
 
 
 def _write_eml(outbox: Path, period: str, sub: Subscriber, data: bytes) -> Path:
@@ -145,49 +103,18 @@ def _write_eml(outbox: Path, period: str, sub: Subscriber, data: bytes) -> Path:
     return path
 
 
-def _deliver(
-    engine: Engine, mailer: Mailer, claim: Claim, digest: Digest, msg: Any, opts: SendOptions, report: SendReport
-) -> None:
-    """SMTP for one claimed digest and the ledger bookkeeping around it; raises ConnectFailure to abort."""
-
-    def before_data() -> None:
-        with engine.begin() as conn:
-            mark_sending(conn=conn, claim=claim, worker=opts.worker)
-
-    try:
-        mailer.send(msg, before_data=before_data)
-    except (PermanentFailure, TransientFailure, AddressError) as exc:
-        bounce = isinstance(exc, PermanentFailure | AddressError)
-        with engine.begin() as conn:
-            suspended = mark_failed(
-                conn=conn, claim=claim, error=str(exc), bounce=bounce, suspend_after=opts.suspend_after
-            )
-        report.failed += 1
-        report.bounced += int(bounce)
-        report.suspended += int(suspended)
-        report.errors.append(
-            {"email": digest.subscriber.email, "period": claim.period, "error": str(exc), "bounce": bounce}
-        )
-        if isinstance(exc, ConnectFailure):
-            raise
-        return
-    with engine.begin() as conn:
-        mark_sent(conn=conn, claim=claim, paper_ids=digest.paper_ids, now=digest.now)
-    report.sent += 1
-    report.resent_uncertain += int(claim.resumed_from == "sending")
-
-
 def due_subscribers(
     *, engine: Engine, now: datetime, only_email: str | None, report: SendReport
 ) -> list[tuple[Subscriber, str]]:
-    """Active subscribers due at ``now`` whose digest for the period is not settled yet."""
+    """Active subscribers due at ``now`` whose digest for the period is not final yet."""
     with engine.connect() as conn:
         subs = list_subscribers(conn=conn, email=only_email)
         due = [(s, p) for s in subs if (p := due_period(s, now)) is not None]
-        settled = settled_subscriber_ids(conn=conn, periods=[p for _, p in due])
+        final = final_statuses(conn=conn, periods=[p for _, p in due])
     report.not_due = len(subs) - len(due)
-    todo = [(s, p) for s, p in due if (s.id, p) not in settled]
-    report.already_sent = len(due) - len(todo)
+    todo = [(s, p) for s, p in due if (s.id, p) not in final]
+    for status in final.values():
+        setattr(report, f"already_{status}", getattr(report, f"already_{status}") + 1)
     report.due = len(due)
     return todo
 
@@ -196,11 +123,11 @@ def send_digests(
     *,
     engine: Engine,
     settings: Settings,
-    searcher: Any,
+    searcher: Searcher | None,
     now: datetime | None = None,
     dry_run: bool = False,
     only_email: str | None = None,
-    dense: Any = None,
+    dense: DenseLike | None = None,
     mailer: Mailer | None = None,
     options: SendOptions | None = None,
     should_stop: Callable[[], bool] = lambda: False,
@@ -230,7 +157,14 @@ def send_digests(
     finally:
         if own_mailer and mailer is not None:
             mailer.close()
-    report.skipped = report.not_due + report.already_sent + report.in_progress + report.empty
+    report.skipped = (
+        report.not_due
+        + report.already_sent
+        + report.already_uncertain
+        + report.already_exhausted
+        + report.in_progress
+        + report.empty
+    )
     return report
 
 
@@ -251,20 +185,37 @@ def _one(
         msg = build_message(settings=settings, to=sub.email, mail=mail, message_id=message_id)
     except AddressError as exc:
         report.failed += 1
-        report.errors.append({"email": sub.email, "period": period, "error": str(exc), "bounce": False})
+        report.error(digest, period, str(exc))
         return True
     if mailer is None:  # dry run: nothing claimed, nothing sent
         outbox = opts.outbox or settings.data_dir / "outbox"
         report.written.append(str(_write_eml(outbox, period, sub, msg.as_bytes())))
         report.would_send += 1
         return True
-    claim = _claim(engine, sub, period, message_id, opts)
-    if claim is None:
-        report.in_progress += 1
+    outcome = claim_for(
+        engine=engine,
+        subscriber_id=sub.id,
+        period=period,
+        message_id=message_id,
+        worker=opts.worker,
+        stale_after=opts.stale_after,
+        max_attempts=opts.max_attempts,
+    )
+    if outcome.claim is None:
+        setattr(report, outcome.why, getattr(report, outcome.why) + 1)
         return True
-    msg.replace_header("Message-ID", claim.message_id or message_id)
+    msg.replace_header("Message-ID", outcome.claim.message_id or message_id)
     try:
-        _deliver(engine, mailer, claim, digest, msg, opts, report)
+        deliver(
+            engine=engine,
+            mailer=mailer,
+            claim=outcome.claim,
+            digest=digest,
+            msg=msg,
+            suspend_after=opts.suspend_after,
+            max_attempts=opts.max_attempts,
+            counts=report,
+        )
     except ConnectFailure:
         return False
     return True

@@ -31,6 +31,8 @@ from paperfeed.digest.mailer import (
 from paperfeed.digest.render import render_confirmation
 from paperfeed.digest.schedule import is_valid_timezone
 from paperfeed.digest.tokens import Purpose, TokenError, read_token
+from paperfeed.search.query import QueryError, parse_query
+from paperfeed.store import subscribe_requests as requests_store
 from paperfeed.store import subscriptions as store
 from paperfeed.store.subscriptions import FREQUENCIES, Subscriber
 
@@ -48,6 +50,7 @@ class PreferenceError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.message = message
 
 
 class RateLimited(Exception):
@@ -110,11 +113,7 @@ def _clean_topics(raw: Any) -> list[str]:
 
 
 def _check_query(topic: str, i: int) -> None:
-    """A topic must be a search the search service can run (checked only where search is installed)."""
-    try:
-        from paperfeed.search.query import QueryError, parse_query
-    except ImportError:
-        return
+    """A topic must be a search the search service can run."""
     try:
         parsed = parse_query(topic)
     except QueryError as exc:
@@ -139,15 +138,17 @@ def request_subscription(
     address = normalise_address(email)
     now = now or datetime.now(UTC)
     with engine.begin() as conn:
-        if store.count_requests(conn=conn, since=now - timedelta(hours=1), client=client) >= PER_CLIENT:
+        if requests_store.count_requests(conn=conn, since=now - timedelta(hours=1), client=client) >= PER_CLIENT:
             raise RateLimited("too many subscribe requests from this client; try again in an hour")
-        recent = store.count_requests(conn=conn, since=now - timedelta(days=1), email=address, mailed_only=True)
+        recent = requests_store.count_requests(
+            conn=conn, since=now - timedelta(days=1), email=address, mailed_only=True
+        )
         sub, needs_confirmation = store.create_or_refresh_pending(
             conn=conn, email=address, prefs=prefs, now=now, user_id=user_id
         )
         mail = recent < PER_ADDRESS
-        store.record_request(conn=conn, email=address, client=client, now=now, mailed=mail)
-        store.prune_requests(conn=conn, before=now - timedelta(days=2))
+        requests_store.record_request(conn=conn, email=address, client=client, now=now, mailed=mail)
+        requests_store.prune_requests(conn=conn, before=now - timedelta(days=2))
     return SubscribeResult(accepted=True, mail_to=sub if mail else None, already_active=not needs_confirmation)
 
 

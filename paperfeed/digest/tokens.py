@@ -12,6 +12,8 @@ from typing import Literal
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from paperfeed.config import MIN_SECRET_LENGTH
+
 Purpose = Literal["confirm", "manage", "unsubscribe"]
 
 # Confirmation links expire after two days; manage and unsubscribe links must keep working for as long as
@@ -39,6 +41,8 @@ def _serializer(secret_key: str, purpose: Purpose) -> URLSafeTimedSerializer:
 
 def make_token(*, secret_key: str, purpose: Purpose, subscriber_id: int, email: str) -> str:
     """A URL-safe signed token for one subscriber and one purpose."""
+    if len(secret_key) < MIN_SECRET_LENGTH:  # settings come through paperfeed.secret_key.ensure_secret_key
+        raise ValueError("no instance secret to sign mail links with (see paperfeed/secret_key.py)")
     return str(_serializer(secret_key, purpose).dumps({"s": subscriber_id, "e": email}))
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from paperfeed.ingest.arxiv_atom import parse_arxiv_atom
 from paperfeed.ingest.arxiv_rss import parse_arxiv_rss
 from paperfeed.ingest.bibtex import parse_bibtex
-from paperfeed.ingest.compressed import ArchiveError, read_head
+from paperfeed.ingest.compressed import ArchiveError, InputFileError, read_head
 from paperfeed.ingest.hf_json import parse_hf_json
 from paperfeed.ingest.hf_pages import parse_hf_page
 from paperfeed.ingest.kaggle import parse_kaggle
@@ -51,7 +51,7 @@ def detect_format(path: Path) -> str:
         head, inner = read_head(path)
     except OSError as exc:
         raise IngestError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    except ArchiveError as exc:
+    except (ArchiveError, InputFileError) as exc:
         raise IngestError(str(exc)) from exc
     found = sniff(head, inner)
     if found is None:

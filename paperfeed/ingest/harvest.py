@@ -31,6 +31,7 @@ API_BATCH = 100  # ids per API call: arXiv's guidance for id_list queries
 _SET_RE = re.compile(r"^[A-Za-z][A-Za-z0-9.\-]*(?::[A-Za-z0-9.\-]+)*$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 PageFn = Callable[["PageProgress"], None]
+KeepFn = Callable[[Paper], bool]
 
 
 class HarvestError(RuntimeError):
@@ -56,6 +57,7 @@ class HarvestReport(IngestReport):
     records: int = 0
     complete_list_size: int | None = None
     resumed: bool = False
+    skipped: int = 0  # records left out by ``keep`` (the follower's categories)
     set_spec: str = ""
     from_date: str = ""
     until_date: str | None = None
@@ -68,6 +70,7 @@ class HarvestReport(IngestReport):
             records=self.records,
             complete_list_size=self.complete_list_size,
             resumed=self.resumed,
+            skipped=self.skipped,
             set=self.set_spec,
             from_date=self.from_date,
             until_date=self.until_date,
@@ -88,12 +91,12 @@ class FetchReport(IngestReport):
         return data
 
 
-def state_key(set_spec: str, metadata_prefix: str) -> str:
-    return f"harvest:oai:{set_spec}:{metadata_prefix}"
+def state_key(set_spec: str, metadata_prefix: str, label: str = "") -> str:
+    return f"harvest:oai:{set_spec}:{metadata_prefix}" + (f":{label}" if label else "")
 
 
-def watermark_key(set_spec: str, metadata_prefix: str) -> str:
-    return f"harvest:oai-done:{set_spec}:{metadata_prefix}"
+def watermark_key(set_spec: str, metadata_prefix: str, label: str = "") -> str:
+    return f"harvest:oai-done:{set_spec}:{metadata_prefix}" + (f":{label}" if label else "")
 
 
 def check_date(value: str, option: str) -> str:
@@ -145,16 +148,25 @@ def _saved_token(engine: Engine, key: str, window: dict[str, Any], restart: bool
     return token if isinstance(token, str) and token else None
 
 
-def _store_page(engine: Engine, items: list[Any], report: IngestReport, name: str) -> int:
+def _store_page(
+    engine: Engine, items: list[Any], report: IngestReport, name: str, keep: KeepFn | None = None
+) -> int:
     """Store one page's records (one transaction) and count them; an unreadable page stops the job.
 
     A truncated response would otherwise lose its resumption token and end a harvest early, silently.
+    ``keep`` leaves out papers it refuses (counted in ``report.skipped``); deletions are always applied.
     """
     broken = [i for i in items if isinstance(i, Rejection) and i.record is None]
     if broken:
         raise HarvestError(f"{name}: unreadable response: {broken[0].reason}", report)
+    records = sum(isinstance(i, Paper | DeletedRecord) for i in items)
+    if keep is not None:
+        kept = [i for i in items if not isinstance(i, Paper) or keep(i)]
+        if isinstance(report, HarvestReport):
+            report.skipped += len(items) - len(kept)
+        items = kept
     store_items(engine=engine, items=items, report=report)
-    return sum(isinstance(i, Paper | DeletedRecord) for i in items)
+    return records
 
 
 def harvest_oai(
@@ -168,9 +180,13 @@ def harvest_oai(
     client: PoliteClient | None = None,
     restart: bool = False,
     on_page: PageFn | None = None,
+    keep: KeepFn | None = None,
+    label: str = "",
 ) -> HarvestReport:
     """Harvest one OAI-PMH set over a date window into the store, resuming an interrupted run.
 
+    ``keep`` stores only the papers it accepts (the follower keeps its categories of an archive's set);
+    ``label`` keeps such a job's saved position and watermark apart from plain harvests of the same set.
     Raises HarvestError (with the partial report) when arXiv fails or answers an OAI error.
     """
     _check_window(set_spec, from_date, until_date, metadata_prefix)
@@ -178,7 +194,9 @@ def harvest_oai(
         set_spec=set_spec, from_date=from_date, until_date=until_date, metadata_prefix=metadata_prefix
     )
     window = {"set": set_spec, "from": from_date, "until": until_date, "format": metadata_prefix}
-    key = state_key(set_spec, metadata_prefix)
+    if label:
+        window["label"] = label
+    key = state_key(set_spec, metadata_prefix, label)
     token = _saved_token(engine, key, window, restart)
     report.resumed = token is not None
     own = client is None
@@ -201,7 +219,7 @@ def harvest_oai(
                 raise HarvestError(_oai_error_message(page.error, url, resumed=token is not None), report)
             if page.error is None and resp.status_code >= 400:
                 raise HarvestError(f"{url}: HTTP {resp.status_code} {resp.reason_phrase}", report)
-            report.records += _store_page(engine, page.items, report, name)
+            report.records += _store_page(engine, page.items, report, name, keep)
             report.pages += 1
             report.complete_list_size = page.complete_list_size or report.complete_list_size
             if page.resumption_token and page.resumption_token == token:
@@ -237,7 +255,7 @@ def _save_progress(engine: Engine, key: str, window: dict[str, Any], token: str 
             return
         delete_state(conn=conn, key=key)
         done = {**window, "finished_at": datetime.now(UTC).isoformat(timespec="seconds")}
-        set_state(conn=conn, key=watermark_key(window["set"], window["format"]), value=done)
+        set_state(conn=conn, key=watermark_key(window["set"], window["format"], window.get("label", "")), value=done)
 
 
 def normalise_ids(raw_ids: Iterable[str]) -> list[str]:

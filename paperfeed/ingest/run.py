@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
-from paperfeed.ingest.compressed import DAMAGE_ERRORS, ArchiveError, open_input
+from paperfeed.ingest.compressed import DAMAGE_ERRORS, ArchiveError, InputFileError, check_input_file, open_input
 from paperfeed.ingest.formats import FORMATS, IngestError, detect_format
 from paperfeed.ingest.validate import clean_paper
 from paperfeed.models import DeletedRecord, Paper, ParsedItem, Rejection
+from paperfeed.store.faults import disk_full_cause
 from paperfeed.store.papers import UpsertResult, mark_withdrawn, upsert_papers
 
 BATCH_SIZE = 2000
@@ -35,6 +37,8 @@ class IngestReport:
     withdrawn: int = 0  # stored papers those records marked withdrawn (kept, never removed)
     rejected: list[Rejection] = field(default_factory=list)
     files: list[dict[str, str]] = field(default_factory=list)
+    # Stored records with something dropped (an unsafe link): {"id", "note"}, the note naming the field.
+    notes: list[dict[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +50,7 @@ class IngestReport:
             "rejected": len(self.rejected),
             "rejections": [r.as_dict() for r in self.rejected],
             "files": self.files,
+            "notes": self.notes,
         }
 
     def merge(self, other: IngestReport) -> None:
@@ -56,6 +61,7 @@ class IngestReport:
         self.withdrawn += other.withdrawn
         self.rejected.extend(other.rejected)
         self.files.extend(other.files)
+        self.notes.extend(other.notes)
 
 
 class _CountingReader(io.RawIOBase):
@@ -110,6 +116,7 @@ def store_items(
             # deletion records, and withdrawn papers of a Paperfeed export, are marked after the upserts
             gone = deleted + [p.id for p in batch if p.withdrawn]
             report.withdrawn += len(mark_withdrawn(conn=conn, ids=gone))
+        report.notes.extend({"id": p.id, "note": note} for p in batch for note in p.notes)
         report.added += len(res.added)
         report.updated += len(res.updated)
         report.unchanged += len(res.unchanged)
@@ -143,10 +150,10 @@ def store_items(
 
 def resolve_format(path: Path, fmt: str = "auto") -> str:
     """The format ``path`` will be read as; IngestError (one line naming the file) if it cannot be read."""
-    if not path.exists():
-        raise IngestError(f"{path}: no such file")
-    if path.is_dir():
-        raise IngestError(f"{path}: is a directory; pass the files inside it")
+    try:
+        check_input_file(path)
+    except InputFileError as exc:
+        raise IngestError(str(exc)) from exc
     name = detect_format(path) if fmt == "auto" else fmt
     if name not in FORMATS:
         known = ", ".join(sorted(FORMATS))
@@ -164,7 +171,7 @@ def parse_path(path: Path, fmt: str = "auto", on_bytes: ProgressFn | None = None
     try:
         with open_input(path, counted) as (stream, _inner):
             yield from FORMATS[name](stream, name=str(path))
-    except ArchiveError as exc:
+    except (ArchiveError, InputFileError) as exc:
         raise IngestError(str(exc)) from exc
     except DAMAGE_ERRORS as exc:  # a truncated .gz: what was read before the damage is kept
         yield Rejection(file=str(path), reason=f"compressed data damaged: {exc}")
@@ -187,11 +194,27 @@ def ingest_paths(
     report = IngestReport()
     for path, name in plan:
         report.files.append({"path": str(path), "format": name})
-        store_items(
-            engine=engine,
-            items=parse_path(path, name, on_bytes),
-            report=report,
-            batch_size=batch_size,
-            assume_clean=True,
-        )
+        try:
+            store_items(
+                engine=engine,
+                items=parse_path(path, name, on_bytes),
+                report=report,
+                batch_size=batch_size,
+                assume_clean=True,
+            )
+        except (OSError, SQLAlchemyError) as exc:
+            cause = disk_full_cause(exc)
+            if cause is None:
+                raise
+            raise IngestError(_stopped_message(cause, path, report)) from exc
     return report
+
+
+def _stopped_message(cause: str, path: Path, report: IngestReport) -> str:
+    """One line for an ingest the disk stopped: the cause, and what the committed batches kept."""
+    kept = report.added + report.updated + report.unchanged
+    return (
+        f"disk full ({cause}) while storing {path}: kept {kept} papers from earlier batches "
+        f"(added {report.added}, updated {report.updated}, unchanged {report.unchanged}); the batch being "
+        "written was rolled back. Free some space and run the same command again to finish"
+    )

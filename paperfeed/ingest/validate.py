@@ -11,6 +11,7 @@ import unicodedata
 from dataclasses import replace
 from typing import Any
 
+from paperfeed.links import LINK_FIELDS, link_problem
 from paperfeed.models import Author, Paper
 
 MAX_TITLE = 1_000
@@ -82,6 +83,12 @@ def clean_paper(paper: Paper) -> Paper | str:
         }
     except ValueError as exc:
         return str(exc)
+    notes = list(paper.notes)
+    for name in LINK_FIELDS:  # a javascript:/data: link is dropped, the record still lands
+        problem = link_problem(optional[name]) if optional[name] else None
+        if problem:
+            optional[name] = None
+            notes.append(f"{name} dropped: {problem}")
     primary = clean_text(paper.primary_category) or (categories[0] if categories else None)
     if primary and len(primary) > 64:
         return "primary category longer than 64 characters"
@@ -93,5 +100,6 @@ def clean_paper(paper: Paper) -> Paper | str:
         authors=authors,
         categories=categories,
         primary_category=primary,
+        notes=notes,
         **optional,
     )

@@ -15,9 +15,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import Connection
 
 from paperfeed.models import Paper
-from paperfeed.store.accounts import UserPublic
+from paperfeed.store.comments import visible_counts
 from paperfeed.store.daily import daily_rows, entry_bounds, neighbour_entry
 from paperfeed.store.papers import get_papers
+from paperfeed.store.users import UserPublic
 
 SORTS = ("publishedAt", "trending")
 # Periods outside these bounds are refused (400 naming the field), not computed (dates near year 1 or 9999
@@ -45,6 +46,7 @@ class DailyEntry:
     submitted_by: UserPublic | None
     upvotes: int
     num_comments: int = 0
+    submitted: bool = False  # a member submitted it (False: it arrived by import or harvest)
 
 
 def _midnight(d: date) -> datetime:
@@ -111,6 +113,7 @@ def daily_papers(
     sort: str = "publishedAt",
     offset: int = 0,
     limit: int = 50,
+    members_only: bool = False,
 ) -> tuple[list[DailyEntry], int]:
     """A page of the daily list for a day, week or month and the total count.
 
@@ -118,7 +121,8 @@ def daily_papers(
     all time).
 
     ``sort="publishedAt"``: newest entry first; ``"trending"``: most upvotes first, then newest; ties by id.
-    ``submitter`` keeps only papers that member (username) submitted.
+    ``submitter`` keeps only papers that member (username) submitted; ``members_only`` only papers some
+    member submitted (not those that arrived by import or by following arXiv).
     """
     if sort not in SORTS:
         raise PeriodError("sort", f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
@@ -135,8 +139,10 @@ def daily_papers(
         sort=sort,  # type: ignore[arg-type]
         offset=offset,
         limit=limit,
+        members_only=members_only,
     )
     by_id = {p.id: p for p in get_papers(conn=conn, ids=[r.paper_id for r in rows])}
+    discussed = visible_counts(conn=conn, paper_ids=list(by_id))
     entries = []
     for r in rows:
         paper = by_id.get(r.paper_id)
@@ -150,6 +156,8 @@ def daily_papers(
                 submitted_at=r.entered_at,
                 submitted_by=who,
                 upvotes=r.upvotes,
+                num_comments=discussed.get(r.paper_id, 0),
+                submitted=r.submitted,
             )
         )
     return entries, total

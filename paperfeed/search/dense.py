@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -22,11 +22,17 @@ from sqlalchemy import Engine
 
 from paperfeed.search.ann import ANN_AVAILABLE, ANN_FILE, AnnIndex
 from paperfeed.search.embed import Embedder, paper_text
+from paperfeed.search.query import ParsedQuery
+from paperfeed.search.retrievers import LexicalSearch
 from paperfeed.search.vectors import VectorStore
 from paperfeed.store.papers import all_ids, count_papers, iter_papers, now_utc
 
 # Below this many live vectors exact search is used (measured: see docs/decisions.md, "Dense index").
 EXACT_MAX_ROWS = 20_000
+# A filter that keeps at most this many papers is searched exactly among them (their ids cost about 2.5 us
+# each to read from the lexical index, the product a few ms); a broader one through the graph, sized by
+# how much of the corpus passes (docs/decisions.md, "Filters in every mode").
+FILTER_EXACT_MAX = 20_000
 # A write (one segment) every FLUSH_ROWS papers or FLUSH_SECONDS, whichever first: the resume granularity.
 FLUSH_ROWS = 50_000
 FLUSH_SECONDS = 30.0
@@ -117,6 +123,35 @@ class DenseIndex:
         """The ``k`` papers nearest to ``vector`` by cosine similarity, best first."""
         return self._search(vector, k)
 
+    def search_filtered(
+        self, vector: np.ndarray, k: int, *, query: ParsedQuery, lexical: LexicalSearch
+    ) -> tuple[list[str], list[float]]:
+        """The ``k`` papers nearest to ``vector`` among those that satisfy ``query``'s constraints (read
+        from ``lexical``): exactly among them when they are few, else through the graph with enough
+        candidates for the share of papers that pass, and exactly again if that did not fill ``k``."""
+        among = lexical.matching_ids(query, FILTER_EXACT_MAX)
+        if among is not None:
+            return self.search_among(vector, k, among)
+        share = lexical.count_matching(query) / max(len(self), 1)
+        fetch = min(len(self), int(2 * k / max(share, 1e-6)) + k)
+        ids, scores = self._search(vector, fetch)
+        keep = lexical.filter_ids(query, ids)
+        pairs = [(i, s) for i, s in zip(ids, scores, strict=True) if i in keep][:k]
+        if len(pairs) < k and fetch < len(self):
+            return self.search_among(vector, k, lexical.matching_ids(query, len(self)) or [])
+        return [i for i, _ in pairs], [s for _, s in pairs]
+
+    def search_among(self, vector: np.ndarray, k: int, ids: Collection[str]) -> tuple[list[str], list[float]]:
+        """Exact search restricted to ``ids`` (those without a vector are skipped)."""
+        rows = np.fromiter((r for r in map(self._row_of.get, ids) if r is not None), dtype=np.int64)
+        if k <= 0 or not len(rows):
+            return [], []
+        vec = self._checked(vector)
+        rows = np.sort(rows)  # in file order: reading a memory-mapped matrix forwards
+        scores = np.asarray(self._matrix[rows] @ vec, dtype=np.float32)
+        top = np.argsort(-scores, kind="stable")[:k]
+        return [self._row_ids[r] for r in rows[top]], [float(s) for s in scores[top]]
+
     def similar(self, paper_id: str, k: int) -> tuple[list[str], list[float]]:
         """The ``k`` papers nearest to ``paper_id``, without itself and exact duplicates (same text)."""
         row = self._row_of.get(paper_id)
@@ -136,14 +171,9 @@ class DenseIndex:
         return out_ids, out_scores
 
     def _search(self, vector: np.ndarray, k: int, exact: bool = False) -> tuple[list[str], list[float]]:
-        vec = np.asarray(vector, dtype=np.float32).reshape(-1)
         if k <= 0 or not len(self):
             return [], []
-        if vec.shape[0] != self.dim:
-            raise DenseIndexError(
-                f"query vector has {vec.shape[0]} dims but the {self.model_name} vectors "
-                f"have {self.dim}; run `paperfeed index` to re-embed with the current model"
-            )
+        vec = self._checked(vector)
         rows = sims = None
         if self.ann is not None and not exact and len(self) > EXACT_MAX_ROWS:
             try:
@@ -153,6 +183,15 @@ class DenseIndex:
         if rows is None or sims is None:
             rows, sims = self.exact_rows(vec, k)
         return [self._row_ids[r] for r in rows], [float(s) for s in sims]
+
+    def _checked(self, vector: np.ndarray) -> np.ndarray:
+        vec = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if vec.shape[0] != self.dim:
+            raise DenseIndexError(
+                f"query vector has {vec.shape[0]} dims but the {self.model_name} vectors "
+                f"have {self.dim}; run `paperfeed index` to re-embed with the current model"
+            )
+        return vec
 
     def exact_rows(self, vec: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Brute force: every live row's cosine with ``vec`` (a matrix product), top ``k`` best first."""

@@ -22,7 +22,7 @@ import numpy as np
 
 from paperfeed.config import Settings
 from paperfeed.models import Paper
-from paperfeed.search import hybrid
+from paperfeed.search import hybrid, relevance
 from paperfeed.search.lexical import LexicalDoc, LexicalIndex
 from paperfeed.search.query import ParsedQuery
 
@@ -160,8 +160,11 @@ def run_queries(
     qids = [q for q in data.qrels if data.queries.get(q, "").strip()]
     vectors = embedder.encode([data.queries[q] for q in qids]) if embedder is not None else None
     out: dict[str, dict[str, float]] = {}
+    model = getattr(embedder, "name", None)
     if embedder is not None and "weights" not in rank_options:
-        rank_options["weights"] = hybrid.weights_for(getattr(embedder, "name", None))
+        rank_options["weights"] = hybrid.weights_for(model)
+    if embedder is not None and "min_similarity" not in rank_options:  # what users see (relevance.py)
+        rank_options["min_similarity"] = relevance.min_similarity(model)
     for mode in modes:
         sums = dict.fromkeys(METRICS, 0.0)
         for n, q in enumerate(qids):

@@ -51,14 +51,18 @@ def minmax(scores: Sequence[float]) -> list[float]:
     return [(s - lo) / (hi - lo) for s in scores]
 
 
-def zscore(scores: Sequence[float]) -> list[float]:
-    """Scores as standard deviations from their mean (all 0.0 when they are equal)."""
+def zparams(scores: Sequence[float]) -> tuple[float, float]:
+    """``(mean, standard deviation)`` of ``scores``; the deviation is 1.0 when they are all equal (or none)."""
     if not scores:
-        return []
+        return 0.0, 1.0
     mean = sum(scores) / len(scores)
     sd = math.sqrt(sum((s - mean) ** 2 for s in scores) / len(scores))
-    if sd <= 1e-12:
-        return [0.0] * len(scores)
+    return mean, (sd if sd > 1e-12 else 1.0)
+
+
+def zscore(scores: Sequence[float]) -> list[float]:
+    """Scores as standard deviations from their mean (all 0.0 when they are equal)."""
+    mean, sd = zparams(scores)
     return [(s - mean) / sd for s in scores]
 
 

@@ -24,31 +24,25 @@ import threading
 import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import tantivy
 
-from paperfeed.search.analyze import ANALYZER_VERSION, STOP_WORDS, analyse, analyse_name, words
+from paperfeed.search.analyze import ANALYZER_VERSION, analyse, analyse_name
+from paperfeed.search.lexical_query import build, constraints, date_key
 from paperfeed.search.query import ParsedQuery, parse_query
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3  # 2: stored content digest per document; 3: a gap between author names
+# 2: stored content digest per document; 3: a gap between author names; 4: the body field holds the title too
+SCHEMA_VERSION = 4
 META_FILE = "paperfeed.json"
-# Field weights, tuned on SciFact train only (docs/benchmarks.md, "Search quality"). Each field is scored with
-# its own BM25 (own length normalisation), so a short title needs less than 1 to weigh "above" the abstract
-# per word: one title match is already worth several abstract matches.
-TITLE_BOOST = 0.3
-ABSTRACT_BOOST = 1.0
-AUTHOR_BOOST = 0.5
 WRITER_HEAP = 64_000_000
 _NAME_SEP = re.compile(r"[,;\n]")
 _NAME_GAP = "|"  # never produced by the analyzer, so no query term matches it
-_BOTH = tantivy.Occur.Should
 _MUST = tantivy.Occur.Must
-_NOT = tantivy.Occur.MustNot
 
 
 class LexicalIndexError(RuntimeError):
@@ -74,7 +68,7 @@ class LexicalDoc:
             self.abstract or "",
             self.authors or "",
             " ".join(sorted(self.categories)),
-            str(_date_key(self.published)),
+            str(date_key(self.published)),
         ]
         return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
 
@@ -86,10 +80,6 @@ class LexicalPage:
     ids: list[str]
     scores: list[float]
     total: int
-
-
-def _date_key(d: date | datetime | None) -> int:
-    return 0 if d is None else d.year * 10000 + d.month * 100 + d.day
 
 
 def _category_terms(categories: Iterable[str]) -> list[str]:
@@ -108,6 +98,13 @@ def _author_tokens(authors: str) -> str:
     ``author:"first last"`` phrase never matches the end of one name and the start of the next."""
     names = (" ".join(analyse_name(n)) for n in _NAME_SEP.split(authors))
     return f" {_NAME_GAP} ".join(n for n in names if n)
+
+
+def _body(title: str, abstract: str) -> str:
+    """The body field: title and abstract as one text (a gap token between them, so no phrase spans both).
+    With the title also weighted in its own field this beat either alone on SciFact train
+    (docs/decisions.md, "Lexical ranking")."""
+    return f"{' '.join(analyse(title))} {_NAME_GAP} {' '.join(analyse(abstract))}"
 
 
 def _schema() -> tantivy.Schema:
@@ -190,11 +187,11 @@ class LexicalIndex:
                 doc.add_text("id", d.id)
                 doc.add_text("digest", d.digest)
                 doc.add_text("title", " ".join(analyse(d.title)))
-                doc.add_text("abstract", " ".join(analyse(d.abstract or "")))
+                doc.add_text("abstract", _body(d.title, d.abstract or ""))
                 doc.add_text("authors", _author_tokens(d.authors or ""))
                 for c in _category_terms(d.categories):
                     doc.add_text("cat", c)
-                doc.add_integer("date", _date_key(d.published))
+                doc.add_integer("date", date_key(d.published))
                 writer.add_document(doc)
                 n += 1
         return n
@@ -313,76 +310,31 @@ class LexicalIndex:
             return set()
         if not query.has_constraints:
             return set(ids)
-        must = self._constraints(query)
+        must = constraints(self._schema, query)
         must.append((_MUST, tantivy.Query.term_set_query(self._schema, "id", list(ids))))
         searcher = self._searcher()
         res = searcher.search(tantivy.Query.boolean_query(must), len(ids), count=False)
         return {searcher.doc(addr)["id"][0] for _, addr in res.hits}
 
-    # ------------------------------------------------------------ query building
+    def count_matching(self, query: ParsedQuery) -> int:
+        """How many papers satisfy the query's constraints (its words aside)."""
+        built = build(self._schema, query, words_needed=False)
+        if built is None:
+            return int(self._searcher().num_docs)
+        return int(self._searcher().search(built, 1, count=True).count or 0)  # type: ignore[attr-defined]
 
-    def _term(self, name: str, term: str) -> tantivy.Query:
-        return tantivy.Query.term_query(self._schema, name, term)
-
-    def _text(self, terms: list[str], fields: tuple[str, ...]) -> tantivy.Query:
-        """Terms as a phrase (or a single term) in any of ``fields``."""
-        subs = []
-        phrase: list[str | tuple[int, str]] = list(terms)
-        for name in fields:
-            q = (
-                self._term(name, terms[0])
-                if len(terms) == 1
-                else tantivy.Query.phrase_query(self._schema, name, phrase)
-            )
-            subs.append((_BOTH, q))
-        return subs[0][1] if len(subs) == 1 else tantivy.Query.boolean_query(subs)
-
-    def _scored(self, query: ParsedQuery) -> list[tuple[tantivy.Occur, tantivy.Query]]:
-        subs = []
-        for t in query.scored_terms:
-            subs.append((_BOTH, tantivy.Query.boost_query(self._term("title", t), TITLE_BOOST)))
-            subs.append((_BOTH, tantivy.Query.boost_query(self._term("abstract", t), ABSTRACT_BOOST)))
-        names = [w for w in dict.fromkeys(words(query.text)) if w not in STOP_WORDS]
-        for w in names:
-            subs.append((_BOTH, tantivy.Query.boost_query(self._term("authors", w), AUTHOR_BOOST)))
-        return subs
-
-    def _constraints(self, query: ParsedQuery) -> list[tuple[tantivy.Occur, tantivy.Query]]:
-        must: list[tuple[tantivy.Occur, tantivy.Query]] = []
-        for phrase in query.phrases:
-            must.append((_MUST, self._text(analyse(phrase), ("title", "abstract"))))
-        for text in query.excluded:
-            terms = analyse(text)
-            if terms:
-                must.append((_NOT, self._text(terms, ("title", "abstract"))))
-        for name in query.authors:
-            must.append((_MUST, self._text(analyse_name(name), ("authors",))))
-        cats = [c.strip().lower() for c in query.categories if c.strip()]
-        if cats:  # any of them; "cs" matches every cs.* paper (see _category_terms)
-            must.append((_MUST, tantivy.Query.term_set_query(self._schema, "cat", cats)))
-        if query.date_from or query.date_to:
-            lo = _date_key(query.date_from) if query.date_from else None
-            hi = _date_key(query.date_to) if query.date_to else None
-            must.append(
-                (_MUST, tantivy.Query.range_query(self._schema, "date", tantivy.FieldType.Integer, lo, hi, True, True))
-            )
-        return must
+    def matching_ids(self, query: ParsedQuery, limit: int) -> list[str] | None:
+        """The ids of every paper that satisfies the query's constraints (its words aside), or None when
+        more than ``limit`` do (reading ids costs about 2.5 us each)."""
+        built = build(self._schema, query, words_needed=False)
+        searcher = self._searcher()
+        if built is None:
+            return None if searcher.num_docs > limit else sorted(self.all_ids())
+        res = searcher.search(built, limit + 1, count=False)
+        if len(res.hits) > limit:
+            return None
+        return [searcher.doc(addr)["id"][0] for _, addr in res.hits]
 
     def build(self, query: ParsedQuery, *, allowed: Collection[str] | None = None) -> tantivy.Query | None:
-        """The engine query for ``query``, or None when it can match nothing.
-
-        At least one word must match (any of them: BM25 ranks documents matching more and rarer words
-        higher), and every constraint must hold."""
-        if allowed is not None and not allowed:
-            return None
-        subs = self._constraints(query)
-        scored = self._scored(query)
-        if scored:
-            subs.append((_MUST, tantivy.Query.boolean_query(scored)))
-        if allowed is not None:
-            subs.append((_MUST, tantivy.Query.term_set_query(self._schema, "id", list(allowed))))
-        if not subs:
-            return None
-        if all(occ == _NOT for occ, _ in subs):
-            subs.append((_MUST, tantivy.Query.all_query()))
-        return tantivy.Query.boolean_query(subs)
+        """The engine query for ``query``, or None when it can match nothing (see lexical_query.build)."""
+        return build(self._schema, query, allowed=allowed)

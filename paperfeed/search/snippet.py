@@ -1,4 +1,5 @@
-"""Snippets: the part of an abstract where the query's terms cluster, HTML-escaped, matches in ``<mark>``.
+"""Snippets: the part of an abstract where the query's terms cluster, as data (:class:`~paperfeed.models.Snippet`:
+plain text plus the spans of the matches). Pages and the API render it as HTML with ``<mark>``, the CLI as text.
 
 Matching is by stem (:mod:`paperfeed.search.analyze`), so "networks" in the abstract is marked for the query
 word "network", exactly as the lexical index matched it.
@@ -9,8 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import lru_cache
-from html import escape
 
+from paperfeed.models import Snippet
 from paperfeed.search.analyze import MAX_TOKEN_LEN, STOP_WORDS, fold, stem
 
 _TOKEN = re.compile(r"[^\W_]+")  # the analyzer's tokens (analyze._TOKEN)
@@ -18,31 +19,21 @@ _TOKEN = re.compile(r"[^\W_]+")  # the analyzer's tokens (analyze._TOKEN)
 DEFAULT_CHARS = 240
 
 
-def snippet(text: str, terms: Iterable[str], *, max_chars: int = DEFAULT_CHARS) -> str:
-    """An excerpt of ``text`` of about ``max_chars`` around the densest run of ``terms`` (stems).
-
-    Safe to insert into HTML as is. With no match, the start of the text; with no text, an empty string.
-    """
+def snippet(text: str, terms: Iterable[str], *, max_chars: int = DEFAULT_CHARS) -> Snippet:
+    """An excerpt of ``text`` of about ``max_chars`` around the densest run of ``terms`` (stems), with the
+    matches' spans. With no match, the start of the text; with no text, an empty snippet."""
     text = " ".join((text or "").split())
     if not text:
-        return ""
+        return Snippet()
     wanted = set(terms)
     hits = [m.span() for m in _TOKEN.finditer(text) if _term(m.group()) in wanted] if wanted else []
     start = _best_window(hits, len(text), max_chars)
     end = min(len(text), start + max_chars)
     start, end = _on_word_boundaries(text, start, end)
-    out: list[str] = ["\u2026 " if start > 0 else ""]
-    pos = start
-    for s, e in hits:
-        if s < start or e > end:
-            continue
-        out.append(escape(text[pos:s]))
-        out.append(f"<mark>{escape(text[s:e])}</mark>")
-        pos = e
-    out.append(escape(text[pos:end]))
-    if end < len(text):
-        out.append(" \u2026")
-    return "".join(out)
+    lead = "\u2026 " if start > 0 else ""
+    shift = len(lead) - start
+    marks = tuple((s + shift, e + shift) for s, e in hits if s >= start and e <= end)
+    return Snippet(lead + text[start:end] + (" \u2026" if end < len(text) else ""), marks)
 
 
 @lru_cache(maxsize=200_000)

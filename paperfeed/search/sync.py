@@ -3,12 +3,13 @@
 The index remembers (in ``lexical/paperfeed.json``) a watermark on ``papers.changed_at``; a refresh reads
 the papers changed since, replaces their documents (skipping those whose content digest is unchanged),
 deletes the old ids of renamed papers, and commits every ``LEXICAL_COMMIT_ROWS`` papers with the position
-reached, so an interrupted refresh continues where it stopped. Used by ``Searcher.refresh``.
+reached, so an interrupted refresh continues where it stopped. Used by :mod:`paperfeed.search.upkeep`.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -49,9 +50,9 @@ def lexical_doc(p: Paper) -> LexicalDoc:
 
 
 @contextmanager
-def file_lock(path: Path, blocking: bool) -> Iterator[bool]:
+def file_lock(path: Path, blocking: bool, wait: float = 0.0) -> Iterator[bool]:
     """An exclusive lock between processes (a server and ``paperfeed index``) and between threads; yields
-    False at once when not ``blocking`` and someone else holds it."""
+    False when not ``blocking`` and someone else holds it for more than ``wait`` seconds."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX: threads are still serialised by the caller
@@ -59,11 +60,16 @@ def file_lock(path: Path, blocking: bool) -> Iterator[bool]:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(0.05)
         try:
             yield True
         finally:
@@ -71,17 +77,33 @@ def file_lock(path: Path, blocking: bool) -> Iterator[bool]:
 
 
 def sync_lexical(
-    lex: LexicalIndex, engine: Engine, key: list[Any], progress: Progress | None = None, *, blocking: bool = True
+    lex: LexicalIndex,
+    engine: Engine,
+    key: list[Any],
+    progress: Progress | None = None,
+    *,
+    blocking: bool = True,
+    wait: float = 0.0,
+    lock_path: Path | None = None,
+    before: Callable[[], LexicalIndex] | None = None,
+    after: Callable[[LexicalIndex], None] | None = None,
 ) -> dict[str, int]:
-    """Bring ``lex`` up to date with the store, holding ``<index>.lock`` (tantivy's own writer lock does not
-    keep a second process out). Not ``blocking``: skip (zero counts) while another writer works."""
-    with file_lock(lex.path.parent / (lex.path.name + ".lock"), blocking) as got:
+    """Bring ``lex`` up to date with the store, holding ``lock_path`` (default ``<index>.lock``; tantivy's own
+    writer lock does not keep a second process out). Not ``blocking``: skip (zero counts) while another writer
+    works. Under the lock, ``before`` may hand over another index to update (a fresher private copy) and
+    ``after`` runs once the update is committed (writing the manifest, publishing a private copy)."""
+    with file_lock(lock_path or lex.path.parent / (lex.path.name + ".lock"), blocking, wait) as got:
         if not got:
             return {"indexed": 0, "deleted": 0}
-        return _sync_locked(lex, engine, key, progress)
+        if before is not None:
+            lex = before()
+        report = sync_lexical_locked(lex, engine, key, progress)
+        if after is not None:
+            after(lex)
+        return report
 
 
-def _sync_locked(lex: LexicalIndex, engine: Engine, key: list[Any], progress: Progress | None) -> dict[str, int]:
+def sync_lexical_locked(lex: LexicalIndex, engine: Engine, key: list[Any], progress: Progress | None) -> dict[str, int]:
     lex.reload_meta()
     meta = lex.meta
     pending = meta.get("pending") or {"since": meta.get("watermark"), "started": now_utc().isoformat(), "last_id": ""}

@@ -1,9 +1,20 @@
 """Imports every table module so ``metadata`` is complete (for Alembic and ``db copy``)."""
 
 from paperfeed.store import (
-    accounts,  # noqa: F401
+    api_tokens,  # noqa: F401
+    comment_reports,  # noqa: F401
+    comments,  # noqa: F401
+    leases,  # noqa: F401
+    library,  # noqa: F401
+    related,  # noqa: F401
     schema,
+    send_ledger,  # noqa: F401
+    sessions,  # noqa: F401
+    submissions,  # noqa: F401
+    subscribe_requests,  # noqa: F401
     subscriptions,  # noqa: F401
+    users,  # noqa: F401
+    votes,  # noqa: F401
 )
 from paperfeed.store.schema import metadata
 

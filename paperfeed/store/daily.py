@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Integer, Select, cast, func, null, select, type_coerce, union_all
+from sqlalchemy import Connection, Integer, Select, cast, func, literal, null, select, type_coerce, union_all
 from sqlalchemy.sql import ColumnElement
 
-from paperfeed.store.accounts import submissions, users, votes
 from paperfeed.store.schema import UTCDateTime, papers
+from paperfeed.store.submissions import submissions
+from paperfeed.store.users import users
+from paperfeed.store.votes import votes
 
 DailySort = Literal["publishedAt", "trending"]
 
@@ -31,18 +33,21 @@ class DailyRow:
     submitted_by: str | None
     submitter_name: str | None
     upvotes: int
+    submitted: bool = False  # a member put it on the list (False: it arrived by import or harvest)
 
 
 def _not_submitted() -> ColumnElement[bool]:
     return ~select(submissions.c.paper_id).where(submissions.c.paper_id == papers.c.id).exists()
 
 
-def _entries(start: datetime | None, end: datetime | None, submitter: str | None) -> Any:
-    """Union of the three sources of daily entries in ``[start, end)``: (paper_id, entered_at, user_id)."""
+def _entries(start: datetime | None, end: datetime | None, submitter: str | None, members_only: bool = False) -> Any:
+    """Union of the three sources of daily entries in ``[start, end)``: (paper_id, entered_at, user_id,
+    submitted); ``members_only`` keeps the member submissions only."""
     sub = select(
         submissions.c.paper_id.label("paper_id"),
         submissions.c.submitted_at.label("entered_at"),
         submissions.c.submitted_by.label("user_id"),
+        cast(literal(1), Integer).label("submitted"),
     )
     if start is not None:
         sub = sub.where(submissions.c.submitted_at >= start)
@@ -53,10 +58,13 @@ def _entries(start: datetime | None, end: datetime | None, submitter: str | None
             func.lower(users.c.username) == submitter.strip().lower()
         )
         return sub.subquery("entries")
-    pub = select(papers.c.id, papers.c.published, cast(null(), Integer).label("user_id")).where(
+    if members_only:
+        return sub.subquery("entries")
+    arrived = cast(literal(0), Integer).label("submitted")
+    pub = select(papers.c.id, papers.c.published, cast(null(), Integer).label("user_id"), arrived).where(
         papers.c.published.is_not(None), _not_submitted()
     )
-    seen = select(papers.c.id, papers.c.first_seen, cast(null(), Integer).label("user_id")).where(
+    seen = select(papers.c.id, papers.c.first_seen, cast(null(), Integer).label("user_id"), arrived).where(
         papers.c.published.is_(None), _not_submitted()
     )
     if start is not None:
@@ -81,15 +89,19 @@ def daily_rows(
     sort: DailySort = "publishedAt",
     offset: int = 0,
     limit: int = 50,
+    members_only: bool = False,
 ) -> tuple[list[DailyRow], int]:
     """A page of daily entries in ``[start, end)`` (None: unbounded) and how many there are in all.
 
     ``publishedAt``: newest entry first. ``trending``: most upvotes first, then newest. Ties: paper id.
+    ``members_only``: only papers a member submitted (not those that arrived by import or harvest).
     """
-    e = _entries(start, end, submitter)
+    e = _entries(start, end, submitter, members_only)
     up = _upvotes(e.c.paper_id).label("upvotes")
     entered = type_coerce(e.c.entered_at, UTCDateTime).label("entered_at")
-    q: Select[Any] = select(e.c.paper_id, entered, up, users.c.username, users.c.display_name).select_from(
+    q: Select[Any] = select(
+        e.c.paper_id, entered, up, users.c.username, users.c.display_name, e.c.submitted
+    ).select_from(
         e.outerjoin(users, users.c.id == e.c.user_id)
     )
     order: list[Any] = [e.c.entered_at.desc(), e.c.paper_id]
@@ -98,7 +110,8 @@ def daily_rows(
     q = q.order_by(*order).offset(max(offset, 0)).limit(max(limit, 0))
     total = int(conn.execute(select(func.count()).select_from(e)).scalar_one())
     rows = [
-        DailyRow(r.paper_id, _aware(r.entered_at), r.username, r.display_name, int(r.upvotes)) for r in conn.execute(q)
+        DailyRow(r.paper_id, _aware(r.entered_at), r.username, r.display_name, int(r.upvotes), bool(r.submitted))
+        for r in conn.execute(q)
     ]
     return rows, total
 

@@ -26,8 +26,9 @@ from typing import Any
 from sqlalchemy import Connection, Float, bindparam, case, cast, func, literal, select, union_all
 from sqlalchemy.exc import OperationalError
 
-from paperfeed.store.accounts import submissions, votes
 from paperfeed.store.schema import UTCDateTime, papers
+from paperfeed.store.submissions import submissions
+from paperfeed.store.votes import votes
 
 RECENT = timedelta(days=7)  # long windows are pruned with the top of this one (see _pruned)
 

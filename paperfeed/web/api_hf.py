@@ -24,11 +24,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from sqlalchemy import Connection
 
+from paperfeed.links import safe_url
 from paperfeed.models import Paper
 from paperfeed.rank.daily import PeriodError, daily_papers
-from paperfeed.store import accounts
+from paperfeed.store.comments import visible_counts
 from paperfeed.store.papers import get_paper
-from paperfeed.web.deps import SettingsDep, StoreDep
+from paperfeed.store.submissions import get_submission
+from paperfeed.store.users import UserPublic
+from paperfeed.store.votes import vote_counts
+from paperfeed.web.deps import OptionalSearcher, SettingsDep, StoreDep
 from paperfeed.web.markdown import paper_markdown
 from paperfeed.web.schemas import HfAuthor, HfDailyPaper, HfPaper, HfUser, hf_time
 from paperfeed.web.views import paper_url
@@ -42,7 +46,7 @@ def field_error(field: str, message: str, where: str = "query") -> RequestValida
     return RequestValidationError([{"loc": (where, field), "msg": message, "type": "value_error"}])
 
 
-def hf_user(who: accounts.UserPublic | None) -> HfUser | None:
+def hf_user(who: UserPublic | None) -> HfUser | None:
     if who is None:
         return None
     return HfUser(user=who.username, fullname=who.display_name or who.username)
@@ -55,7 +59,8 @@ class Entry:
     paper: Paper
     upvotes: int
     submitted_at: datetime | None
-    submitted_by: accounts.UserPublic | None
+    submitted_by: UserPublic | None
+    comments: int = 0  # visible comments and replies: numComments
 
     @property
     def entered_at(self) -> datetime | None:
@@ -64,12 +69,13 @@ class Entry:
 
 def entries_for(conn: Connection, papers: list[Paper]) -> list[Entry]:
     """Upvotes and submissions of ``papers`` (one count query, one lookup per paper for submissions)."""
-    counts = accounts.vote_counts(conn=conn, ids=[p.id for p in papers])
+    counts = vote_counts(conn=conn, ids=[p.id for p in papers])
+    discussed = visible_counts(conn=conn, paper_ids=[p.id for p in papers])
     out = []
     for p in papers:
-        found = accounts.get_submission(conn=conn, paper_id=p.id)
+        found = get_submission(conn=conn, paper_id=p.id)
         sub, who = found if found else (None, None)
-        out.append(Entry(p, counts.get(p.id, 0), sub.submitted_at if sub else None, who))
+        out.append(Entry(p, counts.get(p.id, 0), sub.submitted_at if sub else None, who, discussed.get(p.id, 0)))
     return out
 
 
@@ -85,9 +91,10 @@ def hf_paper(entry: Entry) -> HfPaper:
         discussionId=p.id,
         submittedOnDailyAt=hf_time(entry.entered_at),
         submittedOnDailyBy=hf_user(entry.submitted_by),
-        projectPage=p.project_url,
-        githubRepo=p.code_url,
+        projectPage=safe_url(p.project_url),
+        githubRepo=safe_url(p.code_url),
         ai_keywords=list(p.categories),
+        numComments=entry.comments,
     )
 
 
@@ -101,6 +108,7 @@ def hf_daily(entry: Entry, base_url: str) -> HfDailyPaper:
         summary=entry.paper.abstract,
         thumbnail=base_url.rstrip("/") + paper_url(entry.paper.id) + "/thumbnail.svg",
         submittedBy=hf_user(entry.submitted_by),
+        numComments=entry.comments,
     )
 
 
@@ -134,7 +142,10 @@ def list_daily_papers(
             )
     except PeriodError as exc:
         raise field_error(exc.field, str(exc)) from exc
-    return [hf_daily(Entry(e.paper, e.upvotes, e.submitted_at, e.submitted_by), settings.base_url) for e in rows]
+    return [
+        hf_daily(Entry(e.paper, e.upvotes, e.submitted_at, e.submitted_by, e.num_comments), settings.base_url)
+        for e in rows
+    ]
 
 
 @router.get("/api/papers/search", response_model=list[HfDailyPaper])
@@ -142,6 +153,7 @@ def search_papers(
     request: Request,
     engine: StoreDep,
     settings: SettingsDep,
+    searcher: OptionalSearcher,
     q: Annotated[str, Query(max_length=1000, description="search query")] = "",
     limit: HfLimit = 50,
 ) -> list[HfDailyPaper]:
@@ -149,9 +161,8 @@ def search_papers(
     if not q.strip():
         with engine.connect() as conn:
             rows, _ = daily_papers(conn=conn, limit=limit)
-        entries = [Entry(e.paper, e.upvotes, e.submitted_at, e.submitted_by) for e in rows]
+        entries = [Entry(e.paper, e.upvotes, e.submitted_at, e.submitted_by, e.num_comments) for e in rows]
         return [hf_daily(e, settings.base_url) for e in entries]
-    searcher = getattr(request.app.state, "searcher", None)
     if searcher is None:
         raise HTTPException(503, "search is not available on this instance")
     try:

@@ -4,7 +4,7 @@ the member's library and submissions.
 Reads are open; writes take a personal API token (``Authorization: Bearer pf_...``, made on the account
 page). Every parameter is bounded and checked: a bad one answers 422 with a JSON body naming the field, in
 the shape of FastAPI's validation errors (``{"error": "limit: ...", "detail": [{"field": "limit", ...}]}``).
-Handlers only validate, call one service (the searcher, :mod:`paperfeed.store.accounts`,
+Handlers only validate, call one service (the searcher, :mod:`paperfeed.store.votes`, :mod:`paperfeed.store.library`,
 :mod:`paperfeed.web.submit`) and shape the answer with :mod:`paperfeed.web.schemas`.
 """
 
@@ -17,11 +17,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 from sqlalchemy import Connection
 
+from paperfeed.links import safe_url
 from paperfeed.models import Paper, SearchHit
-from paperfeed.store import accounts
+from paperfeed.store.library import collections_for_user, library_add, library_list, library_remove, saved_ids
 from paperfeed.store.papers import get_paper, get_papers
+from paperfeed.store.submissions import Submission, get_submission
+from paperfeed.store.users import User, UserPublic
+from paperfeed.store.votes import add_vote, remove_vote, vote_counts
 from paperfeed.web.api_hf import field_error
-from paperfeed.web.deps import ApiUser, SearcherDep, SettingsDep, StoreDep
+from paperfeed.web.deps import ApiUser, OptionalSearcher, SearcherDep, SettingsDep, StoreDep
 from paperfeed.web.schemas import (
     AuthorOut,
     CollectionOut,
@@ -31,6 +35,7 @@ from paperfeed.web.schemas import (
     PaperOut,
     SearchHitOut,
     SearchOut,
+    SimilarHitOut,
     SimilarOut,
     SubmissionIn,
     SubmissionOut,
@@ -53,13 +58,10 @@ def paper_out(
     *,
     base_url: str,
     upvotes: int = 0,
-    submission: tuple[accounts.Submission, accounts.UserPublic | None] | None = None,
+    submission: tuple[Submission, UserPublic | None] | None = None,
 ) -> PaperOut:
     """The API view of a paper: metadata, links (only http(s)), upvotes and who submitted it."""
     page = base_url.rstrip("/") + paper_url(paper.id)
-
-    def link(url: str | None) -> str | None:
-        return url if url and url.startswith(("https://", "http://")) else None
 
     sub, who = submission if submission else (None, None)
     return PaperOut(
@@ -79,11 +81,11 @@ def paper_out(
         links=LinksOut(
             page=page,
             markdown=page + ".md",
-            abs=link(paper.abs_url),
-            pdf=link(paper.pdf_url),
+            abs=safe_url(paper.abs_url),
+            pdf=safe_url(paper.pdf_url),
             doi=f"https://doi.org/{paper.doi}" if paper.doi else None,
-            code=link(paper.code_url),
-            project=link(paper.project_url),
+            code=safe_url(paper.code_url),
+            project=safe_url(paper.project_url),
         ),
         upvotes=upvotes,
         submitted_at=sub.submitted_at if sub else None,
@@ -92,13 +94,13 @@ def paper_out(
 
 
 def papers_out(conn: Connection, papers: list[Paper], base_url: str) -> list[PaperOut]:
-    counts = accounts.vote_counts(conn=conn, ids=[p.id for p in papers])
+    counts = vote_counts(conn=conn, ids=[p.id for p in papers])
     return [
         paper_out(
             p,
             base_url=base_url,
             upvotes=counts.get(p.id, 0),
-            submission=accounts.get_submission(conn=conn, paper_id=p.id),
+            submission=get_submission(conn=conn, paper_id=p.id),
         )
         for p in papers
     ]
@@ -111,7 +113,7 @@ def hits_out(conn: Connection, hits: list[SearchHit], base_url: str) -> list[Sea
             paper=p,
             score=h.score,
             reason=h.reason,
-            snippet=h.snippet,
+            snippet=h.snippet.html(),
             lexical_rank=h.lexical_rank,
             semantic_rank=h.semantic_rank,
         )
@@ -188,6 +190,7 @@ def search(
             categories=cats or None,
             date_from=date_from,
             date_to=date_to,
+            spell=True,  # "suggestion" (search/spelling.py)
         )
     except ValueError as exc:  # QueryError: the message says which part of the query
         raise field_error("q", str(exc)) from exc
@@ -208,7 +211,9 @@ def search(
         data=data,
         next=nxt,
         prev=prev,
-        warning=results.error,
+        warning=" ".join(w for w in (results.error, results.warning) if w) or None,
+        suggestion=results.suggestion,
+        corrected=results.corrected,
     )
 
 
@@ -220,7 +225,8 @@ def similar(
     settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=50, description="papers, 1 to 50")] = 10,
 ) -> SimilarOut:
-    """Papers most similar to this one (by meaning when embeddings exist, else by shared terms)."""
+    """Papers related to this one, best first, each with its ``reason``: "similar abstract", "same authors" or
+    "members who saved this also saved". Only papers related enough are listed (there may be fewer)."""
     with engine.connect() as conn:
         paper = _resolve(conn, paper_id)
     try:
@@ -228,18 +234,22 @@ def similar(
     except KeyError as exc:
         raise HTTPException(404, f"{paper.id} is not in the search index yet") from exc
     with engine.connect() as conn:
-        data = hits_out(conn, hits, settings.base_url)
+        papers = papers_out(conn, [h.paper for h in hits], settings.base_url)
+    data = [
+        SimilarHitOut(paper=p, score=h.score, reason=h.reason, snippet=h.snippet.html())  # type: ignore[arg-type]
+        for p, h in zip(papers, hits, strict=True)
+    ]
     return SimilarOut(id=paper.id, count=len(data), data=data)
 
 
-def _vote(engine: Any, user: accounts.User, paper_id: str, up: bool) -> VoteOut:
+def _vote(engine: Any, user: User, paper_id: str, up: bool) -> VoteOut:
     with engine.begin() as conn:
         paper = _resolve(conn, paper_id)
         if up:
-            accounts.add_vote(conn=conn, user_id=user.id, paper_id=paper.id)
+            add_vote(conn=conn, user_id=user.id, paper_id=paper.id)
         else:
-            accounts.remove_vote(conn=conn, user_id=user.id, paper_id=paper.id)
-        count = accounts.vote_counts(conn=conn, ids=[paper.id])[paper.id]
+            remove_vote(conn=conn, user_id=user.id, paper_id=paper.id)
+        count = vote_counts(conn=conn, ids=[paper.id])[paper.id]
     return VoteOut(id=paper.id, upvotes=count, voted=up)
 
 
@@ -262,10 +272,10 @@ def paper(paper_id: str, engine: StoreDep, settings: SettingsDep) -> PaperOut:
         return papers_out(conn, [_resolve(conn, paper_id)], settings.base_url)[0]
 
 
-def _collection(conn: Connection, user: accounts.User, collection: int | None) -> CollectionOut | None:
+def _collection(conn: Connection, user: User, collection: int | None) -> CollectionOut | None:
     if collection is None:
         return None
-    for c in accounts.collections_for_user(conn=conn, user_id=user.id):
+    for c in collections_for_user(conn=conn, user_id=user.id):
         if c.id == collection:
             return CollectionOut(id=c.id, name=c.name, is_default=c.is_default, count=c.count)
     raise field_error("collection", f"you have no collection {collection}")
@@ -285,9 +295,9 @@ def library(
         current = _collection(conn, user, collection)
         cols = [
             CollectionOut(id=c.id, name=c.name, is_default=c.is_default, count=c.count)
-            for c in accounts.collections_for_user(conn=conn, user_id=user.id)
+            for c in collections_for_user(conn=conn, user_id=user.id)
         ]
-        ids = accounts.library_list(conn=conn, user_id=user.id, collection_id=collection, offset=offset, limit=limit)
+        ids = library_list(conn=conn, user_id=user.id, collection_id=collection, offset=offset, limit=limit)
         data = papers_out(conn, get_papers(conn=conn, ids=ids), settings.base_url)
     return LibraryOut(collection=current, collections=cols, offset=offset, limit=limit, count=len(data), data=data)
 
@@ -303,7 +313,7 @@ def save(
     with engine.begin() as conn:
         paper = _resolve(conn, paper_id)
         _collection(conn, user, collection)
-        added = accounts.library_add(conn=conn, user_id=user.id, paper_id=paper.id, collection_id=collection)
+        added = library_add(conn=conn, user_id=user.id, paper_id=paper.id, collection_id=collection)
     return LibraryChangeOut(id=paper.id, saved=True, changed=added, collection=collection)
 
 
@@ -318,8 +328,8 @@ def unsave(
     with engine.begin() as conn:
         paper = _resolve(conn, paper_id)
         _collection(conn, user, collection)
-        removed = accounts.library_remove(conn=conn, user_id=user.id, paper_id=paper.id, collection_id=collection)
-        still = bool(accounts.saved_ids(conn=conn, user_id=user.id, ids=[paper.id]))
+        removed = library_remove(conn=conn, user_id=user.id, paper_id=paper.id, collection_id=collection)
+        still = bool(saved_ids(conn=conn, user_id=user.id, ids=[paper.id]))
     return LibraryChangeOut(id=paper.id, saved=still, changed=removed, collection=collection)
 
 
@@ -335,11 +345,11 @@ def submit(
     engine: StoreDep,
     settings: SettingsDep,
     user: ApiUser,
+    searcher: OptionalSearcher,
     body: Annotated[SubmissionIn, Body()],
 ) -> SubmissionOut:
     """Put a paper on today's daily list: ``{"arxiv": "2401.01234"}`` (fetched from arXiv) or pasted
     metadata ``{"title", "abstract", "authors": [...], "arxiv"?, "url"?, "code_url"?}``."""
-    searcher = getattr(request.app.state, "searcher", None)
     try:
         if body.title.strip() or body.abstract.strip() or body.authors:
             result = submit_metadata(

@@ -20,13 +20,22 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperfeed.config import Settings
+from paperfeed.search.factory import make_searcher
+from paperfeed.search.protocols import Searcher
+from paperfeed.secret_key import ensure_secret_key
+from paperfeed.settings_errors import load_settings
 from paperfeed.store.db import open_store
 from paperfeed.web.auth import login_throttles
 from paperfeed.web.deps import LoginRequired, login_url
+from paperfeed.web.error_docs import document_errors
+from paperfeed.web.faults import OUT_OF_RANGE, install_fault_handlers, is_out_of_range
+from paperfeed.web.proxies import add_proxy_headers
+from paperfeed.web.route_methods import allowed_methods, wrong_method
 from paperfeed.web.security import set_csrf_cookie
 from paperfeed.web.templating import make_templates, render
 
@@ -35,11 +44,17 @@ STATIC_DIR = Path(__file__).parent / "static"
 # Routers in the order they are matched: JSON and feeds first (``/papers/{id}.md`` before the HTML page).
 ROUTERS = (
     "paperfeed.web.api_hf",
+    "paperfeed.web.api_comments",  # COMMUNITY: before api_v1, whose /papers/{id:path} would match .../comments
+    "paperfeed.web.api_suggest",  # SEARCH: /api/v1/suggest (suggestions as you type)
     "paperfeed.web.api_v1",
     "paperfeed.web.feeds",
     "paperfeed.web.subscriptions",  # DIGEST: subscribe / manage / unsubscribe pages and API
     "paperfeed.web.foryou",  # DIGEST: /for-you recommendations page
     "paperfeed.web.auth",
+    "paperfeed.web.verify_email",  # ACCOUNTS: /account/verify/{token}, /account/verify/resend
+    "paperfeed.web.comments",  # COMMUNITY: comment forms, /moderation, /papers/{id}/comments.atom
+    "paperfeed.web.admin",  # COMMUNITY: /admin/users
+    "paperfeed.web.status_page",  # FOLLOW: /status (papers, search, the arXiv follower)
     "paperfeed.web.pages",
 )
 _SECURITY_HEADERS = {
@@ -68,13 +83,14 @@ def start_store(app: FastAPI) -> None:
         app.state.engine = engine
 
 
-def _make_searcher(engine: Any, settings: Settings) -> Any:
+def _make_searcher(engine: Engine, settings: Settings) -> Searcher | None:
+    """The search service, working on private copies of the index files; None (search pages answer 503,
+    everything else works) when the index directory cannot be used at all."""
     try:
-        from paperfeed.search.service import Searcher
-    except ImportError as exc:  # search not installed in this build: everything else still works
+        return make_searcher(engine=engine, settings=settings, serving=True)
+    except (OSError, ValueError, RuntimeError) as exc:
         log.warning("search unavailable: %s", exc)
         return None
-    return Searcher(engine=engine, settings=settings)
 
 
 @asynccontextmanager
@@ -82,7 +98,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     import anyio
 
     await anyio.to_thread.run_sync(start_store, app)
+    from paperfeed.ingest.follow import start_following  # FOLLOW: PAPERFEED_FOLLOW harvests in the background
+
+    follower = start_following(engine=app.state.engine, settings=app.state.settings, searcher=app.state.searcher)
     yield
+    if follower is not None:
+        await anyio.to_thread.run_sync(follower.stop)
+    searcher = getattr(app.state, "searcher", None)
+    if searcher is not None:
+        searcher.close()
     engine = getattr(app.state, "engine", None)
     if engine is not None:
         engine.dispose()
@@ -147,7 +171,10 @@ _TITLES = {
 
 
 async def _on_http(request: Request, exc: StarletteHTTPException) -> Response:
-    headers = getattr(exc, "headers", None)
+    headers = dict(getattr(exc, "headers", None) or {})
+    allowed = allowed_methods(request) if exc.status_code == 405 else []
+    if allowed:  # every method of the resource at this path, whichever route serves it
+        headers["Allow"] = ", ".join(allowed)
     if _wants_json(request):
         return JSONResponse(
             {"error": str(exc.detail), "detail": exc.detail}, status_code=exc.status_code, headers=headers
@@ -155,12 +182,14 @@ async def _on_http(request: Request, exc: StarletteHTTPException) -> Response:
     message = str(exc.detail)
     if exc.status_code == 404 and message in ("Not Found", ""):
         message = "We could not find that page. It may have moved, or the address may be mistyped."
-    return render(
+    response = render(
         request,
         "error.html",
         {"status": exc.status_code, "title": _TITLES.get(exc.status_code, "Something went wrong"), "message": message},
         status_code=exc.status_code,
     )
+    response.headers.update(headers)  # Allow, Retry-After, WWW-Authenticate: pages keep them too
+    return response
 
 
 async def _on_login_required(request: Request, exc: LoginRequired) -> Response:
@@ -169,6 +198,8 @@ async def _on_login_required(request: Request, exc: LoginRequired) -> Response:
 
 async def _on_data_error(request: Request, exc: DataError) -> Response:
     """Input the database refuses (a NUL byte in PostgreSQL text, a number out of range): 400, not 500."""
+    if is_out_of_range(exc):  # an id no row can have (PostgreSQL integer columns): like any unknown id
+        return await _on_http(request, StarletteHTTPException(404, OUT_OF_RANGE))
     log.info("refused input on %s %s: %s", request.method, request.url.path, exc.orig)
     message = "The request contains a value that cannot be stored (such as a NUL byte)."
     if _wants_json(request):
@@ -210,6 +241,8 @@ def _add_middleware(app: FastAPI) -> None:
         if "\x00" in request.url.path:  # query values are each route's to validate (and name)
             refused = StarletteHTTPException(400, "Addresses cannot contain NUL bytes.")
             response = await _on_http(request, refused)
+        elif wrong_method(request):  # a broader route must not answer for a resource (405 + Allow)
+            response = await _on_http(request, StarletteHTTPException(405))
         else:
             response = await call_next(request)
         for key, value in _SECURITY_HEADERS.items():
@@ -222,7 +255,7 @@ def _add_middleware(app: FastAPI) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The Paperfeed web app for ``settings`` (default: from the environment)."""
-    settings = settings or Settings()
+    settings = ensure_secret_key(settings or load_settings())
     app = FastAPI(
         title=settings.site_name,
         version="0.1.0",
@@ -242,6 +275,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(LoginRequired, _on_login_required)  # type: ignore[arg-type]
     app.add_exception_handler(DataError, _on_data_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_error)
+    install_fault_handlers(app, _on_http)  # out-of-range numbers: 404; disk full: 503
     _add_middleware(app)
+    add_proxy_headers(app, settings)  # outermost: every handler and middleware sees the real client
     _include_routers(app)
+    document_errors(app)  # every route's possible error answers, in /openapi.json
     return app

@@ -13,14 +13,19 @@ from email_validator import EmailNotValidError, validate_email
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
+from paperfeed.email_verification import send_verification
 from paperfeed.ingest.validate import clean_text
-from paperfeed.store import accounts
+from paperfeed.store.account_errors import AccountError
+from paperfeed.store.api_tokens import create_api_token, list_api_tokens, revoke_all_api_tokens, revoke_api_token
 from paperfeed.store.papers import get_papers
+from paperfeed.store.sessions import create_session, delete_other_sessions, delete_session
+from paperfeed.store.submissions import submissions_by
+from paperfeed.store.users import create_user, get_user_by_email, get_user_by_username, set_password_hash
 from paperfeed.web.deps import CsrfProtected, CurrentUser, OptionalUser, SettingsDep, StoreDep
+from paperfeed.web.login_throttle import LoginThrottle, account_key, login_throttle
 from paperfeed.web.pages import safe_next
 from paperfeed.web.security import (
     SESSION_COOKIE,
-    Throttle,
     clear_session_cookie,
     hash_password,
     needs_rehash,
@@ -37,22 +42,22 @@ _DUMMY_HASH = hash_password("paperfeed-timing-equaliser")
 Text = Annotated[str, Form(max_length=2000)]
 
 
-def login_throttles() -> tuple[Throttle, Throttle]:
-    """Failed sign-ins allowed: 10 per quarter hour per (address, account), 50 per address (one app's)."""
-    return Throttle(10, 15 * 60), Throttle(50, 15 * 60)
+def login_throttles() -> LoginThrottle:
+    """Failed sign-ins allowed (one app's): see :mod:`paperfeed.web.login_throttle`."""
+    return login_throttle()
 
 
 def _signed_in(
     request: Request, user_id: int, engine: StoreDep, settings: SettingsDep, next_url: str | None
 ) -> Response:
     with engine.begin() as conn:
-        token = accounts.create_session(conn=conn, user_id=user_id)
+        token = create_session(conn=conn, user_id=user_id)
     response = RedirectResponse(safe_next(next_url), status_code=303)
     set_session_cookie(response, token, settings, request)
     return response
 
 
-def _signup_errors(email: str, username: str, password: str) -> tuple[dict[str, str], str]:
+def _signup_errors(email: str, username: str, password: str, site_name: str) -> tuple[dict[str, str], str]:
     errors: dict[str, str] = {}
     normalised = email.strip().lower()
     try:
@@ -61,7 +66,7 @@ def _signup_errors(email: str, username: str, password: str) -> tuple[dict[str, 
         errors["email"] = str(exc)
     if not USERNAME_RE.match(username.strip()):
         errors["username"] = "2-32 letters, digits, '.', '_' or '-', starting with a letter or digit"
-    problem = password_problem(password)
+    problem = password_problem(password, username=username, email=normalised, site_name=site_name)
     if problem:
         errors["password"] = problem
     return errors, normalised
@@ -86,19 +91,20 @@ def signup(
     next: Text = "",
 ) -> Response:  # noqa: A002
     """Create an account and sign in; errors are shown next to their fields."""
-    errors, normalised = _signup_errors(email, username, password)
+    errors, normalised = _signup_errors(email, username, password, settings.site_name)
     if not errors:
         try:
             with engine.begin() as conn:
-                user = accounts.create_user(
+                user = create_user(
                     conn=conn,
                     email=normalised,
                     username=username.strip(),
                     password_hash=hash_password(password),
                     display_name=clean_text(display_name)[:200],
                 )
+            send_verification(engine=engine, settings=settings, user=user)  # the account page tells the outcome
             return _signed_in(request, user.id, engine, settings, next)
-        except accounts.AccountError as exc:
+        except AccountError as exc:
             errors[exc.field] = str(exc)
     form = {"email": email, "username": username, "display_name": display_name}
     return render(
@@ -124,10 +130,15 @@ def login(
 ) -> Response:  # noqa: A002
     """Sign in with email (or username) and password; repeated failures are slowed down (429)."""
     ident = clean_text(email)
-    client = request.client.host if request.client else "?"
-    keys = (f"{client} {ident.lower()}", client)
-    throttles: tuple[Throttle, Throttle] = request.app.state.login_throttles
-    wait = max(throttle.retry_after(k) for throttle, k in zip(throttles, keys, strict=True))
+    with engine.connect() as conn:
+        user = (
+            get_user_by_email(conn=conn, email=ident)
+            if "@" in ident
+            else get_user_by_username(conn=conn, username=ident)
+        )
+    keys = {"account": account_key(user, ident), "address": request.client.host if request.client else "?"}
+    throttle: LoginThrottle = request.app.state.login_throttles
+    wait = throttle.retry_after(**keys)
     if wait:
         minutes = (wait + 59) // 60
         return render(
@@ -141,26 +152,26 @@ def login(
             },
             status_code=429,
         )
-    with engine.connect() as conn:
-        user = (
-            accounts.get_user_by_email(conn=conn, email=ident)
-            if "@" in ident
-            else accounts.get_user_by_username(conn=conn, username=ident)
-        )
     ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not ok:
-        for throttle, key in zip(throttles, keys, strict=True):
-            throttle.fail(key)
+        throttle.fail(**keys)
         return render(
             request,
             "login.html",
             {"form": {"email": email}, "next": safe_next(next, ""), "error": "Wrong email or password."},
             status_code=400,
         )
-    throttles[0].clear(keys[0])
+    if user.disabled:  # only said to someone who knows the password
+        error = "This account has been disabled. Ask the site's administrators to enable it again."
+        return render(
+            request,
+            "login.html",
+            {"form": {"email": email}, "next": safe_next(next, ""), "error": error},
+            status_code=403,
+        )
     if needs_rehash(user.password_hash):
         with engine.begin() as conn:
-            accounts.set_password_hash(conn=conn, user_id=user.id, password_hash=hash_password(password))
+            set_password_hash(conn=conn, user_id=user.id, password_hash=hash_password(password))
     return _signed_in(request, user.id, engine, settings, next)
 
 
@@ -169,18 +180,27 @@ def logout(request: Request, engine: StoreDep, settings: SettingsDep) -> Respons
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         with engine.begin() as conn:
-            accounts.delete_session(conn=conn, token=token)
+            delete_session(conn=conn, token=token)
     response = RedirectResponse("/", status_code=303)
     clear_session_cookie(response, settings, request)
     return response
 
 
+def _account_page(
+    request: Request, engine: StoreDep, user: CurrentUser, status_code: int = 200, **extra: object
+) -> Response:
+    """The account page: profile, whether the email address is verified, API tokens, password form."""
+    with engine.connect() as conn:
+        tokens = list_api_tokens(conn=conn, user_id=user.id)
+    settings = request.app.state.settings
+    ctx = {"tab": "account", "tokens": tokens, "new_token": None, "mail_enabled": settings.emails_enabled, **extra}
+    return render(request, "account.html", ctx, status_code=status_code)
+
+
 @router.get("/account")
 def account(request: Request, engine: StoreDep, user: CurrentUser) -> Response:
     """Profile and personal API tokens (a new token is shown once, right after it is created)."""
-    with engine.connect() as conn:
-        tokens = accounts.list_api_tokens(conn=conn, user_id=user.id)
-    return render(request, "account.html", {"tab": "account", "tokens": tokens, "new_token": None})
+    return _account_page(request, engine, user)
 
 
 @router.post("/account/password")
@@ -188,25 +208,23 @@ def change_password(
     request: Request,
     engine: StoreDep,
     user: CurrentUser,
+    settings: SettingsDep,
     current: Annotated[str, Form(max_length=2000)],
     new: Annotated[str, Form(max_length=2000)],
+    revoke_tokens: Annotated[str | None, Form(max_length=10)] = None,
 ) -> Response:
-    """Change the password (the current one is required) and sign out every other session."""
+    """Change the password (the current one is required), sign out every other session and, when the box
+    is ticked, revoke every personal API token."""
     problem = None if verify_password(user.password_hash, current) else "the current password is wrong"
-    problem = problem or password_problem(new)
+    context = {"username": user.username, "email": user.email, "site_name": settings.site_name}
+    problem = problem or password_problem(new, **context)
     if problem:
-        with engine.connect() as conn:
-            tokens = accounts.list_api_tokens(conn=conn, user_id=user.id)
-        return render(
-            request,
-            "account.html",
-            {"tab": "account", "tokens": tokens, "new_token": None, "password_error": problem},
-            status_code=400,
-        )
+        return _account_page(request, engine, user, 400, password_error=problem)
     with engine.begin() as conn:
-        accounts.set_password_hash(conn=conn, user_id=user.id, password_hash=hash_password(new))
-        accounts.delete_other_sessions(conn=conn, user_id=user.id, keep_token=request.cookies.get(SESSION_COOKIE))
-    return RedirectResponse("/account?password=changed", status_code=303)
+        set_password_hash(conn=conn, user_id=user.id, password_hash=hash_password(new))
+        delete_other_sessions(conn=conn, user_id=user.id, keep_token=request.cookies.get(SESSION_COOKIE))
+        revoked = revoke_all_api_tokens(conn=conn, user_id=user.id) if revoke_tokens is not None else 0
+    return RedirectResponse("/account?password=changed" + (f"&revoked={revoked}" if revoked else ""), status_code=303)
 
 
 @router.post("/account/tokens")
@@ -214,9 +232,8 @@ def create_token(
     request: Request, engine: StoreDep, user: CurrentUser, name: Annotated[str, Form(max_length=100)] = ""
 ) -> Response:
     with engine.begin() as conn:
-        token = accounts.create_api_token(conn=conn, user_id=user.id, name=clean_text(name)[:100] or "API token")
-        tokens = accounts.list_api_tokens(conn=conn, user_id=user.id)
-    response = render(request, "account.html", {"tab": "account", "tokens": tokens, "new_token": token})
+        token = create_api_token(conn=conn, user_id=user.id, name=clean_text(name)[:100] or "API token")
+    response = _account_page(request, engine, user, new_token=token)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -224,7 +241,7 @@ def create_token(
 @router.post("/account/tokens/{token_id}/revoke")
 def revoke_token(token_id: int, engine: StoreDep, user: CurrentUser) -> Response:
     with engine.begin() as conn:
-        if not accounts.revoke_api_token(conn=conn, user_id=user.id, token_id=token_id):
+        if not revoke_api_token(conn=conn, user_id=user.id, token_id=token_id):
             raise HTTPException(404, "That token does not exist.")
     return RedirectResponse("/account", status_code=303)
 
@@ -233,7 +250,7 @@ def revoke_token(token_id: int, engine: StoreDep, user: CurrentUser) -> Response
 def my_submissions(request: Request, engine: StoreDep, user: CurrentUser) -> Response:
     """Papers this member submitted, newest first."""
     with engine.connect() as conn:
-        subs = accounts.submissions_by(conn=conn, user_id=user.id, limit=200)
+        subs = submissions_by(conn=conn, user_id=user.id, limit=200)
         papers = {p.id: p for p in get_papers(conn=conn, ids=[s.paper_id for s in subs])}
         cards = decorate(
             conn,

@@ -1,5 +1,6 @@
 """FastAPI dependencies as ``Annotated`` aliases: settings, store, searcher, the signed-in member.
 
+- ``SearcherDep``: the search service (503 when it could not be built); ``OptionalSearcher``: it or None.
 - ``OptionalUser``: the member of the session cookie, or None.
 - ``CurrentUser``: the same but required; an HTML page redirects to ``/login?next=...``, a JSON route
   answers 401.
@@ -9,15 +10,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import logging
+from typing import Annotated
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from paperfeed.config import Settings
-from paperfeed.store.accounts import User, get_session_user, get_user_by_api_token
+from paperfeed.search.protocols import Searcher
+from paperfeed.store.api_tokens import lookup_api_token, token_use_is_stale, touch_api_token
+from paperfeed.store.faults import disk_full_cause
+from paperfeed.store.sessions import get_session_user
+from paperfeed.store.users import User
 from paperfeed.web.security import SESSION_COOKIE, csrf_token, require_csrf
+
+log = logging.getLogger("paperfeed.web")
 
 
 class LoginRequired(Exception):
@@ -45,8 +54,13 @@ def get_engine(request: Request) -> Engine:
     return request.app.state.engine  # type: ignore[no-any-return]
 
 
-def get_searcher(request: Request) -> Any:
-    searcher = getattr(request.app.state, "searcher", None)
+def optional_searcher(request: Request) -> Searcher | None:
+    """The app's searcher, or None when it could not be built (pages that work without search)."""
+    return getattr(request.app.state, "searcher", None)
+
+
+def get_searcher(request: Request) -> Searcher:
+    searcher = optional_searcher(request)
     if searcher is None:
         raise SearchUnavailable()
     return searcher
@@ -92,10 +106,20 @@ def api_user(request: Request) -> User:
         raise HTTPException(
             401, "send a personal API token: Authorization: Bearer pf_...", headers={"WWW-Authenticate": "Bearer"}
         )
-    with get_engine(request).begin() as conn:
-        user = get_user_by_api_token(conn=conn, token=token.strip())
-    if user is None:
-        raise HTTPException(401, "unknown or revoked API token", headers={"WWW-Authenticate": "Bearer"})
+    engine = get_engine(request)
+    with engine.connect() as conn:
+        found = lookup_api_token(conn=conn, token=token.strip())
+    if found is None:
+        raise HTTPException(
+            401, "unknown or revoked API token (or a disabled account)", headers={"WWW-Authenticate": "Bearer"}
+        )
+    user, last_used = found
+    if token_use_is_stale(last_used):  # written at most every few minutes, in its own transaction
+        try:
+            with engine.begin() as conn:
+                touch_api_token(conn=conn, token=token.strip())
+        except (SQLAlchemyError, OSError) as exc:  # a full disk must not fail the request it was to record
+            log.warning("API token use not recorded: %s", disk_full_cause(exc) or exc)
     return user
 
 
@@ -105,7 +129,8 @@ def login_url(next_url: str) -> str:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[Engine, Depends(get_engine)]
-SearcherDep = Annotated[Any, Depends(get_searcher)]
+SearcherDep = Annotated[Searcher, Depends(get_searcher)]
+OptionalSearcher = Annotated[Searcher | None, Depends(optional_searcher)]
 OptionalUser = Annotated[User | None, Depends(optional_user)]
 CurrentUser = Annotated[User, Depends(current_user)]
 ApiUser = Annotated[User, Depends(api_user)]
@@ -116,6 +141,7 @@ __all__ = [
     "CsrfProtected",
     "CurrentUser",
     "LoginRequired",
+    "OptionalSearcher",
     "OptionalUser",
     "SearcherDep",
     "SettingsDep",

@@ -25,12 +25,13 @@ from fastapi.responses import Response
 from lxml import etree
 
 from paperfeed.config import Settings
+from paperfeed.links import safe_url
 from paperfeed.rank.daily import PeriodError, daily_papers
 from paperfeed.rank.trending import trending
 from paperfeed.store.papers import get_papers
 from paperfeed.web.api_hf import Entry, entries_for, field_error
 from paperfeed.web.api_v1 import check_filters
-from paperfeed.web.deps import SettingsDep, StoreDep
+from paperfeed.web.deps import OptionalSearcher, SettingsDep, StoreDep
 from paperfeed.web.views import paper_url
 
 router = APIRouter(tags=["Feeds"])
@@ -95,8 +96,9 @@ def atom(feed: Feed) -> bytes:
         _sub(entry, "title", p.title, type="text")
         _sub(entry, "id", url)
         _sub(entry, "link", rel="alternate", type="text/html", href=url)
-        if p.pdf_url and p.pdf_url.startswith(("https://", "http://")):
-            _sub(entry, "link", rel="related", type="application/pdf", href=p.pdf_url, title="PDF")
+        pdf = safe_url(p.pdf_url)
+        if pdf:
+            _sub(entry, "link", rel="related", type="application/pdf", href=pdf, title="PDF")
         _sub(entry, "published", _iso(feed.stamp(e)))
         _sub(entry, "updated", _iso(max(feed.stamp(e), p.updated or feed.stamp(e))))
         for a in p.authors:
@@ -215,6 +217,7 @@ def search_feed(
     fmt: Format,
     engine: StoreDep,
     settings: SettingsDep,
+    searcher: OptionalSearcher,
     q: Annotated[str, Query(max_length=1000)] = "",
     mode: Literal["hybrid", "bm25", "dense"] = "hybrid",
     sort: Literal["relevance", "date", "trending"] = "relevance",
@@ -227,7 +230,6 @@ def search_feed(
     check_filters(cats, date_from, date_to)
     if not q.strip() and not cats and not date_from and not date_to:
         raise field_error("q", "give a query (or a cat/from/to filter)")
-    searcher = getattr(request.app.state, "searcher", None)
     if searcher is None:
         raise HTTPException(503, "search is not available on this instance")
     try:

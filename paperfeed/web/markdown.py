@@ -13,8 +13,9 @@ import re
 from collections.abc import Iterable
 from datetime import datetime
 
+from paperfeed.links import safe_url
 from paperfeed.models import Paper
-from paperfeed.store.accounts import UserPublic
+from paperfeed.store.users import UserPublic
 
 _HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 # Characters that start Markdown constructs inside a line (links, images, code, emphasis, strikethrough,
@@ -45,7 +46,8 @@ def escape_block(text: str) -> str:
 
 def _url(value: str | None) -> str | None:
     """Only http(s) links, with characters that could end the Markdown link target percent-encoded."""
-    if not value or not value.startswith(("https://", "http://")):
+    value = safe_url(value)
+    if not value:
         return None
     return value.replace(" ", "%20").replace("(", "%28").replace(")", "%29").replace("<", "%3C").replace(">", "%3E")
 

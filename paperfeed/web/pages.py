@@ -1,7 +1,7 @@
 """HTML pages: daily papers (day/week/month), trending, search, paper page, upvote, library, submit.
 
 Handlers follow one shape: read parameters, call one service (``rank.daily``, ``rank.trending``, the
-searcher, ``store.accounts``), build cards in :mod:`paperfeed.web.views`, render a template. Every POST is a
+searcher, ``store.votes``), build cards in :mod:`paperfeed.web.views`, render a template. Every POST is a
 form with a CSRF token (checked by the router dependency) and answers with a 303 redirect.
 """
 
@@ -29,9 +29,15 @@ from paperfeed.rank.daily import (
     period_range,
 )
 from paperfeed.rank.trending import WINDOWS, trending
-from paperfeed.store import accounts
+from paperfeed.search.protocols import Searcher
+from paperfeed.store import library as store_library
+from paperfeed.store.account_errors import AccountError
+from paperfeed.store.library import collections_for_user, library_add, library_list, library_remove, paper_collections
 from paperfeed.store.papers import get_paper, get_papers
-from paperfeed.web.deps import CsrfProtected, CurrentUser, OptionalUser, SettingsDep, StoreDep
+from paperfeed.store.submissions import get_submission
+from paperfeed.store.votes import add_vote, remove_vote, vote_counts
+from paperfeed.web.deps import CsrfProtected, CurrentUser, OptionalSearcher, OptionalUser, SettingsDep, StoreDep
+from paperfeed.web.discussion import discussion_context
 from paperfeed.web.submit import SubmitError, submit_arxiv, submit_metadata
 from paperfeed.web.templating import render
 from paperfeed.web.views import Card, arxiv_links, decorate, page_links, paper_url
@@ -204,6 +210,7 @@ def search_page(
     request: Request,
     engine: StoreDep,
     user: OptionalUser,
+    searcher: OptionalSearcher,
     q: Annotated[str, Query(max_length=1000)] = "",
     mode: Literal["hybrid", "bm25", "dense"] = "hybrid",
     sort: Literal["relevance", "date", "trending"] = "relevance",
@@ -238,7 +245,6 @@ def search_page(
         "sorts": SEARCH_SORTS,
         "page": p,
     }
-    searcher = getattr(request.app.state, "searcher", None)
     if q.strip() or cat or date_from or date_to:
         if searcher is None:
             ctx["error"] = "Search is not available on this instance right now."
@@ -253,6 +259,7 @@ def search_page(
                 categories=[cat] if cat else None,
                 date_from=date_from,
                 date_to=date_to,
+                spell=True,  # "Did you mean" (search/spelling.py)
             )
         except ValueError as exc:
             ctx["error"] = str(exc)
@@ -265,30 +272,20 @@ def search_page(
             cards=cards,
             total=results.total,
             error=results.error,
-            notice=_mode_notice(searcher, mode),
+            notice=results.warning,  # vectors being built, a model off, damaged files: never silent
             first_page="/search?" + urlencode({k: v for k, v in params.items() if v}),
             pages=page_links("/search", params, p, SEARCH_PER_PAGE, results.total),
+            suggestion=results.suggestion,  # "Did you mean" (search/spelling.py); corrected: hits are for it
+            corrected=results.corrected,
+            suggestion_url="/search?" + urlencode({k: v for k, v in {**params, "q": results.suggestion}.items() if v}),
         )
     return render(request, "search.html", ctx)
 
 
-def _mode_notice(searcher: Any, mode: str) -> str | None:
-    """Say so when the member asked for meaning-based search and this instance can only match keywords."""
-    if mode == "bm25":
-        return None
-    off = getattr(searcher, "model", None) is None or getattr(searcher, "semantic_error", None)
-    if not off:
-        return None
-    if mode == "dense":
-        return (
-            "Search by meaning is not available on this instance (no embedding model), so these are "
-            "keyword (BM25) results."
-        )
-    return None
-
-
 @router.get("/papers/{paper_id:path}")
-def paper_page(request: Request, paper_id: str, engine: StoreDep, user: OptionalUser) -> Response:
+def paper_page(
+    request: Request, paper_id: str, engine: StoreDep, user: OptionalUser, searcher: OptionalSearcher
+) -> Response:
     """One paper: abstract, dates and versions, links, upvotes, library, similar papers."""
     with engine.connect() as conn:
         paper = get_paper(conn=conn, paper_id=paper_id)
@@ -297,10 +294,11 @@ def paper_page(request: Request, paper_id: str, engine: StoreDep, user: Optional
         if paper.id != paper_id:
             return RedirectResponse(paper_url(paper.id), status_code=301)
         card = decorate(conn, [Card(paper)], user)[0]
-        submission = accounts.get_submission(conn=conn, paper_id=paper.id)
-        collections = accounts.collections_for_user(conn=conn, user_id=user.id) if user else []
-        holding = accounts.paper_collections(conn=conn, user_id=user.id, paper_id=paper.id) if user else set()
-    similar = _similar(request, paper.id)
+        submission = get_submission(conn=conn, paper_id=paper.id)
+        collections = collections_for_user(conn=conn, user_id=user.id) if user else []
+        holding = paper_collections(conn=conn, user_id=user.id, paper_id=paper.id) if user else set()
+        discussion = discussion_context(conn=conn, paper_id=paper.id, user=user)
+    similar = _similar(searcher, paper.id)
     if similar:
         with engine.connect() as conn:
             similar = decorate(conn, similar, user)
@@ -316,12 +314,12 @@ def paper_page(request: Request, paper_id: str, engine: StoreDep, user: Optional
             "collections": collections,
             "holding": holding,
             "is_arxiv": is_arxiv_id(paper.id),
+            **discussion,
         },
     )
 
 
-def _similar(request: Request, paper_id: str, limit: int = 6) -> list[Card]:
-    searcher = getattr(request.app.state, "searcher", None)
+def _similar(searcher: Searcher | None, paper_id: str, limit: int = 6) -> list[Card]:
     if searcher is None:
         return []
     try:
@@ -329,13 +327,13 @@ def _similar(request: Request, paper_id: str, limit: int = 6) -> list[Card]:
     except Exception:  # noqa: BLE001 - similar papers are a bonus: the page still renders
         log.exception("similar papers for %s failed", paper_id)
         return []
-    return [Card(h.paper, score=h.score) for h in hits]
+    return [Card(h.paper, score=h.score, reason=h.reason) for h in hits]  # reason: why it is related
 
 
 def _vote_response(request: Request, paper_id: str, next_url: str | None, engine: Any, voted: bool) -> Response:
     if "application/json" in request.headers.get("accept", ""):
         with engine.connect() as conn:
-            count = accounts.vote_counts(conn=conn, ids=[paper_id])[paper_id]
+            count = vote_counts(conn=conn, ids=[paper_id])[paper_id]
         return JSONResponse({"id": paper_id, "upvotes": count, "voted": voted})
     return RedirectResponse(safe_next(next_url, paper_url(paper_id)), status_code=303)
 
@@ -355,9 +353,9 @@ def vote(
         if paper is None:
             raise HTTPException(404, f"There is no paper {paper_id[:100]!r} here.")
         if action == "up":
-            accounts.add_vote(conn=conn, user_id=user.id, paper_id=paper.id)
+            add_vote(conn=conn, user_id=user.id, paper_id=paper.id)
         else:
-            accounts.remove_vote(conn=conn, user_id=user.id, paper_id=paper.id)
+            remove_vote(conn=conn, user_id=user.id, paper_id=paper.id)
     return _vote_response(request, paper.id, next, engine, action == "up")
 
 
@@ -376,13 +374,13 @@ def save(
         if paper is None:
             raise HTTPException(404, f"There is no paper {paper_id[:100]!r} here.")
         if action == "save":
-            added = accounts.library_add(conn=conn, user_id=user.id, paper_id=paper.id, collection_id=collection)
+            added = library_add(conn=conn, user_id=user.id, paper_id=paper.id, collection_id=collection)
             if not added:
-                owned = {c.id for c in accounts.collections_for_user(conn=conn, user_id=user.id)}
+                owned = {c.id for c in collections_for_user(conn=conn, user_id=user.id)}
                 if collection is not None and collection not in owned:
                     raise HTTPException(404, "That collection does not exist.")
         else:
-            accounts.library_remove(conn=conn, user_id=user.id, paper_id=paper.id, collection_id=collection)
+            library_remove(conn=conn, user_id=user.id, paper_id=paper.id, collection_id=collection)
     return RedirectResponse(safe_next(next, paper_url(paper.id)), status_code=303)
 
 
@@ -390,13 +388,11 @@ def save(
 def library(request: Request, engine: StoreDep, user: CurrentUser, c: int | None = None, p: Page = 1) -> Response:
     """The member's saved papers: everything, or one named collection."""
     with engine.connect() as conn:
-        collections = accounts.collections_for_user(conn=conn, user_id=user.id)
+        collections = collections_for_user(conn=conn, user_id=user.id)
         current = next((x for x in collections if x.id == c), None)
         if c is not None and current is None:
             raise HTTPException(404, "That collection does not exist.")
-        ids = accounts.library_list(
-            conn=conn, user_id=user.id, collection_id=c, offset=(p - 1) * PER_PAGE, limit=PER_PAGE + 1
-        )
+        ids = library_list(conn=conn, user_id=user.id, collection_id=c, offset=(p - 1) * PER_PAGE, limit=PER_PAGE + 1)
         more = len(ids) > PER_PAGE
         cards = decorate(conn, [Card(x) for x in get_papers(conn=conn, ids=ids[:PER_PAGE])], user)
     total = (p - 1) * PER_PAGE + len(cards) + (1 if more else 0)
@@ -419,8 +415,8 @@ def create_collection(
 ) -> Response:
     try:
         with engine.begin() as conn:
-            made = accounts.create_collection(conn=conn, user_id=user.id, name=clean_text(name))
-    except accounts.AccountError as exc:
+            made = store_library.create_collection(conn=conn, user_id=user.id, name=clean_text(name))
+    except AccountError as exc:
         raise HTTPException(400, f"{exc.field}: {exc}") from exc
     return RedirectResponse(f"/library?c={made.id}", status_code=303)
 
@@ -428,7 +424,7 @@ def create_collection(
 @router.post("/library/collections/{collection_id}/delete")
 def delete_collection(collection_id: int, engine: StoreDep, user: CurrentUser) -> Response:
     with engine.begin() as conn:
-        if not accounts.delete_collection(conn=conn, user_id=user.id, collection_id=collection_id):
+        if not store_library.delete_collection(conn=conn, user_id=user.id, collection_id=collection_id):
             raise HTTPException(404, "That collection does not exist (the default one cannot be deleted).")
     return RedirectResponse("/library", status_code=303)
 
@@ -444,6 +440,7 @@ def submit(
     engine: StoreDep,
     settings: SettingsDep,
     user: CurrentUser,
+    searcher: OptionalSearcher,
     how: Annotated[Literal["arxiv", "paste"], Form()] = "paste",
     arxiv: Annotated[str, Form(max_length=300)] = "",
     title: Annotated[str, Form(max_length=2000)] = "",
@@ -453,7 +450,6 @@ def submit(
     code_url: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """Submit by arXiv id (fetched from arXiv) or with pasted metadata; then show the paper."""
-    searcher = getattr(request.app.state, "searcher", None)
     try:
         if how == "arxiv":
             result = submit_arxiv(engine=engine, settings=settings, user_id=user.id, arxiv=arxiv, searcher=searcher)

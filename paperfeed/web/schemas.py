@@ -144,13 +144,36 @@ class SearchOut(BaseModel):
     data: list[SearchHitOut]
     next: str | None = Field(default=None, description="URL of the next page, if any")
     prev: str | None = None
-    warning: str | None = Field(default=None, description="a note from the searcher (e.g. dense unavailable)")
+    warning: str | None = Field(
+        default=None,
+        description="what is degraded, never silent: meaning-based search still being built ('meaning-based "
+        "search: 120 of 341 papers ready'), no model, damaged index files; null when all is well",
+    )
+    suggestion: str | None = Field(
+        default=None,
+        description="'did you mean': the query with its misspelled words corrected from the index's vocabulary; "
+        "null when none",
+    )
+    corrected: bool = Field(
+        default=False,
+        description="true when the results are those of `suggestion`, because the query as typed matched fewer "
+        "than 5 papers by its words",
+    )
+
+
+class SimilarHitOut(BaseModel):
+    paper: PaperOut
+    score: float = Field(description="fused relatedness: higher is closer (not comparable across papers)")
+    reason: Literal["similar abstract", "same authors", "members who saved this also saved"] = Field(
+        description="why it is related: its text, a shared author, or members who saved both"
+    )
+    snippet: str = Field(description="HTML-safe abstract excerpt")
 
 
 class SimilarOut(BaseModel):
     id: str
     count: int
-    data: list[SearchHitOut]
+    data: list[SimilarHitOut]
 
 
 class VoteOut(BaseModel):

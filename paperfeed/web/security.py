@@ -2,7 +2,7 @@
 
 - Passwords: argon2id (argon2-cffi defaults), re-hashed on sign-in when the parameters change.
 - Sessions: a random token in an HttpOnly, SameSite=Lax cookie (Secure when ``base_url`` is https); the
-  store keeps only its SHA-256 (see :mod:`paperfeed.store.accounts`).
+  store keeps only its SHA-256 (see :mod:`paperfeed.store.sessions`).
 - CSRF: every browser gets a random id in an HttpOnly cookie; every form carries that id signed with the
   instance secret (itsdangerous). A POST form is accepted only when its signed token matches the cookie,
   so another site can neither read nor forge it.
@@ -20,15 +20,18 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from fastapi import HTTPException, Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from paperfeed.config import Settings
+from paperfeed.config import MIN_SECRET_LENGTH, Settings
+
+# The password rules live in paperfeed.password_policy (re-exported here for the forms).
+from paperfeed.password_policy import MAX_PASSWORD as MAX_PASSWORD
+from paperfeed.password_policy import MIN_PASSWORD as MIN_PASSWORD
+from paperfeed.password_policy import password_problem as password_problem
 
 SESSION_COOKIE = "pf_session"
 CSRF_COOKIE = "pf_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_MAX_AGE = 7 * 24 * 3600  # a form stays valid for a week
 SESSION_MAX_AGE = 30 * 24 * 3600
-MIN_PASSWORD = 8
-MAX_PASSWORD = 1024
 
 _hasher = PasswordHasher()
 
@@ -50,15 +53,6 @@ def needs_rehash(password_hash: str) -> bool:
         return _hasher.check_needs_rehash(password_hash)
     except InvalidHashError:
         return True
-
-
-def password_problem(password: str) -> str | None:
-    """Why a new password is refused, or None."""
-    if len(password) < MIN_PASSWORD:
-        return f"use at least {MIN_PASSWORD} characters"
-    if len(password) > MAX_PASSWORD:
-        return f"use at most {MAX_PASSWORD} characters"
-    return None
 
 
 def secure_cookies(settings: Settings, request: Request | None = None) -> bool:
@@ -133,6 +127,8 @@ class Throttle:
 
 
 def _serializer(settings: Settings) -> URLSafeTimedSerializer:
+    if len(settings.secret_key) < MIN_SECRET_LENGTH:  # create_app always sets one (paperfeed/secret_key.py)
+        raise RuntimeError("no instance secret: build settings with paperfeed.secret_key.ensure_secret_key")
     return URLSafeTimedSerializer(settings.secret_key, salt="paperfeed-csrf")
 
 

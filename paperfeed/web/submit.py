@@ -11,7 +11,6 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Engine
 
@@ -19,8 +18,9 @@ from paperfeed.config import Settings
 from paperfeed.ids import abs_url, derived_id, pdf_url, split_arxiv_id
 from paperfeed.ingest.validate import clean_paper
 from paperfeed.models import Author, Paper, Version
-from paperfeed.store.accounts import add_submission, get_submission
+from paperfeed.search.protocols import Searcher
 from paperfeed.store.papers import get_paper, now_utc, upsert_papers
+from paperfeed.store.submissions import add_submission, get_submission
 
 log = logging.getLogger("paperfeed.web")
 _URL_RE = re.compile(r"^https?://[^\s<>\"']{1,2000}$")
@@ -42,7 +42,9 @@ class SubmitResult:
     submitted_by: str | None
 
 
-def _record(engine: Engine, paper_id: str, user_id: int, searcher: Any, when: datetime | None) -> SubmitResult:
+def _record(
+    engine: Engine, paper_id: str, user_id: int, searcher: Searcher | None, when: datetime | None
+) -> SubmitResult:
     with engine.begin() as conn:
         created = add_submission(conn=conn, paper_id=paper_id, user_id=user_id, when=when or now_utc())
         found = get_submission(conn=conn, paper_id=paper_id)
@@ -72,7 +74,7 @@ def submit_metadata(
     arxiv: str = "",
     url: str = "",
     code_url: str = "",
-    searcher: Any = None,
+    searcher: Searcher | None = None,
     when: datetime | None = None,
 ) -> SubmitResult:
     """Store a pasted paper and submit it. ``arxiv`` may be an id or an arxiv.org URL (optional)."""
@@ -119,7 +121,13 @@ def submit_metadata(
 
 
 def submit_arxiv(
-    *, engine: Engine, settings: Settings, user_id: int, arxiv: str, searcher: Any = None, when: datetime | None = None
+    *,
+    engine: Engine,
+    settings: Settings,
+    user_id: int,
+    arxiv: str,
+    searcher: Searcher | None = None,
+    when: datetime | None = None,
 ) -> SubmitResult:
     """Fetch ``arxiv`` (id or URL) from the arXiv API, store and submit it.
 

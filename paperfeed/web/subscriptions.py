@@ -8,24 +8,36 @@ nor its timing tells whether an address is known.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Form, HTTPException, Request
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import Engine
 
 from paperfeed.config import Settings
 from paperfeed.digest import subscribe as service
+from paperfeed.digest.compose import build_digest
 from paperfeed.digest.mailer import AddressError, normalise_address
 from paperfeed.digest.render import digest_context, manage_url
 from paperfeed.digest.schedule import common_timezones
 from paperfeed.digest.tokens import TokenError
 from paperfeed.store import subscriptions as store
-from paperfeed.web.deps import CsrfProtected, CurrentUser, OptionalUser, SettingsDep, StoreDep
+from paperfeed.web.comment_schemas import ErrorOut
+from paperfeed.web.deps import CsrfProtected, CurrentUser, OptionalSearcher, OptionalUser, SettingsDep, StoreDep
+from paperfeed.web.subscription_form import (
+    MAIL_OFF,
+    FormFlag,
+    FormText,
+    SubscriptionForm,
+    field_error,
+    mail_setup,
+    preference_error,
+)
 from paperfeed.web.templating import render
+from paperfeed.web.verify_email import verify_first
 
 router = APIRouter()
-Text = Annotated[str, Form(max_length=4000)]
 ACCEPTED = (
     "If this address can receive mail, a confirmation link is on its way. Nothing else is sent until it is confirmed."
 )
@@ -78,7 +90,7 @@ def _client(request: Request) -> str:
 
 
 def _start(
-    engine: Any,
+    engine: Engine,
     settings: Settings,
     background: BackgroundTasks,
     request: Request,
@@ -108,54 +120,34 @@ def _start(
     response_model=SubscriptionAccepted,
     tags=["subscriptions"],
     summary="Subscribe an address (double opt-in)",
+    responses={
+        429: {"model": ErrorOut, "description": "too many subscribe requests from this client; see Retry-After"},
+        503: {"model": ErrorOut, "description": "this instance cannot send mail yet: nothing was stored"},
+    },
 )
 def api_subscribe(
     body: SubscriptionIn, request: Request, background: BackgroundTasks, engine: StoreDep, settings: SettingsDep
 ) -> SubscriptionAccepted:
-    """Answers 202 whether or not the address is known; the address gets a confirmation link."""
+    """Answers 202 whether or not the address is known; the address gets a confirmation link. 503 (and
+    nothing stored) when this instance has no mail settings, since no confirmation could be sent."""
+    if not settings.emails_enabled:
+        raise HTTPException(503, MAIL_OFF)
     prefs = body.model_dump(exclude={"email"})
     _start(engine, settings, background, request, body.email, prefs)
     return SubscriptionAccepted()
 
 
-def _form_prefs(
-    trending: str | None, for_you: str | None, topics: str, frequency: str, timezone: str, send_hour: str
-) -> dict[str, Any]:
-    """Form fields to validated preferences; raises PreferenceError naming the field."""
-    try:
-        hour = int(send_hour)
-    except ValueError as exc:
-        raise service.PreferenceError("send_hour", "must be a whole hour from 0 to 23") from exc
-    lines = [t for t in topics.replace("\r", "\n").split("\n") if t.strip()]
-    return service.clean_preferences(
-        {
-            "trending": trending is not None,
-            "for_you": for_you is not None,
-            "topics": lines,
-            "frequency": frequency,
-            "timezone": timezone,
-            "send_hour": hour,
-        }
-    )
-
-
-def _form_page(request: Request, name: str, ctx: dict[str, Any], status_code: int = 200) -> Response:
-    ctx = {"timezones": common_timezones(), "hours": list(range(24)), "errors": {}, **ctx}
+def _form_page(
+    request: Request, settings: Settings, name: str, ctx: dict[str, Any], status_code: int = 200
+) -> Response:
+    ctx = {"timezones": common_timezones(), "hours": list(range(24)), "errors": {}, **mail_setup(settings), **ctx}
     return render(request, name, ctx, status_code=status_code)
 
 
 @router.get("/subscribe", include_in_schema=False)
-def subscribe_form(request: Request, user: OptionalUser) -> Response:
-    form = {
-        "email": user.email if user else "",
-        "trending": True,
-        "topics": "",
-        "frequency": "daily",
-        "timezone": "UTC",
-        "send_hour": 7,
-        "for_you": user is not None,
-    }
-    return _form_page(request, "subscriptions/subscribe.html", {"form": form})
+def subscribe_form(request: Request, user: OptionalUser, settings: SettingsDep) -> Response:
+    form = SubscriptionForm(email=user.email if user else "", for_you=user is not None)
+    return _form_page(request, settings, "subscriptions/subscribe.html", {"form": form.as_dict()})
 
 
 @router.post("/subscribe", include_in_schema=False, dependencies=[CsrfProtected])
@@ -165,39 +157,49 @@ def subscribe_submit(
     engine: StoreDep,
     settings: SettingsDep,
     user: OptionalUser,
-    email: Text = "",
-    topics: Text = "",
-    frequency: Text = "daily",
-    timezone: Text = "UTC",
-    send_hour: Text = "7",
-    trending: Text | None = None,
-    for_you: Text | None = None,
+    email: FormText = "",
+    topics: FormText = "",
+    frequency: FormText = "daily",
+    timezone: FormText = "UTC",
+    send_hour: FormText = "7",
+    trending: FormFlag = None,
+    for_you: FormFlag = None,
 ) -> Response:
-    form = {
-        "email": email,
-        "trending": trending is not None,
-        "topics": topics,
-        "frequency": frequency,
-        "timezone": timezone,
-        "send_hour": send_hour,
-        "for_you": for_you is not None,
-    }
+    form = SubscriptionForm(
+        email=email,
+        topics=topics,
+        frequency=frequency,
+        timezone=timezone,
+        send_hour=send_hour,
+        trending=trending is not None,
+        for_you=for_you is not None,
+    )
+    page = "subscriptions/subscribe.html"
+    if not settings.emails_enabled:  # nothing could confirm the address: say so, store nothing
+        return _form_page(request, settings, page, {"form": form.as_dict()}, 503)
+    errors: dict[str, str] = {}
     try:
-        prefs = _form_prefs(trending, for_you, topics, frequency, timezone, send_hour)
-        address = normalise_address(email)
+        prefs = form.preferences()
     except service.PreferenceError as exc:
-        return _form_page(
-            request, "subscriptions/subscribe.html", {"form": form, "errors": {exc.field.split(".")[0]: str(exc)}}, 400
-        )
+        errors |= preference_error(exc)
+    try:
+        address = normalise_address(email)
     except AddressError as exc:
-        return _form_page(request, "subscriptions/subscribe.html", {"form": form, "errors": {"email": str(exc)}}, 400)
-    user_id = user.id if user is not None and user.email.lower() == address else None
+        errors |= field_error("email", str(exc).removeprefix("email: "))
+    if errors:
+        return _form_page(request, settings, page, {"form": form.as_dict(), "errors": errors}, 400)
+    # ACCOUNTS: only a verified address ties a subscription to the account (docs/security.md)
+    user_id = user.id if user is not None and user.email_verified and user.email.lower() == address else None
     _start(engine, settings, background, request, address, prefs, user_id)
     return render(request, "subscriptions/message.html", {"title": "Check your inbox", "message": ACCEPTED})
 
 
 def _link_error(request: Request, exc: TokenError) -> Response:
-    message = str(exc) + (". Subscribe again to get a fresh link." if exc.expired else ".")
+    reason = str(exc)
+    message = (
+        f"{reason[:1].upper()}{reason[1:]}. To get a working link, subscribe again with your address: "
+        "a fresh one is mailed to it."
+    )
     return render(
         request,
         "subscriptions/message.html",
@@ -227,6 +229,8 @@ def confirm(request: Request, token: str, engine: StoreDep, settings: SettingsDe
 @router.get("/subscriptions/manage", include_in_schema=False)
 def manage_mine(request: Request, user: CurrentUser, engine: StoreDep, settings: SettingsDep) -> Response:
     """The signed-in member's own subscription (by member id, else by their account's address)."""
+    if not user.email_verified:  # ACCOUNTS: nothing tied to an address before it is verified
+        return verify_first(request, user)
     with engine.connect() as conn:
         sub = store.get_subscriber(conn=conn, user_id=user.id) or store.get_subscriber(
             conn=conn, email=user.email.lower()
@@ -239,16 +243,30 @@ def manage_mine(request: Request, user: CurrentUser, engine: StoreDep, settings:
     return RedirectResponse(manage_url(settings, sub).removeprefix(settings.base_url.rstrip("/")), status_code=303)
 
 
-def _manage_form(sub: store.Subscriber) -> dict[str, Any]:
-    return {
-        "email": sub.email,
-        "trending": sub.trending,
-        "for_you": sub.for_you,
-        "topics": "\n".join(sub.topics),
-        "frequency": sub.frequency,
-        "timezone": sub.timezone,
-        "send_hour": sub.send_hour,
-    }
+def _manage_form(sub: store.Subscriber) -> SubscriptionForm:
+    return SubscriptionForm(
+        email=sub.email,
+        trending=sub.trending,
+        for_you=sub.for_you,
+        topics="\n".join(sub.topics),
+        frequency=sub.frequency,
+        timezone=sub.timezone,
+        send_hour=str(sub.send_hour),
+    )
+
+
+def _manage_page(
+    request: Request,
+    settings: Settings,
+    sub: store.Subscriber,
+    form: SubscriptionForm,
+    token: str,
+    *,
+    saved: bool = False,
+    errors: dict[str, str] | None = None,
+) -> Response:
+    ctx = {"sub": sub, "form": form.as_dict(), "token": token, "saved": saved, "errors": errors or {}}
+    return _form_page(request, settings, "subscriptions/manage.html", ctx, 400 if errors else 200)
 
 
 @router.get("/subscriptions/manage/{token}", include_in_schema=False)
@@ -257,9 +275,7 @@ def manage(request: Request, token: str, engine: StoreDep, settings: SettingsDep
         sub = service.subscriber_for_token(engine=engine, settings=settings, token=token, purpose="manage")
     except TokenError as exc:
         return _link_error(request, exc)
-    return _form_page(
-        request, "subscriptions/manage.html", {"sub": sub, "form": _manage_form(sub), "token": token, "saved": False}
-    )
+    return _manage_page(request, settings, sub, _manage_form(sub), token)
 
 
 @router.post("/subscriptions/manage/{token}", include_in_schema=False, dependencies=[CsrfProtected])
@@ -268,32 +284,34 @@ def manage_save(
     token: str,
     engine: StoreDep,
     settings: SettingsDep,
-    topics: Text = "",
-    frequency: Text = "daily",
-    timezone: Text = "UTC",
-    send_hour: Text = "7",
-    trending: Text | None = None,
-    for_you: Text | None = None,
-    resume: Text | None = None,
+    topics: FormText = "",
+    frequency: FormText = "daily",
+    timezone: FormText = "UTC",
+    send_hour: FormText = "7",
+    trending: FormFlag = None,
+    for_you: FormFlag = None,
+    resume: FormFlag = None,
 ) -> Response:
     try:
         sub = service.subscriber_for_token(engine=engine, settings=settings, token=token, purpose="manage")
     except TokenError as exc:
         return _link_error(request, exc)
-    try:
-        prefs = _form_prefs(trending, for_you, topics, frequency, timezone, send_hour)
-    except service.PreferenceError as exc:
-        form = {**_manage_form(sub), "topics": topics, "frequency": frequency, "timezone": timezone}
-        return _form_page(
-            request,
-            "subscriptions/manage.html",
-            {"sub": sub, "form": form, "token": token, "saved": False, "errors": {exc.field.split(".")[0]: str(exc)}},
-            400,
-        )
-    sub = service.save_preferences(engine=engine, subscriber=sub, prefs=prefs, resume=resume is not None)
-    return _form_page(
-        request, "subscriptions/manage.html", {"sub": sub, "form": _manage_form(sub), "token": token, "saved": True}
+    form = SubscriptionForm(
+        email=sub.email,
+        topics=topics,
+        frequency=frequency,
+        timezone=timezone,
+        send_hour=send_hour,
+        trending=trending is not None,
+        for_you=for_you is not None,
+        resume=resume is not None,
     )
+    try:
+        prefs = form.preferences()
+    except service.PreferenceError as exc:
+        return _manage_page(request, settings, sub, form, token, errors=preference_error(exc))
+    sub = service.save_preferences(engine=engine, subscriber=sub, prefs=prefs, resume=form.resume)
+    return _manage_page(request, settings, sub, _manage_form(sub), token, saved=True)
 
 
 @router.get("/unsubscribe/{token}", include_in_schema=False)
@@ -324,10 +342,12 @@ def unsubscribe(request: Request, token: str, engine: StoreDep, settings: Settin
 
 
 @router.get("/digest/preview", include_in_schema=False)
-def preview(request: Request, user: CurrentUser, engine: StoreDep, settings: SettingsDep) -> Response:
+def preview(
+    request: Request, user: CurrentUser, engine: StoreDep, settings: SettingsDep, searcher: OptionalSearcher
+) -> Response:
     """What the signed-in member's next digest would contain right now (nothing is sent or recorded)."""
-    from paperfeed.digest.compose import build_digest
-
+    if not user.email_verified:  # ACCOUNTS: the subscription of an unverified address is not shown
+        return verify_first(request, user)
     now = datetime.now(UTC)
     with engine.connect() as conn:
         sub = store.get_subscriber(conn=conn, user_id=user.id) or store.get_subscriber(
@@ -338,7 +358,7 @@ def preview(request: Request, user: CurrentUser, engine: StoreDep, settings: Set
             sub = store.Subscriber(id=0, email=user.email.lower(), user_id=user.id, for_you=True)
         elif sub.user_id is None:
             sub.user_id = user.id
-        digest = build_digest(conn=conn, searcher=getattr(request.app.state, "searcher", None), subscriber=sub, now=now)
+        digest = build_digest(conn=conn, searcher=searcher, subscriber=sub, now=now)
     ctx = digest_context(digest=digest, settings=settings)
     return render(
         request,

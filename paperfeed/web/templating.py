@@ -19,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 from starlette.responses import Response
 
+from paperfeed.links import safe_url
 from paperfeed.web.security import csrf_token
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -231,6 +232,7 @@ def make_templates() -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.filters.update(latex=latex, linkify=linkify, shorten=shorten, authors_short=authors_short, nice_date=nice_date)
+    env.filters["safe_url"] = safe_url  # links from data: only http(s), else nothing (paperfeed.links)
     env.globals.update(csrf_token=csrf_token)
     return Jinja2Templates(env=env)
 

@@ -14,8 +14,12 @@ from urllib.parse import quote, urlencode
 from sqlalchemy import Connection
 
 from paperfeed.ids import is_arxiv_id
-from paperfeed.models import Paper
-from paperfeed.store.accounts import User, UserPublic, saved_ids, user_votes, vote_counts
+from paperfeed.links import safe_url
+from paperfeed.models import Paper, Snippet
+from paperfeed.store.comments import visible_counts
+from paperfeed.store.library import saved_ids
+from paperfeed.store.users import User, UserPublic
+from paperfeed.store.votes import user_votes, vote_counts
 
 
 @dataclass
@@ -28,9 +32,12 @@ class Card:
     saved: bool = False
     daily_date: date | None = None
     submitted_by: UserPublic | None = None
-    snippet: str = ""  # HTML-safe search snippet (escaped, with <mark>)
+    snippet: Snippet | None = None  # search snippet: rendered escaped, matches in <mark> (Snippet.__html__)
     reason: str = ""
     score: float | None = None
+    comments: int = 0  # visible comments and replies (store.comments.visible_counts)
+    # On the daily list: "member" (a member submitted it) or "arrived" (import, demo, followed arXiv); None: unknown.
+    origin: str | None = None
 
     @property
     def url(self) -> str:
@@ -42,6 +49,15 @@ class Card:
             return self.daily_date
         stamp = self.paper.published or self.paper.first_seen
         return stamp.date() if isinstance(stamp, datetime) else None
+
+    @property
+    def when_label(self) -> str:
+        """What :attr:`when` is, shown before it: a publication date only when the paper's is known.
+
+        ``published`` (its publication date, for a paper that arrived on its own), else ``added``: the day a
+        member submitted it, or the day this instance added it (demo papers and others with no known date)."""
+        submitted = self.submitted_by is not None or self.origin == "member"
+        return "published" if self.paper.published is not None and not submitted else "added"
 
 
 def paper_url(paper_id: str) -> str:
@@ -62,16 +78,19 @@ def arxiv_links(paper: Paper) -> dict[str, str]:
         links["Code"] = paper.code_url
     if paper.project_url and paper.project_url != paper.abs_url:
         links["Project page"] = paper.project_url
-    return {k: v for k, v in links.items() if v.startswith(("https://", "http://"))}
+    return {k: v for k, v in links.items() if safe_url(v)}
 
 
 def decorate(conn: Connection, cards: Sequence[Card], user: User | None, counts: bool = True) -> list[Card]:
-    """Fill in upvotes (unless already known) and the member's voted/saved flags, in two or three queries."""
+    """Fill in upvotes (unless already known), visible comment counts and the member's voted/saved flags."""
     ids = [c.paper.id for c in cards]
     if counts:
         found = vote_counts(conn=conn, ids=ids)
         for c in cards:
             c.upvotes = found.get(c.paper.id, 0)
+    discussed = visible_counts(conn=conn, paper_ids=ids) if ids else {}
+    for c in cards:
+        c.comments = discussed.get(c.paper.id, 0)
     if user is not None and ids:
         voted = user_votes(conn=conn, user_id=user.id, ids=ids)
         saved = saved_ids(conn=conn, user_id=user.id, ids=ids)

@@ -1,0 +1,102 @@
+"""User administration shared by ``paperfeed users ...`` and the admin page (``/admin/users``).
+
+Every function takes a username (matched case-insensitively) and raises :class:`UserAdminError` naming the
+field at fault: an unknown member, a taken username or email, a password the sign-up rules refuse.
+"""
+
+from __future__ import annotations
+
+import re
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import Connection
+
+from paperfeed.password_policy import password_problem
+from paperfeed.store import roles
+from paperfeed.store.account_errors import AccountError
+from paperfeed.store.api_tokens import create_api_token
+from paperfeed.store.roles import Role
+from paperfeed.store.users import User, create_user, get_user_by_username
+from paperfeed.web.security import hash_password
+
+ROLES = roles.ROLES
+USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,31}$")  # the sign-up form's rule (web/auth.py)
+
+
+class UserAdminError(ValueError):
+    """A user-administration request that cannot be honoured; ``field`` names the input at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def find_user(*, conn: Connection, username: str) -> User:
+    user = get_user_by_username(conn=conn, username=username) if username.strip() else None
+    if user is None:
+        raise UserAdminError("username", f"no user named {username!r}")
+    return user
+
+
+def add_user(
+    *, conn: Connection, username: str, email: str, password: str, role: Role = "member", site_name: str = ""
+) -> User:
+    """Create an account with the sign-up page's rules (username, email and password checks)."""
+    if not USERNAME_RE.match(username.strip()):
+        raise UserAdminError("username", "use 2-32 letters, digits, '.', '_' or '-', starting with a letter or digit")
+    try:
+        normalised = validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise UserAdminError("email", str(exc)) from exc
+    problem = password_problem(password, username=username.strip(), email=normalised, site_name=site_name)
+    if problem:
+        raise UserAdminError("password", problem)
+    if role not in ROLES:
+        raise UserAdminError("role", f"role must be one of {', '.join(ROLES)}")
+    try:
+        user = create_user(
+            conn=conn, email=normalised, username=username.strip(), password_hash=hash_password(password)
+        )
+    except AccountError as exc:
+        raise UserAdminError(exc.field, str(exc)) from exc
+    if role != "member":
+        roles.set_role(conn=conn, user_id=user.id, role=role)
+    return find_user(conn=conn, username=user.username)
+
+
+def set_role(*, conn: Connection, username: str, role: str, acting: User | None = None) -> User:
+    """Give a member a role. ``acting`` (the admin page's admin) may not demote the last enabled admin."""
+    if role not in ROLES:
+        raise UserAdminError("role", f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    user = find_user(conn=conn, username=username)
+    if acting is not None and user.role == "admin" and role != "admin" and _last_admin(conn, user):
+        raise UserAdminError("role", f"{user.username} is the only admin; appoint another admin first")
+    roles.set_role(conn=conn, user_id=user.id, role=role)  # type: ignore[arg-type]
+    return find_user(conn=conn, username=user.username)
+
+
+def _last_admin(conn: Connection, user: User) -> bool:
+    return not user.disabled and user.role == "admin" and roles.count_admins(conn=conn) <= 1
+
+
+def set_disabled(*, conn: Connection, username: str, disabled: bool, acting: User | None = None) -> User:
+    """Disable (sign-in and API tokens stop working at once) or re-enable an account."""
+    user = find_user(conn=conn, username=username)
+    if disabled and acting is not None and acting.id == user.id:
+        raise UserAdminError("username", "you cannot disable your own account")
+    if disabled and acting is not None and _last_admin(conn, user):
+        raise UserAdminError("username", f"{user.username} is the only admin; appoint another admin first")
+    roles.set_disabled(conn=conn, user_id=user.id, disabled=disabled)
+    return find_user(conn=conn, username=user.username)
+
+
+def new_token(*, conn: Connection, username: str, name: str = "") -> tuple[User, str]:
+    """A new personal API token for the member (shown once: only its hash is stored)."""
+    user = find_user(conn=conn, username=username)
+    if user.disabled:
+        raise UserAdminError("username", f"{user.username} is disabled; enable the account first")
+    return user, create_api_token(conn=conn, user_id=user.id, name=name or "created by an admin")
+
+
+def list_users(*, conn: Connection) -> list[User]:
+    return roles.list_users(conn=conn)

@@ -1,0 +1,279 @@
+"""Follow arXiv categories: harvest them on start, then after each announcement, in exactly one worker.
+
+Every web worker (on every machine) that serves with ``PAPERFEED_FOLLOW`` runs a :class:`Follower` thread,
+but only the holder of the ``arxiv-follow`` lease (:mod:`paperfeed.store.leases`) harvests; the others poll
+the lease and take over within ``LEASE_TTL`` seconds when the holder stops. Harvests go through the OAI-PMH
+harvester (:func:`paperfeed.ingest.harvest.harvest_oai`: paced, retried, resumable), one per archive set,
+keeping only the followed categories. What happened is kept in ``kv_state`` (``follow:status``), so
+``/status`` in any worker and ``paperfeed status`` show the same thing. A failing upstream costs one log line
+per try, the status says so, and the next try waits longer (jittered backoff); the site keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from paperfeed.config import Settings
+from paperfeed.ingest.arxiv_sets import in_followed, parse_follow, sets_for
+from paperfeed.ingest.follow_schedule import next_harvest, retry_delay
+from paperfeed.ingest.harvest import HarvestReport, PageProgress, harvest_oai
+from paperfeed.ingest.http import PoliteClient
+from paperfeed.search.protocols import Searcher
+from paperfeed.store.leases import release_lease, take_lease
+from paperfeed.store.papers import now_utc
+from paperfeed.store.state import get_state, set_state
+
+log = logging.getLogger("paperfeed.follow")
+LEASE_NAME = "arxiv-follow"
+LEASE_TTL = 120.0  # seconds a holder keeps the lease without renewing it
+STATE_KEY = "follow:status"
+OnNew = Callable[[], object]
+
+
+class LeaseLost(RuntimeError):
+    """Another worker took the lease (this one stalled past its expiry): stop harvesting."""
+
+
+def _visible(logger: logging.Logger) -> None:
+    """Make the follower's lines reach stderr even where no logging is configured (uvicorn sets up its own
+    loggers only): one line per harvest or failure."""
+    if logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat(timespec="seconds")
+
+
+def group_label(categories: list[str]) -> str:
+    """The harvest label of one set's followed categories (keeps its position apart from plain harvests)."""
+    return "follow:" + ",".join(sorted(c.lower() for c in categories))
+
+
+class Follower:
+    """The follow loop of one worker: take the lease, harvest when due, record the outcome."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        settings: Settings,
+        on_new: OnNew | None = None,
+        holder: str | None = None,
+        lease_ttl: float = LEASE_TTL,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.categories = parse_follow(settings.follow)
+        self.on_new = on_new
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.lease_ttl = lease_ttl
+        self.holding = False
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # ------------------------------------------------------------ lease
+
+    def _take(self) -> bool:
+        try:
+            with self.engine.begin() as conn:
+                held = take_lease(conn=conn, name=LEASE_NAME, holder=self.holder, ttl=self.lease_ttl)
+        except Exception as exc:  # noqa: BLE001 - the database is briefly unreachable: not the holder now
+            log.warning("arXiv follow: cannot reach the database for the lease: %s", exc)
+            held = False
+        if self.holding and not held:
+            log.warning("arXiv follow: lease lost to another worker; %s stops harvesting", self.holder)
+        self.holding = held
+        return held
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(self.lease_ttl / 3):
+            if self.holding:
+                self._take()
+
+    def _check_lease(self, _progress: PageProgress) -> None:
+        if not self.holding or self._stop.is_set():
+            raise LeaseLost("the arXiv follow lease was lost or the server is stopping")
+
+    # ------------------------------------------------------------ state
+
+    def load_state(self) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            value = get_state(conn=conn, key=STATE_KEY)
+        return dict(value) if isinstance(value, dict) else {}
+
+    def _save(self, state: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            set_state(conn=conn, key=STATE_KEY, value=state)
+
+    # ------------------------------------------------------------ loop
+
+    def start(self) -> None:
+        """Run the loop and the lease heartbeat in daemon threads (one call per worker)."""
+        _visible(log)
+        for name, target in (("paperfeed-follow", self._loop), ("paperfeed-follow-lease", self._heartbeat)):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the loop (an ongoing harvest stops after its current page) and hand the lease back."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        if self.holding:
+            try:
+                with self.engine.begin() as conn:
+                    release_lease(conn=conn, name=LEASE_NAME, holder=self.holder)
+            except Exception:  # noqa: BLE001 - it expires by itself
+                pass
+            self.holding = False
+
+    def _loop(self) -> None:
+        delay = 0.0
+        while not self._stop.wait(delay):
+            try:
+                delay = self.tick()
+            except Exception:  # noqa: BLE001 - never let the thread die: log, wait, try again
+                log.exception("arXiv follow: unexpected error")
+                delay = self.lease_ttl / 3
+
+    def tick(self, now: datetime | None = None) -> float:
+        """One step: take or renew the lease and harvest if due. Returns seconds until the next step."""
+        poll = self.lease_ttl / 3
+        if not self._take():
+            return poll
+        now = now or now_utc()
+        state = self.load_state()
+        due_text = state.get("next_run") if state.get("following") == self.categories else None
+        due = datetime.fromisoformat(due_text) if due_text else now
+        if due > now:
+            return min((due - now).total_seconds(), poll)
+        return min(self.run(state, now), poll) if not self._stop.is_set() else poll
+
+    def run(self, state: dict[str, Any], now: datetime) -> float:
+        """Harvest every followed set now; record the outcome. Returns seconds until the next harvest."""
+        state.update(following=self.categories, state="harvesting", holder=self.holder, last_attempt=_iso(now))
+        self._save(state)
+        groups: dict[str, Any] = dict(state.get("groups") or {})
+        total = HarvestReport()
+        try:
+            with PoliteClient.from_settings(self.settings) as client:
+                for set_spec, cats in sets_for(self.categories).items():
+                    report = self._harvest_set(client, set_spec, cats, groups, now, bool(state.get("restart")))
+                    total.merge(report)
+                    total.skipped += report.skipped
+                    state["groups"] = groups
+                    self._save(state)
+        except LeaseLost as exc:
+            log.info("arXiv follow: %s", exc)
+            state["state"] = "waiting"
+            self._save(state)
+            return self.lease_ttl / 3
+        except Exception as exc:  # noqa: BLE001 - HarvestError or the database: one line, a later retry
+            return self._failed(state, exc, now)
+        if total.added or total.updated:
+            self._notify()
+        following = ", ".join(self.categories)
+        after = next_harvest(now_utc())
+        state.update(
+            state="ok",
+            failures=0,
+            last_error=None,
+            restart=False,
+            last_success=_iso(now_utc()),
+            last_added=total.added,
+            last_updated=total.updated,
+            next_run=_iso(after),
+        )
+        self._save(state)
+        log.info(
+            "arXiv follow: %s: %d new, %d updated papers; next harvest %s UTC",
+            following,
+            total.added,
+            total.updated,
+            after.strftime("%Y-%m-%d %H:%M"),
+        )
+        return max((after - now_utc()).total_seconds(), 0.0)
+
+    def _harvest_set(
+        self,
+        client: PoliteClient,
+        set_spec: str,
+        cats: list[str],
+        groups: dict[str, Any],
+        now: datetime,
+        restart: bool,
+    ) -> HarvestReport:
+        label = group_label(cats)
+        done = (groups.get(label) or {}).get("done")
+        first = (now - timedelta(days=self.settings.follow_days)).date().isoformat()
+        report = harvest_oai(
+            engine=self.engine,
+            settings=self.settings,
+            set_spec=set_spec,
+            from_date=done or first,
+            client=client,
+            restart=restart,
+            on_page=self._check_lease,
+            keep=lambda paper: in_followed(paper.categories, cats),
+            label=label,
+        )
+        # The next harvest starts again on this day: OAI datestamps are days, so nothing in between is missed.
+        groups[label] = {"set": set_spec, "categories": cats, "done": now.date().isoformat(), "added": report.added}
+        return report
+
+    def _failed(self, state: dict[str, Any], exc: BaseException, now: datetime) -> float:
+        failures = int(state.get("failures") or 0) + 1
+        delay = retry_delay(failures, self.settings.follow_retry)
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        state.update(
+            state="failing",
+            failures=failures,
+            last_error=message,
+            last_error_at=_iso(now),
+            restart="badResumptionToken" in message,
+            next_run=_iso(now_utc() + timedelta(seconds=delay)),
+        )
+        try:
+            self._save(state)
+        except Exception:  # noqa: BLE001 - the database itself is failing: the log line still says it
+            pass
+        log.warning("arXiv follow failed (try %d): %s; retrying in %.0f s", failures, message, delay)
+        return delay
+
+    def _notify(self) -> None:
+        if self.on_new is None:
+            return
+        try:
+            self.on_new()
+        except Exception:  # noqa: BLE001 - the papers are stored; search catches up at its next look
+            log.exception("arXiv follow: refreshing search after the harvest failed")
+
+
+def start_following(*, engine: Engine, settings: Settings, searcher: Searcher | None = None) -> Follower | None:
+    """Start this worker's follower when ``PAPERFEED_FOLLOW`` names categories; None otherwise.
+
+    After a harvest that stored something, ``searcher`` is refreshed so the new papers are searchable at once
+    (the other workers' searchers notice the change at their next look)."""
+    if not settings.follow:
+        return None
+    follower = Follower(engine=engine, settings=settings, on_new=searcher.refresh if searcher else None)
+    follower.start()
+    log.info("arXiv follow: following %s (worker %s)", ", ".join(follower.categories), follower.holder)
+    return follower

@@ -1,0 +1,167 @@
+"""The signals related papers are built from, each returning ``(ids, scores)`` best first.
+
+- :func:`select_terms`: the most discriminative words of a long text (a paper's title and abstract, or a whole
+  library), by tf-idf against the corpus, so BM25 compares topics rather than every common word;
+- :func:`lexical_neighbours`: BM25 of those words, scores divided by the best possible one (the paper's own
+  score when it is in the index), so they mean the same on every query (0..1);
+- :func:`dense_neighbours` / :func:`vectors_of`: cosine neighbours and vectors from the dense index;
+- :func:`author_neighbours`: papers sharing an author, through the lexical index's ``author:`` filter.
+
+Document frequencies come from the lexical engine (:func:`doc_freqs`): tantivy's own counts, or on the
+PostgreSQL backend the planner statistics its BM25 uses.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Collection, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from paperfeed.search.analyze import analyse, words
+from paperfeed.search.query import ParsedQuery
+
+QUERY_TERMS = 25  # words kept from a paper's title and abstract (chosen on cacm-cites, see docs/decisions.md)
+TITLE_TF = 2  # a title word counts as this many abstract words
+MAX_AUTHORS = 6  # authors of a paper looked up for "same authors"
+_INITIALS = re.compile(r"([A-Z][A-Za-z'\-]+(?: [A-Z][A-Za-z'\-]+)?),\s*((?:[A-Z][a-z]?\.\s*)+)")
+
+
+class LexicalLike(Protocol):
+    def search(
+        self, query: ParsedQuery | str, k: int, *, allowed: Collection[str] | None = None
+    ) -> tuple[list[str], list[float]]: ...
+
+    def filter_ids(self, query: ParsedQuery, ids: Collection[str]) -> set[str]: ...
+
+
+class DenseLike(Protocol):
+    def vector(self, paper_id: str) -> np.ndarray | None: ...
+
+    def search(self, vector: np.ndarray, k: int) -> tuple[list[str], list[float]]: ...
+
+    def __contains__(self, paper_id: object) -> bool: ...
+
+
+def doc_freqs(lexical: Any, terms: Sequence[str]) -> tuple[dict[str, float], float]:
+    """Papers holding each analysed term (title or abstract), and the number of papers."""
+    searcher_of = getattr(lexical, "_searcher", None)
+    if searcher_of is not None:  # tantivy: exact per-field counts; a term in both fields counts once at most
+        searcher = searcher_of()
+        n = float(searcher.num_docs)
+        return {t: float(max(searcher.doc_freq("abstract", t), searcher.doc_freq("title", t))) for t in terms}, n
+    stats_of = getattr(lexical, "_stats", None)
+    if stats_of is not None:  # PostgreSQL: the planner statistics BM25 itself uses there (cached)
+        with lexical.engine.connect() as conn:
+            stats = stats_of(conn)
+        # terms below the statistics' horizon are "rare", not absent: never dropped as single-paper terms
+        return {t: max(stats.freq(t) * stats.n, 2.0) for t in terms}, float(stats.n)
+    return {}, 0.0
+
+
+def select_terms(title: str, abstract: str, lexical: Any, n_terms: int = QUERY_TERMS) -> list[str]:
+    """The ``n_terms`` words of the text with the highest tf-idf (words held by one paper only are dropped:
+    they can match nothing else). Returned as surface words, one per analysed term."""
+    counts: Counter[str] = Counter()
+    surface: dict[str, str] = {}
+    for text, weight in ((title, TITLE_TF), (abstract, 1)):
+        for w, tf in Counter(words(text)).items():  # each distinct word analysed once
+            for t in analyse(w):
+                counts[t] += weight * tf
+                surface.setdefault(t, w)
+    if not counts:
+        return []
+    df, n = doc_freqs(lexical, list(counts))
+    scored = []
+    for t, tf in counts.items():
+        d = df.get(t, 1.0) if df else 2.0
+        if df and d < 2:  # only this paper has it
+            continue
+        idf = math.log(1 + (max(n, d) - d + 0.5) / (d + 0.5)) if n else 1.0
+        scored.append((tf / (tf + 1.2) * 2.2 * idf, t))
+    scored.sort(key=lambda x: (-x[0], x[1]))
+    return [surface[t] for _, t in scored[:n_terms]]
+
+
+def lexical_neighbours(
+    lexical: LexicalLike, query_words: Sequence[str], k: int, own_id: str | None = None
+) -> tuple[list[str], list[float]]:
+    """BM25 of ``query_words``, best first, without ``own_id``; scores divided by the paper's own score (or
+    the best one when it is not indexed), so 1.0 means "matches like the paper itself"."""
+    if not query_words:
+        return [], []
+    query = ParsedQuery(raw=" ".join(query_words), words=list(query_words))
+    ids, scores = lexical.search(query, k + 1)
+    top = max(scores, default=0.0)
+    own = next((s for i, s in zip(ids, scores, strict=True) if i == own_id), top)
+    scale = own if own > 0 else 1.0
+    pairs = [(i, s / scale) for i, s in zip(ids, scores, strict=True) if i != own_id][:k]
+    return [i for i, _ in pairs], [min(s, 1.0) for _, s in pairs]
+
+
+def dense_neighbours(dense: DenseLike | None, paper_id: str, k: int) -> tuple[list[str], list[float]]:
+    """Cosine neighbours of an indexed paper (itself and same-text duplicates left out)."""
+    if dense is None or paper_id not in dense:
+        return [], []
+    similar = getattr(dense, "similar", None)
+    if similar is not None:
+        ids, scores = similar(paper_id, k)
+        return list(ids), [float(s) for s in scores]
+    vec = dense.vector(paper_id)
+    if vec is None:
+        return [], []
+    ids, scores = dense.search(vec, k + 1)
+    pairs = [(i, float(s)) for i, s in zip(ids, scores, strict=True) if i != paper_id][:k]
+    return [i for i, _ in pairs], [s for _, s in pairs]
+
+
+def vectors_of(dense: Any, ids: Sequence[str]) -> dict[str, np.ndarray]:
+    """Unit vectors of those of ``ids`` that have one (one query on PostgreSQL)."""
+    if dense is None or not ids:
+        return {}
+    engine = getattr(dense, "engine", None)
+    if engine is not None and hasattr(dense, "fingerprint"):
+        from paperfeed.store.related import pg_vectors
+
+        with engine.connect() as conn:
+            raw = pg_vectors(conn=conn, ids=ids)
+    else:
+        raw = {pid: v for pid in ids if (v := dense.vector(pid)) is not None}
+    out: dict[str, np.ndarray] = {}
+    for pid, v in raw.items():
+        arr = np.asarray(v, dtype=np.float32).ravel()
+        norm = float(np.linalg.norm(arr))
+        if norm > 0:
+            out[pid] = arr / norm
+    return out
+
+
+def split_authors(authors: str | Sequence[str]) -> list[str]:
+    """Author names from a list, or from one string ("A; B", "A, B" or "Last, F. Other, G.")."""
+    if not isinstance(authors, str):
+        return [a.strip() for a in authors if a and a.strip()]
+    if ";" in authors or "\n" in authors:
+        return [a.strip() for a in re.split(r"[;\n]", authors) if a.strip()]
+    pairs = _INITIALS.findall(authors)
+    if pairs:
+        return [f"{first.strip()} {last}" for last, first in pairs]
+    return [a.strip() for a in authors.split(",") if a.strip()]
+
+
+def author_neighbours(
+    lexical: LexicalLike, authors: Sequence[str], own_id: str, k: int
+) -> tuple[list[str], list[float]]:
+    """Papers sharing an author with this one (newest first per author); score = authors shared."""
+    shared: Counter[str] = Counter()
+    for name in authors[:MAX_AUTHORS]:
+        if not words(name):
+            continue
+        ids, _ = lexical.search(ParsedQuery(raw=name, authors=[name]), k)
+        for pid in ids:
+            if pid != own_id:
+                shared[pid] += 1
+    ranked = shared.most_common(k)
+    return [i for i, _ in ranked], [float(s) for _, s in ranked]

@@ -1,0 +1,82 @@
+"""A deadline for reading each request: slow or stalled clients cannot hold connections open for ever.
+
+uvicorn times out idle keep-alive connections (``timeout_keep_alive``) but nothing else: a client that
+opens a connection and sends nothing, half its headers, or half the body it announced, keeps the socket
+(and its memory) until it goes away, and neither h11 nor httptools has a read timeout of its own. This
+protocol is uvicorn's h11 protocol plus one timer: from the moment a connection opens, or the first byte
+of the next request on it, the whole request (headers and body) must arrive within
+``PAPERFEED_REQUEST_TIMEOUT`` seconds. Otherwise the server answers ``408 Request Timeout`` (when no
+response has started) and closes the connection. Time spent by the application answering is not limited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import cache
+from typing import Any
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+_408 = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
+    b"content-length: 42\r\n\r\nThe request was not received in time. Bye.\n"
+)
+_READ = {h11.IDLE, h11.SEND_BODY}  # the client's state while its request is still arriving
+
+
+@cache
+def _configured_timeout() -> float:
+    """``PAPERFEED_REQUEST_TIMEOUT`` of this process (uvicorn workers build their settings from the environment)."""
+    from paperfeed.config import Settings
+
+    return Settings().request_timeout
+
+
+class DeadlineH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline on reading each request (see the module docstring)."""
+
+    request_timeout: float | None = None  # None: PAPERFEED_REQUEST_TIMEOUT
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state in _READ and not self.transport.is_closing():
+            if self._deadline is None:  # the first bytes of a new request on a kept-alive connection
+                self._arm()
+        else:
+            self._disarm()  # the whole request is in: the application may take its time
+
+    def _arm(self) -> None:
+        self._disarm()
+        timeout = self.request_timeout if self.request_timeout is not None else _configured_timeout()
+        self._deadline = self.loop.call_later(timeout, self._expired)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expired(self) -> None:
+        self._deadline = None
+        if self.transport.is_closing() or self.conn.their_state not in _READ:
+            return
+        if self.cycle is None or not self.cycle.response_started:
+            self.transport.write(_408)
+        self.transport.close()
+
+
+def protocol_with_timeout(seconds: float) -> type[DeadlineH11Protocol]:
+    """The protocol class for one in-process server with an explicit timeout (``paperfeed serve``)."""
+    return type("DeadlineH11Protocol", (DeadlineH11Protocol,), {"request_timeout": seconds})
