@@ -45,4 +45,5 @@ bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/web.py
+	$(BIN)/python bench/first_start.py
 	$(BIN)/python bench/digest.py

@@ -2,6 +2,11 @@
 
     .venv/bin/python bench/search_relevance.py                       # SciFact train (tuning) + Cranfield, CISI
     .venv/bin/python bench/search_relevance.py --models minilm,static --thresholds 0.2,0.25,0.3
+    .venv/bin/python bench/search_relevance.py --sets scifact:train --models static-quick --thresholds 0.4,0.5
+
+``static-quick`` is the interim static model a fresh instance answers with first (made from MiniLM's token
+table, search/model_loader.py); ``static`` the distilled one. Every row but "none" includes the second
+condition of the rule (the query has a known word: relevance.knows_a_word).
 
 For each set and model it indexes the corpus (embeddings cached under --data-dir, as bench/eval_all.py), and
 reports, for every threshold: nDCG@10 of dense and hybrid ranked by ``hybrid.rank`` with that
@@ -69,7 +74,7 @@ def measure(spec: str, model: str, thresholds: list[float], settings: Settings, 
             if r > 0 and d in dense
         ]
         noise_top = [dense.search(v, 1)[1][0] for v in nvecs]
-        weights = hybrid.weights_for(model)
+        weights = hybrid.weights_for(emb.name)  # static-quick: the static model's weights
         rows = []
         for threshold in [None, *thresholds]:
             row: dict[str, Any] = {"threshold": threshold}

@@ -48,7 +48,9 @@ class Settings(BaseSettings):
     search_backend: Literal["auto", "tantivy", "postgres"] = "auto"
 
     # Web
-    base_url: str = "http://127.0.0.1:8000"
+    # Public address of the site (https://papers.example.org). Empty: links in pages, feeds and the APIs
+    # follow the host each request was made to (paperfeed.web.urls); mails need it set and say so.
+    base_url: str = ""
     # Signs CSRF tokens and the links in mails. Empty: a random key generated on first start and kept in
     # <data_dir>/secret_key (mode 0600). Instances that must accept each other's links share one value.
     secret_key: str = ""
@@ -110,7 +112,18 @@ class Settings(BaseSettings):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def emails_enabled(self) -> bool:
-        return bool(self.smtp_host and self.mail_from)
+        """Mail can be sent: an SMTP server, a sender, and the site's address for the links in mails."""
+        return not self.mail_settings_missing
+
+    @property
+    def mail_settings_missing(self) -> list[str]:
+        """The settings mail still needs, by environment name (empty when mail can be sent)."""
+        needed = {
+            "PAPERFEED_SMTP_HOST": self.smtp_host,
+            "PAPERFEED_MAIL_FROM": self.mail_from,
+            "PAPERFEED_BASE_URL": self.base_url.strip(),  # mails have no request to take links from
+        }
+        return [name for name, value in needed.items() if not value]
 
     @property
     def resolved_database_url(self) -> str:

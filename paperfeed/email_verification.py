@@ -100,7 +100,7 @@ def render_verification(*, settings: Settings, user: User) -> RenderedMail:
 def send_verification(*, engine: Engine, settings: Settings, user: User) -> SendOutcome:
     """Mail a verification link now; record when it was handed to the mail server."""
     if not settings.emails_enabled:
-        return SendOutcome("no_mail", "PAPERFEED_SMTP_HOST / PAPERFEED_MAIL_FROM are not set")
+        return SendOutcome("no_mail", " / ".join(settings.mail_settings_missing) + " not set")
     now = datetime.now(UTC)
     try:
         msg = build_message(

@@ -11,6 +11,25 @@ from html import escape
 from typing import Literal
 
 MatchReason = Literal["lexical", "semantic", "both"]
+# The one definition of each choice the API, the pages, the feeds and the CLI offer (their OpenAPI enums).
+SearchMode = Literal["hybrid", "bm25", "dense"]
+SearchSort = Literal["relevance", "date", "trending"]
+DailySort = Literal["publishedAt", "trending"]
+TrendingWindow = Literal["day", "week", "month", "all"]
+RelatedReason = Literal["similar abstract", "same authors", "members who saved this also saved"]
+
+# The Paper fields that are one optional string each: stored in a column of the same name, written as is.
+OPTIONAL_TEXT_FIELDS = (
+    "primary_category",
+    "doi",
+    "journal_ref",
+    "comments",
+    "license",
+    "abs_url",
+    "pdf_url",
+    "code_url",
+    "project_url",
+)
 
 
 @dataclass

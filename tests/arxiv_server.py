@@ -190,3 +190,62 @@ def oai_repository(records: list[OaiRecord], page_size: int = 2) -> Responder:
         return Reply(200, body.encode(), xml_type)
 
     return respond
+
+
+# ---------------------------------------------------------------- the API's title search (paperfeed enrich)
+
+
+@dataclass
+class ApiEntry:
+    """One paper as the arXiv API's Atom lists it (``id`` with its version, ``published`` YYYY-MM-DD)."""
+
+    id: str
+    title: str
+    authors: tuple[str, ...]
+    categories: str  # space-separated, primary first
+    published: str
+    abstract: str = "An abstract."
+
+    def xml(self) -> str:
+        from xml.sax.saxutils import escape
+
+        cats = self.categories.split()
+        return (
+            f"<entry><id>http://arxiv.org/abs/{self.id}</id><published>{self.published}T17:59:00Z</published>"
+            f"<updated>{self.published}T17:59:00Z</updated><title>{escape(self.title)}</title>"
+            f"<summary>{escape(self.abstract)}</summary>"
+            + "".join(f"<author><name>{escape(a)}</name></author>" for a in self.authors)
+            + f'<link href="http://arxiv.org/abs/{self.id}" rel="alternate" type="text/html"/>'
+            f'<link title="pdf" href="http://arxiv.org/pdf/{self.id}" rel="related" type="application/pdf"/>'
+            f'<arxiv:primary_category term="{cats[0]}"/>'
+            + "".join(f'<category term="{c}"/>' for c in cats)
+            + "</entry>"
+        )
+
+
+def api_title_search(entries: list[ApiEntry]) -> Responder:
+    """A responder answering ``search_query=ti:"words"`` like arXiv: every entry whose title contains
+    the words in that order (case and punctuation ignored), so longer titles come back too."""
+    import re
+
+    head = (
+        '<?xml version="1.0" encoding="UTF-8"?><feed xmlns="http://www.w3.org/2005/Atom" '
+        'xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">'
+    )
+
+    def words(text: str) -> str:
+        return " " + " ".join(re.sub(r"[^\w]+", " ", text.casefold()).split()) + " "
+
+    def respond(req: Request) -> Reply:
+        query = req.params.get("search_query", "")
+        found = re.fullmatch(r'ti:"(.*)"', query)
+        if found is None:
+            body = head + "<entry><id>http://arxiv.org/api/errors#bad_query</id><summary>bad query</summary></entry>"
+            return Reply(400, (body + "</feed>").encode(), {"Content-Type": "application/atom+xml"})
+        phrase = words(found.group(1))
+        hits = [e for e in entries if phrase in words(e.title)][: int(req.params.get("max_results", "10"))]
+        body = head + f"<opensearch:totalResults>{len(hits)}</opensearch:totalResults>"
+        body += "".join(e.xml() for e in hits) + "</feed>"
+        return Reply(200, body.encode(), {"Content-Type": "application/atom+xml; charset=utf-8"})
+
+    return respond

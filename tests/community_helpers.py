@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -33,3 +34,18 @@ def sign_in(client: TestClient, name: str, password: str = PASSWORD) -> str:
     r = client.post("/login", data={"email": name, "password": password, "csrf_token": token}, follow_redirects=False)
     assert r.status_code == 303, r.text
     return token
+
+
+def browser_sign_in(page: Any, name: str, then: str, password: str = PASSWORD) -> None:
+    """Sign in through the form in a Playwright tab and wait to land on ``then``."""
+    page.goto("/login?next=" + then)
+    page.fill("input[name=email]", name)
+    page.fill("input[name=password]", password)
+    page.click("main button:has-text('Sign in')")
+    page.wait_for_url("**" + then.split("#")[0])
+
+
+def browser_sign_out(page: Any) -> None:
+    """Sign out from the header in a Playwright tab."""
+    page.click("nav button:has-text('Sign out')")
+    page.wait_for_url("**/")

@@ -1,12 +1,23 @@
-"""Test data builders: realistic papers without touching the network."""
+"""Test data builders: realistic papers without touching the network, and a started site holding them."""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from paperfeed.config import Settings
 from paperfeed.ids import abs_url, pdf_url
 from paperfeed.models import Author, Paper, Version
+from paperfeed.store.db import open_store
+from paperfeed.store.papers import upsert_papers
+from paperfeed.web.app import create_app
 
 _counter = itertools.count(1)
 
@@ -33,3 +44,37 @@ def make_paper(**overrides: object) -> Paper:
     for key, value in overrides.items():
         setattr(paper, key, value)
     return paper
+
+
+@contextmanager
+def site_client(settings: Settings, papers: Sequence[Paper] = ()) -> Iterator[TestClient]:
+    """A started ``TestClient(create_app(settings))`` whose store already holds ``papers``."""
+    app = create_app(settings)
+    with TestClient(app) as client:
+        if papers:
+            with app.state.engine.begin() as conn:
+                upsert_papers(conn=conn, papers_in=list(papers))
+        yield client
+
+
+def store_settings(data_dir: Path, database_url: str, **overrides: Any) -> Settings:
+    """Settings of a store at ``database_url``: no demo corpus, no model (for tests that open several)."""
+    values: dict[str, Any] = {"environment": "test", "seed_demo": False, "embedder": "none", **overrides}
+    return Settings(_env_file=None, data_dir=data_dir, database_url=database_url, **values)  # type: ignore[call-arg]
+
+
+def write_file(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    """``content`` (text as UTF-8) in a new file ``tmp_path / name``."""
+    path = tmp_path / name
+    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    return path
+
+
+@contextmanager
+def opened_store(data_dir: Path, database_url: str, **overrides: Any) -> Iterator[Engine]:
+    """The migrated store at ``database_url``, disposed of however the block ends."""
+    engine = open_store(store_settings(data_dir, database_url, **overrides))
+    try:
+        yield engine
+    finally:
+        engine.dispose()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -16,6 +15,8 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+
+from tests.servers import free_port as free_port  # re-exported: mail tests import it from here
 
 
 @dataclass
@@ -110,12 +111,6 @@ class SmtpServer:
         }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def smtp() -> Iterator[SmtpServer]:
     handler = Handler()
@@ -156,3 +151,26 @@ def upvote(engine: Any, paper_id: str, voters: int) -> None:
                 conn=conn, email=f"{name}@example.org", username=name, password_hash="x"
             )
             add_vote(conn=conn, user_id=user.id, paper_id=paper_id)
+
+
+def mail_settings(
+    settings: Any,
+    smtp: SmtpServer,
+    monkeypatch: pytest.MonkeyPatch | None = None,
+    mail_from: str = "Paperfeed <digest@paperfeed.test>",
+) -> Any:
+    """``settings`` sending through ``smtp`` with no rate limit; with ``monkeypatch``, the ``PAPERFEED_*``
+    environment the CLI reads points at the same store and SMTP server too."""
+    if monkeypatch is not None:
+        for key, value in {
+            **smtp.env(),
+            "PAPERFEED_DATABASE_URL": settings.database_url,
+            "PAPERFEED_DATA_DIR": str(settings.data_dir),
+            "PAPERFEED_BASE_URL": "http://testserver",
+            "PAPERFEED_SEED_DEMO": "false",
+            "PAPERFEED_EMBEDDER": "none",
+            "PAPERFEED_SECRET_KEY": settings.secret_key,
+        }.items():
+            monkeypatch.setenv(key, value)
+    update = {"smtp_host": smtp.host, "smtp_port": smtp.port, "mail_rate_limit": 0, "mail_from": mail_from}
+    return settings.model_copy(update=update)

@@ -7,16 +7,12 @@ submitter, sort, paging).
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from huggingface_hub import HfApi, constants
 from huggingface_hub.errors import HfHubHTTPError
 from markdown_it import MarkdownIt
@@ -30,6 +26,7 @@ from paperfeed.store.users import create_user
 from paperfeed.store.votes import add_vote
 from paperfeed.web.app import create_app
 from tests.factories import make_paper
+from tests.servers import free_port, running
 
 HOSTILE_TITLE = 'Attack <script>alert("t")</script> & "quotes" <img src=x onerror=alert(1)>'
 HOSTILE_ABSTRACT = "We <img src=x onerror=alert(1)> study [links](javascript:alert(1)) and <b>bold</b> claims."
@@ -80,12 +77,6 @@ def seed(engine: Engine) -> None:
         add_submission(conn=conn, paper_id="2312.00005", user_id=users[0].id, when=at(6, 8))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real uvicorn server on a free port, serving a seeded SQLite store (BM25 search, no model)."""
@@ -103,18 +94,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     engine = open_store(settings)
     seed(engine)
     engine.dispose()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
+    with running(create_app(settings), port, timeout=30):
+        yield url
 
 
 @pytest.fixture

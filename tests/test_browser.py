@@ -1,100 +1,51 @@
-"""The site in a real browser (Debian's chromium via Playwright): the whole visitor journey, with
-screenshots of every step in light and dark theme saved to ``test-artifacts/screenshots/``.
+"""The site in a real browser (Debian's chromium via Playwright), one test per thing a visitor does, each
+checking what the page shows; screenshots of every step in light and dark theme are saved to
+``test-artifacts/screenshots/``.
 
-home -> search -> paper -> sign up -> upvote -> the paper rises in Trending -> submit a paper -> sign out.
+home -> search -> paper -> sign up -> upvote -> the paper rises in Trending -> library -> submit -> sign out.
+The tests share one server (module scope) and each opens a fresh browser context.
 """
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from paperfeed.config import Settings
+from paperfeed.web.app import create_app
+from tests.servers import ARGS as ARGS  # re-exported for the other browser tests
+from tests.servers import BROWSER_MARKS, CHROMIUM, browser, free_port, running, site_settings  # noqa: F401 - fixture
+from tests.servers import free_port as _free_port  # noqa: F401 - re-exported for the other browser tests
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
+PASSPHRASE = "a long passphrase"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install -y chromium"),
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real uvicorn server on a free port, on a fresh store seeded with the demo corpus."""
-    import uvicorn
-
-    from paperfeed.web.app import create_app
-
-    data = tmp_path_factory.mktemp("browser")
-    port = _free_port()
-    settings = Settings(
-        _env_file=None,
-        environment="test",
-        data_dir=data,
-        database_url=str(data / "pf.db"),  # type: ignore[call-arg]
-        seed_demo=True,
-        embedder="none",
-        base_url=f"http://127.0.0.1:{port}",
-        arxiv_api_url="http://127.0.0.1:9/api/query",
-        arxiv_max_retries=0,
-    )
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    port = free_port()
+    settings = site_settings(tmp_path_factory.mktemp("browser"), port, seed_demo=True)
+    with running(create_app(settings), port) as url:
+        yield url
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """One headless Debian chromium for the module (Playwright never downloads a browser here)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture
 def page(browser: Any, base_url: str) -> Iterator[Any]:
+    """A tab in a fresh context (no cookies from another test); fails on any JavaScript error."""
     context = browser.new_context(base_url=base_url, viewport={"width": 1200, "height": 900}, reduced_motion="reduce")
-    context.set_default_timeout(20_000)
-    tab = context.new_page()
     errors: list[str] = []
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield tab
-    context.close()
+    try:
+        context.set_default_timeout(20_000)
+        tab = context.new_page()
+        tab.on("pageerror", lambda exc: errors.append(str(exc)))
+        yield tab
+    finally:
+        context.close()
     assert not errors, f"JavaScript errors: {errors}"
 
 
@@ -127,67 +78,107 @@ def shoot(page: Any, name: str) -> None:
     page.emulate_media(color_scheme="light")
 
 
-def test_visitor_journey(page: Any) -> None:
+def sign_up(page: Any, name: str, display_name: str) -> None:
+    """Create a member through the sign-up form; the header then shows their username."""
     from playwright.sync_api import expect
 
-    # 1. home: the latest day's papers
+    page.goto("/signup")
+    page.fill("input[name=email]", f"{name}@example.org")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=display_name]", display_name)
+    page.fill("input[name=password]", PASSPHRASE)
+    page.click("form.stack button[type=submit]")
+    expect(page.locator("nav a[href='/account']")).to_have_text(name)
+
+
+def test_home_shows_the_latest_day_and_the_weekly_tab_its_week(page: Any) -> None:
+    from playwright.sync_api import expect
+
     page.goto("/")
     cards = page.locator("article.card")
     expect(cards.first).to_be_visible()
     assert cards.count() >= 3
+    first = cards.first
+    assert first.locator("h3 a").get_attribute("href").startswith("/papers/")
+    expect(first.locator(".meta time")).to_be_visible()  # when it arrived
+    assert len(first.locator("p.abstract").inner_text().split()) > 10  # and the start of its abstract
     shoot(page, "01-home")
-    title = cards.first.locator("h3 a").inner_text()
     page.click("nav.tabs a:has-text('Weekly')")
     expect(page.locator("h1")).to_contain_text("Week")
     expect(cards.first).to_be_visible()
     shoot(page, "01b-week")
-    page.click("a[rel=prev]")  # the previous week
+    page.click("a[rel=prev]")  # the previous week, still under the Weekly tab
+    expect(page.locator("h1")).to_contain_text("Week")
     expect(page.locator("nav.tabs a[aria-current=page]")).to_have_text("Weekly")
-    page.goto("/")
 
-    # 2. search for words of a paper title, from the header search box ("/" focuses it)
+
+def test_header_search_finds_a_paper_by_title_words_and_keeps_filters_open(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page.goto("/")
+    title = page.locator("article.card h3 a").first.inner_text()
     words = " ".join(title.split()[:4])
-    page.keyboard.press("/")
+    page.keyboard.press("/")  # "/" focuses the header search box
     assert page.evaluate("document.activeElement.id") == "site-q"
     page.fill("#site-q", words)
     page.press("#site-q", "Enter")
     page.wait_for_url("**/search?q=*")
     expect(page.locator("article.card").first).to_be_visible()
     assert title in page.locator("article.card h3").all_inner_texts()
+    expect(page.locator("main p.muted").first).to_contain_text(f"for “{words}”")
     shoot(page, "02-search")
     page.click("summary:has-text('Filters')")
     page.select_option("select[name=sort]", "date")
     page.click("form.search-form button[type=submit]")
     page.wait_for_url("**sort=date**")
     assert page.locator("details.filters").get_attribute("open") is not None  # filters stay visible
+    expect(page.locator("select[name=sort]")).to_have_value("date")
+    assert title in page.locator("article.card h3").all_inner_texts()  # same matches, another order
     shoot(page, "02b-search-filters")
 
-    # 3. open the paper
-    page.locator("article.card h3 a", has_text=title).first.click()
+
+def test_paper_page_shows_the_abstract_and_its_markdown_twin(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page.goto("/")
+    card = page.locator("article.card").first
+    title = card.locator("h3 a").inner_text()
+    teaser = card.locator("p.abstract").inner_text()
+    card.locator("h3 a").click()
     expect(page.locator("h1")).to_have_text(title)
-    expect(page.locator("#abstract-h")).to_be_visible()
+    abstract = page.locator("p.abstract.full").inner_text()
+    assert abstract.startswith(" ".join(teaser.split()[:8]))  # the whole abstract the card began
+    assert len(abstract) >= len(teaser.rstrip("…"))
     markdown = page.request.get(page.locator("a:has-text('Markdown')").get_attribute("href"))
-    assert markdown.ok and title in markdown.text()
+    assert markdown.ok
+    assert title in markdown.text()
+    assert " ".join(abstract.split()[:6]) in " ".join(markdown.text().split())
     shoot(page, "03-paper")
 
-    # 4. sign up
+
+def test_sign_up_then_a_token_is_shown_once(page: Any) -> None:
+    from playwright.sync_api import expect
+
     page.goto("/signup")
-    page.fill("input[name=email]", "grace@example.org")
-    page.fill("input[name=username]", "grace")
-    page.fill("input[name=display_name]", "Grace H.")
-    page.fill("input[name=password]", "a long passphrase")
     shoot(page, "04-signup")
-    page.click("form.stack button[type=submit]")
-    expect(page.locator("nav a[href='/account']")).to_have_text("grace")
+    sign_up(page, "grace", "Grace H.")
     page.click("nav a[href='/account']")
     page.fill("input[name=name]", "laptop")
     page.click("button:has-text('Create token')")
-    expect(page.locator("#new-token")).to_contain_text("pf_")  # shown once
+    token = page.locator("#new-token")
+    expect(token).to_contain_text("pf_")
     shoot(page, "04b-account")
+    page.goto("/account")
+    expect(page.locator("main")).to_contain_text("laptop")  # the token is listed by name...
+    assert token.count() == 0  # ...and its secret is not shown again
 
-    # 5. upvote the day's last (oldest) paper from the home page
+
+def test_an_upvote_is_stored_and_lifts_the_paper_to_the_top_of_trending(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    sign_up(page, "ida", "Ida")
     page.goto("/")
-    target = cards.last.locator("h3 a")
+    target = page.locator("article.card").last.locator("h3 a")  # the day's last (oldest) paper
     target_title = target.inner_text()
     target.click()
     vote = page.locator("main .actions form.vote button")
@@ -199,7 +190,6 @@ def test_visitor_journey(page: Any) -> None:
     expect(page.locator("main .actions form.vote [data-count]")).to_have_text("1")  # stored, not only shown
     shoot(page, "05-upvoted")
 
-    # 6. the paper rises to the top of Trending
     page.goto("/trending?window=all")
     expect(page.locator("ol.cards article.card h3").first).to_have_text(target_title)
     shoot(page, "06-trending")
@@ -213,21 +203,32 @@ def test_visitor_journey(page: Any) -> None:
     expect(top_vote.locator("[data-count]")).to_have_text("1")
     assert page.evaluate("window.stayed") is True, "voting reloaded the page instead of updating it in place"
 
-    # 7. save it to the library, in a new named collection
+
+def test_a_paper_saved_into_a_new_collection_is_listed_there(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    sign_up(page, "june", "June")
     page.goto("/library")
     page.fill("input[name=name]", "Reading group")
     page.click("aside button:has-text('Create')")
     expect(page.locator("main h2")).to_have_text("Reading group")
-    page.goto("/trending?window=all")
-    page.locator("ol.cards article.card h3 a").first.click()
+    expect(page.locator("main article.card")).to_have_count(0)
+    page.goto("/")
+    link = page.locator("article.card h3 a").nth(1)
+    title = link.inner_text()
+    link.click()
     page.select_option("select#collection", label="Reading group")
     page.click("form.save button:has-text('Save')")
     expect(page.locator(".saved-in")).to_contain_text("Reading group")
     page.goto("/library")
-    expect(page.locator("article.card h3").first).to_have_text(target_title)
+    expect(page.locator("article.card h3")).to_have_text([title])
     shoot(page, "07-library")
 
-    # 8. submit by arXiv id: this server is offline, and the page says so
+
+def test_submit_by_id_while_offline_says_why_next_to_the_field(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    sign_up(page, "ken", "Ken")
     page.goto("/submit")
     by_id = page.locator("form:has(input[name=how][value=arxiv])")
     by_id.locator("input[name=arxiv]").fill("2402.12345")
@@ -241,7 +242,12 @@ def test_visitor_journey(page: Any) -> None:
     expect(by_id.locator("input[name=arxiv]")).to_have_attribute("aria-invalid", "true")
     shoot(page, "08-submit-offline")
 
-    # 9. submit a paper by pasting its metadata
+
+def test_a_pasted_paper_lands_first_on_the_daily_list_with_its_submitter(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    sign_up(page, "hopper", "Grace Hopper")
+    page.goto("/submit")
     paste = page.locator("form:has(input[name=how][value=paste])")
     paste.locator("input[name=title]").fill("Browsers Tested: A $\\beta$ Study of <Paperfeed>")
     paste.locator("textarea[name=authors]").fill("Grace Hopper, Alan Turing")
@@ -252,14 +258,19 @@ def test_visitor_journey(page: Any) -> None:
     paste.locator("button[type=submit]").click()
     expect(page.locator(".notice.ok")).to_contain_text("daily list")
     expect(page.locator("h1")).to_have_text("Browsers Tested: A β Study of <Paperfeed>")
+    expect(page.locator("header .authors")).to_contain_text("Alan Turing")
     shoot(page, "10-submitted")
     page.goto("/")
     first = page.locator("article.card").first
     expect(first.locator("h3")).to_have_text("Browsers Tested: A β Study of <Paperfeed>")
-    expect(first.locator(".submitter")).to_have_text("submitted by Grace H.")
+    expect(first.locator(".submitter")).to_have_text("submitted by Grace Hopper")
     shoot(page, "11-home-after-submit")
 
-    # 10. theme toggle, then sign out
+
+def test_the_chosen_theme_is_remembered_and_sign_out_shows_sign_in(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    sign_up(page, "theo", "Theo")
     before = page.evaluate("document.documentElement.getAttribute('data-theme')")
     page.click("button.theme-toggle")
     after = page.evaluate("document.documentElement.getAttribute('data-theme')")
@@ -268,6 +279,7 @@ def test_visitor_journey(page: Any) -> None:
     assert page.evaluate("document.documentElement.getAttribute('data-theme')") == after
     page.click("nav button:has-text('Sign out')")
     expect(page.locator("nav a[href='/login']")).to_be_visible()
+    expect(page.locator("nav a[href='/account']")).to_have_count(0)
     shoot(page, "12-signed-out")
 
 
@@ -280,20 +292,22 @@ def test_phone_layout(browser: Any, base_url: str) -> None:
         has_touch=True,
         reduced_motion="reduce",
     )
-    phone.set_default_timeout(20_000)
-    tab = phone.new_page()
-    for path in ("/", "/search", "/trending?window=all", "/login", "/submit"):
-        tab.goto(path)
-        width = tab.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390, f"no horizontal scrolling on a phone: {path} is {width}px wide"
-    tab.goto("/")
-    shoot(tab, "13-home-phone")
-    tab.locator("article.card h3 a").first.click()
-    tab.wait_for_url("**/papers/**")
-    assert tab.evaluate("document.documentElement.scrollWidth") <= 390
-    shoot(tab, "14-paper-phone")
-    tab.goto("/search?q=attention")
-    shoot(tab, "15-search-phone")
-    tab.goto("/no/such/page")
-    shoot(tab, "16-not-found-phone")
-    phone.close()
+    try:
+        phone.set_default_timeout(20_000)
+        tab = phone.new_page()
+        for path in ("/", "/search", "/trending?window=all", "/login", "/submit"):
+            tab.goto(path)
+            width = tab.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"no horizontal scrolling on a phone: {path} is {width}px wide"
+        tab.goto("/")
+        shoot(tab, "13-home-phone")
+        tab.locator("article.card h3 a").first.click()
+        tab.wait_for_url("**/papers/**")
+        assert tab.evaluate("document.documentElement.scrollWidth") <= 390
+        shoot(tab, "14-paper-phone")
+        tab.goto("/search?q=attention")
+        shoot(tab, "15-search-phone")
+        tab.goto("/no/such/page")
+        shoot(tab, "16-not-found-phone")
+    finally:
+        phone.close()

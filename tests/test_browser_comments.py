@@ -3,88 +3,37 @@ moderation (hide from the reports queue, restore on the page), as each member an
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from paperfeed.config import Settings
-from tests.community_helpers import PASSWORD, member
-from tests.test_browser import ARGS, CHROMIUM, _free_port, shoot
+from paperfeed.web.app import create_app, start_store
+from tests.community_helpers import browser_sign_in as sign_in
+from tests.community_helpers import browser_sign_out as sign_out
+from tests.community_helpers import member
+from tests.servers import BROWSER_MARKS, chromium_tab, free_port, running, site_settings
+from tests.test_browser import shoot
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install -y chromium"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real uvicorn server on the demo corpus, with members ada and bob and moderator moe."""
-    import uvicorn
-
-    from paperfeed.web.app import create_app, start_store
-
-    data = tmp_path_factory.mktemp("browser-comments")
-    port = _free_port()
-    settings = Settings(
-        _env_file=None,
-        environment="test",
-        data_dir=data,
-        database_url=str(data / "pf.db"),  # type: ignore[call-arg]
-        seed_demo=True,
-        embedder="none",
-        base_url=f"http://127.0.0.1:{port}",
-        arxiv_api_url="http://127.0.0.1:9/api/query",
-        arxiv_max_retries=0,
-    )
-    app = create_app(settings)
+    port = free_port()
+    app = create_app(site_settings(tmp_path_factory.mktemp("browser-comments"), port, seed_demo=True))
     start_store(app)
     for name, role in (("ada", "member"), ("bob", "member"), ("moe", "moderator")):
         member(app.state.engine, name, role)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with running(app, port) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def page(base_url: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        context = browser.new_context(base_url=base_url, viewport={"width": 1200, "height": 900})
-        context.set_default_timeout(20_000)
-        tab = context.new_page()
-        errors: list[str] = []
-        tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    with chromium_tab(base_url) as tab:
         yield tab
-        context.close()
-        browser.close()
-        assert not errors, f"JavaScript errors: {errors}"
-
-
-def sign_in(page: Any, name: str, then: str) -> None:
-    page.goto("/login?next=" + then)
-    page.fill("input[name=email]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main button:has-text('Sign in')")
-    page.wait_for_url("**" + then.split("#")[0])
-
-
-def sign_out(page: Any) -> None:
-    page.click("nav button:has-text('Sign out')")
-    page.wait_for_url("**/")
 
 
 def test_discussion_journey(page: Any) -> None:

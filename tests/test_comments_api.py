@@ -13,11 +13,9 @@ from sqlalchemy import Engine
 
 from paperfeed.config import Settings
 from paperfeed.store.comments import add_comment
-from paperfeed.store.papers import upsert_papers
 from paperfeed.store.submissions import add_submission
-from paperfeed.web.app import create_app
 from tests.community_helpers import member
-from tests.factories import make_paper
+from tests.factories import make_paper, site_client
 
 PAPER = "2401.00001"
 OTHER = "2401.00002"
@@ -26,16 +24,11 @@ URL = f"/api/v1/papers/{PAPER}/comments"
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    app = create_app(settings)
-    with TestClient(app) as c:
-        with app.state.engine.begin() as conn:
-            upsert_papers(
-                conn=conn,
-                papers_in=[
-                    make_paper(id=PAPER, title="Graph networks for molecules"),
-                    make_paper(id=OTHER, title="Protein folding with diffusion"),
-                ],
-            )
+    papers = [
+        make_paper(id=PAPER, title="Graph networks for molecules"),
+        make_paper(id=OTHER, title="Protein folding with diffusion"),
+    ]
+    with site_client(settings, papers) as c:
         yield c
 
 

@@ -11,18 +11,16 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from paperfeed.cli import app
-from paperfeed.config import Settings
 from paperfeed.store import send_ledger as L
 from paperfeed.store import subscriptions as S
 from paperfeed.store.all_tables import metadata
-from paperfeed.store.db import open_store
 from paperfeed.store.library import library_add
 from paperfeed.store.papers import get_paper, upsert_papers
 from paperfeed.store.submissions import add_submission
 from paperfeed.store.transfer import table_sum
 from paperfeed.store.users import create_user
 from paperfeed.store.votes import add_vote, vote_counts
-from tests.factories import make_paper
+from tests.factories import make_paper, opened_store
 from tests.pg import PgServer
 
 runner = CliRunner()
@@ -30,16 +28,7 @@ runner = CliRunner()
 
 def _fill(url: str, tmp_path: Path) -> None:
     """An instance with papers (a renamed one, versions, aliases), members, votes, library and a digest."""
-    engine = open_store(
-        Settings(
-            _env_file=None,
-            data_dir=tmp_path,
-            database_url=url,  # type: ignore[call-arg]
-            seed_demo=False,
-            environment="test",
-        )
-    )
-    with engine.begin() as conn:
+    with opened_store(tmp_path, url) as engine, engine.begin() as conn:
         upsert_papers(
             conn=conn, papers_in=[make_paper(id=f"2402.{i:05d}", title=f"Paper {i} on ünïcode ∑") for i in range(1, 60)]
         )
@@ -63,22 +52,11 @@ def _fill(url: str, tmp_path: Path) -> None:
         assert claim is not None
         assert L.mark_sending(conn=conn, claim=claim)
         L.mark_sent(conn=conn, claim=claim, paper_ids=["2402.00004"], now=datetime(2024, 5, 1, 7, 32, tzinfo=UTC))
-    engine.dispose()
 
 
 def _sums(url: str, tmp_path: Path) -> dict[str, tuple[int, str]]:
-    engine = open_store(
-        Settings(
-            _env_file=None,
-            data_dir=tmp_path,
-            database_url=url,  # type: ignore[call-arg]
-            seed_demo=False,
-            environment="test",
-        )
-    )
-    with engine.connect() as conn:
+    with opened_store(tmp_path, url) as engine, engine.connect() as conn:
         out = {t.name: (lambda s: (s.rows, s.hex))(table_sum(conn, t)) for t in metadata.sorted_tables}
-    engine.dispose()
     return out
 
 
@@ -100,22 +78,12 @@ def test_sqlite_to_postgres_and_back(pg_server: PgServer, tmp_path: Path) -> Non
     assert _sums(sqlite_a, tmp_path) == _sums(pg, tmp_path) == _sums(sqlite_b, tmp_path)
 
     # the copy is a working instance: aliases resolve, and new rows get fresh ids (sequences moved on)
-    engine = open_store(
-        Settings(
-            _env_file=None,
-            data_dir=tmp_path,
-            database_url=pg,  # type: ignore[call-arg]
-            seed_demo=False,
-            environment="test",
-        )
-    )
-    with engine.begin() as conn:
+    with opened_store(tmp_path, pg) as engine, engine.begin() as conn:
         assert get_paper(conn=conn, paper_id="pf-abc123").id == "2402.99999"  # type: ignore[union-attr]
         assert create_user(conn=conn, email="eve@example.org", username="eve", password_hash="x").id == 2
         assert vote_counts(conn=conn, ids=["2402.00001"]) == {"2402.00001": 1}
         found = conn.execute(text("SELECT count(*) FROM papers WHERE search_tsv @@ 'renam'::tsquery"))
         assert found.scalar() == 1
-    engine.dispose()
 
 
 def test_refuses_a_non_empty_destination_unless_forced(pg_server: PgServer, tmp_path: Path) -> None:
@@ -133,18 +101,11 @@ def test_refuses_a_non_empty_destination_unless_forced(pg_server: PgServer, tmp_
 def test_a_row_the_destination_refuses_keeps_nothing(pg_server: PgServer, tmp_path: Path) -> None:
     src = str(tmp_path / "src.db")
     _fill(src, tmp_path)
-    engine = open_store(
-        Settings(
-            _env_file=None,
-            data_dir=tmp_path,
-            database_url=src,  # type: ignore[call-arg]
-            seed_demo=False,
-            environment="test",
-        )
-    )
-    with engine.begin() as conn:  # SQLite keeps what PostgreSQL refuses: a NUL character in text
+    with (
+        opened_store(tmp_path, src) as engine,
+        engine.begin() as conn,
+    ):  # SQLite keeps what PostgreSQL refuses: a NUL character in text
         conn.execute(text("UPDATE papers SET comments = 'bad' || char(0) || 'byte' WHERE id = '2402.00005'"))
-    engine.dispose()
     pg = pg_server.url(pg_server.create_database())
     done = runner.invoke(app, ["db", "copy", src, pg])
     assert done.exit_code == 1 and "table papers" in done.output and "nothing was written" in done.output

@@ -18,20 +18,13 @@ from paperfeed.store.papers import upsert_papers
 from paperfeed.store.send_ledger import ledger_rows
 from paperfeed.store.subscriptions import get_subscriber
 from tests.factories import make_paper
-from tests.smtp_server import SmtpServer, add_active, smtp, upvote  # noqa: F401
+from tests.smtp_server import SmtpServer, add_active, mail_settings, smtp, upvote  # noqa: F401
 
 DAY1 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
 def _mail(settings: Settings, smtp: SmtpServer) -> Settings:  # noqa: F811
-    return settings.model_copy(
-        update={
-            "smtp_host": smtp.host,
-            "smtp_port": smtp.port,
-            "mail_rate_limit": 0,
-            "mail_from": "Paperfeed <digest@paperfeed.test>",
-        }
-    )
+    return mail_settings(settings, smtp)
 
 
 def _send(engine: Engine, settings: Settings, now: datetime, searcher: object = None) -> dict[str, int]:

@@ -17,7 +17,7 @@ from paperfeed.config import Settings
 from paperfeed.store.papers import upsert_papers
 from paperfeed.web.app import create_app
 from tests.factories import make_paper
-from tests.smtp_server import SmtpServer, smtp, upvote  # noqa: F401
+from tests.smtp_server import SmtpServer, mail_settings, smtp, upvote  # noqa: F401
 
 CONFIRM = re.compile(r"http://testserver(/subscriptions/confirm/\S+)")
 
@@ -25,24 +25,7 @@ CONFIRM = re.compile(r"http://testserver(/subscriptions/confirm/\S+)")
 @pytest.fixture
 def env(settings: Settings, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> Settings:  # noqa: F811
     """The CLI reads PAPERFEED_* from the environment: point it at this test's store and SMTP server."""
-    for key, value in {
-        **smtp.env(),
-        "PAPERFEED_DATABASE_URL": settings.database_url,
-        "PAPERFEED_DATA_DIR": str(settings.data_dir),
-        "PAPERFEED_BASE_URL": "http://testserver",
-        "PAPERFEED_SEED_DEMO": "false",
-        "PAPERFEED_EMBEDDER": "none",
-        "PAPERFEED_SECRET_KEY": settings.secret_key,
-    }.items():
-        monkeypatch.setenv(key, value)
-    return settings.model_copy(
-        update={
-            "smtp_host": smtp.host,
-            "smtp_port": smtp.port,
-            "mail_rate_limit": 0,
-            "mail_from": "Paperfeed <digest@paperfeed.test>",
-        }
-    )
+    return mail_settings(settings, smtp, monkeypatch)
 
 
 def _send(*args: str) -> tuple[int, dict[str, object]]:

@@ -27,7 +27,7 @@ from paperfeed.store import send_ledger as ledger
 from paperfeed.store.papers import upsert_papers
 from paperfeed.store.subscriptions import get_subscriber
 from tests.factories import make_paper
-from tests.smtp_server import SmtpServer, add_active, free_port, smtp, upvote  # noqa: F401
+from tests.smtp_server import SmtpServer, add_active, free_port, mail_settings, smtp, upvote  # noqa: F401
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -39,19 +39,7 @@ def world(engine: Engine, settings: Settings, smtp: SmtpServer, monkeypatch: pyt
     with engine.begin() as conn:
         upsert_papers(conn=conn, papers_in=[paper])
     upvote(engine, paper.id, 2)
-    for key, value in {
-        **smtp.env(),
-        "PAPERFEED_DATABASE_URL": settings.database_url,
-        "PAPERFEED_DATA_DIR": str(settings.data_dir),
-        "PAPERFEED_BASE_URL": "http://testserver",
-        "PAPERFEED_SEED_DEMO": "false",
-        "PAPERFEED_EMBEDDER": "none",
-        "PAPERFEED_SECRET_KEY": settings.secret_key,
-    }.items():
-        monkeypatch.setenv(key, value)
-    return settings.model_copy(
-        update={"smtp_host": smtp.host, "smtp_port": smtp.port, "mail_rate_limit": 0, "mail_from": "d@paperfeed.test"}
-    )
+    return mail_settings(settings, smtp, monkeypatch, mail_from="d@paperfeed.test")
 
 
 def _cli(*args: str) -> tuple[int, dict[str, object], str]:

@@ -11,11 +11,9 @@ from fastapi.testclient import TestClient
 from lxml import etree
 
 from paperfeed.config import Settings
-from paperfeed.store.papers import upsert_papers
 from paperfeed.store.users import create_user
 from paperfeed.store.votes import add_vote
-from paperfeed.web.app import create_app
-from tests.factories import make_paper
+from tests.factories import make_paper, site_client
 
 HOSTILE_TITLE = 'Attack <script>alert("t")</script> & "quotes" \'single\' <img src=x onerror=alert(1)>'
 HOSTILE_ABSTRACT = 'We <img src=x onerror=alert(1)> study <script>steal()</script> "quoted" graph claims\x0b here.'
@@ -32,27 +30,23 @@ FEEDS = [
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    app = create_app(settings)
-    with TestClient(app) as c:
-        with app.state.engine.begin() as conn:
-            upsert_papers(
-                conn=conn,
-                papers_in=[
-                    make_paper(
-                        id="2401.00001",
-                        title=HOSTILE_TITLE,
-                        abstract=HOSTILE_ABSTRACT,
-                        published=NOW + timedelta(hours=2),
-                    ),
-                    make_paper(
-                        id="2401.00002",
-                        title="Graph Transformers at Scale",
-                        abstract="Graph transformers scale to millions of nodes.",
-                        published=NOW + timedelta(hours=1),
-                    ),
-                    make_paper(id="2401.00003", title="Last Month's Paper", published=NOW - timedelta(days=40)),
-                ],
-            )
+    papers = [
+        make_paper(
+            id="2401.00001",
+            title=HOSTILE_TITLE,
+            abstract=HOSTILE_ABSTRACT,
+            published=NOW + timedelta(hours=2),
+        ),
+        make_paper(
+            id="2401.00002",
+            title="Graph Transformers at Scale",
+            abstract="Graph transformers scale to millions of nodes.",
+            published=NOW + timedelta(hours=1),
+        ),
+        make_paper(id="2401.00003", title="Last Month's Paper", published=NOW - timedelta(days=40)),
+    ]
+    with site_client(settings, papers) as c:
+        with c.app.state.engine.begin() as conn:  # type: ignore[attr-defined]
             user = create_user(conn=conn, email="ada@example.org", username="ada", password_hash="x")
             add_vote(conn=conn, user_id=user.id, paper_id="2401.00002")
             add_vote(conn=conn, user_id=user.id, paper_id="2401.00001")

@@ -139,7 +139,9 @@ def test_corrupted_and_deleted_dense_files_while_serving(server: Server) -> None
                 fh.write(os.urandom(64))
         elif path.name.endswith(".ids.json"):
             path.unlink()
-    answer = server.search(mode="dense")
+    # a demo abstract's opening: long enough to pass the relevance rule with the small static test model
+    opening = "Learned representations are a central component in modern ML systems, serving a multitude of tasks"
+    answer = server.search(mode="dense", q=opening)
     assert DAMAGED in (answer["warning"] or "")
     assert answer["data"] and all(h["reason"] == "semantic" for h in answer["data"])  # still by meaning
     _recovered(server)

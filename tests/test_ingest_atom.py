@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from paperfeed.ingest.formats import detect_format
 from paperfeed.ingest.run import ingest_paths
 from paperfeed.store.papers import get_paper
+from tests.factories import write_file
 
 # An arXiv API response as export.arxiv.org/api/query returns it (namespaces declared per element).
 API_RESPONSE = """<?xml version="1.0" encoding="UTF-8"?>
@@ -96,14 +97,8 @@ API_ERROR = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def _write(tmp_path: Path, name: str, text: str) -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 def test_api_response_is_detected_and_every_field_is_stored(engine: Engine, tmp_path: Path) -> None:
-    path = _write(tmp_path, "query.xml", API_RESPONSE)
+    path = write_file(tmp_path, "query.xml", API_RESPONSE)
     assert detect_format(path) == "arxiv-atom"
     report = ingest_paths(engine=engine, paths=[path])
     assert report.added == 2
@@ -128,7 +123,7 @@ def test_api_response_is_detected_and_every_field_is_stored(engine: Engine, tmp_
 
 
 def test_entry_without_title_is_rejected_with_its_record_index(engine: Engine, tmp_path: Path) -> None:
-    path = _write(tmp_path, "query.atom", API_RESPONSE)
+    path = write_file(tmp_path, "query.atom", API_RESPONSE)
     report = ingest_paths(engine=engine, paths=[path])
     assert [(r.file, r.record, r.reason) for r in report.rejected] == [(str(path), 3, "missing title")]
     with engine.connect() as conn:
@@ -136,7 +131,7 @@ def test_entry_without_title_is_rejected_with_its_record_index(engine: Engine, t
 
 
 def test_error_entry_is_an_error_not_a_paper(engine: Engine, tmp_path: Path) -> None:
-    path = _write(tmp_path, "error.atom", API_ERROR)
+    path = write_file(tmp_path, "error.atom", API_ERROR)
     report = ingest_paths(engine=engine, paths=[path])
     assert report.added == 0
     assert len(report.rejected) == 1
@@ -147,7 +142,7 @@ def test_error_entry_is_an_error_not_a_paper(engine: Engine, tmp_path: Path) -> 
 
 
 def test_reingesting_the_response_changes_nothing(engine: Engine, tmp_path: Path) -> None:
-    path = _write(tmp_path, "query.xml", API_RESPONSE)
+    path = write_file(tmp_path, "query.xml", API_RESPONSE)
     ingest_paths(engine=engine, paths=[path])
     again = ingest_paths(engine=engine, paths=[path])
     assert (again.added, again.updated, again.unchanged) == (0, 0, 2)

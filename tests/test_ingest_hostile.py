@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from paperfeed.ingest.run import IngestReport, ingest_paths, store_items
 from paperfeed.ingest.validate import MAX_ABSTRACT, MAX_AUTHORS, MAX_TITLE
 from paperfeed.models import Author, Paper, ParsedItem, Version
 from paperfeed.store.papers import count_papers, get_paper, upsert_papers
-from tests.factories import make_paper
+from tests.factories import make_paper, write_file
 
 
 def kaggle(pid: str, title: str = "A fine title", **changes: object) -> str:
@@ -40,14 +41,6 @@ def kaggle(pid: str, title: str = "A fine title", **changes: object) -> str:
     return json.dumps(data, ensure_ascii=False)
 
 
-def _write(tmp_path: Path, name: str, content: str | bytes) -> Path:
-    path = tmp_path / name
-    if isinstance(content, str):
-        content = content.encode("utf-8")
-    path.write_bytes(content)
-    return path
-
-
 def _paper(engine: Engine, pid: str) -> Paper | None:
     with engine.connect() as conn:
         return get_paper(conn=conn, paper_id=pid)
@@ -55,7 +48,7 @@ def _paper(engine: Engine, pid: str) -> Paper | None:
 
 def test_truncated_json_lines_file_keeps_the_good_lines(engine: Engine, tmp_path: Path) -> None:
     body = kaggle("2401.00001") + "\n" + kaggle("2401.00002") + "\n" + kaggle("2401.00003")[:70]
-    path = _write(tmp_path, "snap.json", body)
+    path = write_file(tmp_path, "snap.json", body)
     report = ingest_paths(engine=engine, paths=[path])
     assert report.added == 2
     assert [(r.file, r.line) for r in report.rejected] == [(str(path), 3)]
@@ -71,7 +64,7 @@ def test_truncated_xml_stores_complete_entries_and_names_the_damage(engine: Engi
     doc = '<?xml version="1.0"?>\n<feed xmlns="http://www.w3.org/2005/Atom">\n' + "".join(
         entry.format(n=n) for n in (1, 2, 3)
     )
-    path = _write(tmp_path, "api.xml", doc[: doc.rindex("<summary>")])  # cut inside entry 3
+    path = write_file(tmp_path, "api.xml", doc[: doc.rindex("<summary>")])  # cut inside entry 3
     report = ingest_paths(engine=engine, paths=[path])
     assert report.added == 2
     damage = [r for r in report.rejected if r.reason.startswith("malformed XML")]
@@ -80,7 +73,7 @@ def test_truncated_xml_stores_complete_entries_and_names_the_damage(engine: Engi
 
 
 def test_not_xml_at_all_is_one_clear_rejection(engine: Engine, tmp_path: Path) -> None:
-    path = _write(tmp_path, "x.xml", "<feed><entry><id>oops</i></feed>")
+    path = write_file(tmp_path, "x.xml", "<feed><entry><id>oops</i></feed>")
     report = ingest_paths(engine=engine, paths=[path], fmt="arxiv-atom")
     assert report.added == 0 and report.rejected
     assert all(r.file == str(path) for r in report.rejected)
@@ -93,7 +86,7 @@ def test_invalid_utf8_and_surrogates_are_rejected_per_line(engine: Engine, tmp_p
         b'{"id": "2401.00003", "title": "lone \\ud800 surrogate"}',
         kaggle("2401.00004").encode(),
     ]
-    report = ingest_paths(engine=engine, paths=[_write(tmp_path, "s.json", b"\n".join(lines))], fmt="kaggle")
+    report = ingest_paths(engine=engine, paths=[write_file(tmp_path, "s.json", b"\n".join(lines))], fmt="kaggle")
     assert report.added == 2
     assert [r.line for r in report.rejected] == [2, 3]
 
@@ -108,7 +101,7 @@ def test_absurd_sizes_are_rejected_with_the_reason(engine: Engine, tmp_path: Pat
         kaggle("2401.00005", title="Normal"),
         kaggle("9" * 200),
     ]
-    report = ingest_paths(engine=engine, paths=[_write(tmp_path, "s.json", "\n".join(lines))])
+    report = ingest_paths(engine=engine, paths=[write_file(tmp_path, "s.json", "\n".join(lines))])
     assert report.added == 1
     reasons = {r.line: r.reason for r in report.rejected}
     assert reasons[1] == f"title is {MAX_TITLE + 1} characters (limit {MAX_TITLE})"
@@ -129,7 +122,7 @@ def test_control_characters_latex_and_unicode_are_stored_cleanly(engine: Engine,
             authors_parsed=None,
         )
     ]
-    report = ingest_paths(engine=engine, paths=[_write(tmp_path, "s.json", "\n".join(lines))])
+    report = ingest_paths(engine=engine, paths=[write_file(tmp_path, "s.json", "\n".join(lines))])
     assert report.added == 1 and report.rejected == []
     p = _paper(engine, "2401.00001")
     assert p is not None
@@ -139,7 +132,7 @@ def test_control_characters_latex_and_unicode_are_stored_cleanly(engine: Engine,
 
 
 def test_reingest_changes_nothing_and_a_newer_version_keeps_history(engine: Engine, tmp_path: Path) -> None:
-    v1 = _write(tmp_path, "v1.json", kaggle("2401.00001", title="First title"))
+    v1 = write_file(tmp_path, "v1.json", kaggle("2401.00001", title="First title"))
     ingest_paths(engine=engine, paths=[v1])
     with engine.connect() as conn:
         before = conn.execute(text("select changed_at from papers")).scalar_one()
@@ -147,7 +140,7 @@ def test_reingest_changes_nothing_and_a_newer_version_keeps_history(engine: Engi
     assert (again.added, again.updated, again.unchanged) == (0, 0, 1)
     with engine.connect() as conn:
         assert conn.execute(text("select changed_at from papers")).scalar_one() == before
-    v2 = _write(
+    v2 = write_file(
         tmp_path,
         "v2.json",
         kaggle(
@@ -336,14 +329,29 @@ def test_ctrl_c_inside_a_batch_write_rolls_that_batch_back(engine: Engine, monke
 
 
 def test_a_gigantic_line_is_rejected_without_being_held_in_memory(engine: Engine, tmp_path: Path) -> None:
+    """A line four times the limit is skipped after one limit-sized read: the peak memory of the whole ingest
+    stays far under the line's length."""
     from paperfeed.ingest.textutil import MAX_LINE_BYTES
 
-    huge = kaggle("2401.00002", abstract="x" * (MAX_LINE_BYTES + 10))
-    lines = [kaggle("2401.00001"), huge, kaggle("2401.00003")]
-    path = _write(tmp_path, "s.json", "\n".join(lines) + "\n")
-    report = ingest_paths(engine=engine, paths=[path], fmt="kaggle")
+    path = tmp_path / "s.json"
+    chunk = b"x" * (1 << 20)
+    with path.open("wb") as out:
+        out.write(kaggle("2401.00001").encode() + b"\n")
+        head, tail = kaggle("2401.00002", abstract="@@").encode().split(b"@@")
+        out.write(head)
+        for _ in range(4 * (MAX_LINE_BYTES >> 20)):
+            out.write(chunk)
+        out.write(tail + b"\n" + kaggle("2401.00003").encode() + b"\n")
+    line_bytes = 4 * MAX_LINE_BYTES
+    tracemalloc.start()
+    try:
+        report = ingest_paths(engine=engine, paths=[path], fmt="kaggle")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
     assert report.added == 2
     assert [(r.line, r.reason) for r in report.rejected] == [(2, "line is longer than 16 MB (limit for one record)")]
+    assert peak < 2.5 * MAX_LINE_BYTES, f"ingest held {peak >> 20} MiB at once for a {line_bytes >> 20} MiB line"
 
 
 def test_line_and_document_limits() -> None:

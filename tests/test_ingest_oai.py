@@ -19,6 +19,7 @@ from paperfeed.models import DeletedRecord
 from paperfeed.store.db import open_store
 from paperfeed.store.papers import get_paper
 from paperfeed.web.app import create_app
+from tests.factories import write_file
 
 HEAD = """<?xml version="1.0" encoding="UTF-8"?>
 <OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://www.openarchives.org/OAI/2.0/ http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd">
@@ -98,14 +99,8 @@ presented for the production of massive photon pairs at hadron colliders.
 )
 
 
-def _write(tmp_path: Path, name: str, text: str) -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 def test_arxiv_format_page_is_detected_and_stored(engine: Engine, tmp_path: Path) -> None:
-    path = _write(tmp_path, "ListRecords.xml", ARXIV_PAGE)
+    path = write_file(tmp_path, "ListRecords.xml", ARXIV_PAGE)
     assert detect_format(path) == "oai-pmh"
     report = ingest_paths(engine=engine, paths=[path])
     assert (report.added, report.deleted) == (1, 1)
@@ -125,7 +120,7 @@ def test_arxiv_format_page_is_detected_and_stored(engine: Engine, tmp_path: Path
 
 
 def test_arxivraw_page_keeps_the_whole_version_history(engine: Engine, tmp_path: Path) -> None:
-    path = _write(tmp_path, "raw.xml", RAW_PAGE)
+    path = write_file(tmp_path, "raw.xml", RAW_PAGE)
     report = ingest_paths(engine=engine, paths=[path], fmt="oai-pmh")
     assert (report.added, report.deleted, len(report.rejected)) == (1, 1, 0)
     with engine.connect() as conn:
@@ -151,12 +146,14 @@ def test_resumption_token_and_list_size_are_read() -> None:
 
 
 def test_deleted_record_never_removes_a_stored_paper(engine: Engine, tmp_path: Path) -> None:
-    raw = _write(tmp_path, "raw.xml", RAW_PAGE)
+    raw = write_file(tmp_path, "raw.xml", RAW_PAGE)
     ingest_paths(engine=engine, paths=[raw])
     page = parse_oai_bytes(RAW_PAGE.replace("0704.0002", "0704.0001").encode(), name="x")
     deleted = [i for i in page.items if isinstance(i, DeletedRecord)]
     assert [d.id for d in deleted] == ["0704.0001"]
-    again = ingest_paths(engine=engine, paths=[_write(tmp_path, "del.xml", RAW_PAGE.replace("0704.0002", "0704.0001"))])
+    again = ingest_paths(
+        engine=engine, paths=[write_file(tmp_path, "del.xml", RAW_PAGE.replace("0704.0002", "0704.0001"))]
+    )
     assert (again.deleted, again.withdrawn) == (1, 1)
     with engine.connect() as conn:
         kept = get_paper(conn=conn, paper_id="0704.0001")
@@ -171,8 +168,8 @@ def test_a_withdrawn_paper_says_so_on_its_page_in_the_api_and_through_export(
     app = create_app(settings)
     with TestClient(app) as client:
         engine: Engine = app.state.engine
-        ingest_paths(engine=engine, paths=[_write(tmp_path, "raw.xml", RAW_PAGE)])
-        ingest_paths(engine=engine, paths=[_write(tmp_path, "del.xml", RAW_PAGE.replace("0704.0002", "0704.0001"))])
+        ingest_paths(engine=engine, paths=[write_file(tmp_path, "raw.xml", RAW_PAGE)])
+        ingest_paths(engine=engine, paths=[write_file(tmp_path, "del.xml", RAW_PAGE.replace("0704.0002", "0704.0001"))])
         page = client.get("/papers/0704.0001")
         assert page.status_code == 200 and "Withdrawn" in page.text
         assert client.get("/api/v1/papers/0704.0001").json()["withdrawn"] is True
@@ -201,7 +198,7 @@ def test_no_records_match_is_an_empty_page_not_an_error(engine: Engine, tmp_path
 </OAI-PMH>
 """
     )
-    report = ingest_paths(engine=engine, paths=[_write(tmp_path, "none.xml", text)])
+    report = ingest_paths(engine=engine, paths=[write_file(tmp_path, "none.xml", text)])
     assert (report.added, report.rejected) == (0, [])
 
 
@@ -217,8 +214,8 @@ def test_arxiv_and_arxivraw_records_of_one_paper_merge(engine: Engine, tmp_path:
 </metadata></record></ListRecords></OAI-PMH>
 """
     )
-    first = ingest_paths(engine=engine, paths=[_write(tmp_path, "arxiv.xml", arxiv_record)])
-    second = ingest_paths(engine=engine, paths=[_write(tmp_path, "raw.xml", RAW_PAGE)])
+    first = ingest_paths(engine=engine, paths=[write_file(tmp_path, "arxiv.xml", arxiv_record)])
+    second = ingest_paths(engine=engine, paths=[write_file(tmp_path, "raw.xml", RAW_PAGE)])
     assert first.added == 1 and second.added == 0 and second.updated == 1
     with engine.connect() as conn:
         p = get_paper(conn=conn, paper_id="0704.0001")

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from paperfeed.ingest.formats import detect_format
 from paperfeed.ingest.run import ingest_paths
 from paperfeed.store.papers import get_paper, upsert_papers
-from tests.factories import make_paper
+from tests.factories import make_paper, write_file
 
 RSS = """<?xml version='1.0' encoding='UTF-8'?>
 <rss xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:atom="http://www.w3.org/2005/Atom" xmlns:content="http://purl.org/rss/1.0/modules/content/" version="2.0">
@@ -97,14 +97,8 @@ Abstract: We translate speech end to end.</summary>
 """
 
 
-def _write(tmp_path: Path, name: str, text: str) -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 def test_new_and_cross_listings_are_added(engine: Engine, tmp_path: Path) -> None:
-    path = _write(tmp_path, "cs.CL.rss", RSS)
+    path = write_file(tmp_path, "cs.CL.rss", RSS)
     assert detect_format(path) == "arxiv-rss"
     report = ingest_paths(engine=engine, paths=[path])
     assert report.added == 3 and report.rejected == []
@@ -127,7 +121,7 @@ def test_replace_updates_a_stored_paper_and_keeps_its_history(engine: Engine, tm
     old = replace(old, versions=[replace(old.versions[0], version=1), replace(old.versions[0], version=2)])
     with engine.begin() as conn:
         upsert_papers(conn=conn, papers_in=[old])
-    report = ingest_paths(engine=engine, paths=[_write(tmp_path, "cs.CL.xml", RSS)])
+    report = ingest_paths(engine=engine, paths=[write_file(tmp_path, "cs.CL.xml", RSS)])
     assert report.updated == 1 and report.added == 2
     with engine.connect() as conn:
         p = get_paper(conn=conn, paper_id="2401.01234")
@@ -138,7 +132,7 @@ def test_replace_updates_a_stored_paper_and_keeps_its_history(engine: Engine, tm
 
 
 def test_atom_listing_feed_is_read_too(engine: Engine, tmp_path: Path) -> None:
-    path = _write(tmp_path, "cs.CL.atom", ATOM_LISTING)
+    path = write_file(tmp_path, "cs.CL.atom", ATOM_LISTING)
     assert detect_format(path) == "arxiv-rss"
     report = ingest_paths(engine=engine, paths=[path])
     assert report.added == 1
@@ -151,5 +145,5 @@ def test_atom_listing_feed_is_read_too(engine: Engine, tmp_path: Path) -> None:
 
 def test_empty_weekend_listing_is_not_an_error(engine: Engine, tmp_path: Path) -> None:
     start, end = RSS.index("<item>"), RSS.rindex("</item>") + len("</item>")
-    report = ingest_paths(engine=engine, paths=[_write(tmp_path, "empty.rss", RSS[:start] + RSS[end:])])
+    report = ingest_paths(engine=engine, paths=[write_file(tmp_path, "empty.rss", RSS[:start] + RSS[end:])])
     assert (report.added, report.rejected) == (0, [])

@@ -5,11 +5,7 @@ addresses taken from ``X-Forwarded-For`` only when the connection comes from a p
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,37 +13,12 @@ import httpx
 import pytest
 
 from paperfeed.web.login_throttle import PER_ACCOUNT, PER_ADDRESS
-from tests.smtp_server import free_port
+from tests.servers import serve_command
 
 
 def _serve(tmp_path: Path, trusted: str) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")},
-        "PAPERFEED_DATA_DIR": str(tmp_path / "data"),
-        "PAPERFEED_DATABASE_URL": f"sqlite:///{tmp_path / 'throttle.db'}",
-        "PAPERFEED_SEED_DEMO": "false",
-        "PAPERFEED_EMBEDDER": "none",
-        "PAPERFEED_TRUSTED_PROXIES": trusted,
-    }
-    cmd = [sys.executable, "-c", "from paperfeed.cli import main; main()", "serve", "--port", str(port)]
-    log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(url + "/login", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
-            time.sleep(0.1)
+    with serve_command(tmp_path, "/login", trusted_proxies=trusted) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -7,29 +7,21 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
 
-from paperfeed.config import Settings
 from paperfeed.models import Author
 from paperfeed.search import hybrid
-from paperfeed.search.pg_backend import PgDense, PgLexical, PgSearchError
+from paperfeed.search.pg_backend import PgLexical, PgSearchError
+from paperfeed.search.pg_dense import PgDense
 from paperfeed.search.query import parse_query
 from paperfeed.store.db import open_store
 from paperfeed.store.papers import upsert_papers
-from tests.factories import make_paper
+from tests.factories import make_paper, store_settings
 
 
 @pytest.fixture
 def pg_engine(pg_url: str, tmp_path) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
-    settings = Settings(
-        _env_file=None,
-        environment="test",
-        data_dir=tmp_path,  # type: ignore[call-arg]
-        database_url=pg_url,
-        seed_demo=False,
-        embedder="none",
-    )
-    engine = open_store(settings)
+    engine = open_store(store_settings(tmp_path, pg_url))
     papers = [
         make_paper(
             id="2401.00001",
@@ -56,10 +48,12 @@ def pg_engine(pg_url: str, tmp_path) -> Iterator[Engine]:  # type: ignore[no-unt
             published=datetime(2024, 2, 1, tzinfo=UTC),
         ),
     ]
-    with engine.begin() as conn:
-        upsert_papers(conn=conn, papers_in=papers)
-    yield engine
-    engine.dispose()
+    try:
+        with engine.begin() as conn:
+            upsert_papers(conn=conn, papers_in=papers)
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def ids(lex: PgLexical, q: str) -> list[str]:
@@ -130,24 +124,19 @@ def test_pgvector_dense_and_hybrid(pg_engine: Engine) -> None:
     assert "2401.00002" not in ranking.ids  # the exclusion holds for semantic candidates too
 
 
-def test_refuses_sqlite(engine: Engine) -> None:
-    if engine.dialect.name == "sqlite":
-        with pytest.raises(PgSearchError):
-            PgLexical(engine)
+def test_refuses_sqlite_with_a_message_naming_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    sqlite = create_engine(f"sqlite:///{tmp_path / 'pf.db'}")  # whatever backend the suite runs on
+    try:
+        with pytest.raises(PgSearchError, match="needs a PostgreSQL database, not sqlite"):
+            PgLexical(sqlite)
+    finally:
+        sqlite.dispose()
 
 
 def test_searcher_on_the_postgres_backend(pg_engine: Engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from paperfeed.search.factory import make_searcher
 
-    settings = Settings(
-        _env_file=None,
-        environment="test",
-        data_dir=tmp_path,  # type: ignore[call-arg]
-        database_url=str(pg_engine.url.render_as_string(hide_password=False)),
-        seed_demo=False,
-        embedder="none",
-        search_backend="postgres",
-    )
+    settings = store_settings(tmp_path, pg_engine.url.render_as_string(hide_password=False), search_backend="postgres")
     searcher = make_searcher(engine=pg_engine, settings=settings)
     assert searcher.refresh()["lexical_docs"] == 3  # nothing to build: PostgreSQL keeps search_tsv
     results = searcher.search("graph -survey", limit=5)

@@ -200,7 +200,7 @@ def test_eval_all_modes_and_semantic_search_with_the_static_model(
     code, out, _ = run(env, "search", "airplane aerodynamics", "--mode", "dense", "--json", "--limit", "1")
     assert json.loads(out)[0]["id"] == "2104.00004" and json.loads(out)[0]["reason"] == "semantic"
     code, out, _ = run(env, "similar", "2301.00001", "--json", "--limit", "1")
-    assert json.loads(out)[0]["reason"] == "semantic"
+    assert json.loads(out)[0]["reason"] in ("similar abstract", "same authors")  # factory papers share authors
 
 
 def test_search_seeds_the_demo_corpus_on_an_empty_store(tmp_path: Path) -> None:

@@ -8,59 +8,28 @@ clients are served normally the whole time.
 from __future__ import annotations
 
 import contextlib
-import os
 import selectors
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from tests.servers import serve_command
+
 TIMEOUT = 2.0  # PAPERFEED_REQUEST_TIMEOUT of the server under test
 SLACK = 2.5  # how late after the timeout a close may come (a loaded CI machine)
 PER_KIND = 8
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One server for the module (the store does not matter here: SQLite on either test backend)."""
-    tmp_path = tmp_path_factory.mktemp("slow-clients")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "PAPERFEED_DATA_DIR": str(tmp_path / "data"),
-        "PAPERFEED_DATABASE_URL": f"sqlite:///{tmp_path / 'slow.db'}",
-        "PAPERFEED_SEED_DEMO": "false",
-        "PAPERFEED_EMBEDDER": "none",
-        "PAPERFEED_REQUEST_TIMEOUT": str(TIMEOUT),
-    }
-    cmd = [sys.executable, "-c", "from paperfeed.cli import main; main()", "serve", "--port", str(port)]
-    log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(url + "/api/daily_papers", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
-            time.sleep(0.1)
+    with serve_command(
+        tmp_path_factory.mktemp("slow-clients"), "/api/daily_papers", request_timeout=str(TIMEOUT)
+    ) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
 
 
 def _connect(url: str, data: bytes = b"") -> socket.socket:

@@ -17,9 +17,7 @@ from paperfeed.config import Settings
 from paperfeed.models import Author
 from paperfeed.search import spelling
 from paperfeed.search.spelling import correctable_spans
-from paperfeed.store.papers import upsert_papers
-from paperfeed.web.app import create_app
-from tests.factories import make_paper
+from tests.factories import make_paper, site_client
 from tests.pg import PG_BACKEND
 
 TYPOS = [
@@ -45,20 +43,15 @@ def patient_spelling() -> Iterator[None]:
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    app = create_app(_demo_settings(settings))
-    with TestClient(app) as c:
-        with app.state.engine.begin() as conn:
-            upsert_papers(
-                conn=conn,
-                papers_in=[
-                    make_paper(
-                        id="2501.00001",
-                        title="Boundary layers on swept wings",
-                        abstract="Wind tunnel measurements of transition on swept wings.",
-                        authors=[Author("Ludwig Prandtl"), Author("Theodore von Karman")],
-                    )
-                ],
-            )
+    papers = [
+        make_paper(
+            id="2501.00001",
+            title="Boundary layers on swept wings",
+            abstract="Wind tunnel measurements of transition on swept wings.",
+            authors=[Author("Ludwig Prandtl"), Author("Theodore von Karman")],
+        )
+    ]
+    with site_client(_demo_settings(settings), papers) as c:
         yield c
 
 

@@ -4,11 +4,8 @@ typed and names the field the way the page labels it."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,24 +14,16 @@ from sqlalchemy import Engine
 from paperfeed.config import Settings
 from paperfeed.digest.render import manage_url
 from paperfeed.store.subscriptions import Subscriber, get_subscriber, unsubscribe
-from tests.smtp_server import SmtpServer, add_active, free_port, smtp  # noqa: F401
+from paperfeed.web.app import create_app
+from tests.servers import BROWSER_MARKS, browser, free_port, running  # noqa: F401 - browser: a fixture
+from tests.smtp_server import SmtpServer, add_active, smtp  # noqa: F401
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run", "--disable-sync"]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install -y chromium"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
 def site(settings: Settings, smtp: SmtpServer) -> Iterator[tuple[str, Settings, Engine]]:  # noqa: F811
     """A real uvicorn server with mail configured (aiosmtpd); yields its URL, settings and store."""
-    import uvicorn
-
-    from paperfeed.web.app import create_app
-
     port = free_port()
     live = settings.model_copy(
         update={
@@ -46,31 +35,8 @@ def site(settings: Settings, smtp: SmtpServer) -> Iterator[tuple[str, Settings, 
         }
     )
     app = create_app(live)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 60
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}", live, app.state.engine
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with running(app, port, timeout=60) as url:
+        yield url, live, app.state.engine
 
 
 @pytest.fixture

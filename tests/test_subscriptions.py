@@ -154,7 +154,7 @@ def test_subscribe_form_needs_csrf_and_then_mails_a_confirmation(client: TestCli
         "send_hour": "8",
         "topics": "diffusion\nauthor:hinton",
     }
-    assert client.post("/subscribe", data=form).status_code == 403
+    assert client.post("/subscribe", data=form).status_code == 400
     assert smtp.handler.messages == []
     r = client.post("/subscribe", data={**form, "csrf_token": _csrf(client, "/subscribe")})
     assert r.status_code == 200 and "Check your inbox" in r.text

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from paperfeed.config import Settings
 from paperfeed.store.papers import upsert_papers
 from paperfeed.web.app import create_app
-from tests.factories import make_paper
+from tests.factories import make_paper, site_client
 
 HOSTILE_TITLE = 'Attack <script>alert("t")</script> & "quotes" \'single\' $\\alpha$-nets'
 HOSTILE_ABSTRACT = "We <img src=x onerror=alert(1)> study $x^{2} \\leq \\beta_i$ and <b>bold</b> claims here."
@@ -22,25 +22,17 @@ TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    app = create_app(settings)
-    with TestClient(app) as c:
-        engine: Engine = app.state.engine
-        with engine.begin() as conn:
-            upsert_papers(
-                conn=conn,
-                papers_in=[
-                    make_paper(
-                        id="2401.00001",
-                        title=HOSTILE_TITLE,
-                        abstract=HOSTILE_ABSTRACT,
-                        published=TODAY + timedelta(hours=3),
-                    ),
-                    make_paper(
-                        id="2401.00002", title="Graph Transformers at Scale", published=TODAY + timedelta(hours=1)
-                    ),
-                    make_paper(id="2401.00003", title="Yesterday's Paper", published=TODAY - timedelta(hours=5)),
-                ],
-            )
+    papers = [
+        make_paper(
+            id="2401.00001",
+            title=HOSTILE_TITLE,
+            abstract=HOSTILE_ABSTRACT,
+            published=TODAY + timedelta(hours=3),
+        ),
+        make_paper(id="2401.00002", title="Graph Transformers at Scale", published=TODAY + timedelta(hours=1)),
+        make_paper(id="2401.00003", title="Yesterday's Paper", published=TODAY - timedelta(hours=5)),
+    ]
+    with site_client(settings, papers) as c:
         yield c
 
 
@@ -235,9 +227,9 @@ def test_forms_without_csrf_token_are_refused(client: TestClient, path: str) -> 
             "action": "up",
         },
     )
-    assert r.status_code == 403 and "did not come from this site" in r.text
+    assert r.status_code == 400 and "did not come from this site" in r.text
     forged = client.post(path, data={"csrf_token": "forged.token.value", "action": "up", "theme": "dark"})
-    assert forged.status_code == 403
+    assert forged.status_code == 400
 
 
 def test_csrf_token_of_another_browser_is_refused(client: TestClient, settings: Settings) -> None:
@@ -245,7 +237,7 @@ def test_csrf_token_of_another_browser_is_refused(client: TestClient, settings: 
     other = TestClient(client.app)
     stolen = csrf_of(other.get("/signup").text)  # valid signature, but bound to the other browser's cookie
     r = client.post("/papers/2401.00002/vote", data={"csrf_token": stolen, "action": "up"})
-    assert r.status_code == 403
+    assert r.status_code == 400
 
 
 def test_upvote_unvote_and_trending(client: TestClient) -> None:

@@ -28,6 +28,7 @@ def _root(db: DbOption = None) -> None:
 from paperfeed.cli import (  # noqa: E402
     db_cmds,  # noqa: F401
     digest_cmds,  # noqa: F401
+    enrich_cmds,  # noqa: F401
     harvest_cmds,  # noqa: F401
     model_cmds,  # noqa: F401
     related_cmds,  # noqa: F401

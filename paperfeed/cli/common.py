@@ -71,5 +71,15 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def print_notes(notes: list[dict[str, str]]) -> str:
+    """Print an ingest's notes (``note ID: code_url dropped: ...``, the first 50) on stderr; returns the
+    summary's suffix (``, 2 unsafe links dropped``, or nothing)."""
+    for n in notes[:50]:
+        console.print(f"[yellow]note[/yellow] {escape(n['id'])}: {escape(n['note'])}", highlight=False, soft_wrap=True)
+    if len(notes) > 50:
+        console.print(f"... and {len(notes) - 50} more notes (use --json for all)")
+    return f", {len(notes)} unsafe links dropped" if notes else ""
+
+
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")

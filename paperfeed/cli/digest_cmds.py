@@ -83,7 +83,14 @@ def send(
         except AddressError as exc:
             fail(f"--user: {exc}")
     if not dry_run and not settings.emails_enabled:
-        fail("email is not configured: set PAPERFEED_SMTP_HOST and PAPERFEED_MAIL_FROM (or use --dry-run)")
+        fail(f"email is not configured: set {' and '.join(settings.mail_settings_missing)} (or use --dry-run)")
+    if dry_run and not settings.base_url.strip():
+        console.print(
+            "[yellow]warning:[/yellow] PAPERFEED_BASE_URL is not set: links in these mails are relative "
+            "(/papers/...) and would not work in a mail client; set it before sending for real",
+            highlight=False,
+            soft_wrap=True,
+        )
     engine = get_engine(settings)
     report = send_digests(
         engine=engine,
@@ -178,7 +185,7 @@ def worker(
     starts at that time and advances in real time (to test a schedule)."""
     settings = get_settings(db)
     if not settings.emails_enabled:
-        fail("email is not configured: set PAPERFEED_SMTP_HOST and PAPERFEED_MAIL_FROM")
+        fail(f"email is not configured: set {' and '.join(settings.mail_settings_missing)}")
     skew = _parse_now(now) - datetime.now(UTC) if now else timedelta(0)
     engine = get_engine(settings)
     searcher = digest_searcher(engine, settings)

@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from paperfeed.cli import app
-from paperfeed.cli.common import DbOption, JsonOption, console, fail, get_engine, get_settings, print_json
+from paperfeed.cli.common import DbOption, JsonOption, console, fail, get_engine, get_settings, print_json, print_notes
 from paperfeed.ingest.harvest import (
     METADATA_PREFIXES,
     HarvestError,
@@ -45,7 +45,7 @@ def _summary(report: IngestReport, extra: str = "") -> None:
         console.print(f"... and {len(report.rejected) - 50} more rejected records (use --json for all)")
     counts = (
         f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, rejected {len(report.rejected)}"
-    )
+    ) + print_notes(report.notes)
     if report.deleted:
         counts += f", deleted upstream {report.deleted} ({report.withdrawn} stored papers marked withdrawn)"
     if report.added == 0 and report.updated == 0:

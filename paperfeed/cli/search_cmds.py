@@ -141,7 +141,7 @@ def index(
     typer.echo(
         f"indexed {report['indexed']} papers, removed {report['deleted']}, "
         f"embedded {report['embedded']} ({report['model']}); {report['lexical_docs']} searchable, "
-        f"{report['vectors']} with vectors, in {report['seconds']:.1f}s"
+        f"{report['vectors']} with vectors, keyphrases for {report.get('keywords', 0)}, in {report['seconds']:.1f}s"
     )
 
 

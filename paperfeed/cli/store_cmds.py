@@ -18,13 +18,23 @@ from rich.progress import (
 )
 
 from paperfeed.cli import app
-from paperfeed.cli.common import DbOption, JsonOption, console, fail, get_engine, get_settings, print_json
+from paperfeed.cli.common import (
+    DbOption,
+    JsonOption,
+    console,
+    fail,
+    get_engine,
+    get_settings,
+    print_json,
+    print_notes,
+)
+from paperfeed.cli.export_formats import EXPORT_FORMATS, export_papers, write_bibtex
 from paperfeed.ingest.formats import FORMATS
 from paperfeed.ingest.paperfeed_jsonl import paper_to_json, write_jsonl
 from paperfeed.ingest.run import IngestError, ingest_paths
 from paperfeed.links import safe_url
 from paperfeed.store.db import StoreError, open_store, upgrade
-from paperfeed.store.papers import get_paper, iter_papers, paper_stats
+from paperfeed.store.papers import get_paper, paper_stats
 
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -66,11 +76,7 @@ def ingest(
         )
     if len(report.rejected) > 50:
         console.print(f"... and {len(report.rejected) - 50} more rejected records (use --json for all)")
-    for n in report.notes[:50]:
-        console.print(f"[yellow]note[/yellow] {escape(n['id'])}: {escape(n['note'])}", highlight=False, soft_wrap=True)
-    if len(report.notes) > 50:
-        console.print(f"... and {len(report.notes) - 50} more notes (use --json for all)")
-    dropped = f", {len(report.notes)} unsafe links dropped" if report.notes else ""
+    dropped = print_notes(report.notes)
     deleted = (
         f", deleted upstream {report.deleted} ({report.withdrawn} stored papers marked withdrawn)"
         if report.deleted
@@ -85,25 +91,38 @@ def ingest(
 @app.command()
 def export(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file (default: stdout).")] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="jsonl (Paperfeed JSONL, re-ingestible) or bibtex (BibTeX entries).")
+    ] = "jsonl",
+    collection: Annotated[
+        str | None, typer.Option("--collection", help="Only the papers of this library collection (by name).")
+    ] = None,
+    user: Annotated[
+        str | None, typer.Option("--user", help="The member whose --collection it is (needed when names clash).")
+    ] = None,
     db: DbOption = None,
 ) -> None:
-    """Export every paper as Paperfeed JSONL (re-ingestible without loss)."""
+    """Export papers (every paper, or one collection's) as Paperfeed JSONL or BibTeX."""
+    if fmt not in EXPORT_FORMATS:
+        fail(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}", 2)
     engine = get_engine(get_settings(db))
     with engine.connect() as conn:
-        batches = iter_papers(conn=conn)
-        papers = (p for batch in batches for p in batch)
+        papers = export_papers(conn=conn, collection=collection, username=user)
+        if isinstance(papers, str):
+            fail(papers)
+        write = write_jsonl if fmt == "jsonl" else write_bibtex
         if out is None:
-            n = write_jsonl(papers, sys.stdout)
+            n = write(papers, sys.stdout)
         else:
             tmp = out.with_name(out.name + ".tmp")
             try:  # written beside the target, then renamed: a failed export never leaves half a file
                 with tmp.open("w", encoding="utf-8") as f:
-                    n = write_jsonl(papers, f)
+                    n = write(papers, f)
                 tmp.replace(out)
             except OSError as exc:
                 tmp.unlink(missing_ok=True)
                 fail(f"{exc.filename or out}: {exc.strerror or exc}")
-    console.print(f"exported {n} papers", highlight=False)
+    console.print(f"exported {n} papers" + (f" from collection {collection!r}" if collection else ""), highlight=False)
 
 
 @app.command()
@@ -113,12 +132,9 @@ def stats(db: DbOption = None, as_json: JsonOption = False) -> None:
     engine = get_engine(settings)
     with engine.connect() as conn:
         data = paper_stats(conn=conn)
-    try:
-        from paperfeed.search.status import index_status
+    from paperfeed.search.status import index_status  # imported here: `paperfeed ingest` needs no search
 
-        data["index"] = index_status(engine=engine, settings=settings)
-    except ImportError:
-        data["index"] = None
+    data["index"] = index_status(engine=engine, settings=settings)
     if as_json:
         print_json(data)
         return

@@ -155,7 +155,7 @@ def request_subscription(
 def send_confirmation(*, settings: Settings, subscriber: Subscriber, already_active: bool) -> bool:
     """Mail the confirmation link (or, for an active address, its manage link). False if it failed."""
     if not settings.emails_enabled:
-        log.warning("not mailing a confirmation: PAPERFEED_SMTP_HOST / PAPERFEED_MAIL_FROM are not set")
+        log.warning("not mailing a confirmation: %s not set", " / ".join(settings.mail_settings_missing))
         return False
     mail = render_confirmation(subscriber=subscriber, settings=settings, already=already_active)
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")

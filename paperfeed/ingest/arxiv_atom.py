@@ -21,12 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
 
 from lxml import etree
 
 from paperfeed.ids import abs_url, pdf_url, split_arxiv_id
-from paperfeed.ingest.textutil import latex_accents, parse_date, read_document
+from paperfeed.ingest.readers import document_parser
+from paperfeed.ingest.textutil import latex_accents, parse_date
 from paperfeed.ingest.validate import clean_paper, clean_text
 from paperfeed.ingest.xmlutil import damaged_element, local, parse_xml, text_of
 from paperfeed.models import Author, Paper, ParsedItem, Rejection, Version
@@ -149,11 +149,7 @@ def parse_atom_bytes(data: bytes, *, name: str) -> AtomPage:
     return page
 
 
-def parse_arxiv_atom(stream: BinaryIO, *, name: str) -> Iterator[ParsedItem]:
+@document_parser
+def parse_arxiv_atom(data: bytes, name: str) -> Iterator[ParsedItem]:
     """Parser entry for ``--format arxiv-atom``: a saved API response."""
-    try:
-        data = read_document(stream)
-    except ValueError as exc:
-        yield Rejection(file=name, reason=str(exc))
-        return
     yield from parse_atom_bytes(data, name=name).items

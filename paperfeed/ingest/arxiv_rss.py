@@ -25,12 +25,13 @@ import calendar
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any, BinaryIO
+from typing import Any
 
 import feedparser
 
 from paperfeed.ids import abs_url, pdf_url, split_arxiv_id
-from paperfeed.ingest.textutil import authors_from_string, latex_accents, read_document
+from paperfeed.ingest.readers import document_parser
+from paperfeed.ingest.textutil import authors_from_string, latex_accents
 from paperfeed.ingest.validate import clean_paper
 from paperfeed.models import Author, Paper, ParsedItem, Rejection, Version
 
@@ -101,13 +102,9 @@ def _damage(parsed: Any, name: str) -> Rejection | None:
     return Rejection(file=name, line=line, reason=f"malformed feed: {message}")
 
 
-def parse_arxiv_rss(stream: BinaryIO, *, name: str) -> Iterator[ParsedItem]:
+@document_parser
+def parse_arxiv_rss(data: bytes, name: str) -> Iterator[ParsedItem]:
     """Every announced paper of one saved listing feed (RSS 2.0, RSS 1.0 or Atom)."""
-    try:
-        data = read_document(stream)
-    except ValueError as exc:
-        yield Rejection(file=name, reason=str(exc))
-        return
     try:
         parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
     except Exception as exc:  # noqa: BLE001 - feedparser lets decoder/expat errors escape on damage

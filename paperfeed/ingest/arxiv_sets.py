@@ -39,9 +39,7 @@ def parse_follow(text: str) -> list[str]:
         m = _CATEGORY_RE.match(item)
         archive = m.group(1) if m else ""
         if archive not in TOP_ARCHIVES and archive not in PHYSICS_ARCHIVES:
-            raise ValueError(
-                f"{item[:60]!r} is not an arXiv category or archive (e.g. cs.LG, math.AG, hep-th, stat)"
-            )
+            raise ValueError(f"{item[:60]!r} is not an arXiv category or archive (e.g. cs.LG, math.AG, hep-th, stat)")
         if item.lower() not in {c.lower() for c in out}:
             out.append(item)
     return out

@@ -11,14 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import BinaryIO
 
 import bibtexparser
 from bibtexparser.model import Entry, ParsingFailedBlock
 from pylatexenc.latex2text import LatexNodes2Text
 
 from paperfeed.ids import abs_url, derived_id, pdf_url, split_arxiv_id
-from paperfeed.ingest.textutil import read_document
+from paperfeed.ingest.readers import document_parser
 from paperfeed.ingest.validate import clean_paper
 from paperfeed.models import Author, Paper, ParsedItem, Rejection, Version
 
@@ -131,13 +130,9 @@ def _failure_reason(block: ParsingFailedBlock) -> str:
     return text.splitlines()[0].strip() if text else "unreadable entry"
 
 
-def parse_bibtex(stream: BinaryIO, *, name: str) -> Iterator[ParsedItem]:
+@document_parser
+def parse_bibtex(raw: bytes, name: str) -> Iterator[ParsedItem]:
     """Every entry of a .bib file; blocks bibtexparser cannot read are rejected with their line."""
-    try:
-        raw = read_document(stream)
-    except ValueError as exc:
-        yield Rejection(file=name, reason=str(exc))
-        return
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -3,30 +3,26 @@
     python -m paperfeed.ingest.build_demo [--source ../shared/corpus/hf-papers-pages] [--out FILE]
 
 The three pages hold 382 entries, 341 distinct papers; duplicates are merged (first occurrence kept).
-Pages carry no dates, so ``first_seen`` is spread deterministically over the 14 days before
-``DEMO_END`` (round-robin, so every day has a mix of topics) and the daily pages have content.
+Pages carry no dates, and none is invented: ``published`` and ``first_seen`` stay empty, so the store sets
+``first_seen`` when an instance adds the papers (its first start) and they join that day's daily list.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from paperfeed.ingest.hf_pages import parse_hf_page
 from paperfeed.ingest.paperfeed_jsonl import write_jsonl
 from paperfeed.models import Paper
 
-DEMO_END = datetime(2026, 11, 20, tzinfo=UTC)
-DEMO_DAYS = 14
 DEFAULT_SOURCE = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "hf-papers-pages"
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "data" / "demo_papers.jsonl"
 
 
 def demo_papers(source: Path) -> list[Paper]:
-    """Distinct papers of every ``*.txt`` page in ``source`` (sorted by name), with ``first_seen`` set."""
+    """Distinct papers of every ``*.txt`` page in ``source`` (sorted by name), in page order, undated."""
     files = sorted(source.glob("*.txt"))
     if not files:
         raise FileNotFoundError(f"{source}: no saved pages (*.txt)")
@@ -38,13 +34,7 @@ def demo_papers(source: Path) -> list[Paper]:
                     by_id.setdefault(item.id, item)
                 else:
                     raise ValueError(f"demo page does not parse cleanly: {item}")
-    start = DEMO_END - timedelta(days=DEMO_DAYS)
-    out = []
-    for i, paper in enumerate(by_id.values()):
-        day, slot = i % DEMO_DAYS, i // DEMO_DAYS
-        seen = start + timedelta(days=day, hours=6, minutes=20 * slot)
-        out.append(replace(paper, first_seen=seen))
-    return out
+    return list(by_id.values())
 
 
 def render(papers: list[Paper]) -> str:

@@ -1,4 +1,11 @@
-"""The demo corpus shipped as package data, and seeding an empty store with it."""
+"""The demo corpus shipped as package data, and seeding an empty store with it.
+
+The demo papers come from saved Hugging Face pages that carry no dates: none is invented. They have no
+publication date, and the store records when this instance added them (``first_seen``, at seeding: its first
+start), so they make up the daily list of that day and the default "This week" trending window. Their
+``pf-`` ids are stable (a hash of title and abstract), so ``paperfeed enrich`` can later give them their real
+arXiv metadata (and rename them to their arXiv ids) without duplicates.
+"""
 
 from __future__ import annotations
 

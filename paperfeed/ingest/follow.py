@@ -11,6 +11,7 @@ per try, the status says so, and the next try waits longer (jittered backoff); t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -106,7 +107,8 @@ class Follower:
             if self.holding:
                 self._take()
 
-    def _check_lease(self, _progress: PageProgress) -> None:
+    def _check_lease(self, _progress: PageProgress | None = None) -> None:
+        """Raise :class:`LeaseLost` when this worker no longer holds the lease (or is stopping)."""
         if not self.holding or self._stop.is_set():
             raise LeaseLost("the arXiv follow lease was lost or the server is stopping")
 
@@ -209,7 +211,23 @@ class Follower:
             total.updated,
             after.strftime("%Y-%m-%d %H:%M"),
         )
+        try:
+            self._enrich()  # ENRICH: papers without an arXiv id, looked up by title while this worker holds the lease
+        except LeaseLost as exc:
+            log.info("arXiv follow: %s", exc)
+        except Exception as exc:  # noqa: BLE001 - the harvest is done and recorded; enrichment tries again next time
+            log.warning("arXiv follow: enriching papers without an arXiv id failed: %s", exc)
         return max((after - now_utc()).total_seconds(), 0.0)
+
+    def _enrich(self) -> None:
+        from paperfeed.ingest.enrich import enrich_in_background
+
+        def keep_going() -> None:
+            self._check_lease()  # raises LeaseLost: another worker took over
+
+        report = enrich_in_background(engine=self.engine, settings=self.settings, keep_going=keep_going)
+        if report is not None and report.ids("resolved"):
+            self._notify()  # renamed papers: search picks up their new ids
 
     def _harvest_set(
         self,
@@ -250,10 +268,8 @@ class Follower:
             restart="badResumptionToken" in message,
             next_run=_iso(now_utc() + timedelta(seconds=delay)),
         )
-        try:
+        with contextlib.suppress(Exception):  # the database itself is failing: the log line still says it
             self._save(state)
-        except Exception:  # noqa: BLE001 - the database itself is failing: the log line still says it
-            pass
         log.warning("arXiv follow failed (try %d): %s; retrying in %.0f s", failures, message, delay)
         return delay
 

@@ -35,11 +35,14 @@ def _message(data: dict[str, Any]) -> str:
         return "not following arXiv (start with: paperfeed serve --follow cs.LG,cs.CL)"
     if state == "failing":
         return (
-            f"following {following}: harvest failing ({data['failures']} tries): {data['last_error']}; "
+            f"following {following}: harvest failing ({data['failures']} failed "
+            f"{'try' if data['failures'] == 1 else 'tries'} in a row): {data['last_error']}; "
             f"next try {_short(data['next_run'])}; last success {_short(data['last_success'])}"
         )
     if state == "harvesting":
         return f"following {following}: harvesting now (worker {data['holder']})"
+    if state == "waiting":
+        return f"following {following}: a harvest was interrupted (worker stopped or lease moved); it resumes next"
     if state == "starting":
         return f"following {following}: first harvest not finished yet"
     return (
@@ -67,7 +70,7 @@ def harvest_status(*, engine: Engine, following: list[str] | None = None) -> dic
         "next_run": saved.get("next_run"),
         "last_added": int(saved.get("last_added") or 0),
     }
-    data["message"] = _message(data)
+    message = _message(data)
     if state != "off" and not held:
-        data["message"] += " (no running worker holds the follow lease now)"
-    return data
+        message += " (no running worker holds the follow lease now)"
+    return {"message": message, **data}

@@ -148,9 +148,7 @@ def _saved_token(engine: Engine, key: str, window: dict[str, Any], restart: bool
     return token if isinstance(token, str) and token else None
 
 
-def _store_page(
-    engine: Engine, items: list[Any], report: IngestReport, name: str, keep: KeepFn | None = None
-) -> int:
+def _store_page(engine: Engine, items: list[Any], report: IngestReport, name: str, keep: KeepFn | None = None) -> int:
     """Store one page's records (one transaction) and count them; an unreadable page stops the job.
 
     A truncated response would otherwise lose its resumption token and end a harvest early, silently.

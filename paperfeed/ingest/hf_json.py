@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import Any
 
 from paperfeed.ids import abs_url, derived_id, pdf_url, split_arxiv_id
-from paperfeed.ingest.textutil import as_str, parse_date, read_document
+from paperfeed.ingest.readers import document_parser
+from paperfeed.ingest.textutil import as_str, parse_date
 from paperfeed.ingest.validate import clean_paper
 from paperfeed.models import Author, Paper, ParsedItem, Rejection
 
@@ -71,13 +72,9 @@ def _elements(data: Any) -> list[Any]:
     raise ValueError("top level is neither a list nor an object")
 
 
-def parse_hf_json(stream: BinaryIO, *, name: str) -> Iterator[ParsedItem]:
+@document_parser
+def parse_hf_json(raw: bytes, name: str) -> Iterator[ParsedItem]:
     """Every paper of one HF API response; bad elements are rejected by record index."""
-    try:
-        raw = read_document(stream)
-    except ValueError as exc:
-        yield Rejection(file=name, reason=str(exc))
-        return
     try:
         data = json.loads(raw.decode("utf-8-sig"))
         elements = _elements(data)

@@ -43,8 +43,10 @@ def user_agent(settings: Settings) -> str:
         ver = version("paperfeed")
     except PackageNotFoundError:
         ver = "dev"
-    contact = f"; mailto:{settings.mail_from}" if settings.mail_from else ""
-    return f"Paperfeed/{ver} (+{settings.base_url}{contact}) python-httpx/{httpx.__version__}"
+    parts = [f"+{settings.base_url.strip()}" if settings.base_url.strip() else ""]  # unset: no site to name
+    parts.append(f"mailto:{settings.mail_from}" if settings.mail_from else "")
+    about = "; ".join(x for x in parts if x)
+    return f"Paperfeed/{ver}{f' ({about})' if about else ''} python-httpx/{httpx.__version__}"
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

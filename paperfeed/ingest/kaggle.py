@@ -19,19 +19,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
-import orjson
-
 from paperfeed.ids import ARXIV_ID_RE
+from paperfeed.ingest.readers import json_lines
 from paperfeed.ingest.textutil import (
     authors_from_string,
     latex_accents,
-    line_too_long,
-    numbered_lines,
     parse_date,
     parse_rfc2822,
 )
-from paperfeed.ingest.validate import clean_paper
-from paperfeed.models import Author, Paper, ParsedItem, Rejection, Version
+from paperfeed.models import Author, Paper, ParsedItem, Version
 
 SOURCE = "kaggle"
 _MONTHS = {
@@ -144,25 +140,4 @@ def kaggle_record(data: Any) -> Paper:
 
 def parse_kaggle(stream: BinaryIO, *, name: str) -> Iterator[ParsedItem]:
     """Stream the snapshot line by line; bad lines become Rejections with their line number."""
-    loads = orjson.loads
-    for lineno, raw in numbered_lines(stream):
-        if raw is None:
-            yield Rejection(file=name, line=lineno, reason=line_too_long())
-            continue
-        if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]
-        if not raw.strip():
-            continue
-        try:
-            paper = kaggle_record(loads(raw))
-        except orjson.JSONDecodeError as exc:
-            yield Rejection(file=name, line=lineno, reason=f"invalid JSON: {str(exc).split(':')[0]}")
-            continue
-        except ValueError as exc:
-            yield Rejection(file=name, line=lineno, reason=str(exc))
-            continue
-        cleaned = clean_paper(paper)
-        if isinstance(cleaned, str):
-            yield Rejection(file=name, line=lineno, reason=cleaned)
-        else:
-            yield cleaned
+    return json_lines(stream, name=name, record=kaggle_record)

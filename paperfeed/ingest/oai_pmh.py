@@ -11,16 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
 
 from lxml import etree
 
 from paperfeed.ids import abs_url, pdf_url, split_arxiv_id
+from paperfeed.ingest.readers import document_parser
 from paperfeed.ingest.textutil import (
     authors_from_string,
     latex_accents,
     parse_date,
-    read_document,
     split_categories,
     version_number,
 )
@@ -179,11 +178,7 @@ def parse_oai_bytes(data: bytes, *, name: str) -> OaiPage:
     return page
 
 
-def parse_oai_pmh(stream: BinaryIO, *, name: str) -> Iterator[ParsedItem]:
+@document_parser
+def parse_oai_pmh(data: bytes, name: str) -> Iterator[ParsedItem]:
     """Parser entry for ``--format oai-pmh``: a saved ListRecords page (either metadata prefix)."""
-    try:
-        data = read_document(stream)
-    except ValueError as exc:
-        yield Rejection(file=name, reason=str(exc))
-        return
     yield from parse_oai_bytes(data, name=name).items

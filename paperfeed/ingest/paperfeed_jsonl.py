@@ -16,22 +16,11 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import IO, Any, BinaryIO
 
-from paperfeed.ingest.textutil import line_too_long, numbered_lines
-from paperfeed.ingest.validate import clean_paper
-from paperfeed.models import Author, Paper, ParsedItem, Rejection, Version
+from paperfeed.ingest.readers import json_lines
+from paperfeed.models import OPTIONAL_TEXT_FIELDS, Author, Paper, ParsedItem, Version
 
 FORMAT_TAG = "paperfeed/1"
-_OPTIONAL = (
-    "primary_category",
-    "doi",
-    "journal_ref",
-    "comments",
-    "license",
-    "abs_url",
-    "pdf_url",
-    "code_url",
-    "project_url",
-)
+_OPTIONAL = OPTIONAL_TEXT_FIELDS
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -131,28 +120,7 @@ def paper_from_json(data: Any) -> Paper:
 
 def parse_paperfeed_jsonl(stream: BinaryIO, *, name: str) -> Iterator[ParsedItem]:
     """Stream a Paperfeed export line by line, in constant memory."""
-    for lineno, raw in numbered_lines(stream):
-        if raw is None:
-            yield Rejection(file=name, line=lineno, reason=line_too_long())
-            continue
-        if not raw.strip():
-            continue
-        try:
-            paper = paper_from_json(json.loads(raw))
-        except UnicodeDecodeError:
-            yield Rejection(file=name, line=lineno, reason="not valid UTF-8")
-            continue
-        except json.JSONDecodeError as exc:
-            yield Rejection(file=name, line=lineno, reason=f"invalid JSON: {exc.msg}")
-            continue
-        except ValueError as exc:
-            yield Rejection(file=name, line=lineno, reason=str(exc))
-            continue
-        cleaned = clean_paper(paper)
-        if isinstance(cleaned, str):
-            yield Rejection(file=name, line=lineno, reason=cleaned)
-        else:
-            yield cleaned
+    return json_lines(stream, name=name, record=paper_from_json)
 
 
 def write_jsonl(papers: Iterable[Paper], out: IO[str]) -> int:

@@ -169,6 +169,9 @@ def authors_from_string(text: str) -> list[Author]:
     return out
 
 
+_SKIP_READ = 1 << 16
+
+
 def numbered_lines(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[tuple[int, bytes | None]]:
     """``(line number, bytes)`` for every line; ``None`` instead of the bytes for a line longer than
     ``limit``, which is skipped to its end without ever being held in memory whole."""
@@ -180,9 +183,12 @@ def numbered_lines(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[tu
             return
         lineno += 1
         if len(raw) >= limit and not raw.endswith(b"\n"):
-            rest = raw
-            while rest and not rest.endswith(b"\n"):
-                rest = readline(limit)
+            del raw  # skip the rest in small reads: memory stays at one limit-sized read, whatever the line
+            rest = b""
+            while not rest.endswith(b"\n"):
+                rest = readline(_SKIP_READ)
+                if not rest:
+                    break
             yield lineno, None
             continue
         yield lineno, raw
@@ -198,3 +204,12 @@ def read_document(stream: BinaryIO, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
 
 def line_too_long(limit: int = MAX_LINE_BYTES) -> str:
     return f"line is longer than {limit >> 20} MB (limit for one record)"
+
+
+def title_key(title: str) -> str:
+    """A title as compared for an exact match (``paperfeed enrich``): LaTeX accents decoded and BibTeX case
+    braces dropped (``2{D}`` is ``2D``), then case, accents, macros and punctuation dropped, whitespace
+    collapsed."""
+    from paperfeed.ids import normalise_title
+
+    return normalise_title(latex_accents(title).replace("{", "").replace("}", ""))

@@ -11,6 +11,7 @@ import unicodedata
 from dataclasses import replace
 from typing import Any
 
+from paperfeed.ingest.code_links import extract_links
 from paperfeed.links import LINK_FIELDS, link_problem
 from paperfeed.models import Author, Paper
 
@@ -89,6 +90,10 @@ def clean_paper(paper: Paper) -> Paper | str:
         if problem:
             optional[name] = None
             notes.append(f"{name} dropped: {problem}")
+    if not (optional["code_url"] and optional["project_url"]):  # links written in the abstract or comments
+        found = extract_links(abstract, optional["comments"])
+        optional["code_url"] = optional["code_url"] or found.code
+        optional["project_url"] = optional["project_url"] or found.project
     primary = clean_text(paper.primary_category) or (categories[0] if categories else None)
     if primary and len(primary) > 64:
         return "primary category longer than 64 characters"

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 
 from paperfeed.models import Paper
+from paperfeed.rank.keyword_reasons import add_keyword_reasons
 from paperfeed.rank.recommend import rank_library
 from paperfeed.rank.related import indexes_of, subject_of
 from paperfeed.rank.signals import DenseLike
@@ -129,6 +130,7 @@ def recommend(
         out.reasons[pid] = sentence(kind, titles.get(seed) if seed is not None else None)
         if len(out.ids) == limit:
             break
+    add_keyword_reasons(conn=conn, ids=out.ids, reasons=out.reasons, because=out.because, seeds=seed_ids)  # KEYWORDS
     return out
 
 

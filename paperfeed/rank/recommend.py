@@ -17,6 +17,7 @@ of near-duplicates gives way to the next topic. Weights: docs/decisions.md, "Rel
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
@@ -27,7 +28,8 @@ from paperfeed.rank.similar import REASON_ABSTRACT, REASON_AUTHORS, REASON_COSAV
 from paperfeed.search.fusion import zscore
 
 HALF_LIFE = 20.0  # library positions (newest first) at which a paper's pull halves
-NEIGHBOUR_SEEDS = 30  # newest library papers whose own neighbours are fetched
+NEIGHBOUR_SEEDS = 10  # newest library papers whose own neighbours are fetched (each one ANN query)
+LIBRARY_AUTHORS = 6  # authors looked up: those most frequent in the library
 PER_SEED = 30  # neighbours fetched per library paper
 LEXICAL_SEEDS = 10  # without vectors: newest library (and dismissed) papers searched for by their words
 DEPTH = 200  # candidates from the centroid and the lexical profile
@@ -106,8 +108,9 @@ def candidates(
         pool.profile = {i: s / top for i, s in zip(ids, scores, strict=True)}
         pool.found.update(pool.profile)
     if "authors" in signals:
-        names = list(dict.fromkeys(a for s in seeds[:NEIGHBOUR_SEEDS] for a in s.authors))
-        ids, scores = sig.author_neighbours(lexical, names[: sig.MAX_AUTHORS * 3], "", PER_SEED)
+        counts = Counter(a for s in seeds for a in dict.fromkeys(s.authors))
+        names = [a for a, _ in counts.most_common(LIBRARY_AUTHORS)]  # ties: the newest library paper first
+        ids, scores = sig.author_neighbours(lexical, names, "", PER_SEED)
         pool.authors = dict(zip(ids, scores, strict=True))
         pool.found.update(pool.authors)
     return pool

@@ -21,7 +21,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from paperfeed.search.analyze import analyse, words
+from paperfeed.rank.term_stats import tantivy_doc_freqs, weighted_terms
+from paperfeed.search.analyze import words
 from paperfeed.search.query import ParsedQuery
 
 QUERY_TERMS = 25  # words kept from a paper's title and abstract (chosen on cacm-cites, see docs/decisions.md)
@@ -48,11 +49,8 @@ class DenseLike(Protocol):
 
 def doc_freqs(lexical: Any, terms: Sequence[str]) -> tuple[dict[str, float], float]:
     """Papers holding each analysed term (title or abstract), and the number of papers."""
-    searcher_of = getattr(lexical, "_searcher", None)
-    if searcher_of is not None:  # tantivy: exact per-field counts; a term in both fields counts once at most
-        searcher = searcher_of()
-        n = float(searcher.num_docs)
-        return {t: float(max(searcher.doc_freq("abstract", t), searcher.doc_freq("title", t))) for t in terms}, n
+    if getattr(lexical, "_searcher", None) is not None:  # tantivy: exact counts, remembered per index version
+        return tantivy_doc_freqs(lexical, terms)
     stats_of = getattr(lexical, "_stats", None)
     if stats_of is not None:  # PostgreSQL: the planner statistics BM25 itself uses there (cached)
         with lexical.engine.connect() as conn:
@@ -65,25 +63,30 @@ def doc_freqs(lexical: Any, terms: Sequence[str]) -> tuple[dict[str, float], flo
 def select_terms(title: str, abstract: str, lexical: Any, n_terms: int = QUERY_TERMS) -> list[str]:
     """The ``n_terms`` words of the text with the highest tf-idf (words held by one paper only are dropped:
     they can match nothing else). Returned as surface words, one per analysed term."""
-    counts: Counter[str] = Counter()
-    surface: dict[str, str] = {}
-    for text, weight in ((title, TITLE_TF), (abstract, 1)):
-        for w, tf in Counter(words(text)).items():  # each distinct word analysed once
-            for t in analyse(w):
-                counts[t] += weight * tf
-                surface.setdefault(t, w)
+    counts, surface = weighted_terms(((title, TITLE_TF), (abstract, 1)))
     if not counts:
         return []
-    df, n = doc_freqs(lexical, list(counts))
-    scored = []
-    for t, tf in counts.items():
-        d = df.get(t, 1.0) if df else 2.0
-        if df and d < 2:  # only this paper has it
-            continue
-        idf = math.log(1 + (max(n, d) - d + 0.5) / (d + 0.5)) if n else 1.0
-        scored.append((tf / (tf + 1.2) * 2.2 * idf, t))
-    scored.sort(key=lambda x: (-x[0], x[1]))
-    return [surface[t] for _, t in scored[:n_terms]]
+    terms = list(counts)
+    df, n = doc_freqs(lexical, terms)
+    tf = np.fromiter(counts.values(), dtype=np.float64, count=len(terms))
+    d = np.fromiter((df.get(t, 1.0) for t in terms), dtype=np.float64, count=len(terms)) if df else tf * 0 + 2.0
+    keep = np.flatnonzero(d >= 2)  # the others only this paper has
+    if not len(keep) or n_terms <= 0:
+        return []
+    scores = tf[keep] / (tf[keep] + 1.2) * 2.2 * _idf(d[keep], n)
+    cut = np.partition(scores, len(scores) - min(n_terms, len(scores)))[len(scores) - min(n_terms, len(scores))]
+    best = sorted(
+        ((float(scores[i]), terms[keep[i]]) for i in np.flatnonzero(scores >= cut)), key=lambda x: (-x[0], x[1])
+    )
+    return [surface[t] for _, t in best[:n_terms]]
+
+
+def _idf(d: np.ndarray, n: float) -> np.ndarray:
+    """BM25's idf of each document frequency (``math.log`` once per distinct value: the same floats as before)."""
+    if not n:
+        return np.ones(len(d))
+    values, where = np.unique(d, return_inverse=True)
+    return np.array([math.log(1 + (max(n, v) - v + 0.5) / (v + 0.5)) for v in values.tolist()])[where]
 
 
 def lexical_neighbours(
@@ -119,24 +122,39 @@ def dense_neighbours(dense: DenseLike | None, paper_id: str, k: int) -> tuple[li
 
 
 def vectors_of(dense: Any, ids: Sequence[str]) -> dict[str, np.ndarray]:
-    """Unit vectors of those of ``ids`` that have one (one query on PostgreSQL)."""
+    """Unit vectors of those of ``ids`` that have one (one matrix read, or one query on PostgreSQL)."""
     if dense is None or not ids:
         return {}
     engine = getattr(dense, "engine", None)
+    rows_of = getattr(dense, "vectors", None)
     if engine is not None and hasattr(dense, "fingerprint"):
         from paperfeed.store.related import pg_vectors
 
         with engine.connect() as conn:
             raw = pg_vectors(conn=conn, ids=ids)
+        found, mat = (
+            list(raw),
+            (np.stack([np.asarray(v, dtype=np.float32).ravel() for v in raw.values()]) if raw else None),
+        )
+    elif callable(rows_of):
+        found, mat = rows_of(ids)
     else:
         raw = {pid: v for pid in ids if (v := dense.vector(pid)) is not None}
-    out: dict[str, np.ndarray] = {}
-    for pid, v in raw.items():
-        arr = np.asarray(v, dtype=np.float32).ravel()
-        norm = float(np.linalg.norm(arr))
-        if norm > 0:
-            out[pid] = arr / norm
-    return out
+        found, mat = (
+            list(raw),
+            (np.stack([np.asarray(v, dtype=np.float32).ravel() for v in raw.values()]) if raw else None),
+        )
+    if mat is None or not found:
+        return {}
+    return unit_rows(found, np.asarray(mat, dtype=np.float32))
+
+
+def unit_rows(ids: Sequence[str], mat: np.ndarray) -> dict[str, np.ndarray]:
+    """Each row divided by its length (rows of length 0 left out). Bit for bit what ``v / norm(v)`` gives
+    row by row: each row's squared length is the same dot product ``np.linalg.norm`` takes."""
+    norms = np.sqrt((mat[:, None, :] @ mat[:, :, None]).reshape(-1))
+    unit = mat / np.where(norms > 0, norms, 1)[:, None]
+    return {pid: unit[i] for i, pid in enumerate(ids) if norms[i] > 0}
 
 
 def split_authors(authors: str | Sequence[str]) -> list[str]:

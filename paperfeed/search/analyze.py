@@ -52,6 +52,9 @@ STOP_WORDS = frozenset(
     ]
 )
 _TOKEN = re.compile(r"[^\W_]+")
+# ASCII text (nearly all of it once folded) is cut by turning every byte but a letter or digit into a space and
+# splitting: the same tokens as _TOKEN (on ASCII, [^\W_] is exactly str.isalnum), about 3x faster.
+_ASCII_GAPS = bytes(c if chr(c).isalnum() else 32 for c in range(256))
 MAX_TOKEN_LEN = 40
 ANALYZER_VERSION = 1  # bump when tokens change: indexes made with another version are rebuilt
 
@@ -77,9 +80,16 @@ def fold(text: str) -> str:
     return "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
 
 
+def _tokens(folded: str) -> list[str]:
+    """Runs of letters and digits (``_TOKEN``), through the fast path when the text is ASCII."""
+    if folded.isascii():
+        return folded.encode("ascii").translate(_ASCII_GAPS).decode("ascii").split()
+    return _TOKEN.findall(folded)
+
+
 def words(text: str) -> list[str]:
     """Folded word tokens (letters and digits), stop words kept, over-long tokens dropped."""
-    return [t for t in _TOKEN.findall(fold(text)) if len(t) <= MAX_TOKEN_LEN]
+    return [t for t in _tokens(fold(text)) if len(t) <= MAX_TOKEN_LEN]
 
 
 def stem(token: str) -> str:
@@ -103,7 +113,7 @@ def analyse(text: str) -> list[str]:
     once per process and remembered: indexing spends most of its time here)."""
     get = _TERMS.get
     out = []
-    for word in _TOKEN.findall(fold(text)):
+    for word in _tokens(fold(text)):
         term = get(word)
         if term is None:
             term = _term(word)

@@ -119,6 +119,12 @@ class DenseIndex:
         row = self._row_of.get(paper_id)
         return None if row is None else np.array(self._matrix[row], dtype=np.float32)
 
+    def vectors(self, ids: Collection[str]) -> tuple[list[str], np.ndarray]:
+        """Those of ``ids`` that have a vector, and their vectors as rows in that order (one read)."""
+        found = [pid for pid in ids if pid in self._row_of]
+        rows = np.fromiter((self._row_of[pid] for pid in found), dtype=np.int64, count=len(found))
+        return found, np.asarray(self._matrix[rows], dtype=np.float32).reshape(len(found), self.dim)
+
     def search(self, vector: np.ndarray, k: int) -> tuple[list[str], list[float]]:
         """The ``k`` papers nearest to ``vector`` by cosine similarity, best first."""
         return self._search(vector, k)

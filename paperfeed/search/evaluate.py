@@ -118,13 +118,18 @@ def mrr_at(ranked: list[str], rel: dict[str, int], k: int = 10) -> float:
 # ------------------------------------------------------------------ running
 
 
+QUICK_STATIC = "static-quick"  # the interim model a fresh instance answers with first (search/model_loader.py)
+
+
 class _CachedEmbedder:
-    """An embedder whose vectors come from DENSE's content-hash cache when already computed."""
+    """An embedder whose vectors come from DENSE's content-hash cache when already computed. ``model`` is a
+    model name, or ``static-quick``: the static model made from MiniLM's token table."""
 
     def __init__(self, settings: Settings, model: str) -> None:
-        from paperfeed.search.embed import EmbeddingCache, cache_dir, get_embedder
+        from paperfeed.search.embed import EmbeddingCache, StaticEmbedder, cache_dir, get_embedder
+        from paperfeed.search.model_loader import quick_static_model
 
-        inner = get_embedder(model, settings)
+        inner = StaticEmbedder(quick_static_model(settings)) if model == QUICK_STATIC else get_embedder(model, settings)
         self.name, self.dim, self.fingerprint = inner.name, inner.dim, inner.fingerprint
         self._cache = EmbeddingCache(cache_dir(settings), inner)
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 Ranking = tuple[Sequence[str], Sequence[float]]
 Fusion = Callable[..., tuple[list[str], list[float]]]
 
-RRF_K = 60
+RRF_K = 60  # hybrid search uses it only with fusion="rrf" (k 5-20 scored 0.720-0.723 there, k 60 0.713)
 
 
 def _ordered(scores: dict[str, float]) -> tuple[list[str], list[float]]:

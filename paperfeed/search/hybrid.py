@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from paperfeed.search.fusion import get_fusion, zparams
+from paperfeed.search.fusion import RRF_K, get_fusion, zparams
 from paperfeed.search.query import ParsedQuery
-from paperfeed.search.relevance import cut
+from paperfeed.search.relevance import cut, knows_a_word
 from paperfeed.search.retrievers import DenseSearch, LexicalSearch
 
 MODES = ("bm25", "dense", "hybrid")
@@ -37,9 +37,6 @@ DENSE_WEIGHT_BY_MODEL = {"static": 0.3}
 def weights_for(model: str | None) -> tuple[float, float]:
     """Fusion weights (lexical, dense) for vectors made by ``model`` (tuned on SciFact train only)."""
     return (WEIGHTS[0], DENSE_WEIGHT_BY_MODEL.get(model or "", WEIGHTS[1]))
-
-
-RRF_K = 60  # only used with fusion="rrf" (k 5-20 scored 0.720-0.723 there, k 60 0.713)
 
 
 @dataclass
@@ -94,10 +91,16 @@ def rank(
         page = lexical.search_page(query, max(depth, want))
         return Ranking(page.ids, page.scores, page.total, {p: r for r, p in enumerate(page.ids, 1)})
     assert dense is not None and vector is not None
-    d_ids, d_scores = dense_candidates(dense, vector, query, lexical, depth)
+    gate = min_similarity is not None  # the relevance rule: no known word, nothing shown by meaning
     if mode == "dense":
-        return _dense_ranking(dense, vector, query, lexical, (d_ids, d_scores), depth, min_similarity)
+        if gate and not knows_a_word(lexical, query):
+            return Ranking([], [], 0)
+        found = dense_candidates(dense, vector, query, lexical, depth)
+        return _dense_ranking(dense, vector, query, lexical, found, depth, min_similarity)
     page = lexical.search_page(query, depth)
+    if gate and _no_known_word(lexical, query, page.total):
+        return Ranking([], [], 0)
+    d_ids, d_scores = dense_candidates(dense, vector, query, lexical, depth)
     lex_ids, lex_scores = page.ids, page.scores
     fuse = get_fusion(fusion)
     kwargs = {"k": rrf_k} if fusion == "rrf" else {}
@@ -139,6 +142,13 @@ def _dense_ranking(
         deeper = dense_candidates(dense, vector, query, lexical, MAX_RESULTS)
         total = len(cut(*deeper, threshold=min_similarity)[0])
     return Ranking(ids, scores, total, {}, {p: r for r, p in enumerate(ids, 1)})
+
+
+def _no_known_word(lexical: LexicalSearch, query: ParsedQuery, keyword_total: int) -> bool:
+    """True when the query has no known word (relevance.knows_a_word); a keyword match is one."""
+    if keyword_total:
+        return False
+    return not knows_a_word(lexical, query)
 
 
 def _keyword_matches(lexical: LexicalSearch, query: ParsedQuery, ids: list[str]) -> set[str]:

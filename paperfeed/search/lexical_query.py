@@ -72,7 +72,12 @@ def constraints(schema: tantivy.Schema, query: ParsedQuery) -> list[Clause]:
         if terms:
             must.append((_NOT, _text(schema, terms, ("title", "abstract"))))
     for name in query.authors:
-        must.append((_MUST, _text(schema, analyse_name(name), ("authors",))))
+        spellings = [analyse_name(name)] + [k.split() for k in query.author_variants.get(name, [])]
+        options = [_text(schema, terms, ("authors",)) for terms in spellings if terms]
+        if len(options) > 1:  # the same person under another spelling (initials) counts too
+            must.append((_MUST, tantivy.Query.boolean_query([(_BOTH, q) for q in options])))
+        else:
+            must.append((_MUST, _text(schema, analyse_name(name), ("authors",))))
     cats = [c.strip().lower() for c in query.categories if c.strip()]
     if cats:  # any of them; "cs" matches every cs.* paper (see lexical._category_terms)
         must.append((_MUST, tantivy.Query.term_set_query(schema, "cat", cats)))

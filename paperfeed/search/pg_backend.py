@@ -107,7 +107,10 @@ def constraints(query: ParsedQuery) -> sql.Where:
         if words(excluded):
             where.phrase(f"ex{n}", excluded, "{a,b}", negate=True)
     for n, name in enumerate(query.authors):
-        if words(name):
+        spellings = [s for s in [name, *query.author_variants.get(name, [])] if words(s)]
+        if len(spellings) > 1:  # the same person under another spelling (initials) counts too
+            where.any_phrase(f"au{n}", spellings, "{c}")
+        elif spellings:
             where.phrase(f"au{n}", name, "{c}", negate=False)
     cats = [c.strip().lower() for c in query.categories if c.strip()]
     if cats:  # any of them; "cs" matches every cs.* paper, like the embedded index

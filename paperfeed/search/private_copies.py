@@ -11,6 +11,7 @@ them from the store when no good copy exists (a server started on damaged files)
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import threading
@@ -22,6 +23,11 @@ from paperfeed.search.protocols import DenseBackend, LexicalBackend
 from paperfeed.search.sync import file_lock
 
 log = logging.getLogger("paperfeed.search.upkeep")
+LOCK_WAIT = 10.0  # seconds a copy waits for another writer of the folder before copying anyway
+
+
+class FolderBusy(RuntimeError):
+    """Another writer holds an index folder: its copy is made at a later look."""
 
 
 class PrivateCopies:
@@ -46,9 +52,20 @@ class PrivateCopies:
     def dense_dir(self, model: str) -> Path:
         return self.settings.index_dir / "dense" / model
 
-    def _private_copy(self, kind: str, visible: Path, target: Path) -> str | None:
-        """Copy ``visible`` into ``target`` (verified); returns what was wrong, or None. A damaged folder
-        leaves ``target`` empty: the next refresh rebuilds it from the store."""
+    def _private_copy(
+        self, kind: str, visible: Path, target: Path, *, locked: bool = False, wait: float = LOCK_WAIT
+    ) -> str | None:
+        """Copy ``visible`` into ``target`` (verified), holding its writer lock unless the caller does (or
+        another writer keeps it longer than ``wait`` seconds; ``wait=0``: raise :class:`FolderBusy` then);
+        returns what was wrong, or None. A damaged folder leaves ``target`` empty: the refresh rebuilds it."""
+        if locked:
+            return self._copy_now(kind, visible, target)
+        with file_lock(lock_of(visible), blocking=False, wait=wait) as got:
+            if not got and not wait:
+                raise FolderBusy(f"{visible} is being written")
+            return self._copy_now(kind, visible, target)
+
+    def _copy_now(self, kind: str, visible: Path, target: Path) -> str | None:
         reuse = getattr(self, f"_reuse_{kind}", None)
         try:
             if snapshot.read_manifest(visible) is None:
@@ -81,11 +98,11 @@ class PrivateCopies:
             shutil.rmtree(old, ignore_errors=True)
         return self._private / f"{name}-{self._copies}"
 
-    def _copy_dense(self, model: str) -> Path:
+    def _copy_dense(self, model: str, *, locked: bool = False, wait: float = LOCK_WAIT) -> Path:
         """A new private copy of the visible vectors of ``model``; returns its root."""
         visible = self.dense_dir(model)
         root = self._new_private(f"dense-{model}")
-        problem = self._private_copy(f"dense_{model}", visible, root / "dense" / model)
+        problem = self._private_copy(f"dense_{model}", visible, root / "dense" / model, locked=locked, wait=wait)
         if problem is not None:
             self._note_damage(visible, problem)
         self._dense_root[model] = root
@@ -93,7 +110,7 @@ class PrivateCopies:
 
     def _note_damage(self, visible: Path, problem: str) -> None:
         if str(visible) not in self.damage:
-            log.warning("search index files damaged: %s; rebuilding them in the background", problem)
+            log.warning("search index files damaged: %s; they are rebuilt (a server: in the background)", problem)
         self.damage[str(visible)] = problem
 
     def check_files(self) -> None:
@@ -101,8 +118,8 @@ class PrivateCopies:
         noted (every answer says so) and repaired in the background."""
         if self.backend != "tantivy":
             return
-        folders = [(self.lexical_dir, self.lexical_dir.parent / "lexical.lock")]
-        folders += [(self.dense_dir(m), self.dense_dir(m).with_suffix(".lock")) for m in list(self._dense)]
+        folders = [(self.lexical_dir, lock_of(self.lexical_dir))]
+        folders += [(self.dense_dir(m), lock_of(self.dense_dir(m))) for m in list(self._dense)]
         for visible, lock in folders:
             with file_lock(lock, blocking=False) as got:
                 if not got:
@@ -135,8 +152,7 @@ class PrivateCopies:
         """Write the visible folders again from the private copies (or rebuild those from the store)."""
         for visible in list(self.damage):
             path = Path(visible)
-            lock = path.parent / (path.name + ".lock")
-            with file_lock(lock, blocking=True):
+            with file_lock(lock_of(path), blocking=True):
                 if visible == str(self.lexical_dir):
                     source = getattr(self.lexical, "path", None)
                 else:
@@ -146,6 +162,23 @@ class PrivateCopies:
                     self._generation[visible] = snapshot.publish(source, path)["generation"]
                     self.damage.pop(visible, None)
                     log.info("search index files in %s written again from the private copy", path)
+
+
+def lock_of(visible: Path) -> Path:
+    """The writer lock of an index folder: ``<index_dir>/lexical.lock``, ``<index_dir>/dense/<model>.lock``."""
+    return visible.parent / (visible.name + ".lock")
+
+
+def drop_if_damaged(owner: PrivateCopies, visible: Path, *, locked: bool) -> None:
+    """Without a private copy (a command, not a server): a damaged folder is removed, under its lock, so the
+    refresh rebuilds it from the store."""
+    with contextlib.ExitStack() as stack:
+        if not locked:
+            stack.enter_context(file_lock(lock_of(visible), blocking=True))
+        problem = snapshot.check(visible)
+        if problem is not None:
+            owner._note_damage(visible, problem)
+            shutil.rmtree(visible, ignore_errors=True)
 
 
 def generation_of(folder: Path) -> str | None:

@@ -49,6 +49,9 @@ class ParsedQuery:
     phrases: list[str] = field(default_factory=list)
     excluded: list[str] = field(default_factory=list)  # words and phrases that must not appear
     authors: list[str] = field(default_factory=list)
+    # Other spellings of each ``authors`` entry that stand for the same person (initials, when unambiguous),
+    # as name keys; filled by the searcher from the store (paperfeed.authors.group_keys).
+    author_variants: dict[str, list[str]] = field(default_factory=dict)
     categories: list[str] = field(default_factory=list)
     date_from: date | None = None
     date_to: date | None = None

@@ -31,6 +31,7 @@ from paperfeed.search.snippet import snippet
 from paperfeed.search.spelling import search_with_spelling
 from paperfeed.search.sync import Progress
 from paperfeed.search.upkeep import IndexUpkeep, PgUpkeep
+from paperfeed.store.authors import name_variants
 from paperfeed.store.papers import get_paper, get_papers
 
 MAX_LIMIT = 1_000
@@ -145,6 +146,9 @@ class SearchService:
             options = dict(limit=limit, offset=offset, mode=mode, sort=sort, categories=categories)
             return search_with_spelling(self, q, **options, date_from=date_from, date_to=date_to)
         parsed, sort = _prepare(q, mode, sort, categories, date_from, date_to, limit, offset)
+        if parsed.authors:  # initials and full names of one person match each other (paperfeed.authors)
+            with self.engine.connect() as conn:
+                parsed.author_variants = name_variants(conn=conn, names=parsed.authors)
         if parsed.is_empty:
             error = NOTHING_SEARCHABLE if q.strip() else EMPTY_QUERY
             return SearchResults([], 0, q, offset, limit, error=error)

@@ -31,12 +31,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from paperfeed.config import Settings
+from paperfeed.keywords import keep_keywords_up_to_date
 from paperfeed.search import index_files as snapshot
 from paperfeed.search.dense import DenseIndex
 from paperfeed.search.embed import Embedder
 from paperfeed.search.lexical import LexicalIndex
 from paperfeed.search.model_loader import INTERIM, ModelLoader
-from paperfeed.search.private_copies import PrivateCopies, generation_of
+from paperfeed.search.private_copies import FolderBusy, PrivateCopies, drop_if_damaged, generation_of
 from paperfeed.search.protocols import DenseBackend, LexicalBackend
 from paperfeed.search.sync import Progress, file_lock, marker_key, sync_lexical
 from paperfeed.store.index_sync import change_marker, count_changed_since, latest_change
@@ -89,29 +90,25 @@ class IndexUpkeep(PrivateCopies):
 
     # ------------------------------------------------------------ opening
 
-    def _open_lexical(self) -> LexicalBackend:
+    def _open_lexical(self, *, locked: bool = False) -> LexicalBackend:
+        """The keyword index to read and write: the visible folder for a command, a private copy for a server
+        (``locked``: the caller holds the folder's writer lock)."""
         visible = self.lexical_dir
         if not self.serving:
-            problem = snapshot.check(visible)
-            if problem is not None:  # derived data: start again from the store (the refresh rebuilds it)
-                self._note_damage(visible, problem)
-                shutil.rmtree(visible, ignore_errors=True)
+            drop_if_damaged(self, visible, locked=locked)  # derived data: the refresh rebuilds it
             return _open_tantivy(visible)
         target = self._new_private("lexical")
-        problem = self._private_copy("lexical", visible, target)
+        problem = self._private_copy("lexical", visible, target, locked=locked)
         if problem is not None:
             self._note_damage(visible, problem)
         return _open_tantivy(target)
 
-    def _open_dense(self, model: str) -> DenseBackend:
+    def _open_dense(self, model: str, *, locked: bool = False) -> DenseBackend:
         visible = self.dense_dir(model)
         if not self.serving:
-            problem = snapshot.check(visible)
-            if problem is not None:
-                self._note_damage(visible, problem)
-                shutil.rmtree(visible, ignore_errors=True)
+            drop_if_damaged(self, visible, locked=locked)
             return DenseIndex.open(self.settings.index_dir, model)
-        root = self._dense_root.get(model) or self._copy_dense(model)
+        root = self._dense_root.get(model) or self._copy_dense(model, locked=locked, wait=0.0)
         try:
             return DenseIndex.open(root, model)
         except Exception as exc:  # noqa: BLE001 - unreadable private copy: start it again
@@ -121,18 +118,21 @@ class IndexUpkeep(PrivateCopies):
             return DenseIndex.open(root, model)
 
     def dense_index(self, model: str | None = None) -> DenseBackend | None:
-        """The vectors of ``model`` (default: the configured one), opened on first use."""
+        """The vectors of ``model`` (default: the configured one), opened on first use (None while another
+        writer holds them, or when they cannot be read: the next refresh rebuilds them)."""
         model = model or self.model
         if model is None:
             return None
         if model not in self._dense:
+            try:
+                opened = self._open_dense(model)
+            except FolderBusy:
+                return None  # being written (a first start embedding): looked at again at the next search
+            except Exception as exc:  # noqa: BLE001 - unusable vectors: rebuilt by the next refresh
+                log.warning("cannot read the %s vectors: %s", model, exc)
+                return None
             with self._state_lock:
-                if model not in self._dense:
-                    try:
-                        self._dense[model] = self._open_dense(model)
-                    except Exception as exc:  # noqa: BLE001 - unusable vectors: rebuilt by the next refresh
-                        log.warning("cannot read the %s vectors: %s", model, exc)
-                        return None
+                self._dense.setdefault(model, opened)
         return self._dense.get(model)
 
     def dense_marker(self, model: str) -> Any:
@@ -154,6 +154,7 @@ class IndexUpkeep(PrivateCopies):
                 key = marker_key(change_marker(conn=conn))
             self._papers = key[0]
             report: dict[str, Any] = dict(self._sync_lexical(key, progress, blocking=True))
+            report["keywords"] = keep_keywords_up_to_date(engine=self.engine)  # KEYWORDS: paperfeed/keywords.py
             embedded = 0
             if dense and self.model is not None:
                 if self._wants_interim():
@@ -185,7 +186,7 @@ class IndexUpkeep(PrivateCopies):
 
         def before() -> LexicalIndex:
             if self.serving and self._generation.get(str(visible)) not in (generation_of(visible), "damaged"):
-                self.lexical = self._open_lexical()  # another process refreshed it: continue from its copy
+                self.lexical = self._open_lexical(locked=True)  # another process refreshed it: use its copy
             assert isinstance(self.lexical, LexicalIndex)
             return self.lexical
 
@@ -226,13 +227,13 @@ class IndexUpkeep(PrivateCopies):
     def _fresh_dense(self, model: str) -> DenseBackend:
         """A new view of the vectors to update (readers keep the current one until it is swapped)."""
         if not self.serving:
-            return self._open_dense(model)
+            return self._open_dense(model, locked=True)
         visible = self.dense_dir(model)
         with self._state_lock:
             root = self._dense_root.get(model)
             if root is None or self._generation.get(str(visible)) not in (generation_of(visible), "damaged"):
-                root = self._copy_dense(model)  # another process embedded meanwhile: continue from its files
-        return self._open_dense(model)
+                root = self._copy_dense(model, locked=True)  # another process embedded: continue from its files
+        return self._open_dense(model, locked=True)
 
     def _mark_dense(self, model: str, fresh: DenseBackend, key: list[Any]) -> None:
         assert isinstance(fresh, DenseIndex)
@@ -335,6 +336,7 @@ class IndexUpkeep(PrivateCopies):
                     if self._wants_interim():
                         self._refresh_dense(INTERIM, None, key, blocking=True)
                     self._refresh_dense(self.model, None, key, blocking=True)
+                keep_keywords_up_to_date(engine=self.engine)  # KEYWORDS: keyphrases of new papers
                 self._checked = 0.0  # look again at the next search
             except Exception:  # noqa: BLE001
                 log.exception("refreshing the search index in the background failed; results may miss new papers")
@@ -364,12 +366,12 @@ class PgUpkeep(IndexUpkeep):
     backend = "postgres"
     interim_allowed = False  # one vector table: a second model would replace the first
 
-    def _open_lexical(self) -> LexicalBackend:
+    def _open_lexical(self, *, locked: bool = False) -> LexicalBackend:
         from paperfeed.search.pg_backend import PgLexical
 
         return PgLexical(self.engine)
 
-    def _open_dense(self, model: str) -> DenseBackend:
+    def _open_dense(self, model: str, *, locked: bool = False) -> DenseBackend:
         from paperfeed.search.pg_dense import PgDense
 
         return PgDense.open(self.engine, model)

@@ -101,9 +101,7 @@ def daily_rows(
     entered = type_coerce(e.c.entered_at, UTCDateTime).label("entered_at")
     q: Select[Any] = select(
         e.c.paper_id, entered, up, users.c.username, users.c.display_name, e.c.submitted
-    ).select_from(
-        e.outerjoin(users, users.c.id == e.c.user_id)
-    )
+    ).select_from(e.outerjoin(users, users.c.id == e.c.user_id))
     order: list[Any] = [e.c.entered_at.desc(), e.c.paper_id]
     if sort == "trending":
         order.insert(0, up.desc())

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from paperfeed.config import Settings
+from paperfeed.store.faults import disk_full_cause
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -93,5 +94,6 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Engine:
             upgrade(engine)
     except Exception as exc:  # noqa: BLE001 - surface one clear line to the user
         safe = make_url(url).render_as_string(hide_password=True)
-        raise StoreError(f"cannot open database {safe}: {exc}") from exc
+        full = disk_full_cause(exc)  # one line, not the driver's SQL dump
+        raise StoreError(f"cannot open database {safe}: " + (f"disk full ({full})" if full else str(exc))) from exc
     return engine

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    Text,
     UniqueConstraint,
     and_,
     delete,
@@ -34,6 +35,10 @@ collections = Table(
     Column("name", String(100), nullable=False),
     Column("is_default", Boolean, nullable=False, default=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # Public at /c/{slug} (store/public_collections.py, migration 0011)
+    Column("public", Boolean, nullable=False, default=False, server_default="0"),
+    Column("slug", String(120), unique=True),
+    Column("description", Text, nullable=False, default="", server_default=""),
     UniqueConstraint("user_id", "name", name="uq_collections_user_id_name"),
 )
 
@@ -43,6 +48,8 @@ collection_items = Table(
     Column("collection_id", Integer, user_fk("collections.id"), primary_key=True),
     Column("paper_id", String(64), paper_fk(), primary_key=True),
     Column("added_at", UTCDateTime, nullable=False),
+    Column("note", Text, nullable=False, default="", server_default=""),
+    Column("position", Integer, nullable=False, default=0, server_default="0"),
 )
 Index("ix_collection_items_paper_id", collection_items.c.paper_id)
 

@@ -19,25 +19,12 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from paperfeed.ids import is_arxiv_id, normalise_title
-from paperfeed.models import Author, Paper, Version
+from paperfeed.models import OPTIONAL_TEXT_FIELDS, Author, Paper, Version
+from paperfeed.store.authors import write_author_rows
 from paperfeed.store.schema import paper_aliases, paper_categories, paper_versions, papers
 
 # Fields copied as they are between Paper and the papers table.
-_SCALARS = (
-    "title",
-    "abstract",
-    "primary_category",
-    "published",
-    "updated",
-    "doi",
-    "journal_ref",
-    "comments",
-    "license",
-    "abs_url",
-    "pdf_url",
-    "code_url",
-    "project_url",
-)
+_SCALARS = ("title", "abstract", "published", "updated", *OPTIONAL_TEXT_FIELDS)
 _TEXT_FIELDS = ("title", "abstract", "authors", "categories", "primary_category")
 _CHUNK = 500  # ids per IN (...) clause, below every backend's parameter limit
 
@@ -303,6 +290,7 @@ def _insert_children(conn: Connection, batch: Sequence[Paper]) -> None:
         conn.execute(insert(paper_versions), versions)
     if cats:
         conn.execute(insert(paper_categories), cats)
+    write_author_rows(conn, batch)  # author pages (store/authors.py)
 
 
 def upsert_papers(*, conn: Connection, papers_in: Sequence[Paper]) -> UpsertResult:

@@ -73,6 +73,16 @@ class Where:
         else:
             self.add(f"p.search_tsv @@ {q} AND ts_filter(p.search_tsv, '{weights}') @@ {q}", **{name: phrase})
 
+    def any_phrase(self, name: str, phrases: Sequence[str], weights: str) -> None:
+        """At least one of ``phrases`` occurs in the fields of ``weights`` (see :meth:`phrase`)."""
+        parts, params = [], {}
+        for i, phrase in enumerate(phrases):
+            key = f"{name}_{i}"
+            q = f"phraseto_tsquery('english', :{key})"
+            parts.append(f"(p.search_tsv @@ {q} AND ts_filter(p.search_tsv, '{weights}') @@ {q})")
+            params[key] = phrase
+        self.add("(" + " OR ".join(parts) + ")", **params)
+
     def categories(self, cats: Sequence[str]) -> None:
         """Any of ``cats`` (lower case); ``cs`` matches every ``cs.*`` paper."""
         self.add(

@@ -19,7 +19,6 @@ from sqlalchemy import Connection
 from paperfeed.community import comments as svc
 from paperfeed.store.papers import get_paper
 from paperfeed.store.users import User
-from paperfeed.web.api_hf import field_error
 from paperfeed.web.comment_schemas import (
     MAX_ID,
     CommentAuthorOut,
@@ -37,6 +36,8 @@ from paperfeed.web.comment_schemas import (
     error_responses,
 )
 from paperfeed.web.deps import ApiUser, SettingsDep, StoreDep, api_user
+from paperfeed.web.listing import field_error
+from paperfeed.web.urls import SiteSettingsDep
 from paperfeed.web.views import paper_url
 
 router = APIRouter(prefix="/api/v1", tags=["Discussion"])
@@ -105,7 +106,7 @@ def _write(engine: StoreDep, action: Callable[[Connection], T]) -> T:
 @router.get(
     "/papers/{paper_id:path}/comments", response_model=CommentsOut, responses=error_responses(401, 403, 404, 422)
 )
-def list_comments(paper_id: str, engine: StoreDep, settings: SettingsDep, viewer: MaybeApiUser) -> CommentsOut:
+def list_comments(paper_id: str, engine: StoreDep, settings: SiteSettingsDep, viewer: MaybeApiUser) -> CommentsOut:
     """A paper's discussion: top-level comments oldest first, each with its replies."""
     with engine.connect() as conn:
         found = svc.discussion(conn=conn, paper_id=_paper_id(conn, paper_id), viewer=viewer)
@@ -120,7 +121,7 @@ def list_comments(paper_id: str, engine: StoreDep, settings: SettingsDep, viewer
     responses=error_responses(401, 403, 404, 422, 429),
 )
 def post_comment(
-    paper_id: str, engine: StoreDep, settings: SettingsDep, user: ApiUser, body: Annotated[CommentIn, Body()]
+    paper_id: str, engine: StoreDep, settings: SiteSettingsDep, user: ApiUser, body: Annotated[CommentIn, Body()]
 ) -> CommentOut:
     """Comment on a paper in Markdown, or reply to a top-level comment (``parent``)."""
 
@@ -135,7 +136,7 @@ def post_comment(
 def edit_comment(
     comment_id: CommentId,
     engine: StoreDep,
-    settings: SettingsDep,
+    settings: SiteSettingsDep,
     user: ApiUser,
     body: Annotated[CommentEditIn, Body()],
 ) -> CommentOut:
@@ -159,13 +160,13 @@ def _moderate(engine: StoreDep, settings: SettingsDep, user: User, comment_id: i
 
 
 @router.post("/comments/{comment_id}/hide", response_model=CommentOut, responses=error_responses(401, 403, 404, 422))
-def hide_comment(comment_id: CommentId, engine: StoreDep, settings: SettingsDep, user: ApiUser) -> CommentOut:
+def hide_comment(comment_id: CommentId, engine: StoreDep, settings: SiteSettingsDep, user: ApiUser) -> CommentOut:
     """Hide a comment (moderators): others then see a placeholder; it no longer counts."""
     return _moderate(engine, settings, user, comment_id, True)
 
 
 @router.post("/comments/{comment_id}/restore", response_model=CommentOut, responses=error_responses(401, 403, 404, 422))
-def restore_comment(comment_id: CommentId, engine: StoreDep, settings: SettingsDep, user: ApiUser) -> CommentOut:
+def restore_comment(comment_id: CommentId, engine: StoreDep, settings: SiteSettingsDep, user: ApiUser) -> CommentOut:
     """Show a hidden comment again (moderators)."""
     return _moderate(engine, settings, user, comment_id, False)
 
@@ -203,7 +204,7 @@ def report_comment(
 
 
 @router.get("/moderation/reports", response_model=ReportsOut, responses=error_responses(401, 403))
-def reports_queue(engine: StoreDep, settings: SettingsDep, user: ApiUser) -> ReportsOut:
+def reports_queue(engine: StoreDep, settings: SiteSettingsDep, user: ApiUser) -> ReportsOut:
     """Reported comments with open reports, the longest-waiting first (moderators)."""
     with refusals(), engine.connect() as conn:
         items = svc.report_queue(conn=conn, user=user)

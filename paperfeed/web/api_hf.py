@@ -14,69 +14,33 @@ from :mod:`paperfeed.rank.daily`; a paper's daily entry is its member submission
 from __future__ import annotations
 
 import textwrap
-from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from datetime import date
+from typing import Annotated, Any
 from xml.sax.saxutils import escape as xml_escape
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from sqlalchemy import Connection
 
 from paperfeed.links import safe_url
-from paperfeed.models import Paper
+from paperfeed.models import DailySort, Paper
 from paperfeed.rank.daily import PeriodError, daily_papers
-from paperfeed.store.comments import visible_counts
 from paperfeed.store.papers import get_paper
-from paperfeed.store.submissions import get_submission
 from paperfeed.store.users import UserPublic
-from paperfeed.store.votes import vote_counts
 from paperfeed.web.deps import OptionalSearcher, SettingsDep, StoreDep
+from paperfeed.web.listing import Entry, entries_for, field_error
 from paperfeed.web.markdown import paper_markdown
 from paperfeed.web.schemas import HfAuthor, HfDailyPaper, HfPaper, HfUser, hf_time
+from paperfeed.web.urls import SiteSettingsDep
 from paperfeed.web.views import paper_url
 
 router = APIRouter(tags=["Hugging Face-compatible"])
 MAX_LIMIT = 100
 
 
-def field_error(field: str, message: str, where: str = "query") -> RequestValidationError:
-    """A 422 naming ``field``, in the same JSON shape as FastAPI's own validation errors."""
-    return RequestValidationError([{"loc": (where, field), "msg": message, "type": "value_error"}])
-
-
 def hf_user(who: UserPublic | None) -> HfUser | None:
     if who is None:
         return None
     return HfUser(user=who.username, fullname=who.display_name or who.username)
-
-
-@dataclass
-class Entry:
-    """A paper with what the daily list knows about it: upvotes, and the member submission if any."""
-
-    paper: Paper
-    upvotes: int
-    submitted_at: datetime | None
-    submitted_by: UserPublic | None
-    comments: int = 0  # visible comments and replies: numComments
-
-    @property
-    def entered_at(self) -> datetime | None:
-        return self.submitted_at or self.paper.published or self.paper.first_seen
-
-
-def entries_for(conn: Connection, papers: list[Paper]) -> list[Entry]:
-    """Upvotes and submissions of ``papers`` (one count query, one lookup per paper for submissions)."""
-    counts = vote_counts(conn=conn, ids=[p.id for p in papers])
-    discussed = visible_counts(conn=conn, paper_ids=[p.id for p in papers])
-    out = []
-    for p in papers:
-        found = get_submission(conn=conn, paper_id=p.id)
-        sub, who = found if found else (None, None)
-        out.append(Entry(p, counts.get(p.id, 0), sub.submitted_at if sub else None, who, discussed.get(p.id, 0)))
-    return out
 
 
 def hf_paper(entry: Entry) -> HfPaper:
@@ -86,14 +50,14 @@ def hf_paper(entry: Entry) -> HfPaper:
         title=p.title,
         summary=p.abstract,
         authors=[HfAuthor(name=a.name) for a in p.authors],
-        publishedAt=hf_time(p.published or p.first_seen),
+        publishedAt=hf_time(p.published),  # null when unknown (demo papers): never an invented date
         upvotes=entry.upvotes,
         discussionId=p.id,
         submittedOnDailyAt=hf_time(entry.entered_at),
         submittedOnDailyBy=hf_user(entry.submitted_by),
         projectPage=safe_url(p.project_url),
         githubRepo=safe_url(p.code_url),
-        ai_keywords=list(p.categories),
+        ai_keywords=list(entry.keywords),
         numComments=entry.comments,
     )
 
@@ -118,12 +82,12 @@ HfLimit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"papers per page
 @router.get("/api/daily_papers", response_model=list[HfDailyPaper])
 def list_daily_papers(
     engine: StoreDep,
-    settings: SettingsDep,
+    settings: SiteSettingsDep,
     day: Annotated[date | None, Query(alias="date", description="a day, YYYY-MM-DD")] = None,
     week: Annotated[str | None, Query(max_length=10, description="an ISO week, e.g. 2025-W09")] = None,
     month: Annotated[str | None, Query(max_length=7, description="a month, e.g. 2025-02")] = None,
     submitter: Annotated[str | None, Query(max_length=64, description="username of the submitter")] = None,
-    sort: Literal["publishedAt", "trending"] = "publishedAt",
+    sort: DailySort = "publishedAt",
     p: Annotated[int, Query(ge=0, le=10_000, description="page number, from 0")] = 0,
     limit: HfLimit = 50,
 ) -> list[HfDailyPaper]:
@@ -152,7 +116,7 @@ def list_daily_papers(
 def search_papers(
     request: Request,
     engine: StoreDep,
-    settings: SettingsDep,
+    settings: SiteSettingsDep,
     searcher: OptionalSearcher,
     q: Annotated[str, Query(max_length=1000, description="search query")] = "",
     limit: HfLimit = 50,
@@ -218,7 +182,7 @@ def thumbnail(paper_id: str, engine: StoreDep, settings: SettingsDep) -> Respons
     tags=["Hugging Face-compatible"],
     responses={200: {"content": {"text/markdown": {}}}},
 )
-def read_paper(paper_id: str, engine: StoreDep, settings: SettingsDep) -> Response:
+def read_paper(paper_id: str, engine: StoreDep, settings: SiteSettingsDep) -> Response:
     """The paper page as Markdown (``HfApi.read_paper``); titles and abstracts are escaped, never HTML."""
     paper, entry = _load(engine, paper_id)
     page = settings.base_url.rstrip("/") + paper_url(paper.id)

@@ -5,27 +5,27 @@ Reads are open; writes take a personal API token (``Authorization: Bearer pf_...
 page). Every parameter is bounded and checked: a bad one answers 422 with a JSON body naming the field, in
 the shape of FastAPI's validation errors (``{"error": "limit: ...", "detail": [{"field": "limit", ...}]}``).
 Handlers only validate, call one service (the searcher, :mod:`paperfeed.store.votes`, :mod:`paperfeed.store.library`,
-:mod:`paperfeed.web.submit`) and shape the answer with :mod:`paperfeed.web.schemas`.
+:mod:`paperfeed.community.submit`) and shape the answer with :mod:`paperfeed.web.schemas`.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 from sqlalchemy import Connection
 
+from paperfeed.community.submit import SubmitError, submit_arxiv, submit_metadata
 from paperfeed.links import safe_url
-from paperfeed.models import Paper, SearchHit
+from paperfeed.models import Paper, SearchHit, SearchMode, SearchSort
 from paperfeed.store.library import collections_for_user, library_add, library_list, library_remove, saved_ids
 from paperfeed.store.papers import get_paper, get_papers
 from paperfeed.store.submissions import Submission, get_submission
 from paperfeed.store.users import User, UserPublic
 from paperfeed.store.votes import add_vote, remove_vote, vote_counts
-from paperfeed.web.api_hf import field_error
-from paperfeed.web.deps import ApiUser, OptionalSearcher, SearcherDep, SettingsDep, StoreDep
+from paperfeed.web.deps import ApiUser, OptionalSearcher, SearcherDep, StoreDep
+from paperfeed.web.listing import check_filters, field_error
 from paperfeed.web.schemas import (
     AuthorOut,
     CollectionOut,
@@ -43,13 +43,12 @@ from paperfeed.web.schemas import (
     VersionOut,
     VoteOut,
 )
-from paperfeed.web.submit import SubmitError, submit_arxiv, submit_metadata
+from paperfeed.web.urls import SiteSettingsDep
 from paperfeed.web.views import paper_url
 
 router = APIRouter(prefix="/api/v1", tags=["Paperfeed API v1"])
 MAX_LIMIT = 100
 MAX_OFFSET = 10_000
-_CAT = re.compile(r"^[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z0-9-]+)?$")
 UNKNOWN_PAPER = "no paper with this id"
 
 
@@ -132,16 +131,6 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"results per page,
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="results to skip")]
 
 
-def check_filters(cat: list[str], date_from: date | None, date_to: date | None) -> None:
-    if len(cat) > 20:
-        raise field_error("cat", "at most 20 categories")
-    for c in cat:
-        if len(c) > 64 or not _CAT.match(c):
-            raise field_error("cat", f"not a category such as cs.CL or cs: {c[:40]!r}")
-    if date_from and date_to and date_from > date_to:
-        raise field_error("from", f"from ({date_from}) is after to ({date_to})")
-
-
 def _page_urls(request: Request, offset: int, limit: int, total: int) -> tuple[str | None, str | None]:
     url = request.url.remove_query_params("page")
     nxt = str(url.include_query_params(offset=offset + limit)) if offset + limit < total else None
@@ -154,7 +143,7 @@ def search(
     request: Request,
     engine: StoreDep,
     searcher: SearcherDep,
-    settings: SettingsDep,
+    settings: SiteSettingsDep,
     q: Annotated[
         str,
         Query(
@@ -162,8 +151,8 @@ def search(
             description="query language, e.g. 'graph neural \"message passing\" -survey author:LeCun cat:cs.LG'",
         ),
     ] = "",
-    mode: Literal["hybrid", "bm25", "dense"] = "hybrid",
-    sort: Literal["relevance", "date", "trending"] = "relevance",
+    mode: SearchMode = "hybrid",
+    sort: SearchSort = "relevance",
     cat: Annotated[list[str], Query(description="category filter, repeatable")] = [],  # noqa: B006
     date_from: Annotated[date | None, Query(alias="from", description="published on/after")] = None,
     date_to: Annotated[date | None, Query(alias="to", description="published on/before")] = None,
@@ -222,7 +211,7 @@ def similar(
     paper_id: str,
     engine: StoreDep,
     searcher: SearcherDep,
-    settings: SettingsDep,
+    settings: SiteSettingsDep,
     limit: Annotated[int, Query(ge=1, le=50, description="papers, 1 to 50")] = 10,
 ) -> SimilarOut:
     """Papers related to this one, best first, each with its ``reason``: "similar abstract", "same authors" or
@@ -266,7 +255,7 @@ def unvote(paper_id: str, engine: StoreDep, user: ApiUser) -> VoteOut:
 
 
 @router.get("/papers/{paper_id:path}", response_model=PaperOut)
-def paper(paper_id: str, engine: StoreDep, settings: SettingsDep) -> PaperOut:
+def paper(paper_id: str, engine: StoreDep, settings: SiteSettingsDep) -> PaperOut:
     """One paper by arXiv id (any version suffix) or Paperfeed id."""
     with engine.connect() as conn:
         return papers_out(conn, [_resolve(conn, paper_id)], settings.base_url)[0]
@@ -284,7 +273,7 @@ def _collection(conn: Connection, user: User, collection: int | None) -> Collect
 @router.get("/library", response_model=LibraryOut)
 def library(
     engine: StoreDep,
-    settings: SettingsDep,
+    settings: SiteSettingsDep,
     user: ApiUser,
     collection: Annotated[int | None, Query(ge=1, description="one collection's id")] = None,
     limit: Limit = 50,
@@ -343,7 +332,7 @@ def submit(
     request: Request,
     response: Response,
     engine: StoreDep,
-    settings: SettingsDep,
+    settings: SiteSettingsDep,
     user: ApiUser,
     searcher: OptionalSearcher,
     body: Annotated[SubmissionIn, Body()],

@@ -19,10 +19,10 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
-from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 
 from paperfeed.config import Settings
 from paperfeed.search.factory import make_searcher
@@ -30,6 +30,7 @@ from paperfeed.search.protocols import Searcher
 from paperfeed.secret_key import ensure_secret_key
 from paperfeed.settings_errors import load_settings
 from paperfeed.store.db import open_store
+from paperfeed.web.api_docs import DOCS_CSP, DOCS_PATHS, install_api_docs
 from paperfeed.web.auth import login_throttles
 from paperfeed.web.deps import LoginRequired, login_url
 from paperfeed.web.error_docs import document_errors
@@ -37,6 +38,7 @@ from paperfeed.web.faults import OUT_OF_RANGE, install_fault_handlers, is_out_of
 from paperfeed.web.proxies import add_proxy_headers
 from paperfeed.web.route_methods import allowed_methods, wrong_method
 from paperfeed.web.security import set_csrf_cookie
+from paperfeed.web.static_assets import CachedStaticFiles
 from paperfeed.web.templating import make_templates, render
 
 log = logging.getLogger("paperfeed.web")
@@ -55,8 +57,12 @@ ROUTERS = (
     "paperfeed.web.comments",  # COMMUNITY: comment forms, /moderation, /papers/{id}/comments.atom
     "paperfeed.web.admin",  # COMMUNITY: /admin/users
     "paperfeed.web.status_page",  # FOLLOW: /status (papers, search, the arXiv follower)
+    "paperfeed.web.cite",  # COMMUNITY: /papers/{id}.bib, before pages' /papers/{id:path}
+    "paperfeed.web.authors",  # COMMUNITY: /authors/{name}, /api/v1/authors/{name}, claims, /u/{username}
+    "paperfeed.web.public_collections",  # COMMUNITY: /c/{slug}, /c/{slug}.atom, sharing a collection
     "paperfeed.web.pages",
 )
+GZIP_MIN_BYTES = 1000  # smaller answers gain too little to be worth compressing
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
@@ -247,8 +253,8 @@ def _add_middleware(app: FastAPI) -> None:
             response = await call_next(request)
         for key, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(key, value)
-        if not request.url.path.startswith(("/docs", "/redoc")):
-            response.headers.setdefault("Content-Security-Policy", _CSP)
+        docs_page = request.url.path in DOCS_PATHS  # local Swagger UI / ReDoc: their own policy
+        response.headers.setdefault("Content-Security-Policy", DOCS_CSP if docs_page else _CSP)
         set_csrf_cookie(request, response)
         return response
 
@@ -260,6 +266,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title=settings.site_name,
         version="0.1.0",
         lifespan=_lifespan,
+        docs_url=None,  # /docs and /redoc come from paperfeed.web.api_docs, with local assets
+        redoc_url=None,
         description="Paperfeed: daily and trending research papers, search, feeds and a "
         "Hugging Face-compatible papers API.",
     )
@@ -269,13 +277,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.searcher = None
     app.state.templates = make_templates()
     app.state.login_throttles = login_throttles()
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static")
+    install_api_docs(app)
     app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]
     app.add_exception_handler(LoginRequired, _on_login_required)  # type: ignore[arg-type]
     app.add_exception_handler(DataError, _on_data_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_error)
     install_fault_handlers(app, _on_http)  # out-of-range numbers: 404; disk full: 503
+    # Inside the headers middleware, which streams every answer: there GZip would compress even tiny ones.
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES)
     _add_middleware(app)
     add_proxy_headers(app, settings)  # outermost: every handler and middleware sees the real client
     _include_routers(app)

@@ -25,9 +25,10 @@ from paperfeed.store.papers import get_paper, get_papers
 from paperfeed.store.users import User
 from paperfeed.web.comment_feed import discussion_atom
 from paperfeed.web.comment_schemas import MAX_ID
-from paperfeed.web.deps import CsrfProtected, CurrentUser, OptionalUser, SettingsDep, StoreDep
+from paperfeed.web.deps import CsrfProtected, CurrentUser, OptionalUser, StoreDep
 from paperfeed.web.pages import safe_next
 from paperfeed.web.templating import render
+from paperfeed.web.urls import SiteSettingsDep
 from paperfeed.web.views import paper_url
 
 router = APIRouter(dependencies=[CsrfProtected], include_in_schema=False)
@@ -187,7 +188,7 @@ def moderation(request: Request, engine: StoreDep, user: OptionalUser) -> Respon
 
 
 @router.get("/papers/{paper_id:path}/comments.atom")
-def discussion_feed(request: Request, paper_id: str, engine: StoreDep, settings: SettingsDep) -> Response:
+def discussion_feed(request: Request, paper_id: str, engine: StoreDep, settings: SiteSettingsDep) -> Response:
     """The paper's visible comments and replies as Atom, newest first."""
     with engine.connect() as conn:
         paper = get_paper(conn=conn, paper_id=paper_id) if len(paper_id) <= 200 else None

@@ -5,7 +5,7 @@
 - ``CurrentUser``: the same but required; an HTML page redirects to ``/login?next=...``, a JSON route
   answers 401.
 - ``ApiUser``: the owner of a personal API token sent as ``Authorization: Bearer pf_...`` (401 otherwise).
-- ``CsrfProtected``: a router dependency refusing POST forms without a valid CSRF token (403).
+- ``CsrfProtected``: a router dependency refusing POST forms without a valid CSRF token (400).
 """
 
 from __future__ import annotations

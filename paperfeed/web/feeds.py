@@ -26,12 +26,13 @@ from lxml import etree
 
 from paperfeed.config import Settings
 from paperfeed.links import safe_url
+from paperfeed.models import DailySort, SearchMode, SearchSort, TrendingWindow
 from paperfeed.rank.daily import PeriodError, daily_papers
 from paperfeed.rank.trending import trending
 from paperfeed.store.papers import get_papers
-from paperfeed.web.api_hf import Entry, entries_for, field_error
-from paperfeed.web.api_v1 import check_filters
-from paperfeed.web.deps import OptionalSearcher, SettingsDep, StoreDep
+from paperfeed.web.deps import OptionalSearcher, StoreDep
+from paperfeed.web.listing import Entry, check_filters, entries_for, field_error
+from paperfeed.web.urls import SiteSettingsDep
 from paperfeed.web.views import paper_url
 
 router = APIRouter(tags=["Feeds"])
@@ -99,7 +100,8 @@ def atom(feed: Feed) -> bytes:
         pdf = safe_url(p.pdf_url)
         if pdf:
             _sub(entry, "link", rel="related", type="application/pdf", href=pdf, title="PDF")
-        _sub(entry, "published", _iso(feed.stamp(e)))
+        if p.published is not None or e.submitted_at is not None:  # never an invented publication date
+            _sub(entry, "published", _iso(feed.stamp(e)))
         _sub(entry, "updated", _iso(max(feed.stamp(e), p.updated or feed.stamp(e))))
         for a in p.authors:
             _sub(_sub(entry, "author"), "name", a.name)
@@ -156,11 +158,11 @@ def daily_feed(
     request: Request,
     fmt: Format,
     engine: StoreDep,
-    settings: SettingsDep,
+    settings: SiteSettingsDep,
     day: Annotated[date | None, Query(alias="date")] = None,
     week: Annotated[str | None, Query(max_length=10)] = None,
     month: Annotated[str | None, Query(max_length=7)] = None,
-    sort: Literal["publishedAt", "trending"] = "publishedAt",
+    sort: DailySort = "publishedAt",
 ) -> Response:
     """Daily papers of a day (default: the latest day with papers), an ISO week or a month."""
     try:
@@ -171,7 +173,7 @@ def daily_feed(
     period = {"date": str(day) if day else None, "week": week, "month": month}
     keep = {k: v for k, v in period.items() if v}
     label = next(iter(keep.values()), None) or (str(rows[0].daily_date) if rows else "latest")
-    entries = [Entry(e.paper, e.upvotes, e.submitted_at, e.submitted_by) for e in rows]
+    entries = [Entry(e.paper, e.upvotes, e.submitted_at if e.submitted else None, e.submitted_by) for e in rows]
     home = settings.base_url.rstrip("/") + "/" + ("?" + urlencode(keep) if keep else "")
     return _answer(
         Feed(
@@ -191,8 +193,8 @@ def trending_feed(
     request: Request,
     fmt: Format,
     engine: StoreDep,
-    settings: SettingsDep,
-    window: Literal["day", "week", "month", "all"] = "week",
+    settings: SiteSettingsDep,
+    window: TrendingWindow = "week",
 ) -> Response:
     """Trending papers: upvotes with time decay, best first."""
     with engine.connect() as conn:
@@ -216,11 +218,11 @@ def search_feed(
     request: Request,
     fmt: Format,
     engine: StoreDep,
-    settings: SettingsDep,
+    settings: SiteSettingsDep,
     searcher: OptionalSearcher,
     q: Annotated[str, Query(max_length=1000)] = "",
-    mode: Literal["hybrid", "bm25", "dense"] = "hybrid",
-    sort: Literal["relevance", "date", "trending"] = "relevance",
+    mode: SearchMode = "hybrid",
+    sort: SearchSort = "relevance",
     cat: Annotated[list[str], Query()] = [],  # noqa: B006
     date_from: Annotated[date | None, Query(alias="from")] = None,
     date_to: Annotated[date | None, Query(alias="to")] = None,

@@ -17,20 +17,22 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
+from paperfeed.models import RelatedReason
 from paperfeed.rank.foryou import Recommendations, recommend
 from paperfeed.store.papers import get_paper, get_papers
 from paperfeed.store.related import add_not_interested, remove_not_interested
 from paperfeed.store.users import User
 from paperfeed.web.api_v1 import papers_out
-from paperfeed.web.deps import ApiUser, CsrfProtected, CurrentUser, SettingsDep, StoreDep
+from paperfeed.web.deps import ApiUser, CsrfProtected, CurrentUser, StoreDep
 from paperfeed.web.pages import safe_next
 from paperfeed.web.schemas import PaperOut
 from paperfeed.web.templating import render
+from paperfeed.web.urls import SiteSettingsDep
 from paperfeed.web.views import Card, decorate
 
 router = APIRouter()
 LIMIT = 30
-Reason = Literal["similar abstract", "same authors", "members who saved this also saved"]
+Reason = RelatedReason
 
 
 class ForYouItemOut(BaseModel):
@@ -105,7 +107,7 @@ def _set(engine: Engine, user: User, paper_id: str, dismissed: bool) -> str:
 def for_you_api(
     request: Request,
     engine: StoreDep,
-    settings: SettingsDep,
+    settings: SiteSettingsDep,
     user: ApiUser,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ForYouOut:

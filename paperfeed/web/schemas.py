@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from paperfeed.models import MatchReason, RelatedReason, SearchMode, SearchSort
+
 # ---------------------------------------------------------------- Hugging Face wire format
 
 
@@ -46,14 +48,19 @@ class HfPaper(BaseModel):
     title: str
     summary: str
     authors: list[HfAuthor]
-    publishedAt: str | None
+    publishedAt: str | None = Field(
+        description="the paper's publication date; null when unknown (papers from saved pages, the demo)"
+    )
     upvotes: int
     discussionId: str
     submittedOnDailyAt: str | None = None
     submittedOnDailyBy: HfUser | None = None
     projectPage: str | None = None
     githubRepo: str | None = None
-    ai_keywords: list[str] = Field(default_factory=list, description="the paper's categories")
+    ai_keywords: list[str] = Field(
+        default_factory=list,
+        description="3 to 8 keyphrases extracted from the title and abstract at index time (empty until computed)",
+    )
     numComments: int = 0
 
 
@@ -61,7 +68,10 @@ class HfDailyPaper(BaseModel):
     """One entry of ``/api/daily_papers`` and ``/api/papers/search``."""
 
     paper: HfPaper
-    publishedAt: str | None = Field(description="when the paper entered the daily list")
+    publishedAt: str | None = Field(
+        description="when the paper entered the daily list, as on the Hub (for a paper with no known publication "
+        "date, the time this instance added it); the paper's own date is paper.publishedAt"
+    )
     submittedOnDailyAt: str | None = Field(default=None, description="the same time, under its other name")
     title: str
     summary: str
@@ -122,9 +132,7 @@ class PaperOut(BaseModel):
 class SearchHitOut(BaseModel):
     paper: PaperOut
     score: float
-    reason: Literal["lexical", "semantic", "both"] = Field(
-        description="why it matched: words of the query (lexical), meaning (semantic) or both"
-    )
+    reason: MatchReason = Field(description="why it matched: words of the query (lexical), meaning (semantic) or both")
     snippet: str = Field(description="HTML-safe abstract excerpt: text is escaped, matches wrapped in <mark>")
     lexical_rank: int | None = None
     semantic_rank: int | None = None
@@ -132,8 +140,8 @@ class SearchHitOut(BaseModel):
 
 class SearchOut(BaseModel):
     query: str
-    mode: Literal["hybrid", "bm25", "dense"]
-    sort: Literal["relevance", "date", "trending"]
+    mode: SearchMode
+    sort: SearchSort
     categories: list[str]
     date_from: date | None = None
     date_to: date | None = None
@@ -164,9 +172,7 @@ class SearchOut(BaseModel):
 class SimilarHitOut(BaseModel):
     paper: PaperOut
     score: float = Field(description="fused relatedness: higher is closer (not comparable across papers)")
-    reason: Literal["similar abstract", "same authors", "members who saved this also saved"] = Field(
-        description="why it is related: its text, a shared author, or members who saved both"
-    )
+    reason: RelatedReason = Field(description="why it is related: its text, a shared author, or members who saved both")
     snippet: str = Field(description="HTML-safe abstract excerpt")
 
 

@@ -180,7 +180,7 @@ def set_csrf_cookie(request: Request, response: Response) -> None:
 
 
 async def require_csrf(request: Request) -> None:
-    """Dependency for HTML routers: every POST form must carry a valid CSRF token, else 403."""
+    """Dependency for HTML routers: every POST form must carry a valid CSRF token, else 400 with what to do."""
     if request.method != "POST":
         return
     token: str | None = None
@@ -195,4 +195,4 @@ async def require_csrf(request: Request) -> None:
             token = raw if isinstance(raw, str) else None
     token = token or request.headers.get("x-csrf-token")
     if not csrf_valid(request, token):
-        raise HTTPException(403, "This form has expired or did not come from this site. Reload the page and try again.")
+        raise HTTPException(400, "This form has expired or did not come from this site. Reload the page and try again.")

@@ -24,7 +24,7 @@ LABELS = {
     "send_hour": "Hour",
     "timezone": "Time zone",
 }
-MAIL_SETTINGS = ("PAPERFEED_SMTP_HOST", "PAPERFEED_MAIL_FROM")
+MAIL_SETTINGS = ("PAPERFEED_SMTP_HOST", "PAPERFEED_MAIL_FROM", "PAPERFEED_BASE_URL")
 MAIL_OPTIONAL = (
     "PAPERFEED_SMTP_PORT",
     "PAPERFEED_SMTP_SECURITY",
@@ -82,9 +82,7 @@ def preference_error(exc: PreferenceError) -> dict[str, str]:
 
 def mail_setup(settings: Settings) -> dict[str, Any]:
     """Template context saying whether this instance can send mail, and which settings it lacks."""
-    missing = [
-        name for name, value in zip(MAIL_SETTINGS, (settings.smtp_host, settings.mail_from), strict=True) if not value
-    ]
+    missing = settings.mail_settings_missing
     return {"mail_enabled": settings.emails_enabled, "mail_missing": missing, "mail_optional": MAIL_OPTIONAL}
 
 

@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from paperfeed.links import safe_url
 from paperfeed.web.security import csrf_token
+from paperfeed.web.static_assets import asset_url
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -233,7 +234,7 @@ def make_templates() -> Jinja2Templates:
     )
     env.filters.update(latex=latex, linkify=linkify, shorten=shorten, authors_short=authors_short, nice_date=nice_date)
     env.filters["safe_url"] = safe_url  # links from data: only http(s), else nothing (paperfeed.links)
-    env.globals.update(csrf_token=csrf_token)
+    env.globals.update(csrf_token=csrf_token, asset_url=asset_url)  # /static/x?v=<content hash>
     return Jinja2Templates(env=env)
 
 

@@ -7,7 +7,7 @@ Each page handler calls one service (daily list, trending, search, library...) a
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from urllib.parse import quote, urlencode
 
@@ -16,7 +16,9 @@ from sqlalchemy import Connection
 from paperfeed.ids import is_arxiv_id
 from paperfeed.links import safe_url
 from paperfeed.models import Paper, Snippet
+from paperfeed.store.claims import verified_names
 from paperfeed.store.comments import visible_counts
+from paperfeed.store.keywords import keywords_for
 from paperfeed.store.library import saved_ids
 from paperfeed.store.users import User, UserPublic
 from paperfeed.store.votes import user_votes, vote_counts
@@ -38,6 +40,8 @@ class Card:
     comments: int = 0  # visible comments and replies (store.comments.visible_counts)
     # On the daily list: "member" (a member submitted it) or "arrived" (import, demo, followed arXiv); None: unknown.
     origin: str | None = None
+    keywords: list[str] = field(default_factory=list)  # store.keywords: chips linking to a search
+    verified: dict[str, str] = field(default_factory=dict)  # author name -> member who claimed it (approved)
 
     @property
     def url(self) -> str:
@@ -89,8 +93,11 @@ def decorate(conn: Connection, cards: Sequence[Card], user: User | None, counts:
         for c in cards:
             c.upvotes = found.get(c.paper.id, 0)
     discussed = visible_counts(conn=conn, paper_ids=ids) if ids else {}
+    phrases = keywords_for(conn=conn, ids=ids) if ids else {}
+    verified = verified_names(conn=conn, paper_ids=ids) if ids else {}
     for c in cards:
         c.comments = discussed.get(c.paper.id, 0)
+        c.keywords, c.verified = phrases.get(c.paper.id, []), verified.get(c.paper.id, {})
     if user is not None and ids:
         voted = user_votes(conn=conn, user_id=user.id, ids=ids)
         saved = saved_ids(conn=conn, user_id=user.id, ids=ids)

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from paperfeed.config import Settings
 from paperfeed.ids import abs_url, derived_id, pdf_url, split_arxiv_id
+from paperfeed.ingest.harvest import fetch_arxiv
 from paperfeed.ingest.validate import clean_paper
 from paperfeed.models import Author, Paper, Version
 from paperfeed.search.protocols import Searcher
@@ -141,12 +142,6 @@ def submit_arxiv(
     with engine.connect() as conn:
         known = get_paper(conn=conn, paper_id=pid)
     if known is None:
-        try:
-            from paperfeed.ingest.harvest import fetch_arxiv
-        except ImportError as exc:
-            raise SubmitError(
-                "arxiv", "fetching from arXiv is not available in this build; paste the paper's metadata instead"
-            ) from exc
         # A person is waiting for this page: one quick retry at most, not the harvester's patient backoff.
         quick = settings.model_copy(
             update={

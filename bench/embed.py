@@ -1,0 +1,117 @@
+"""Embedding throughput and quality: the ONNX int8 MiniLM against today's sentence-transformers path.
+
+    .venv/bin/python bench/embed.py [--limit N] [--json]
+
+Both paths embed the same SciFact corpus papers (all 5,183 by default; the first N with ``--limit``) in the
+same run, in alternating chunks of CHUNK papers, so a machine shared with other work slows both alike. Then
+hybrid nDCG@10 (the ranking users get) on SciFact train and Cranfield test with each path's vectors; papers
+not timed (``--limit``) are embedded through the embedding cache under the data dir. The last line with
+``--json`` is one object: papers_per_s, baseline_papers_per_s, ratio, ndcg_delta (SciFact train, new - old).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from paperfeed.config import Settings  # noqa: E402
+from paperfeed.models import Paper  # noqa: E402
+from paperfeed.search import evaluate as ev  # noqa: E402
+from paperfeed.search.dense import DenseIndex, text_hash  # noqa: E402
+from paperfeed.search.embed import Embedder, EmbeddingCache, MiniLMEmbedder, cache_dir, minilm_path, paper_text  # noqa: E402
+from paperfeed.search.lexical import LexicalDoc, LexicalIndex  # noqa: E402
+from paperfeed.search.onnx_embed import onnx_minilm_or_torch  # noqa: E402
+
+EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
+SETS = (("scifact", "train"), ("cran", "test"))
+CHUNK = 200  # papers per turn; the baseline embeds each turn's texts in batches of 64, as `paperfeed index` does
+
+
+def _texts(data: ev.BeirSet) -> list[str]:
+    return [paper_text(Paper(id=i, title=t, abstract=x)) for i, t, x in data.corpus]
+
+
+def timed(texts: list[str], old: Embedder, new: Embedder) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict]:
+    """Embed ``texts`` with both, alternating chunks; returns each one's vectors by text and the timings."""
+    spent = {"old": 0.0, "new": 0.0}
+    got: dict[str, dict[str, np.ndarray]] = {"old": {}, "new": {}}
+    for start in range(0, len(texts), CHUNK):
+        chunk = texts[start : start + CHUNK]
+        for key, emb in (("old", old), ("new", new)):
+            t0 = time.perf_counter()
+            vectors = emb.encode(chunk)
+            spent[key] += time.perf_counter() - t0
+            got[key].update(zip(chunk, vectors, strict=True))
+        print(f"  {start + len(chunk)}/{len(texts)} papers", file=sys.stderr, flush=True)
+    return got["old"], got["new"], spent
+
+
+def hybrid_ndcg(data: ev.BeirSet, emb: Embedder, known: dict[str, np.ndarray], settings: Settings) -> float:
+    """Hybrid nDCG@10 with ``emb``'s vectors (``known`` ones reused, the rest from the embedding cache)."""
+    cache = EmbeddingCache(cache_dir(settings), emb)
+
+    class Reuse:
+        name, dim, fingerprint = emb.name, emb.dim, emb.fingerprint
+
+        def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+            missing = [t for t in texts if t not in known]
+            if missing:
+                known.update(zip(missing, cache.encode(missing), strict=True))
+            return np.stack([known[t] for t in texts])
+
+    with tempfile.TemporaryDirectory(prefix="paperfeed-bench-embed-") as tmp:
+        lexical = LexicalIndex.open(Path(tmp) / "lexical")
+        lexical.add(LexicalDoc(i, t, x) for i, t, x in data.corpus)
+        lexical.commit()
+        dense = DenseIndex.open(Path(tmp), "minilm")
+        dense.prepare(Reuse())
+        texts = _texts(data)
+        dense.add([i for i, _, _ in data.corpus], Reuse().encode(texts), [text_hash(t) for t in texts])
+        dense.commit()
+        return ev.run_queries(data, ["hybrid"], lexical, dense, Reuse())["hybrid"]["ndcg@10"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--limit", type=int, default=0, help="time only the first N SciFact papers (default: all)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    args = parser.parse_args()
+    settings = Settings()
+    source = minilm_path(settings)
+    old, new = MiniLMEmbedder(source), onnx_minilm_or_torch(settings, source)
+    sets = {name: ev.load_beir(EVAL / name, split) for name, split in SETS}
+    texts = _texts(sets["scifact"])
+    texts = texts[: args.limit] if args.limit else texts
+    print(f"timing {len(texts)} SciFact papers, both paths, alternating chunks of {CHUNK}", file=sys.stderr)
+    old_known, new_known, spent = timed(texts, old, new)
+    result: dict[str, float] = {
+        "papers_per_s": round(len(texts) / spent["new"], 1),
+        "baseline_papers_per_s": round(len(texts) / spent["old"], 1),
+    }
+    result["ratio"] = round(spent["old"] / spent["new"], 2)
+    deltas = {}
+    for name, data in sets.items():
+        before = hybrid_ndcg(data, old, old_known, settings)
+        after = hybrid_ndcg(data, new, new_known, settings)
+        deltas[name] = round(after - before, 4)
+        print(f"{name}: hybrid nDCG@10 {before:.4f} (torch) -> {after:.4f} (ONNX int8), delta {after - before:+.4f}")
+    result["ndcg_delta"] = deltas["scifact"]
+    print(
+        f"{len(texts)} papers: ONNX int8 {result['papers_per_s']} papers/s, sentence-transformers "
+        f"{result['baseline_papers_per_s']} papers/s, ratio {result['ratio']}x; Cranfield nDCG delta "
+        f"{deltas['cran']:+.4f} ({new.fingerprint})"
+    )
+    if args.json:
+        print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

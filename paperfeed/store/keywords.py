@@ -1,0 +1,54 @@
+"""Keyphrases per paper (3 to 8), computed at index time by :mod:`paperfeed.keywords`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, Connection, String, Table, delete, insert, select
+
+from paperfeed.store.schema import UTCDateTime, metadata, paper_fk, papers
+
+paper_keywords = Table(
+    "paper_keywords",
+    metadata,
+    Column("paper_id", String(64), paper_fk(), primary_key=True),
+    Column("keywords", JSON, nullable=False),
+    Column("computed_at", UTCDateTime, nullable=False),
+)
+
+
+def keywords_for(*, conn: Connection, ids: Sequence[str]) -> dict[str, list[str]]:
+    """The stored keyphrases of ``ids`` (papers without any are left out)."""
+    out: dict[str, list[str]] = {}
+    unique = list(dict.fromkeys(ids))
+    for i in range(0, len(unique), 500):
+        q = select(paper_keywords.c.paper_id, paper_keywords.c.keywords).where(
+            paper_keywords.c.paper_id.in_(unique[i : i + 500])
+        )
+        out.update({pid: list(kw or []) for pid, kw in conn.execute(q)})
+    return out
+
+
+def papers_lacking_keywords(*, conn: Connection, limit: int) -> list[tuple[str, str, str]]:
+    """``(id, title, abstract)`` of up to ``limit`` papers with no keyphrases stored, or stored before the
+    paper last changed."""
+    q = (
+        select(papers.c.id, papers.c.title, papers.c.abstract)
+        .outerjoin(paper_keywords, paper_keywords.c.paper_id == papers.c.id)
+        .where((paper_keywords.c.paper_id.is_(None)) | (paper_keywords.c.computed_at < papers.c.changed_at))
+        .order_by(papers.c.id)
+        .limit(limit)
+    )
+    return [(r.id, r.title or "", r.abstract or "") for r in conn.execute(q)]
+
+
+def store_keywords(*, conn: Connection, found: dict[str, list[str]], now: datetime) -> None:
+    """Replace the keyphrases of the papers in ``found``."""
+    ids = list(found)
+    for i in range(0, len(ids), 500):
+        conn.execute(delete(paper_keywords).where(paper_keywords.c.paper_id.in_(ids[i : i + 500])))
+    if ids:
+        conn.execute(
+            insert(paper_keywords), [{"paper_id": k, "keywords": v, "computed_at": now} for k, v in found.items()]
+        )

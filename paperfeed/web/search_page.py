@@ -1,0 +1,99 @@
+"""The search page: the query language, filters, sort and pages; the URL holds the whole query."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from paperfeed.models import SearchMode, SearchSort
+from paperfeed.web.deps import CsrfProtected, OptionalSearcher, OptionalUser, StoreDep
+from paperfeed.web.page_params import OptionalDate, Page
+from paperfeed.web.templating import render
+from paperfeed.web.views import Card, decorate, page_links
+
+router = APIRouter(dependencies=[CsrfProtected], include_in_schema=False)
+
+
+SEARCH_MODES = ("hybrid", "bm25", "dense")
+SEARCH_SORTS = ("relevance", "date", "trending")
+SEARCH_PER_PAGE = 20
+
+
+@router.get("/search")
+def search_page(
+    request: Request,
+    engine: StoreDep,
+    user: OptionalUser,
+    searcher: OptionalSearcher,
+    q: Annotated[str, Query(max_length=1000)] = "",
+    mode: SearchMode = "hybrid",
+    sort: SearchSort = "relevance",
+    cat: Annotated[str, Query(max_length=64)] = "",
+    date_from: Annotated[OptionalDate, Query(alias="from")] = None,
+    date_to: Annotated[OptionalDate, Query(alias="to")] = None,
+    p: Page = 1,
+) -> Response:
+    """Search with the query language, filters and sort; the URL holds the whole query."""
+    params = {
+        "q": q,
+        "mode": mode if mode != "hybrid" else None,
+        "sort": sort if sort != "relevance" else None,
+        "cat": cat,
+        "from": str(date_from) if date_from else None,
+        "to": str(date_to) if date_to else None,
+    }
+    ctx: dict[str, Any] = {
+        "tab": "search",
+        "q": q,
+        "mode": mode,
+        "sort": sort,
+        "cat": cat,
+        "date_from": date_from,
+        "date_to": date_to,
+        "cards": [],
+        "total": 0,
+        "error": None,
+        "notice": None,
+        "pages": {},
+        "modes": SEARCH_MODES,
+        "sorts": SEARCH_SORTS,
+        "page": p,
+    }
+    if q.strip() or cat or date_from or date_to:
+        if searcher is None:
+            ctx["error"] = "Search is not available on this instance right now."
+            return render(request, "search.html", ctx, status_code=503)
+        try:
+            results = searcher.search(
+                q,
+                limit=SEARCH_PER_PAGE,
+                offset=(p - 1) * SEARCH_PER_PAGE,
+                mode=mode,
+                sort=sort,
+                categories=[cat] if cat else None,
+                date_from=date_from,
+                date_to=date_to,
+                spell=True,  # "Did you mean" (search/spelling.py)
+            )
+        except ValueError as exc:
+            ctx["error"] = str(exc)
+            return render(request, "search.html", ctx, status_code=400)
+        with engine.connect() as conn:
+            cards = decorate(
+                conn, [Card(h.paper, snippet=h.snippet, reason=h.reason, score=h.score) for h in results.hits], user
+            )
+        ctx.update(
+            cards=cards,
+            total=results.total,
+            error=results.error,
+            notice=results.warning,  # vectors being built, a model off, damaged files: never silent
+            first_page="/search?" + urlencode({k: v for k, v in params.items() if v}),
+            pages=page_links("/search", params, p, SEARCH_PER_PAGE, results.total),
+            suggestion=results.suggestion,  # "Did you mean" (search/spelling.py); corrected: hits are for it
+            corrected=results.corrected,
+            suggestion_url="/search?" + urlencode({k: v for k, v in {**params, "q": results.suggestion}.items() if v}),
+        )
+    return render(request, "search.html", ctx)

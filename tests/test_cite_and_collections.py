@@ -1,0 +1,147 @@
+"""Citing (/papers/{id}.bib, paperfeed export --format bibtex) and public collections (/c/{slug})."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import bibtexparser
+import pytest
+from fastapi.testclient import TestClient
+from lxml import etree
+from typer.testing import CliRunner
+
+from paperfeed.cli import app as cli
+from paperfeed.config import Settings
+from paperfeed.models import Author
+from paperfeed.store.papers import upsert_papers
+from paperfeed.web.app import create_app
+from tests.community_helpers import csrf_of, member, sign_in
+from tests.factories import make_paper
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    app = create_app(settings)
+    with TestClient(app) as c:
+        papers = [
+            make_paper(
+                id="1706.03762",
+                title="Attention Is All You Need",
+                primary_category="cs.CL",
+                authors=[Author("Ashish Vaswani"), Author("Noam Shazeer")],
+            ),
+            make_paper(id="1512.03385", title="Deep Residual Learning for Image Recognition", primary_category="cs.CV"),
+            make_paper(id="2401.00003", title="Not in the collection"),
+        ]
+        with app.state.engine.begin() as conn:
+            upsert_papers(conn=conn, papers_in=papers)
+        member(app.state.engine, "ada")
+        member(app.state.engine, "bob")
+        yield c
+
+
+def test_bibtex_of_an_arxiv_paper_is_in_the_form_arxiv_recommends(client: TestClient) -> None:
+    r = client.get("/papers/1706.03762.bib")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/x-bibtex")
+    entry = bibtexparser.parse_string(r.text).entries[0]
+    assert entry.entry_type == "misc"
+    fields = {f.key: f.value for f in entry.fields}
+    assert fields["eprint"] == "1706.03762" and fields["archivePrefix"] == "arXiv"
+    assert fields["primaryClass"] == "cs.CL" and fields["url"] == "https://arxiv.org/abs/1706.03762"
+    assert fields["author"] == "Ashish Vaswani and Noam Shazeer"
+    assert client.get("/papers/9999.99999.bib").status_code == 404
+
+
+def test_paper_page_has_cite_and_share_buttons_without_inline_scripts(client: TestClient) -> None:
+    page = client.get("/papers/1706.03762").text
+    assert 'data-cite="/papers/1706.03762.bib"' in page
+    assert (
+        'data-reference="Ashish Vaswani and Noam Shazeer. Attention Is All You Need. arXiv:1706.03762 [cs.CL], 2024."'
+        in page
+    )
+    assert 'data-share="/papers/1706.03762"' in page
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page)
+
+
+def _save(client: TestClient, token: str, paper: str, collection: int) -> None:
+    r = client.post(
+        f"/papers/{paper}/save",
+        data={"csrf_token": token, "action": "save", "collection": str(collection)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+
+
+def _make_public_collection(client: TestClient) -> tuple[int, str]:
+    token = sign_in(client, "ada")
+    r = client.post("/library/collections", data={"name": "Reading group", "csrf_token": token}, follow_redirects=False)
+    cid = int(r.headers["location"].split("c=")[1])
+    _save(client, token, "1706.03762", cid)
+    _save(client, token, "1512.03385", cid)
+    share = f"/library/collections/{cid}/share"
+    assert "Private" in client.get(share).text
+    client.post(
+        f"/library/collections/{cid}/public",
+        data={"csrf_token": token, "public": "true", "description": "Papers for Thursday"},
+    )
+    client.post(f"/library/collections/{cid}/items/1706.03762/note", data={"csrf_token": token, "note": "Read first"})
+    page = client.get(share).text
+    slug = re.search(r'href="/c/([^"]+)">/c/', page).group(1)  # type: ignore[union-attr]
+    return cid, slug
+
+
+def test_a_public_collection_shows_notes_in_the_owners_order_with_a_feed(client: TestClient) -> None:
+    cid, slug = _make_public_collection(client)
+    token = csrf_of(client.get(f"/library/collections/{cid}/share").text)
+    client.post(f"/library/collections/{cid}/items/1706.03762/move", data={"csrf_token": token, "step": "-1"})
+    client.cookies.clear()  # anyone, signed out
+    page = client.get(f"/c/{slug}").text
+    titles = re.findall(r'<h3><a href="/papers/[^"]+">([^<]+)</a></h3>', page)
+    assert titles == ["Attention Is All You Need", "Deep Residual Learning for Image Recognition"]  # moved up
+    assert "Read first" in page and "Papers for Thursday" in page and "@ada" in page
+    feed = etree.fromstring(client.get(f"/c/{slug}.atom").content)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    assert [t.text for t in feed.findall("a:entry/a:title", ns)] == titles
+    assert "Note: Read first" in feed.findall("a:entry/a:summary", ns)[0].text
+    profile = client.get("/u/ada").text
+    assert f'href="/c/{slug}"' in profile
+
+
+def test_a_collection_made_private_again_is_gone_and_others_cannot_share_it(client: TestClient) -> None:
+    cid, slug = _make_public_collection(client)
+    token = csrf_of(client.get(f"/library/collections/{cid}/share").text)
+    client.post(f"/library/collections/{cid}/public", data={"csrf_token": token, "public": "false"})
+    assert client.get(f"/c/{slug}").status_code == 404
+    client.cookies.clear()
+    token = sign_in(client, "bob")
+    r = client.post(f"/library/collections/{cid}/public", data={"csrf_token": token, "public": "true"})
+    assert r.status_code == 404
+    assert client.get(f"/c/{slug}").status_code == 404
+
+
+def test_export_bibtex_of_everything_and_of_one_collection(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
+    _make_public_collection(client)
+    env = {
+        "PAPERFEED_DATA_DIR": str(settings.data_dir),
+        "PAPERFEED_DATABASE_URL": settings.database_url,
+        "PAPERFEED_SEED_DEMO": "false",
+        "PAPERFEED_EMBEDDER": "none",
+    }
+    out = tmp_path / "all.bib"
+    result = CliRunner().invoke(cli, ["export", "--format", "bibtex", "--out", str(out)], env=env)
+    assert result.exit_code == 0, result.output
+    assert len(bibtexparser.parse_string(out.read_text()).entries) == 3
+    result = CliRunner().invoke(cli, ["export", "--format", "bibtex", "--collection", "Reading group"], env=env)
+    assert result.exit_code == 0, result.output
+    eprints = [
+        next(f.value for f in e.fields if f.key == "eprint") for e in bibtexparser.parse_string(result.stdout).entries
+    ]
+    assert eprints == ["1512.03385", "1706.03762"]  # the collection's order: newest saved first
+    missing = CliRunner().invoke(cli, ["export", "--format", "bibtex", "--collection", "Nope"], env=env)
+    assert missing.exit_code != 0 and "no collection named 'Nope'" in missing.output
+    bad = CliRunner().invoke(cli, ["export", "--format", "ris"], env=env)
+    assert bad.exit_code == 2 and "jsonl, bibtex" in bad.output
