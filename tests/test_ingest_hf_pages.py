@@ -93,8 +93,9 @@ def test_demo_corpus_is_regenerated_reproducibly(tmp_path: Path) -> None:
     assert out.read_bytes() == build_demo.DEFAULT_OUT.read_bytes()
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 341 and len({r["id"] for r in rows}) == 341
-    assert all(r["title"] and len(r["abstract"]) > 100 and r["first_seen"] for r in rows)
-    assert len({r["first_seen"][:10] for r in rows}) == build_demo.DEMO_DAYS
+    assert all(r["title"] and len(r["abstract"]) > 100 for r in rows)
+    # no invented dates: the pages give none, so the store stamps each paper when this instance adds it
+    assert all(r["first_seen"] is None and r["published"] is None for r in rows)
 
 
 def test_shipped_demo_corpus_ingests_cleanly(engine: Engine) -> None:
