@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import JSON, Column, Connection, String, Table, delete, insert, select
+from sqlalchemy import JSON, Column, Connection, String, Table, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from paperfeed.store.schema import UTCDateTime, metadata, paper_fk, papers
 
@@ -44,11 +47,16 @@ def papers_lacking_keywords(*, conn: Connection, limit: int) -> list[tuple[str, 
 
 
 def store_keywords(*, conn: Connection, found: dict[str, list[str]], now: datetime) -> None:
-    """Replace the keyphrases of the papers in ``found``."""
-    ids = list(found)
-    for i in range(0, len(ids), 500):
-        conn.execute(delete(paper_keywords).where(paper_keywords.c.paper_id.in_(ids[i : i + 500])))
-    if ids:
-        conn.execute(
-            insert(paper_keywords), [{"paper_id": k, "keywords": v, "computed_at": now} for k, v in found.items()]
-        )
+    """Replace the keyphrases of the papers in ``found``: an upsert, so two workers computing the same papers at
+    once (background upkeep and ``paperfeed index``) both succeed and the later one's phrases stay."""
+    rows = [{"paper_id": k, "keywords": v, "computed_at": now} for k, v in found.items()]
+    if not rows:
+        return
+    stmt: Any = pg_insert(paper_keywords) if conn.dialect.name == "postgresql" else sqlite_insert(paper_keywords)
+    excluded = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[paper_keywords.c.paper_id],
+        set_={"keywords": excluded.keywords, "computed_at": excluded.computed_at},
+    )
+    for i in range(0, len(rows), 500):
+        conn.execute(stmt, rows[i : i + 500])
