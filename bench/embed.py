@@ -1,4 +1,6 @@
-"""Embedding throughput and quality: the ONNX int8 MiniLM against today's sentence-transformers path.
+"""Embedding throughput and quality: MiniLM as `paperfeed index` runs it now (``search/minilm.py``: bfloat16 where
+the CPU has it natively, 192 word pieces) against the former path (sentence-transformers in float32, 256 word
+pieces, batches of 64), on the same papers in the same run.
 
     .venv/bin/python bench/embed.py [--limit N] [--json]
 
@@ -7,6 +9,7 @@ same run, in alternating chunks of CHUNK papers, so a machine shared with other 
 hybrid nDCG@10 (the ranking users get) on SciFact train and Cranfield test with each path's vectors; papers
 not timed (``--limit``) are embedded through the embedding cache under the data dir. The last line with
 ``--json`` is one object: papers_per_s, baseline_papers_per_s, ratio, ndcg_delta (SciFact train, new - old).
+Threads: torch's default (one per core) for both.
 """
 
 from __future__ import annotations
@@ -26,13 +29,37 @@ from paperfeed.config import Settings  # noqa: E402
 from paperfeed.models import Paper  # noqa: E402
 from paperfeed.search import evaluate as ev  # noqa: E402
 from paperfeed.search.dense import DenseIndex, text_hash  # noqa: E402
-from paperfeed.search.embed import Embedder, EmbeddingCache, MiniLMEmbedder, cache_dir, minilm_path, paper_text  # noqa: E402
+from paperfeed.search.embed import (  # noqa: E402
+    Embedder,
+    EmbeddingCache,
+    _fingerprint,
+    cache_dir,
+    minilm_path,
+    paper_text,
+)
 from paperfeed.search.lexical import LexicalDoc, LexicalIndex  # noqa: E402
-from paperfeed.search.onnx_embed import onnx_minilm_or_torch  # noqa: E402
+from paperfeed.search.minilm import MAX_TOKENS, WEIGHT_FILES, MiniLMEmbedder  # noqa: E402
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
 SETS = (("scifact", "train"), ("cran", "test"))
-CHUNK = 200  # papers per turn; the baseline embeds each turn's texts in batches of 64, as `paperfeed index` does
+CHUNK = 200  # papers per turn; the baseline embeds each turn's texts in batches of 64, as `paperfeed index` did
+
+
+class FormerMiniLM:
+    """The embedding path before issue 13, as it was: sentence-transformers ``encode`` in float32, 256 word
+    pieces, batches of 64, torch on all cores."""
+
+    name, dim = "minilm", 384
+
+    def __init__(self, source: Path) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self._model = SentenceTransformer(str(source), device="cpu", local_files_only=True)
+        self._model.max_seq_length = 256
+        self.fingerprint = "minilm-" + _fingerprint(source, WEIGHT_FILES)  # the former fingerprint
+
+    def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
+        return self._model.encode(list(texts), batch_size=batch_size or 64, normalize_embeddings=True)
 
 
 def _texts(data: ev.BeirSet) -> list[str]:
@@ -86,7 +113,11 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings()
     source = minilm_path(settings)
-    old, new = MiniLMEmbedder(source), onnx_minilm_or_torch(settings, source)
+    old, new = FormerMiniLM(source), MiniLMEmbedder(source, device="cpu")
+    print(
+        f"new path: {new.precision}, {MAX_TOKENS} word pieces, {new.workers} worker threads; former: float32, 256",
+        file=sys.stderr,
+    )
     sets = {name: ev.load_beir(EVAL / name, split) for name, split in SETS}
     texts = _texts(sets["scifact"])
     texts = texts[: args.limit] if args.limit else texts
@@ -102,11 +133,11 @@ def main() -> None:
         before = hybrid_ndcg(data, old, old_known, settings)
         after = hybrid_ndcg(data, new, new_known, settings)
         deltas[name] = round(after - before, 4)
-        print(f"{name}: hybrid nDCG@10 {before:.4f} (torch) -> {after:.4f} (ONNX int8), delta {after - before:+.4f}")
+        print(f"{name}: hybrid nDCG@10 {before:.4f} (former) -> {after:.4f} (now), delta {after - before:+.4f}")
     result["ndcg_delta"] = deltas["scifact"]
     print(
-        f"{len(texts)} papers: ONNX int8 {result['papers_per_s']} papers/s, sentence-transformers "
-        f"{result['baseline_papers_per_s']} papers/s, ratio {result['ratio']}x; Cranfield nDCG delta "
+        f"{len(texts)} papers: now {result['papers_per_s']} papers/s ({new.precision}, {MAX_TOKENS} word pieces), "
+        f"former {result['baseline_papers_per_s']} papers/s, ratio {result['ratio']}x; Cranfield nDCG delta "
         f"{deltas['cran']:+.4f} ({new.fingerprint})"
     )
     if args.json:

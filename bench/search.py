@@ -56,20 +56,21 @@ TARGET_HYBRID_P95_MS = 100.0
 CHUNK = 50_000
 
 
-def rss_mb() -> float:
+def _status_mb(field: str) -> float:
+    """A memory figure of this process from /proc/self/status (``VmRSS``, ``VmHWM``), in MB; 0 if absent."""
     with open("/proc/self/status") as fh:
         for line in fh:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def rss_mb() -> float:
+    return _status_mb("VmRSS")
 
 
 def peak_rss_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    return _status_mb("VmHWM")
 
 
 def load() -> str:
@@ -208,10 +209,9 @@ class PythonBM25:
 # ---------------------------------------------------------------- measuring
 
 
-def measure_queries(qs: list[str], emb: Embedder, dense: DenseIndex, lexical: Any) -> dict[str, Any]:
-    from paperfeed.search import hybrid
-    from paperfeed.search.query import parse_query
-
+def time_sides(qs: list[str], emb: Any, dense: Any, lexical: Any) -> tuple[dict[str, Any], list[Any], list[Any], list]:
+    """bm25, query embedding and dense search timed apart (top 10 each): the figures, the query vectors, the
+    dense top 10s and the dense search latencies."""
     out: dict[str, Any] = {}
     lat, _ = timed(lambda q: lexical.search(q, 10), qs)
     out["bm25"] = pcts(lat)
@@ -219,6 +219,23 @@ def measure_queries(qs: list[str], emb: Embedder, dense: DenseIndex, lexical: An
     out["query_embedding"] = pcts(lat)
     lat, approx = timed(lambda v: dense.search(v, 10)[0], vecs)
     out["dense_search_only"] = pcts(lat)
+    return out, vecs, approx, lat
+
+
+def time_hybrid(qs: list[str], emb: Any, dense: Any, lexical: Any) -> dict[str, float]:
+    """Whole hybrid searches (embed the query, both sides, fusion), top 10."""
+    from paperfeed.search import hybrid
+    from paperfeed.search.query import parse_query
+
+    def hybrid_query(q: str) -> list[str]:
+        vector = emb.encode([q])[0]
+        return hybrid.rank(parse_query(q), mode="hybrid", lexical=lexical, dense=dense, vector=vector).ids[:10]
+
+    return pcts(timed(hybrid_query, qs)[0])
+
+
+def measure_queries(qs: list[str], emb: Embedder, dense: DenseIndex, lexical: Any) -> dict[str, Any]:
+    out, vecs, approx, lat = time_sides(qs, emb, dense, lexical)
     lat_full = [
         (e[0] + s[0], e[1] + s[1]) for e, s in zip(timed(lambda q: emb.encode([q])[0], qs)[0], lat, strict=True)
     ]
@@ -229,14 +246,7 @@ def measure_queries(qs: list[str], emb: Embedder, dense: DenseIndex, lexical: An
         float(np.mean([len(set(a) & set(e)) / max(len(e), 1) for a, e in zip(approx, exact, strict=True)])), 4
     )
     out["ann_used"] = dense.ann is not None and len(dense) > dense_mod.EXACT_MAX_ROWS
-
-    def hybrid_query(q: str) -> list[str]:
-        vector = emb.encode([q])[0]
-        parsed = parse_query(q)
-        return hybrid.rank(parsed, mode="hybrid", lexical=lexical, dense=dense, vector=vector).ids[:10]
-
-    lat, _ = timed(hybrid_query, qs)
-    out["hybrid"] = pcts(lat)
+    out["hybrid"] = time_hybrid(qs, emb, dense, lexical)
     return out
 
 

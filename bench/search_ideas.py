@@ -16,27 +16,18 @@ bench/eval_all.py), then re-ranked under each idea with the functions ``hybrid.r
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import sys
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ideas_common import DEPTH, Side, arguments, bench_settings, print_table, retrieved  # noqa: E402
 
 from paperfeed.config import Settings  # noqa: E402
-from paperfeed.search.evaluate import build_indexes, load_beir, ndcg_at  # noqa: E402
 from paperfeed.search.fusion import convex_z, zparams  # noqa: E402
-from paperfeed.search.query import ParsedQuery  # noqa: E402
-
-SHARED_EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
-DEPTH = 200
-Side = tuple[list[str], list[float]]
 
 
 def znorm_top(lex: Side, sem: Side, n: int, w: float) -> list[str]:
@@ -53,19 +44,9 @@ def znorm_top(lex: Side, sem: Side, n: int, w: float) -> list[str]:
 
 
 def run(spec: str, settings: Settings, eval_dir: Path) -> dict[str, float]:
-    name, _, split = spec.partition(":")
-    data = load_beir(eval_dir / name, split or "test")
-    qids = [q for q in data.qrels if data.queries.get(q, "").strip()]
-    with tempfile.TemporaryDirectory(prefix="paperfeed-ideas-") as tmp:
-        lexical, dense, emb = build_indexes(data, Path(tmp), dense_model="minilm", settings=settings)
-        qvecs = emb.encode([data.queries[q] for q in qids])
-        lex = {q: lexical.search(ParsedQuery(raw=data.queries[q], words=[data.queries[q]]), DEPTH) for q in qids}
-        sem = {q: dense.search(qvecs[n], DEPTH) for n, q in enumerate(qids)}
-        ideas: dict[str, Callable[[str, int], list[str]]] = {
-            "bm25": lambda q, n: lex[q][0],
-            "dense": lambda q, n: sem[q][0],
-            "shipped": lambda q, n: convex_z([lex[q], sem[q]], [1.0, 1.0])[0],
-        }
+    with retrieved(spec, settings, eval_dir) as r:
+        data, dense, qvecs, lex, sem = r.data, r.dense, r.qvecs, r.lex, r.sem
+        ideas = r.baseline()
         for w in (0.8, 1.25, 1.5):
             ideas[f"w={w}"] = lambda q, n, w=w: convex_z([lex[q], sem[q]], [1.0, w])[0]
         for top in (20, 50, 100):
@@ -87,26 +68,13 @@ def run(spec: str, settings: Settings, eval_dir: Path) -> dict[str, float]:
             return convex_z([lex[q], sem[q]], [1.0, w])[0]
 
         ideas["qlen"] = qlen
-        out = {}
-        for label, fn in ideas.items():
-            out[label] = round(sum(ndcg_at(fn(q, n), data.qrels[q]) for n, q in enumerate(qids)) / len(qids), 4)
-            print(f"  {spec} {label}: {out[label]}", file=sys.stderr, flush=True)
-    return out
+        return r.score(ideas)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sets", default="scifact:train")
-    ap.add_argument("--eval-dir", default=str(SHARED_EVAL))
-    ap.add_argument("--data-dir", default=os.environ.get("BENCH_DATA", "/tmp/paperfeed-bench/data"))
-    args = ap.parse_args()
-    settings = Settings(_env_file=None, data_dir=Path(args.data_dir), environment="test")  # type: ignore[call-arg]
-    res: dict[str, Any] = {spec: run(spec, settings, Path(args.eval_dir)) for spec in args.sets.split(",")}
-    labels = list(next(iter(res.values())))
-    print("\n| idea | " + " | ".join(res) + " |\n|---|" + "---|" * len(res))
-    for label in labels:
-        print(f"| {label} | " + " | ".join(f"{res[s][label]:.4f}" for s in res) + " |")
-    print(json.dumps(res))
+    args = arguments(__doc__).parse_args()
+    settings = bench_settings(args)
+    print_table({spec: run(spec, settings, Path(args.eval_dir)) for spec in args.sets.split(",")})
 
 
 if __name__ == "__main__":

@@ -19,12 +19,8 @@ bench/eval_all.py), then re-ranked under each idea with the fusion ``hybrid.rank
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import os
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -34,18 +30,17 @@ import numpy as np
 import tantivy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ideas_common import DEPTH, Side, arguments, bench_settings, print_table, retrieved  # noqa: E402
 
 from paperfeed.config import Settings  # noqa: E402
 from paperfeed.search.analyze import analyse  # noqa: E402
-from paperfeed.search.evaluate import build_indexes, load_beir, ndcg_at  # noqa: E402
 from paperfeed.search.fusion import convex, convex_z, rrf  # noqa: E402
 from paperfeed.search.lexical_query import scored  # noqa: E402
 from paperfeed.search.query import ParsedQuery  # noqa: E402
 
-SHARED_EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
-DEPTH = 200
 TAIL_WORDS = 150  # MiniLM reads 256 word pieces, about 180 words: the passage starts a little before that
-Side = tuple[list[str], list[float]]
 
 
 def top(ids: list[str], sims: np.ndarray, k: int = DEPTH) -> Side:
@@ -107,21 +102,11 @@ def tail_passages(corpus: list[tuple[str, str, str]], tokenizer: Any) -> dict[st
 
 
 def run(spec: str, settings: Settings, eval_dir: Path, heavy: bool, only: list[str]) -> dict[str, float]:
-    name, _, split = spec.partition(":")
-    data = load_beir(eval_dir / name, split or "test")
-    qids = [q for q in data.qrels if data.queries.get(q, "").strip()]
-    ids = [i for i, _, _ in data.corpus]
-    with tempfile.TemporaryDirectory(prefix="paperfeed-ideas-") as tmp:
-        lexical, dense, emb = build_indexes(data, Path(tmp), dense_model="minilm", settings=settings)
+    with retrieved(spec, settings, eval_dir) as r:
+        data, qids, lexical, lex, sem = r.data, r.qids, r.lexical, r.lex, r.sem
+        ids = [i for i, _, _ in data.corpus]
         qtexts = [data.queries[q] for q in qids]
-        qvecs = emb.encode(qtexts)
-        lex = {q: lexical.search(ParsedQuery(raw=data.queries[q], words=[data.queries[q]]), DEPTH) for q in qids}
-        sem = {q: dense.search(qvecs[n], DEPTH) for n, q in enumerate(qids)}
-        ideas: dict[str, Callable[[str, int], list[str]]] = {
-            "bm25": lambda q, n: lex[q][0],
-            "dense": lambda q, n: sem[q][0],
-            "shipped": lambda q, n: convex_z([lex[q], sem[q]], [1.0, 1.0])[0],
-        }
+        ideas = r.baseline()
         for k in (5, 10, 20):
             ideas[f"rrf {k}"] = lambda q, n, k=k: rrf([lex[q], sem[q]], [1.0, 1.0], k=k)[0]
         for w in (0.6, 0.8, 1.0):
@@ -160,14 +145,9 @@ def run(spec: str, settings: Settings, eval_dir: Path, heavy: bool, only: list[s
             ideas[f"lex-prf {tag} (bm25 only)"] = lambda q, n, a=(docs, terms, boost): lex_prf(q, *a)[0]
             ideas[f"lex-prf {tag}"] = lambda q, n, a=(docs, terms, boost): convex_z([lex_prf(q, *a), sem[q]], [1, 1])[0]
         if heavy:
-            add_model_ideas(ideas, data, ids, qids, qtexts, lex, sem, settings, emb)
-        out = {}
-        for label, fn in ideas.items():
-            if only and label not in ("bm25", "dense", "shipped") and not any(label.startswith(o) for o in only):
-                continue
-            out[label] = round(sum(ndcg_at(fn(q, n), data.qrels[q]) for n, q in enumerate(qids)) / len(qids), 4)
-            print(f"  {spec} {label}: {out[label]}", file=sys.stderr, flush=True)
-    return out
+            add_model_ideas(ideas, data, ids, qids, qtexts, lex, sem, settings, r.emb)
+        baseline = ("bm25", "dense", "shipped")
+        return r.score(ideas, lambda label: not only or label in baseline or label.startswith(tuple(only)))
 
 
 def add_model_ideas(
@@ -224,23 +204,15 @@ def add_model_ideas(
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sets", default="scifact:train")
-    ap.add_argument("--eval-dir", default=str(SHARED_EVAL))
-    ap.add_argument("--data-dir", default=os.environ.get("BENCH_DATA", "/tmp/paperfeed-bench/data"))
+    ap = arguments(__doc__)
     ap.add_argument("--no-vectors", action="store_true", help="skip ideas that embed more text")
     ap.add_argument("--only", default="", help="comma-separated label prefixes to run (default: every idea)")
     args = ap.parse_args()
-    settings = Settings(_env_file=None, data_dir=Path(args.data_dir), environment="test")  # type: ignore[call-arg]
-    res: dict[str, Any] = {
-        spec: run(spec, settings, Path(args.eval_dir), not args.no_vectors, [o for o in args.only.split(",") if o])
-        for spec in args.sets.split(",")
-    }
-    labels = list(next(iter(res.values())))
-    print("\n| idea | " + " | ".join(res) + " |\n|---|" + "---|" * len(res))
-    for label in labels:
-        print(f"| {label} | " + " | ".join(f"{res[s][label]:.4f}" for s in res) + " |")
-    print(json.dumps(res))
+    settings = bench_settings(args)
+    only = [o for o in args.only.split(",") if o]
+    print_table(
+        {spec: run(spec, settings, Path(args.eval_dir), not args.no_vectors, only) for spec in args.sets.split(",")}
+    )
 
 
 if __name__ == "__main__":

@@ -161,11 +161,9 @@ def eval_scifact(url: str, data_dir: Path, model: str, split: str = "train") -> 
 
 def run_pg(url: str, synth: Sequence[Any], qs: list[str], emb: Any, data_dir: Path) -> dict[str, Any]:
     """Load ``synth`` papers and their ``emb`` vectors into PostgreSQL; time bm25, dense and hybrid."""
-    from search import pcts, timed
+    from search import time_hybrid, time_sides, timed
 
-    from paperfeed.search import hybrid
     from paperfeed.search.dense import text_hash
-    from paperfeed.search.query import parse_query
 
     engine = open_pg(url, data_dir)
     result: dict[str, Any] = {"papers": len(synth), "backend": "postgres"}
@@ -192,29 +190,13 @@ def run_pg(url: str, synth: Sequence[Any], qs: list[str], emb: Any, data_dir: Pa
     print(f"postgres build: {result['build']}", flush=True)
     lexical = PgLexical(engine)
     timed(lambda q: lexical.search(q, 10), qs[:20])  # warm the cache, as a running server would be
-    lat, _ = timed(lambda q: lexical.search(q, 10), qs)
-    result["bm25"] = pcts(lat)
-    lat, vecs = timed(lambda q: emb.encode([q])[0], qs)
-    result["query_embedding"] = pcts(lat)
-    lat, approx = timed(lambda v: dense.search(v, 10)[0], vecs)
-    result["dense_search_only"] = pcts(lat)
+    sides, vecs, approx, _ = time_sides(qs, emb, dense, lexical)
+    result.update(sides)
     exact = [np.argsort(-(vectors @ v))[:10] for v in vecs]
     result["hnsw_recall@10"] = round(
         float(np.mean([len({synth[i].id for i in e} & set(a)) / 10 for a, e in zip(approx, exact, strict=True)])), 4
     )
-
-    def hybrid_query(q: str) -> list[str]:
-        vector = emb.encode([q])[0]
-        return hybrid.rank(
-            parse_query(q),
-            mode="hybrid",
-            lexical=lexical,  # type: ignore[arg-type]
-            dense=dense,
-            vector=vector,
-        ).ids[:10]
-
-    lat, _ = timed(hybrid_query, qs)
-    result["hybrid"] = pcts(lat)
+    result["hybrid"] = time_hybrid(qs, emb, dense, lexical)
     print(json.dumps(result), flush=True)
     engine.dispose()
     return result

@@ -79,35 +79,27 @@ def measure(spec: str, model: str, thresholds: list[float], settings: Settings, 
         for threshold in [None, *thresholds]:
             row: dict[str, Any] = {"threshold": threshold}
             for mode in ("dense", "hybrid"):
-                ndcg = shown = 0.0
-                for n, q in enumerate(qids):
-                    parsed = ParsedQuery(raw=data.queries[q], words=[data.queries[q]])
-                    r = hybrid.rank(
+
+                def ranked(text: str, vector: Any, mode: str = mode, threshold: float | None = threshold) -> Any:
+                    parsed = ParsedQuery(raw=text, words=[text])
+                    return hybrid.rank(
                         parsed,
                         mode=mode,
                         lexical=lexical,
                         dense=dense,
-                        vector=qvecs[n],
+                        vector=vector,
                         weights=weights,
                         min_similarity=threshold,
                     )
+
+                ndcg = shown = 0.0
+                for n, q in enumerate(qids):
+                    r = ranked(data.queries[q], qvecs[n])
                     ndcg += ndcg_at(r.ids, data.qrels[q])
                     shown += r.total
                 row[f"{mode}_ndcg@10"] = round(ndcg / len(qids), 4)
                 row[f"{mode}_mean_total"] = round(shown / len(qids), 1)
-                hits = 0
-                for n, text in enumerate(noise):
-                    parsed = ParsedQuery(raw=text, words=[text])
-                    r = hybrid.rank(
-                        parsed,
-                        mode=mode,
-                        lexical=lexical,
-                        dense=dense,
-                        vector=nvecs[n],
-                        weights=weights,
-                        min_similarity=threshold,
-                    )
-                    hits += bool(r.ids)
+                hits = sum(bool(ranked(text, nvecs[n]).ids) for n, text in enumerate(noise))
                 row[f"{mode}_gibberish_shown"] = round(hits / len(noise), 3)
             rows.append(row)
             print(f"  {spec} {model}: {json.dumps(row)}", file=sys.stderr, flush=True)

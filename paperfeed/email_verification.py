@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import Engine
 
 from paperfeed.config import MIN_SECRET_LENGTH, Settings
 from paperfeed.digest.mailer import AddressError, Mailer, SendFailure, build_message, make_message_id
 from paperfeed.digest.render import RenderedMail, clean_line
-from paperfeed.digest.tokens import TokenError
+from paperfeed.digest.tokens import TokenError, read_signed
 from paperfeed.store.email_verification import mark_email_verified, record_verification_sent
 from paperfeed.store.users import User, get_user
 
@@ -53,17 +53,7 @@ def verify_url(*, settings: Settings, user: User) -> str:
 
 
 def _read(settings: Settings, token: str) -> tuple[int, str]:
-    if not token or len(token) > 1000:
-        raise TokenError("this link is not valid")
-    try:
-        data = _serializer(settings).loads(token, max_age=MAX_AGE)
-    except SignatureExpired as exc:
-        raise TokenError("this link has expired", expired=True) from exc
-    except BadSignature as exc:
-        raise TokenError("this link is not valid") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("u"), int) or not isinstance(data.get("e"), str):
-        raise TokenError("this link is not valid")
-    return data["u"], data["e"]
+    return read_signed(_serializer(settings), token, id_key="u", max_age=MAX_AGE)
 
 
 def verify(*, engine: Engine, settings: Settings, token: str, now: datetime | None = None) -> User:

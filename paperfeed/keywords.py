@@ -18,18 +18,12 @@ import logging
 import threading
 from collections.abc import Callable
 
+import yake_rust
 from sqlalchemy import Engine
 
 from paperfeed.search.analyze import STOP_WORDS, words
 from paperfeed.store.keywords import papers_lacking_keywords, store_keywords
 from paperfeed.store.papers import now_utc
-
-try:
-    import yake_rust
-
-    YAKE_AVAILABLE = True
-except ImportError:  # pragma: no cover - a dependency; guarded so search still works without it
-    YAKE_AVAILABLE = False
 
 MIN_KEYWORDS = 3
 MAX_KEYWORDS = 6  # within the 3 to 8 asked: more were mostly near-repeats on the demo corpus
@@ -123,8 +117,6 @@ def _add(kept: list[str], kept_words: list[set[str]], phrase: str) -> None:
 
 def extract_keywords(title: str, abstract: str) -> list[str]:
     """3 to :data:`MAX_KEYWORDS` keyphrases of a paper, best first (fewer only for very short texts)."""
-    if not YAKE_AVAILABLE:
-        return []
     text = f"{title.strip().rstrip('.')}. {abstract.strip()}".strip(". ")
     if not text:
         return []

@@ -223,6 +223,14 @@ class ApiEntry:
         )
 
 
+def api_entries(name: str) -> list[ApiEntry]:
+    """The ``[[entry]]`` tables of ``tests/fixtures/<name>.toml`` as :class:`ApiEntry` values."""
+    import tomllib
+
+    with (FIXTURES / f"{name}.toml").open("rb") as f:
+        return [ApiEntry(**{**e, "authors": tuple(e["authors"])}) for e in tomllib.load(f)["entry"]]
+
+
 def api_title_search(entries: list[ApiEntry]) -> Responder:
     """A responder answering ``search_query=ti:"words"`` like arXiv: every entry whose title contains
     the words in that order (case and punctuation ignored), so longer titles come back too."""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+import tomllib
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,11 +16,14 @@ from sqlalchemy import Engine
 from paperfeed.config import Settings
 from paperfeed.ids import abs_url, pdf_url
 from paperfeed.models import Author, Paper, Version
+from paperfeed.store.api_tokens import create_api_token
 from paperfeed.store.db import open_store
 from paperfeed.store.papers import upsert_papers
+from paperfeed.store.users import create_user
 from paperfeed.web.app import create_app
 
 _counter = itertools.count(1)
+CORPORA = Path(__file__).parent / "fixtures" / "papers"
 
 
 def make_paper(**overrides: object) -> Paper:
@@ -46,6 +50,36 @@ def make_paper(**overrides: object) -> Paper:
     return paper
 
 
+def corpus_rows(name: str) -> list[dict[str, Any]]:
+    """The papers of ``tests/fixtures/papers/<name>.toml`` as :func:`make_paper` keyword arguments: each
+    ``[[paper]]`` table's fields, with author names turned into :class:`Author` values."""
+    with (CORPORA / f"{name}.toml").open("rb") as f:
+        rows: list[dict[str, Any]] = tomllib.load(f)["paper"]
+    for row in rows:
+        if "authors" in row:
+            row["authors"] = [Author(author) for author in row["authors"]]
+    return rows
+
+
+def corpus(name: str) -> list[Paper]:
+    """The papers of ``tests/fixtures/papers/<name>.toml`` (see :func:`corpus_rows`)."""
+    return [make_paper(**row) for row in corpus_rows(name)]
+
+
+def add_papers(engine: Engine, papers: Sequence[Paper]) -> None:
+    """Add (or update) ``papers`` in the store at ``engine``."""
+    with engine.begin() as conn:
+        upsert_papers(conn=conn, papers_in=list(papers))
+
+
+def keyed_corpus(engine: Engine, name: str, build: Callable[..., Paper]) -> dict[str, Paper]:
+    """Each ``[[paper]]`` table of ``tests/fixtures/papers/<name>.toml`` made into a paper by ``build(**fields)``
+    (all fields but ``key``) and stored; the papers by their ``key``."""
+    papers = {row.pop("key"): build(**row) for row in corpus_rows(name)}
+    add_papers(engine, list(papers.values()))
+    return papers
+
+
 @contextmanager
 def site_client(settings: Settings, papers: Sequence[Paper] = ()) -> Iterator[TestClient]:
     """A started ``TestClient(create_app(settings))`` whose store already holds ``papers``."""
@@ -55,6 +89,27 @@ def site_client(settings: Settings, papers: Sequence[Paper] = ()) -> Iterator[Te
             with app.state.engine.begin() as conn:
                 upsert_papers(conn=conn, papers_in=list(papers))
         yield client
+
+
+def api_token(engine: Engine, username: str, *, name: str = "test") -> str:
+    """A new member ``username`` (``<username>@example.org``) and a personal API token ``name`` of theirs;
+    returns the token."""
+    with engine.begin() as conn:
+        user = create_user(conn=conn, email=f"{username}@example.org", username=username, password_hash="x")
+        return create_api_token(conn=conn, user_id=user.id, name=name)
+
+
+def cli_env(data_dir: Path, database_url: str, **more: str) -> dict[str, str]:
+    """The environment of a ``paperfeed`` command on the store at ``database_url``: no model, nothing
+    downloaded, no demo corpus; ``more`` on top, as ``PAPERFEED_<NAME>`` values by lower-case name."""
+    env = {
+        "PAPERFEED_DATA_DIR": str(data_dir),
+        "PAPERFEED_DATABASE_URL": database_url,
+        "PAPERFEED_EMBEDDER": "none",
+        "PAPERFEED_SEED_DEMO": "false",
+        "HF_HUB_OFFLINE": "1",
+    }
+    return env | {f"PAPERFEED_{name.upper()}": value for name, value in more.items()}
 
 
 def store_settings(data_dir: Path, database_url: str, **overrides: Any) -> Settings:

@@ -7,12 +7,13 @@ Every browser and HTTP-client test starts its site through :func:`running`, so t
 from __future__ import annotations
 
 import os
+import selectors
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -149,3 +150,39 @@ def serve_command(tmp_path: Path, ready_path: str, **settings: str) -> Iterator[
         finally:
             proc.terminate()
             proc.wait(timeout=20)
+
+
+def read_until_closed(
+    sockets: Iterable[socket.socket],
+    *,
+    started: float,
+    deadline: float,
+    between: Callable[[dict[socket.socket, float]], None] | None = None,
+) -> tuple[dict[socket.socket, float], dict[socket.socket, bytes]]:
+    """Read what the server sends on ``sockets`` until it has closed every one or ``time.monotonic()`` passes
+    ``deadline``; ``between(closed)`` runs after each wait of at most 0.1 s. Returns when each socket was
+    closed (seconds after ``started``; a reset counts as a close) and the bytes each one received."""
+    selector = selectors.DefaultSelector()
+    for sock in sockets:
+        sock.setblocking(False)
+        selector.register(sock, selectors.EVENT_READ)
+    closed: dict[socket.socket, float] = {}
+    received: dict[socket.socket, bytes] = {}
+    while selector.get_map() and time.monotonic() < deadline:
+        for key, _ in selector.select(timeout=0.1):
+            sock = key.fileobj
+            assert isinstance(sock, socket.socket)
+            try:
+                chunk = sock.recv(4096)
+            except BlockingIOError:
+                continue
+            except OSError:
+                chunk = b""
+            received[sock] = received.get(sock, b"") + chunk
+            if not chunk:
+                closed[sock] = time.monotonic() - started
+                selector.unregister(sock)
+        if between is not None:
+            between(closed)
+    selector.close()
+    return closed, received

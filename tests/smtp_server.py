@@ -172,5 +172,11 @@ def mail_settings(
             "PAPERFEED_SECRET_KEY": settings.secret_key,
         }.items():
             monkeypatch.setenv(key, value)
-    update = {"smtp_host": smtp.host, "smtp_port": smtp.port, "mail_rate_limit": 0, "mail_from": mail_from}
-    return settings.model_copy(update=update)
+    return sending_through(settings, smtp.port, host=smtp.host, mail_from=mail_from)
+
+
+def sending_through(settings: Any, port: int, *, host: str = "127.0.0.1", **overrides: Any) -> Any:
+    """``settings`` sending mail through the SMTP server at ``host:port`` from digest@paperfeed.test with no
+    rate limit; ``overrides`` (any other settings) on top."""
+    update = {"smtp_host": host, "smtp_port": port, "mail_rate_limit": 0, "mail_from": "digest@paperfeed.test"}
+    return settings.model_copy(update={**update, **overrides})

@@ -10,56 +10,23 @@ import pytest
 from fastapi.testclient import TestClient
 
 from paperfeed.config import Settings
-from paperfeed.store.api_tokens import create_api_token
-from paperfeed.store.users import create_user
-from tests.factories import make_paper, site_client
+from tests.factories import api_token, corpus, make_paper, site_client
 
 HOSTILE_TITLE = 'Attack <script>alert("t")</script> & "quotes" <img src=x onerror=alert(1)>'
+HOSTILE_ABSTRACT = "A graph <img src=x onerror=alert(1)> paper with hostile markup inside."
 
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    papers = [
-        make_paper(
-            id="2401.00001",
-            title="Graph neural networks for molecules",
-            abstract="Message passing graph networks predict molecular properties well.",
-            categories=["cs.LG"],
-            primary_category="cs.LG",
-            published=datetime(2024, 1, 10, tzinfo=UTC),
-        ),
-        make_paper(
-            id="2401.00002",
-            title="Graph transformers at scale",
-            abstract="Transformers on graph data scale to millions of nodes.",
-            categories=["cs.CL"],
-            published=datetime(2024, 2, 10, tzinfo=UTC),
-        ),
-        make_paper(
-            id="2401.00003",
-            title="Protein folding with diffusion",
-            abstract="Diffusion models fold proteins with iterative denoising steps.",
-            categories=["q-bio.BM"],
-            published=datetime(2024, 3, 10, tzinfo=UTC),
-        ),
-        make_paper(
-            id="2401.00004",
-            title=HOSTILE_TITLE,
-            abstract="A graph <img src=x onerror=alert(1)> paper with hostile markup inside.",
-            categories=["cs.CR"],
-            published=datetime(2024, 4, 10, tzinfo=UTC),
-        ),
-    ]
+    hostile = dict(title=HOSTILE_TITLE, abstract=HOSTILE_ABSTRACT, categories=["cs.CR"])
+    papers = [*corpus("api_v1"), make_paper(id="2401.00004", published=datetime(2024, 4, 10, tzinfo=UTC), **hostile)]
     with site_client(settings, papers) as c:
         yield c
 
 
 def token_for(client: TestClient, username: str) -> dict[str, str]:
     """A member and a personal API token, as the account page would make them."""
-    engine = client.app.state.engine  # type: ignore[attr-defined]
-    with engine.begin() as conn:
-        user = create_user(conn=conn, email=f"{username}@example.org", username=username, password_hash="x")
-        token = create_api_token(conn=conn, user_id=user.id, name="test")
+    token = api_token(client.app.state.engine, username)  # type: ignore[attr-defined]
     return {"Authorization": f"Bearer {token}"}
 
 

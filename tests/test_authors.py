@@ -13,9 +13,8 @@ from paperfeed.authors import author_key, group_keys
 from paperfeed.config import Settings
 from paperfeed.models import Author
 from paperfeed.store.papers import upsert_papers
-from paperfeed.web.app import create_app
 from tests.community_helpers import csrf_of, member, sign_in
-from tests.factories import make_paper
+from tests.factories import corpus, make_paper, site_client
 
 
 def _day(d: int) -> datetime:
@@ -24,35 +23,10 @@ def _day(d: int) -> datetime:
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    app = create_app(settings)
-    with TestClient(app) as c:
-        papers = [
-            make_paper(
-                id="2403.00001",
-                title="Old convolutional work",
-                published=_day(1),
-                authors=[Author("Yann LeCun"), Author("Léon Bottou")],
-            ),
-            make_paper(
-                id="2403.00002",
-                title="Newer energy models",
-                published=_day(9),
-                authors=[Author("Y. LeCun"), Author("Ada Lovelace")],
-            ),
-            make_paper(
-                id="2403.00003",
-                title="Shouting names",
-                published=_day(5),
-                authors=[Author("YANN   LECUN"), Author("Leon Bottou")],
-            ),
-            make_paper(
-                id="2403.00004", title="Someone else entirely", published=_day(7), authors=[Author("Grace Hopper")]
-            ),
-        ]
-        with app.state.engine.begin() as conn:
-            upsert_papers(conn=conn, papers_in=papers)
-        member(app.state.engine, "yann")
-        member(app.state.engine, "moe", "moderator")
+    with site_client(settings, corpus("authors")) as c:  # tests/fixtures/papers/authors.toml
+        engine = c.app.state.engine  # type: ignore[attr-defined]
+        member(engine, "yann")
+        member(engine, "moe", "moderator")
         yield c
 
 

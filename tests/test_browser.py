@@ -225,12 +225,17 @@ def test_a_paper_saved_into_a_new_collection_is_listed_there(page: Any) -> None:
     shoot(page, "07-library")
 
 
+def submit_form(page: Any, how: str, username: str, name: str) -> Any:
+    """Sign up as a new member and open the submit page: the locator of its form for ``how`` (arxiv or paste)."""
+    sign_up(page, username, name)
+    page.goto("/submit")
+    return page.locator(f"form:has(input[name=how][value={how}])")
+
+
 def test_submit_by_id_while_offline_says_why_next_to_the_field(page: Any) -> None:
     from playwright.sync_api import expect
 
-    sign_up(page, "ken", "Ken")
-    page.goto("/submit")
-    by_id = page.locator("form:has(input[name=how][value=arxiv])")
+    by_id = submit_form(page, "arxiv", "ken", "Ken")
     by_id.locator("input[name=arxiv]").fill("2402.12345")
     by_id.locator("button[type=submit]").click()
     expect(page.locator(".notice.error")).to_contain_text("not submitted")
@@ -246,9 +251,7 @@ def test_submit_by_id_while_offline_says_why_next_to_the_field(page: Any) -> Non
 def test_a_pasted_paper_lands_first_on_the_daily_list_with_its_submitter(page: Any) -> None:
     from playwright.sync_api import expect
 
-    sign_up(page, "hopper", "Grace Hopper")
-    page.goto("/submit")
-    paste = page.locator("form:has(input[name=how][value=paste])")
+    paste = submit_form(page, "paste", "hopper", "Grace Hopper")
     paste.locator("input[name=title]").fill("Browsers Tested: A $\\beta$ Study of <Paperfeed>")
     paste.locator("textarea[name=authors]").fill("Grace Hopper, Alan Turing")
     paste.locator("textarea[name=abstract]").fill(

@@ -14,31 +14,16 @@ from typer.testing import CliRunner
 
 from paperfeed.cli import app as cli
 from paperfeed.config import Settings
-from paperfeed.models import Author
-from paperfeed.store.papers import upsert_papers
-from paperfeed.web.app import create_app
 from tests.community_helpers import csrf_of, member, sign_in
-from tests.factories import make_paper
+from tests.factories import corpus, site_client
 
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    app = create_app(settings)
-    with TestClient(app) as c:
-        papers = [
-            make_paper(
-                id="1706.03762",
-                title="Attention Is All You Need",
-                primary_category="cs.CL",
-                authors=[Author("Ashish Vaswani"), Author("Noam Shazeer")],
-            ),
-            make_paper(id="1512.03385", title="Deep Residual Learning for Image Recognition", primary_category="cs.CV"),
-            make_paper(id="2401.00003", title="Not in the collection"),
-        ]
-        with app.state.engine.begin() as conn:
-            upsert_papers(conn=conn, papers_in=papers)
-        member(app.state.engine, "ada")
-        member(app.state.engine, "bob")
+    with site_client(settings, corpus("cite")) as c:  # tests/fixtures/papers/cite.toml
+        engine = c.app.state.engine  # type: ignore[attr-defined]
+        member(engine, "ada")
+        member(engine, "bob")
         yield c
 
 

@@ -36,6 +36,14 @@ def say(client: TestClient, token: str, body: str, parent: int | None = None) ->
     return int(r.headers["location"].rsplit("-", 1)[1])
 
 
+def said_by_ada_then_bob_signs_in(client: TestClient, body: str) -> tuple[int, str]:
+    """Ada comments ``body`` and signs out, then bob signs in: the comment's id and bob's CSRF token."""
+    token = sign_in(client, "ada")
+    cid = say(client, token, body)
+    client.post("/logout", data={"csrf_token": token})
+    return cid, sign_in(client, "bob")
+
+
 def test_forms_need_the_csrf_token(app_client: TestClient) -> None:
     sign_in(app_client, "ada")
     r = app_client.post(f"{PAGE}/comments", data={"body": "forged"}, follow_redirects=False)
@@ -77,10 +85,7 @@ def test_comment_reply_edit_delete_on_the_page(app_client: TestClient) -> None:
 
 
 def test_someone_elses_comment_cannot_be_edited(app_client: TestClient) -> None:
-    token = sign_in(app_client, "ada")
-    cid = say(app_client, token, "Mine.")
-    app_client.post("/logout", data={"csrf_token": token})
-    token = sign_in(app_client, "bob")
+    cid, token = said_by_ada_then_bob_signs_in(app_client, "Mine.")
     r = app_client.post(f"/comments/{cid}/edit", data={"body": "Bob was here", "csrf_token": token})
     assert r.status_code == 403 and "only the author" in r.text.lower()
     assert "Bob was here" not in app_client.get(PAGE).text
@@ -97,11 +102,7 @@ def test_refused_comment_keeps_the_text(app_client: TestClient) -> None:
 
 
 def test_report_then_moderator_hides_from_the_queue(app_client: TestClient) -> None:
-    token = sign_in(app_client, "ada")
-    cid = say(app_client, token, "Buy cheap pills")
-    app_client.post("/logout", data={"csrf_token": token})
-
-    token = sign_in(app_client, "bob")
+    cid, token = said_by_ada_then_bob_signs_in(app_client, "Buy cheap pills")
     r = app_client.post(f"/comments/{cid}/report", data={"reason": "spam", "csrf_token": token})
     assert "the moderators will look at that comment" in r.text
     assert app_client.get("/moderation").status_code == 403

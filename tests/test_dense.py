@@ -87,12 +87,19 @@ def test_update_embeds_every_paper_and_vectors_persist(engine: Engine, settings)
     assert list(folder.glob("*.vectors.npy")) and list(folder.glob("*.ids.json"))
 
 
-def test_search_finds_the_paper_by_its_own_text(engine: Engine, settings) -> None:
+@pytest.fixture
+def embedded(engine: Engine, settings) -> tuple[list, HashingEmbedder, DenseIndex]:  # type: ignore[no-untyped-def]
+    """The topic papers, stored and embedded into a fresh index: the papers, the embedder and the index."""
     papers = _topic_papers()
     _store(engine, papers)
     emb = HashingEmbedder()
     index = DenseIndex.open(settings.index_dir, "static")
     index.update(engine, emb)
+    return papers, emb, index
+
+
+def test_search_finds_the_paper_by_its_own_text(embedded: tuple[list, HashingEmbedder, DenseIndex]) -> None:
+    papers, emb, index = embedded
     query = emb.encode(["protein structure prediction from amino acid sequence with deep networks"])[0]
     ids, scores = index.search(query, 3)
     assert ids[0] in {p.id for p in papers if p.title.startswith("Protein folding")}
@@ -100,12 +107,10 @@ def test_search_finds_the_paper_by_its_own_text(engine: Engine, settings) -> Non
     assert index.search(query, 0) == ([], [])
 
 
-def test_incremental_update_embeds_only_new_and_changed_papers(engine: Engine, settings) -> None:
-    papers = _topic_papers()
-    _store(engine, papers)
-    emb = HashingEmbedder()
-    index = DenseIndex.open(settings.index_dir, "static")
-    index.update(engine, emb)
+def test_incremental_update_embeds_only_new_and_changed_papers(
+    engine: Engine, settings, embedded: tuple[list, HashingEmbedder, DenseIndex]
+) -> None:
+    papers, emb, index = embedded
     assert index.update(engine, emb) == 0  # nothing changed: nothing embedded
     newer = make_paper(
         id=papers[0].id,
@@ -161,6 +166,19 @@ def test_killed_update_resumes_where_it_stopped(engine: Engine, settings, monkey
     assert resumed.update(engine, emb, batch_size=3) == len(papers) - done_before
     assert len(emb.embedded) == len(papers) - done_before
     assert sorted(resumed.ids) == sorted(p.id for p in papers)
+
+
+def test_update_embeds_newest_papers_first(engine: Engine, settings) -> None:
+    """A large backlog gives today's papers their vectors first; undated papers count from when they arrived."""
+    from datetime import UTC, datetime
+
+    dated = [make_paper(title=f"Dated paper {day}", published=datetime(2025, 3, day, tzinfo=UTC)) for day in (3, 17, 9)]
+    undated = make_paper(title="Undated paper from a BibTeX file", published=None, updated=None, versions=[])
+    _store(engine, [*dated, undated])  # first seen now: newer than any 2025 publication
+    emb = HashingEmbedder()
+    assert DenseIndex.open(settings.index_dir, "static").update(engine, emb, batch_size=2) == 4
+    order = [text.split(".")[0] for text in emb.embedded]
+    assert order == ["Undated paper from a BibTeX file", "Dated paper 17", "Dated paper 9", "Dated paper 3"]
 
 
 def test_similar_excludes_the_paper_itself_and_exact_duplicates(engine: Engine, settings) -> None:

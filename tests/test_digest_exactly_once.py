@@ -30,6 +30,7 @@ from tests.factories import make_paper
 from tests.smtp_server import SmtpServer, add_active, free_port, mail_settings, smtp, upvote  # noqa: F401
 
 NOW = datetime.now(UTC).replace(microsecond=0)
+PERIOD = NOW.date().isoformat()
 
 
 @pytest.fixture
@@ -51,6 +52,27 @@ def _cli(*args: str) -> tuple[int, dict[str, object], str]:
 def _statuses(engine: Engine) -> dict[str, str]:
     with engine.connect() as conn:
         return {r["email"]: r["status"] for r in ledger.ledger_rows(conn=conn)}
+
+
+def _claim_taken_over(engine: Engine, email: str) -> tuple[int, ledger.Claim, ledger.Claim | None]:
+    """A subscriber due a digest that worker "a" claimed and, once "a" stalled past the staleness limit,
+    worker "b" took over: the subscriber's id, a's claim and b's claim."""
+    sub_id = add_active(engine, email, send_hour=0)
+    with engine.begin() as conn:
+        mine = ledger.claim_digest(
+            conn=conn, subscriber_id=sub_id, period=PERIOD, worker="host:1:a", now=NOW, message_id="<m@x>"
+        )
+    assert mine is not None
+    taken = claim_for(
+        engine=engine,
+        subscriber_id=sub_id,
+        period=PERIOD,
+        message_id="<m@x>",
+        worker="host:2:b",
+        stale_after=timedelta(0),
+        max_attempts=8,
+    )
+    return sub_id, mine, taken.claim
 
 
 def test_connection_dropped_after_data_means_one_copy_across_two_runs_reported_uncertain(
@@ -77,23 +99,8 @@ def test_connection_dropped_after_data_means_one_copy_across_two_runs_reported_u
 
 
 def test_a_claim_held_by_another_worker_cannot_be_settled(world: Settings, engine: Engine) -> None:
-    sub_id = add_active(engine, "held@example.org", send_hour=0)
-    period = NOW.date().isoformat()
-    with engine.begin() as conn:
-        mine = ledger.claim_digest(
-            conn=conn, subscriber_id=sub_id, period=period, worker="host:1:a", now=NOW, message_id="<m@x>"
-        )
-    assert mine is not None
     # worker "a" stalls past the staleness limit: worker "b" takes the claim over
-    theirs = claim_for(
-        engine=engine,
-        subscriber_id=sub_id,
-        period=period,
-        message_id="<m@x>",
-        worker="host:2:b",
-        stale_after=timedelta(0),
-        max_attempts=8,
-    ).claim
+    sub_id, mine, theirs = _claim_taken_over(engine, "held@example.org")
     assert theirs is not None and theirs.attempts == 2
     with engine.begin() as conn:
         assert not ledger.mark_sending(conn=conn, claim=mine)
@@ -102,7 +109,7 @@ def test_a_claim_held_by_another_worker_cannot_be_settled(world: Settings, engin
             conn=conn, claim=mine, error="x", bounce=True, suspend_after=1, max_attempts=8
         ).held
         assert not ledger.release_claim(conn=conn, claim=mine)
-        row = ledger.ledger_row(conn=conn, subscriber_id=sub_id, period=period)
+        row = ledger.ledger_row(conn=conn, subscriber_id=sub_id, period=PERIOD)
         sub = get_subscriber(conn=conn, subscriber_id=sub_id)
     assert row is not None and (row["status"], row["claimed_by"], row["papers"]) == ("claimed", "host:2:b", None)
     assert sub is not None and sub.status == "active" and sub.bounce_count == 0  # the stray bounce counted nothing
@@ -116,25 +123,11 @@ def test_a_claim_held_by_another_worker_cannot_be_settled(world: Settings, engin
 
 
 def test_a_sender_that_lost_its_claim_sends_nothing(world: Settings, engine: Engine, smtp: SmtpServer) -> None:  # noqa: F811
-    sub_id = add_active(engine, "lost@example.org", send_hour=0)
-    period = NOW.date().isoformat()
+    sub_id, mine, _ = _claim_taken_over(engine, "lost@example.org")
     with engine.begin() as conn:
-        mine = ledger.claim_digest(
-            conn=conn, subscriber_id=sub_id, period=period, worker="host:1:a", now=NOW, message_id="<m@x>"
-        )
-        assert mine is not None
         sub = get_subscriber(conn=conn, subscriber_id=sub_id)
         assert sub is not None
         digest = build_digest(conn=conn, searcher=None, subscriber=sub, now=NOW)
-    claim_for(
-        engine=engine,
-        subscriber_id=sub_id,
-        period=period,
-        message_id="<m@x>",
-        worker="host:2:b",
-        stale_after=timedelta(0),
-        max_attempts=8,
-    )
     msg = build_message(
         settings=world, to=sub.email, mail=render_digest(digest=digest, settings=world), message_id="<m@x>"
     )

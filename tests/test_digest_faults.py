@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from paperfeed.store.papers import upsert_papers
 from paperfeed.store.send_ledger import ledger_rows
 from paperfeed.store.subscriptions import get_subscriber
 from tests.factories import make_paper
-from tests.smtp_server import SmtpServer, add_active, free_port, smtp, upvote  # noqa: F401
+from tests.smtp_server import SmtpServer, add_active, free_port, sending_through, smtp, upvote  # noqa: F401
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -83,6 +84,20 @@ def _subscribers(engine: Engine, n: int) -> list[str]:
     return emails
 
 
+def _stall_on(nth: int) -> tuple[threading.Event, Callable[..., float]]:
+    """A reply delay for the SMTP handler's ``on_rcpt`` or ``on_data``: the ``nth`` command waits 30 s for its
+    reply (and sets the event), the others none."""
+    reached = threading.Event()
+
+    def stall(n: int, *_: object) -> float:
+        if n == nth:
+            reached.set()
+            return 30.0
+        return 0.0
+
+    return reached, stall
+
+
 def _kill_when(event: threading.Event, proc: subprocess.Popen[str]) -> None:
     assert event.wait(60), "the sender never reached the kill point"
     os.kill(proc.pid, signal.SIGKILL)
@@ -93,15 +108,7 @@ def test_sigkill_mid_batch_then_rerun_sends_each_digest_exactly_once(
     world: Engine, settings: Settings, smtp: SmtpServer, tmp_path: Path
 ) -> None:  # noqa: F811
     emails = _subscribers(world, 6)
-    reached = threading.Event()
-
-    def stall_fourth(n: int, address: str) -> float:
-        if n == 4:  # the sender is blocked waiting for this RCPT reply when it is killed
-            reached.set()
-            return 30.0
-        return 0.0
-
-    smtp.handler.on_rcpt = stall_fourth
+    reached, smtp.handler.on_rcpt = _stall_on(4)  # the sender is blocked waiting for this RCPT reply when killed
     proc = _start(settings, smtp.port, tmp_path)
     _kill_when(reached, proc)
     assert proc.returncode == -signal.SIGKILL
@@ -120,15 +127,7 @@ def test_kill_after_the_server_accepted_but_before_the_ledger_knew_is_never_rese
     """DATA accepted, process killed before its commit: the re-run does not resend that digest (the server
     may have it); it settles the row ``uncertain``, counts it and sends the others."""
     emails = _subscribers(world, 3)
-    reached = threading.Event()
-
-    def stall_second(n: int) -> float:
-        if n == 2:
-            reached.set()
-            return 30.0
-        return 0.0
-
-    smtp.handler.on_data = stall_second
+    reached, smtp.handler.on_data = _stall_on(2)
     proc = _start(settings, smtp.port, tmp_path)
     _kill_when(reached, proc)
     smtp.handler.on_data = None
@@ -142,24 +141,13 @@ def test_kill_after_the_server_accepted_but_before_the_ledger_knew_is_never_rese
     assert code == 0 and report["sent"] == 0 and report["already_uncertain"] == 1 and len(smtp.handler.messages) == 3
 
 
-def _mail_settings(settings: Settings, port: int, rate: float = 0) -> Settings:
-    return settings.model_copy(
-        update={
-            "smtp_host": "127.0.0.1",
-            "smtp_port": port,
-            "mail_rate_limit": rate,
-            "mail_from": "digest@paperfeed.test",
-        }
-    )
-
-
 def test_421_451_and_dropped_connections_are_retried_until_success(
     world: Engine, settings: Settings, smtp: SmtpServer
 ) -> None:  # noqa: F811
     _subscribers(world, 2)
     smtp.handler.rcpt_replies = ["451 4.7.1 greylisted, try again", "drop"]
     smtp.handler.data_replies = ["421 4.3.2 shutting down"]
-    s = _mail_settings(settings, smtp.port)
+    s = sending_through(settings, smtp.port)
     report = send_digests(engine=world, settings=s, searcher=None, now=NOW, mailer=Mailer(s, backoff=0.01))
     assert (report.sent, report.failed) == (2, 0)
     assert sorted(m.rcpt[0] for m in smtp.handler.messages) == ["reader0@example.org", "reader1@example.org"]
@@ -171,7 +159,7 @@ def test_550_bounces_are_recorded_and_suspend_the_address_after_three(
     add_active(world, "gone@example.org", send_hour=0)
     add_active(world, "fine@example.org", send_hour=0)
     smtp.handler.bounce = {"gone@example.org"}
-    s = _mail_settings(settings, smtp.port)
+    s = sending_through(settings, smtp.port)
     for run in range(1, 4):
         report = send_digests(engine=world, settings=s, searcher=None, now=NOW, mailer=Mailer(s, backoff=0.01))
         assert report.failed == 1 and report.bounced == 1 and report.suspended == int(run == 3)
@@ -213,7 +201,7 @@ def test_two_concurrent_senders_never_send_the_same_digest(
 
 def test_send_rate_is_bounded(world: Engine, settings: Settings, smtp: SmtpServer) -> None:  # noqa: F811
     _subscribers(world, 5)
-    s = _mail_settings(settings, smtp.port, rate=20)
+    s = sending_through(settings, smtp.port, mail_rate_limit=20)
     started = time.monotonic()
     report = send_digests(engine=world, settings=s, searcher=None, now=NOW)
     assert report.sent == 5 and time.monotonic() - started >= 4 / 20

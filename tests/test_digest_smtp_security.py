@@ -17,7 +17,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from paperfeed.config import Settings
 from paperfeed.digest.mailer import ConnectFailure, Mailer, PermanentFailure, build_message
 from paperfeed.digest.render import RenderedMail
-from tests.smtp_server import Handler, free_port
+from tests.smtp_server import Handler, free_port, sending_through
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command"),
@@ -86,17 +86,7 @@ def server(request: pytest.FixtureRequest, cert: tuple[Path, Path]) -> Iterator[
 
 
 def _settings(settings: Settings, mode: str, port: int, password: str = "s3cret") -> Settings:
-    return settings.model_copy(
-        update={
-            "smtp_host": "127.0.0.1",
-            "smtp_port": port,
-            "smtp_security": mode,
-            "smtp_user": "digest",
-            "smtp_password": password,
-            "mail_from": "digest@paperfeed.test",
-            "mail_rate_limit": 0,
-        }
-    )
+    return sending_through(settings, port, smtp_security=mode, smtp_user="digest", smtp_password=password)
 
 
 def test_tls_and_login_deliver(

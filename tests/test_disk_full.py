@@ -24,11 +24,8 @@ from typer.testing import CliRunner
 from paperfeed.cli import app as cli
 from paperfeed.config import Settings
 from paperfeed.ingest.paperfeed_jsonl import write_jsonl
-from paperfeed.store.api_tokens import api_tokens, create_api_token
-from paperfeed.store.papers import upsert_papers
-from paperfeed.store.users import create_user
-from paperfeed.web.app import create_app
-from tests.factories import make_paper
+from paperfeed.store.api_tokens import api_tokens
+from tests.factories import api_token, make_paper, site_client
 from tests.test_web_pages import csrf_of, sign_up
 
 NOW = datetime.now(UTC)
@@ -105,19 +102,12 @@ def full_site(small_disk: Path, settings: Settings) -> Iterator[tuple[TestClient
     on_disk = settings.model_copy(
         update={"data_dir": small_disk / "data", "database_url": f"sqlite:///{small_disk / 'site.db'}"}
     )
-    application = create_app(on_disk)
-    with TestClient(application) as client:
-        engine = application.state.engine
-        with engine.begin() as conn:
-            upsert_papers(
-                conn=conn,
-                papers_in=[
-                    make_paper(id="2401.00001", title="Graph Transformers", published=NOW - timedelta(hours=1)),
-                    make_paper(id="2401.00002", title="Sparse Attention", published=NOW - timedelta(hours=2)),
-                ],
-            )
-            owner = create_user(conn=conn, email="api@example.org", username="apiuser", password_hash="x")
-            token = create_api_token(conn=conn, user_id=owner.id, name="laptop")
+    papers = [
+        make_paper(id="2401.00001", title="Graph Transformers", published=NOW - timedelta(hours=1)),
+        make_paper(id="2401.00002", title="Sparse Attention", published=NOW - timedelta(hours=2)),
+    ]
+    with site_client(on_disk, papers) as client:
+        token = api_token(client.app.state.engine, "apiuser", name="laptop")  # type: ignore[attr-defined]
         sign_up(client)
         filler = _fill(small_disk)
         yield client, token, filler
@@ -150,12 +140,9 @@ def test_a_full_disk_answers_writes_with_503_and_keeps_reads_working(full_site: 
 
 
 def test_token_use_is_written_at_most_every_few_minutes(settings: Settings) -> None:
-    application = create_app(settings)
-    with TestClient(application) as client:
-        engine = application.state.engine
-        with engine.begin() as conn:
-            owner = create_user(conn=conn, email="api@example.org", username="apiuser", password_hash="x")
-            token = create_api_token(conn=conn, user_id=owner.id, name="laptop")
+    with site_client(settings) as client:
+        engine = client.app.state.engine  # type: ignore[attr-defined]
+        token = api_token(engine, "apiuser", name="laptop")
         bearer = {"Authorization": f"Bearer {token}"}
 
         def last_used() -> datetime:

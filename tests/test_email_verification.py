@@ -14,16 +14,22 @@ from fastapi.testclient import TestClient
 from paperfeed.config import Settings
 from paperfeed.store.subscriptions import get_subscriber
 from paperfeed.web.app import create_app
-from tests.smtp_server import SmtpServer, add_active, smtp  # noqa: F401
+from tests.smtp_server import SmtpServer, add_active, sending_through, smtp  # noqa: F401
 
 VERIFY = re.compile(r"http://testserver(/account/verify/[A-Za-z0-9_.\-]+)")
 
 
 @pytest.fixture
 def mail_settings(settings: Settings, smtp: SmtpServer) -> Settings:  # noqa: F811
-    return settings.model_copy(
-        update={"smtp_host": smtp.host, "smtp_port": smtp.port, "mail_rate_limit": 0, "mail_from": "pf@paperfeed.test"}
-    )
+    return sending_through(settings, smtp.port, host=smtp.host, mail_from="pf@paperfeed.test")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def site(mail_settings: Settings) -> TestClient:
+    """The site, sending mail through the test SMTP server, after a first visit to its home page."""
+    client = TestClient(create_app(mail_settings))
+    client.get("/")
+    return client
 
 
 def _csrf(client: TestClient, path: str) -> str:
@@ -39,11 +45,10 @@ def _sign_up(client: TestClient, email: str, username: str) -> None:
 
 
 def test_signing_up_with_someone_elses_address_gives_no_access_to_their_subscription(
-    mail_settings: Settings,
+    site: TestClient,
     smtp: SmtpServer,  # noqa: F811
 ) -> None:
-    victim = TestClient(create_app(mail_settings))
-    victim.get("/")
+    victim = site
     engine = victim.app.state.engine  # type: ignore[attr-defined]
     add_active(engine, "victim@example.org", topics=["private research topic"], send_hour=6)
     attacker = TestClient(victim.app)
@@ -68,11 +73,10 @@ def test_signing_up_with_someone_elses_address_gives_no_access_to_their_subscrip
 
 
 def test_following_the_mailed_link_verifies_the_address_and_opens_the_subscription(
-    mail_settings: Settings,
+    site: TestClient,
     smtp: SmtpServer,  # noqa: F811
 ) -> None:
-    client = TestClient(create_app(mail_settings))
-    client.get("/")
+    client = site
     add_active(client.app.state.engine, "ada@example.org", topics=["graph neural networks"])  # type: ignore[attr-defined]
     _sign_up(client, "ada@example.org", "ada")
     (mail,) = smtp.handler.to("ada@example.org")

@@ -67,6 +67,24 @@ def test_minilm_loads_offline_and_ranks_related_text_higher(model_settings: Sett
     assert get_embedder("minilm", model_settings) is emb  # loaded once per process
 
 
+def test_minilm_runs_in_bfloat16_where_the_cpu_has_it_and_agrees_with_float32(model_settings: Settings) -> None:
+    """The fast path gives the vectors of the float32 path (same fingerprint), cut at 192 word pieces."""
+    from paperfeed.search.embed import minilm_path
+    from paperfeed.search.minilm import MAX_TOKENS, MiniLMEmbedder, cpu_has_native_bf16
+
+    source = minilm_path(model_settings)
+    fast = MiniLMEmbedder(source, device="cpu")
+    exact = MiniLMEmbedder(source, device="cpu", precision="float32")
+    assert fast.precision == ("bfloat16" if cpu_has_native_bf16() else "float32")
+    assert fast.fingerprint == exact.fingerprint and fast.fingerprint.endswith(f"-t{MAX_TOKENS}")
+    long_text = "Stochastic gradient descent with momentum on non-convex objectives. " * 40
+    texts = [*TEXTS, long_text, long_text + " A different ending far beyond the first 192 word pieces."]
+    a, b = fast.encode(texts), exact.encode(texts)
+    _check_rows(a, 5, 384)
+    assert np.min(np.sum(a * b, axis=1)) > 0.999
+    assert np.allclose(b[3], b[4], atol=1e-6)  # only the first MAX_TOKENS word pieces are read
+
+
 def test_static_model_is_distilled_offline_and_matches_model2vec(model_settings: Settings) -> None:
     emb = get_embedder("static", model_settings)
     assert emb.name == "static" and emb.dim == 64

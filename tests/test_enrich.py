@@ -25,40 +25,13 @@ from paperfeed.store.schema import papers
 from paperfeed.store.submissions import add_submission, get_submission
 from paperfeed.store.users import create_user
 from paperfeed.store.votes import add_vote, vote_counts
-from tests.arxiv_server import ApiEntry, api_title_search, arxiv_server, closed_port
+from tests.arxiv_server import ApiEntry, api_entries, api_title_search, arxiv_server, closed_port
 from tests.factories import make_paper
 
 DEMO = Path(__file__).resolve().parent.parent / "paperfeed" / "data" / "demo_papers.jsonl"
 # Canned API entries for demo titles (metadata as arXiv lists it), plus titles that only contain theirs.
-MRL = ApiEntry(
-    "2205.13147v4",
-    "Matryoshka Representation Learning",
-    ("Aditya Kusupati", "Gantavya Bhatt", "Aniket Rege", "Matthew Wallingford", "Aditya Sinha", "Sham Kakade"),
-    "cs.LG cs.CV",
-    "2022-05-26",
-)
-MRL_2D = ApiEntry(
-    "2402.14776v3",
-    "2D Matryoshka Sentence Embeddings",
-    ("Xianming Li", "Zongxi Li", "Jing Li", "Haoran Xie", "Qing Li"),
-    "cs.CL cs.LG",
-    "2024-02-22",
-)
-MRL_REC = ApiEntry(
-    "2409.16627v1",
-    "Train Once, Deploy Anywhere: Matryoshka Representation Learning for Multimodal Recommendation",
-    ("Yueqi Wang", "Zhenrui Yue", "Huimin Zeng", "Dong Wang", "Julian McAuley"),
-    "cs.IR cs.LG",
-    "2024-09-25",
-)
-UCP = ApiEntry(
-    "2406.18820v2",
-    "Universal Checkpointing: Efficient and Flexible Checkpointing for Large Scale Distributed Training",
-    ("Xinyu Lian", "Sam Ade Jacobs", "Lev Kurilenko", "Masahiro Tanaka", "Stas Bekman", "Minjia Zhang"),
-    "cs.DC cs.AI cs.LG",
-    "2024-06-27",
-)
-CANNED = [MRL, MRL_2D, MRL_REC, UCP]
+CANNED = api_entries("enrich_api_entries")  # tests/fixtures/enrich_api_entries.toml
+MRL, MRL_2D, MRL_REC, UCP = CANNED
 
 
 def demo_id(title: str) -> str:

@@ -31,12 +31,7 @@ FEEDS = [
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
     papers = [
-        make_paper(
-            id="2401.00001",
-            title=HOSTILE_TITLE,
-            abstract=HOSTILE_ABSTRACT,
-            published=NOW + timedelta(hours=2),
-        ),
+        make_paper(id="2401.00001", title=HOSTILE_TITLE, abstract=HOSTILE_ABSTRACT, published=NOW + timedelta(hours=2)),
         make_paper(
             id="2401.00002",
             title="Graph Transformers at Scale",

@@ -14,7 +14,8 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -62,48 +63,63 @@ def _following(settings: Settings, oai_url: str, **extra: object) -> Settings:
     )
 
 
+@contextmanager
+def _serving(
+    settings: Settings,
+    tmp_path: Path,
+    oai_url: str,
+    *args: str,
+    env: dict[str, str] | None = None,
+    stop_within: float = 20,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``paperfeed serve ARGS`` in its own process on a free port, on the test's database, harvesting from
+    ``oai_url``; yields its URL and the process, and always stops it. Its output is in ``tmp_path / "serve.log"``."""
+    port = free_port()
+    serve_env = {
+        **os.environ,
+        "PAPERFEED_DATA_DIR": str(tmp_path / "serve-data"),
+        "PAPERFEED_DATABASE_URL": settings.database_url,
+        "PAPERFEED_SEED_DEMO": "false",
+        "PAPERFEED_EMBEDDER": "none",
+        "PAPERFEED_ARXIV_OAI_URL": oai_url,
+        "PAPERFEED_ARXIV_REQUEST_INTERVAL": "0",
+        **(env or {}),
+    }
+    cmd = [sys.executable, "-c", "from paperfeed.cli import main; main()", "serve", "--port", str(port), *args]
+    with (tmp_path / "serve.log").open("w") as log:
+        proc = subprocess.Popen(cmd, env=serve_env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield f"http://127.0.0.1:{port}", proc
+        finally:
+            proc.terminate()
+            proc.wait(timeout=stop_within)
+
+
 def test_serve_follow_harvests_on_start_into_home_page_search_and_status(settings: Settings, tmp_path: Path) -> None:
+    log_path = tmp_path / "serve.log"
     with arxiv_server(oai_repository(_records())) as upstream:
-        port = free_port()
-        env = {
-            **os.environ,
-            "PAPERFEED_DATA_DIR": str(tmp_path / "serve-data"),
-            "PAPERFEED_DATABASE_URL": settings.database_url,
-            "PAPERFEED_SEED_DEMO": "false",
-            "PAPERFEED_EMBEDDER": "none",
-            "PAPERFEED_ARXIV_OAI_URL": upstream.url + "/oai",
-            "PAPERFEED_ARXIV_REQUEST_INTERVAL": "0",
-        }
-        cmd = [sys.executable, "-c", "from paperfeed.cli import main; main()", "serve", "--port", str(port)]
-        log_path = tmp_path / "serve.log"
-        with log_path.open("w") as log:
-            proc = subprocess.Popen([*cmd, "--follow", "cs.LG,cs.CL"], env=env, stdout=log, stderr=subprocess.STDOUT)
-            url = f"http://127.0.0.1:{port}"
-            try:
+        with _serving(settings, tmp_path, upstream.url + "/oai", "--follow", "cs.LG,cs.CL") as (url, proc):
 
-                def harvested() -> bool:
-                    assert proc.poll() is None, log_path.read_text()
-                    try:
-                        return "Sparse mixture routing" in httpx.get(url + "/", timeout=2).text
-                    except httpx.HTTPError:
-                        return False
+            def harvested() -> bool:
+                assert proc.poll() is None, log_path.read_text()
+                try:
+                    return "Sparse mixture routing" in httpx.get(url + "/", timeout=2).text
+                except httpx.HTTPError:
+                    return False
 
-                _wait(harvested, 60, "the harvested papers on the home page")
-                home = httpx.get(url + "/").text
-                assert "Grounded dialogue with retrieval" in home  # a cs.CL cross-list of stat.ML
-                assert "Object detection in fog" not in home  # cs.CV: same set, not followed
-                assert "from arXiv" in home  # the badge of papers that arrived by themselves
-                assert f'published <time datetime="{TODAY}"' in home
+            _wait(harvested, 60, "the harvested papers on the home page")
+            home = httpx.get(url + "/").text
+            assert "Grounded dialogue with retrieval" in home  # a cs.CL cross-list of stat.ML
+            assert "Object detection in fog" not in home  # cs.CV: same set, not followed
+            assert "from arXiv" in home  # the badge of papers that arrived by themselves
+            assert f'published <time datetime="{TODAY}"' in home
 
-                found = httpx.get(url + "/api/v1/search", params={"q": "mixture routing"}).json()
-                assert [h["paper"]["id"] for h in found["data"]][:1] == ["2611.00001"]
+            found = httpx.get(url + "/api/v1/search", params={"q": "mixture routing"}).json()
+            assert [h["paper"]["id"] for h in found["data"]][:1] == ["2611.00001"]
 
-                _wait(lambda: "following cs.LG, cs.CL" in httpx.get(url + "/status").text, 20, "/status")
-                status = httpx.get(url + "/status").text
-                assert "2 new papers" in status and "Following arXiv is failing" not in status
-            finally:
-                proc.terminate()
-                proc.wait(timeout=20)
+            _wait(lambda: "following cs.LG, cs.CL" in httpx.get(url + "/status").text, 20, "/status")
+            status = httpx.get(url + "/status").text
+            assert "2 new papers" in status and "Following arXiv is failing" not in status
         asked = {(r.params.get("set"), r.params.get("from")) for r in upstream.requests if "set" in r.params}
         assert asked == {("cs", (TODAY - timedelta(days=7)).isoformat())}  # one set for both, the last 7 days
     assert "Following arXiv cs.LG,cs.CL" in log_path.read_text()
@@ -120,36 +136,22 @@ def test_serve_follow_harvests_on_start_into_home_page_search_and_status(setting
 
 
 def test_serve_with_two_workers_harvests_once(settings: Settings, tmp_path: Path) -> None:
+    log_path = tmp_path / "serve.log"
+    follow_variable = {"PAPERFEED_FOLLOW": "cs.LG,cs.CL"}  # the variable this time, not --follow
     with arxiv_server(oai_repository(_records(), page_size=2)) as upstream:
-        port = free_port()
-        env = {
-            **os.environ,
-            "PAPERFEED_DATA_DIR": str(tmp_path / "serve-data"),
-            "PAPERFEED_DATABASE_URL": settings.database_url,
-            "PAPERFEED_SEED_DEMO": "false",
-            "PAPERFEED_EMBEDDER": "none",
-            "PAPERFEED_ARXIV_OAI_URL": upstream.url + "/oai",
-            "PAPERFEED_ARXIV_REQUEST_INTERVAL": "0",
-            "PAPERFEED_FOLLOW": "cs.LG,cs.CL",  # the variable this time, not --follow
-        }
-        cmd = [sys.executable, "-c", "from paperfeed.cli import main; main()", "serve", "--port", str(port)]
-        log_path = tmp_path / "serve.log"
-        with log_path.open("w") as log:
-            proc = subprocess.Popen([*cmd, "--workers", "2"], env=env, stdout=log, stderr=subprocess.STDOUT)
-            url = f"http://127.0.0.1:{port}"
-            try:
+        serving = _serving(
+            settings, tmp_path, upstream.url + "/oai", "--workers", "2", env=follow_variable, stop_within=30
+        )
+        with serving as (url, proc):
 
-                def both_workers_follow() -> bool:
-                    assert proc.poll() is None, log_path.read_text()
-                    return log_path.read_text().count("arXiv follow: following cs.LG, cs.CL") == 2
+            def both_workers_follow() -> bool:
+                assert proc.poll() is None, log_path.read_text()
+                return log_path.read_text().count("arXiv follow: following cs.LG, cs.CL") == 2
 
-                _wait(both_workers_follow, 90, "two workers following")
-                _wait(lambda: "2 new papers" in httpx.get(url + "/status", timeout=5).text, 30, "the harvest")
-                time.sleep(1.5)  # time for a second harvester, were there one
-                assert all("Sparse mixture routing" in httpx.get(url + "/").text for _ in range(4))
-            finally:
-                proc.terminate()
-                proc.wait(timeout=30)
+            _wait(both_workers_follow, 90, "two workers following")
+            _wait(lambda: "2 new papers" in httpx.get(url + "/status", timeout=5).text, 30, "the harvest")
+            time.sleep(1.5)  # time for a second harvester, were there one
+            assert all("Sparse mixture routing" in httpx.get(url + "/").text for _ in range(4))
         assert len(upstream.requests) == 2  # one harvest of set cs: 3 records, 2 per page
     assert log_path.read_text().count("2 new, 0 updated papers") == 1
 

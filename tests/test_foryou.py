@@ -17,14 +17,13 @@ from paperfeed.rank.foryou import recommend
 from paperfeed.search.factory import make_searcher
 from paperfeed.store.api_tokens import create_api_token
 from paperfeed.store.library import library_add
-from paperfeed.store.papers import upsert_papers
 from paperfeed.store.sessions import create_session
 from paperfeed.store.subscriptions import get_subscriber
 from paperfeed.store.users import User, create_user
 from paperfeed.store.votes import add_vote
 from paperfeed.web.app import create_app
 from paperfeed.web.security import SESSION_COOKIE
-from tests.factories import make_paper
+from tests.factories import keyed_corpus, make_paper
 from tests.smtp_server import add_active
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -38,37 +37,7 @@ def _paper(title: str, abstract: str, hours_ago: float) -> Paper:
 
 @pytest.fixture
 def corpus(engine: Engine) -> dict[str, Paper]:
-    papers = {
-        "saved": _paper(
-            "Graph neural networks for molecular property prediction",
-            "Message passing graph neural networks predict molecular properties.",
-            24 * 30,
-        ),
-        "voted": _paper(
-            "Diffusion models for image synthesis",
-            "Denoising diffusion models generate images by reversing a noise process.",
-            24 * 20,
-        ),
-        "gnn_new": _paper(
-            "Equivariant graph neural networks for molecules",
-            "Graph neural networks with message passing over molecular graphs.",
-            5,
-        ),
-        "diff_new": _paper(
-            "Faster sampling for diffusion models", "Diffusion models sample images in fewer denoising steps.", 6
-        ),
-        "bread": _paper(
-            "Baking sourdough bread at high altitude", "Fermentation times of sourdough change with air pressure.", 4
-        ),
-        "gnn_old": _paper(
-            "Graph neural networks for molecular graphs revisited",
-            "Message passing graph neural networks on molecular graphs.",
-            24 * 60,
-        ),
-    }
-    with engine.begin() as conn:
-        upsert_papers(conn=conn, papers_in=list(papers.values()))
-    return papers
+    return keyed_corpus(engine, "foryou", _paper)  # tests/fixtures/papers/foryou.toml
 
 
 def _member(engine: Engine, corpus: dict[str, Paper], name: str = "ada") -> User:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from paperfeed.ingest.formats import detect_format
 from paperfeed.ingest.run import ingest_paths
 from paperfeed.store.papers import get_paper
 from tests.factories import write_file
+from tests.ingesting import ingest_detected, stored
 
 # An arXiv API response as export.arxiv.org/api/query returns it (namespaces declared per element).
 API_RESPONSE = """<?xml version="1.0" encoding="UTF-8"?>
@@ -98,14 +98,9 @@ API_ERROR = """<?xml version="1.0" encoding="UTF-8"?>
 
 
 def test_api_response_is_detected_and_every_field_is_stored(engine: Engine, tmp_path: Path) -> None:
-    path = write_file(tmp_path, "query.xml", API_RESPONSE)
-    assert detect_format(path) == "arxiv-atom"
-    report = ingest_paths(engine=engine, paths=[path])
+    report = ingest_detected(engine, write_file(tmp_path, "query.xml", API_RESPONSE), "arxiv-atom")
     assert report.added == 2
-    with engine.connect() as conn:
-        p = get_paper(conn=conn, paper_id="2401.01234")
-        old = get_paper(conn=conn, paper_id="hep-th/9901001")
-    assert p is not None and old is not None
+    p, old = stored(engine, "2401.01234", "hep-th/9901001")
     assert p.title == "Sparse Attention for Long Documents: A $\\mathcal{O}(n \\log n)$ Approach"
     assert p.abstract.startswith("We study sparse attention") and "\n" not in p.abstract
     assert p.author_names == ["Ada Lovelace", "Balázs Csanád"]

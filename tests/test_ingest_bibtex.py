@@ -9,9 +9,9 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from paperfeed.ids import derived_id
-from paperfeed.ingest.formats import detect_format
 from paperfeed.ingest.run import ingest_paths
 from paperfeed.store.papers import count_papers, get_paper
+from tests.ingesting import ingest_detected, stored
 
 BIB = r"""% Exported from arXiv and Google Scholar
 @misc{vaswani2023attentionneed,
@@ -58,14 +58,9 @@ def _write(tmp_path: Path, text: str, name: str = "refs.bib") -> Path:
 
 
 def test_bibtex_entries_are_stored_with_arxiv_ids_when_given(engine: Engine, tmp_path: Path) -> None:
-    path = _write(tmp_path, BIB)
-    assert detect_format(path) == "bibtex"
-    report = ingest_paths(engine=engine, paths=[path])
+    report = ingest_detected(engine, _write(tmp_path, BIB), "bibtex")
     assert report.added == 3
-    with engine.connect() as conn:
-        attention = get_paper(conn=conn, paper_id="1706.03762")
-        bert = get_paper(conn=conn, paper_id="1810.04805")
-    assert attention is not None and bert is not None
+    attention, bert = stored(engine, "1706.03762", "1810.04805")
     assert attention.author_names[:2] == ["Ashish Vaswani", "Noam Shazeer"] and len(attention.authors) == 8
     assert attention.categories == ["cs.CL"]
     assert attention.abs_url == "https://arxiv.org/abs/1706.03762"

@@ -19,6 +19,7 @@ from paperfeed.ingest.kaggle import parse_kaggle
 from paperfeed.ingest.run import ingest_paths
 from paperfeed.models import Paper
 from paperfeed.store.papers import count_papers, get_paper
+from tests.ingesting import ingest_detected, stored
 
 # Two records exactly as the snapshot has them (key order, nulls, LaTeX accents, authors_parsed), one
 # compact JSON object per line.
@@ -77,13 +78,9 @@ def _record(i: int, **changes: object) -> str:
 def test_snapshot_lines_are_detected_and_stored(engine: Engine, tmp_path: Path) -> None:
     path = tmp_path / "arxiv-metadata-oai-snapshot.json"
     path.write_text(LINE_1 + "\n" + LINE_2 + "\n", encoding="utf-8")
-    assert detect_format(path) == "kaggle"
-    report = ingest_paths(engine=engine, paths=[path])
+    report = ingest_detected(engine, path, "kaggle")
     assert report.added == 2 and report.rejected == []
-    with engine.connect() as conn:
-        p = get_paper(conn=conn, paper_id="0704.0001")
-        old = get_paper(conn=conn, paper_id="math/0309136")
-    assert p is not None and old is not None
+    p, old = stored(engine, "0704.0001", "math/0309136")
     assert p.title == "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies"
     assert p.author_names == ["C. Balázs", "E. L. Berger", "P. M. Nadolsky", "C. -P. Yuan"]
     assert [(v.version, v.created) for v in p.versions] == [

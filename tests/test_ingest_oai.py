@@ -25,78 +25,11 @@ HEAD = """<?xml version="1.0" encoding="UTF-8"?>
 <OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://www.openarchives.org/OAI/2.0/ http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd">
 <responseDate>2024-03-04T09:12:45Z</responseDate>
 """
-
-ARXIV_PAGE = (
-    HEAD
-    + """<request verb="ListRecords" metadataPrefix="arXiv" set="cs" from="2024-03-01">http://export.arxiv.org/oai2</request>
-<ListRecords>
-<record>
-<header>
- <identifier>oai:arXiv.org:2403.00011</identifier>
- <datestamp>2024-03-01</datestamp>
- <setSpec>cs</setSpec>
-</header>
-<metadata>
- <arXiv xmlns="http://arxiv.org/OAI/arXiv/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://arxiv.org/OAI/arXiv/ http://arxiv.org/OAI/arXiv.xsd">
- <id>2403.00011</id><created>2024-02-29</created><updated>2024-03-01</updated><authors><author><keyname>Okafor</keyname><forenames>Chidi</forenames><affiliation>University of Lagos</affiliation></author><author><keyname>M\\"uller</keyname><forenames>Lena</forenames></author><author><keyname>Smith</keyname><forenames>John</forenames><suffix>Jr</suffix></author></authors><title>Retrieval-Augmented Decoding with Sparse
-  Caches</title><categories>cs.CL cs.IR</categories><comments>9 pages, 3 figures</comments><doi>10.1000/xyz123 10.1000/other</doi><license>http://creativecommons.org/licenses/by/4.0/</license><abstract>  We cache retrieved passages as sparse key-value blocks and decode against
-them, cutting latency by half on open-domain QA.
-</abstract></arXiv>
-</metadata>
-</record>
-<record>
-<header status="deleted">
- <identifier>oai:arXiv.org:2402.17777</identifier>
- <datestamp>2024-03-01</datestamp>
- <setSpec>cs</setSpec>
-</header>
-</record>
-<record>
-<header>
- <identifier>oai:arXiv.org:2403.00012</identifier>
- <datestamp>2024-03-01</datestamp>
- <setSpec>cs</setSpec>
-</header>
-<metadata>
- <arXiv xmlns="http://arxiv.org/OAI/arXiv/">
- <id>2403.00012</id><created>2024-02-29</created><authors><author><keyname>Doe</keyname></author></authors><title></title><categories>cs.LG</categories><abstract>No title.</abstract></arXiv>
-</metadata>
-</record>
-<resumptionToken cursor="0" completeListSize="2843">6960524|1001</resumptionToken>
-</ListRecords>
-</OAI-PMH>
-"""
-)
-
-RAW_PAGE = (
-    HEAD
-    + """<request verb="ListRecords" resumptionToken="6960525|2001">http://export.arxiv.org/oai2</request>
-<ListRecords>
-<record>
-<header>
- <identifier>oai:arXiv.org:0704.0001</identifier>
- <datestamp>2008-11-13</datestamp>
- <setSpec>physics:hep-ph</setSpec>
-</header>
-<metadata>
- <arXivRaw xmlns="http://arxiv.org/OAI/arXivRaw/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://arxiv.org/OAI/arXivRaw/ http://arxiv.org/OAI/arXivRaw.xsd">
- <id>0704.0001</id><submitter>Pavel Nadolsky</submitter><version version="v1"><date>Mon, 2 Apr 2007 19:18:42 GMT</date><size>37kb</size><source_type>D</source_type></version><version version="v2"><date>Tue, 24 Jul 2007 20:10:27 GMT</date><size>37kb</size><source_type>D</source_type></version><title>Calculation of prompt diphoton production cross sections at Tevatron and
-  LHC energies</title><authors>C. Bal\\'azs, E. L. Berger (Argonne, IL), P. M. Nadolsky and C.-P. Yuan</authors><categories>hep-ph</categories><comments>37 pages, 15 figures; published version</comments><proxy>ccsd</proxy><report-no>ANL-HEP-PR-07-12</report-no><journal-ref>Phys.Rev.D76:013009,2007</journal-ref><doi>10.1103/PhysRevD.76.013009</doi><license>http://arxiv.org/licenses/nonexclusive-distrib/1.0/</license><abstract>  A fully differential calculation in perturbative quantum chromodynamics is
-presented for the production of massive photon pairs at hadron colliders.
-</abstract></arXivRaw>
-</metadata>
-</record>
-<record>
-<header status="deleted">
- <identifier>oai:arXiv.org:0704.0002</identifier>
- <datestamp>2009-01-01</datestamp>
-</header>
-</record>
-<resumptionToken cursor="1001" completeListSize="2843"></resumptionToken>
-</ListRecords>
-</OAI-PMH>
-"""
-)
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# Whole ListRecords pages (each starts with HEAD): a record, a deletion and a record without a title...
+ARXIV_PAGE = (FIXTURES / "oai_ingest_arxiv_page.xml").read_text(encoding="utf-8")
+# ...and, in the arXivRaw format, a record with two versions and a deletion.
+RAW_PAGE = (FIXTURES / "oai_ingest_raw_page.xml").read_text(encoding="utf-8")
 
 
 def test_arxiv_format_page_is_detected_and_stored(engine: Engine, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from paperfeed.ingest.formats import detect_format
 from paperfeed.ingest.run import ingest_paths
 from paperfeed.store.papers import get_paper, upsert_papers
 from tests.factories import make_paper, write_file
+from tests.ingesting import ingest_detected, stored
 
 RSS = """<?xml version='1.0' encoding='UTF-8'?>
 <rss xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:atom="http://www.w3.org/2005/Atom" xmlns:content="http://purl.org/rss/1.0/modules/content/" version="2.0">
@@ -98,14 +99,9 @@ Abstract: We translate speech end to end.</summary>
 
 
 def test_new_and_cross_listings_are_added(engine: Engine, tmp_path: Path) -> None:
-    path = write_file(tmp_path, "cs.CL.rss", RSS)
-    assert detect_format(path) == "arxiv-rss"
-    report = ingest_paths(engine=engine, paths=[path])
+    report = ingest_detected(engine, write_file(tmp_path, "cs.CL.rss", RSS), "arxiv-rss")
     assert report.added == 3 and report.rejected == []
-    with engine.connect() as conn:
-        new = get_paper(conn=conn, paper_id="2402.01111")
-        cross = get_paper(conn=conn, paper_id="2402.02222")
-    assert new is not None and cross is not None
+    new, cross = stored(engine, "2402.01111", "2402.02222")
     assert new.abstract == "We train byte-level language models without a tokenizer and match subword models."
     assert new.author_names == ["Ada Lovelace", "Balázs Csanád", "Alan Turing"]
     assert new.categories == ["cs.CL", "cs.LG"]

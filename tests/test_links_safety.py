@@ -17,10 +17,8 @@ from typer.testing import CliRunner
 from paperfeed.cli import app as cli
 from paperfeed.config import Settings
 from paperfeed.links import safe_url
-from paperfeed.store.papers import upsert_papers
 from paperfeed.store.schema import papers
-from paperfeed.web.app import create_app
-from tests.factories import make_paper
+from tests.factories import make_paper, site_client
 from tests.test_web_pages import csrf_of, sign_up
 
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -83,23 +81,13 @@ def test_ingest_drops_unsafe_links_with_a_note_and_keeps_the_record(
 @pytest.fixture
 def hostile_client(settings: Settings) -> Iterator[TestClient]:
     """A site whose paper 2401.00001 has hostile links written straight into the database."""
-    application = create_app(settings)
-    with TestClient(application) as c:
-        engine = application.state.engine
-        with engine.begin() as conn:
-            upsert_papers(
-                conn=conn,
-                papers_in=[
-                    make_paper(id="2401.00001", title="Hostile Graph Paper", published=NOW - timedelta(hours=2)),
-                    make_paper(
-                        id="2401.00002",
-                        title="Honest Graph Paper",
-                        published=NOW - timedelta(hours=3),
-                        code_url="https://github.com/example/honest",
-                        project_url="https://example.org/honest",
-                    ),
-                ],
-            )
+    honest = {"code_url": "https://github.com/example/honest", "project_url": "https://example.org/honest"}
+    stored = [
+        make_paper(id="2401.00001", title="Hostile Graph Paper", published=NOW - timedelta(hours=2)),
+        make_paper(id="2401.00002", title="Honest Graph Paper", published=NOW - timedelta(hours=3), **honest),
+    ]
+    with site_client(settings, stored) as c:
+        with c.app.state.engine.begin() as conn:  # type: ignore[attr-defined]
             conn.execute(update(papers).where(papers.c.id == "2401.00001").values(**HOSTILE))
         yield c
 

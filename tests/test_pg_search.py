@@ -3,51 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from paperfeed.models import Author
 from paperfeed.search import hybrid
 from paperfeed.search.pg_backend import PgLexical, PgSearchError
 from paperfeed.search.pg_dense import PgDense
 from paperfeed.search.query import parse_query
 from paperfeed.store.db import open_store
 from paperfeed.store.papers import upsert_papers
-from tests.factories import make_paper, store_settings
+from tests.factories import corpus, store_settings
 
 
 @pytest.fixture
 def pg_engine(pg_url: str, tmp_path) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
     engine = open_store(store_settings(tmp_path, pg_url))
-    papers = [
-        make_paper(
-            id="2401.00001",
-            title="Graph neural networks for molecules",
-            abstract="Message passing over molecular graphs predicts properties.",
-            authors=[Author("Yann LeCun")],
-            categories=["cs.LG"],
-            published=datetime(2023, 5, 1, tzinfo=UTC),
-        ),
-        make_paper(
-            id="2401.00002",
-            title="A survey of graph learning",
-            abstract="We review graph neural networks and message passing.",
-            authors=[Author("Ada Lovelace")],
-            categories=["stat.ML"],
-            published=datetime(2021, 3, 1, tzinfo=UTC),
-        ),
-        make_paper(
-            id="2401.00003",
-            title="Protein folding with transformers",
-            abstract="Attention models predict protein structures.",
-            authors=[Author("Alan Turing")],
-            categories=["q-bio.BM"],
-            published=datetime(2024, 2, 1, tzinfo=UTC),
-        ),
-    ]
+    papers = corpus("pg_search")  # tests/fixtures/papers/pg_search.toml
     try:
         with engine.begin() as conn:
             upsert_papers(conn=conn, papers_in=papers)

@@ -26,13 +26,12 @@ from paperfeed.search.factory import make_searcher
 from paperfeed.search.lexical import LexicalDoc, LexicalIndex
 from paperfeed.store.api_tokens import create_api_token
 from paperfeed.store.library import library_add
-from paperfeed.store.papers import upsert_papers
 from paperfeed.store.related import not_interested_ids
 from paperfeed.store.sessions import create_session
 from paperfeed.store.users import User, create_user
 from paperfeed.web.app import create_app
 from paperfeed.web.security import SESSION_COOKIE
-from tests.factories import make_paper
+from tests.factories import keyed_corpus, make_paper
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -45,41 +44,7 @@ def _paper(title: str, abstract: str, author: str, days_ago: float = 1) -> Paper
 
 @pytest.fixture
 def corpus(engine: Engine) -> dict[str, Paper]:
-    papers = {
-        "gnn": _paper(
-            "Graph neural networks for molecular property prediction",
-            "Message passing graph neural networks predict molecular properties of drug candidates.",
-            "Grace Hopper",
-        ),
-        "gnn2": _paper(
-            "Equivariant message passing networks for molecules",
-            "Equivariant graph neural networks with message passing predict molecular energies.",
-            "Edsger Dijkstra",
-        ),
-        "gnn3": _paper(
-            "Message passing neural networks for molecular graphs",
-            "Graph neural networks with message passing over molecular graphs of drug candidates.",
-            "Donald Knuth",
-        ),
-        "hopper": _paper(
-            "Compilers for business data processing",
-            "A compiler translating English-like statements into machine code for business records.",
-            "Grace Hopper",
-        ),
-        "bread": _paper(
-            "Baking sourdough bread at high altitude",
-            "Fermentation times of sourdough change with air pressure in mountain bakeries.",
-            "Julia Child",
-        ),
-        "ocean": _paper(
-            "Ocean tides and coastal erosion",
-            "Tidal currents shape coastlines through sediment transport over decades.",
-            "Rachel Carson",
-        ),
-    }
-    with engine.begin() as conn:
-        upsert_papers(conn=conn, papers_in=list(papers.values()))
-    return papers
+    return keyed_corpus(engine, "related", _paper)  # tests/fixtures/papers/related.toml
 
 
 def _members(engine: Engine, names: list[str]) -> list[User]:

@@ -21,11 +21,9 @@ from schemathesis.engine import events, from_schema
 from schemathesis.openapi import from_asgi
 
 from paperfeed.config import Settings
-from paperfeed.store.api_tokens import create_api_token
 from paperfeed.store.papers import upsert_papers
-from paperfeed.store.users import create_user
 from paperfeed.web.app import create_app, start_store
-from tests.factories import make_paper
+from tests.factories import api_token, make_paper
 
 # Per operation and phase: the run is bounded by examples, not by a clock, so it sends the same requests on
 # a fast or a loaded machine (measured: about 30 s on SQLite, 75 s on PostgreSQL, 2 shared cores).
@@ -61,8 +59,7 @@ def test_api_has_no_server_errors_and_answers_as_documented(settings: Settings) 
                 make_paper(id="2401.00002", title="Sparse Attention", published=NOW - timedelta(days=1)),
             ],
         )
-        user = create_user(conn=conn, email="ada@example.org", username="ada", password_hash="x")
-        token = create_api_token(conn=conn, user_id=user.id, name="schemathesis")
+    token = api_token(app.state.engine, "ada", name="schemathesis")
 
     schema = from_asgi("/openapi.json", app)
     schema.config.update(headers={"Authorization": f"Bearer {token}"})

@@ -14,7 +14,7 @@ from paperfeed.config import Settings
 from paperfeed.models import Author
 from paperfeed.search.embed import EMBEDDERS_AVAILABLE
 from paperfeed.store.papers import upsert_papers
-from tests.factories import make_paper
+from tests.factories import cli_env, make_paper
 from tests.test_search_service import CORPUS, static_model  # noqa: F401 - the session fixture
 
 HIT_KEYS = {"id", "title", "score", "reason", "authors", "published", "snippet", "url", "categories"}
@@ -24,14 +24,7 @@ HIT_KEYS = {"id", "title", "score", "reason", "authors", "published", "snippet",
 def env(settings: Settings, engine: Engine) -> dict[str, str]:
     with engine.begin() as conn:
         upsert_papers(conn=conn, papers_in=[make_paper(**row) for row in CORPUS])
-    return {
-        "PAPERFEED_DATA_DIR": str(settings.data_dir),
-        "PAPERFEED_DATABASE_URL": settings.database_url,
-        "PAPERFEED_EMBEDDER": "none",
-        "PAPERFEED_SEED_DEMO": "false",
-        "HF_HUB_OFFLINE": "1",
-        "PAPERFEED_BASE_URL": "http://paperfeed.test",
-    }
+    return cli_env(settings.data_dir, settings.database_url, base_url="http://paperfeed.test")
 
 
 def run(env: dict[str, str], *args: str) -> tuple[int, str, str]:
@@ -204,12 +197,7 @@ def test_eval_all_modes_and_semantic_search_with_the_static_model(
 
 
 def test_search_seeds_the_demo_corpus_on_an_empty_store(tmp_path: Path) -> None:
-    env = {
-        "PAPERFEED_DATA_DIR": str(tmp_path / "data"),
-        "PAPERFEED_DATABASE_URL": "",
-        "PAPERFEED_EMBEDDER": "none",
-        "PAPERFEED_SEED_DEMO": "true",
-    }
+    env = cli_env(tmp_path / "data", "", seed_demo="true")
     code, out, _ = run(env, "search", "graph neural networks", "--json", "--limit", "3")
     assert code == 0 and len(json.loads(out)) == 3
 

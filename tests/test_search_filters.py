@@ -27,35 +27,31 @@ QUERY = "spiking network model of working memory in the prefrontal cortex"
 BACKENDS = ["embedded", "postgres"] if PG_BACKEND else ["embedded"]
 
 
+def _group(prefix: str, count: int, category: str, year: int, title: str, abstract: str, author: str) -> list:
+    """``count`` papers ``<prefix>.00000``, ``<prefix>.00001``...; ``{n}`` in the texts is the paper's number."""
+    return [
+        make_paper(
+            id=f"{prefix}.{n:05d}",
+            title=title.format(n=n),
+            abstract=abstract.format(n=n),
+            authors=[Author(author.format(n=n))],
+            categories=[category],
+            primary_category=category,
+            published=datetime(year, 1 + n % 12, 1 + n % 28, tzinfo=UTC),
+        )
+        for n in range(count)
+    ]
+
+
 def _corpus() -> list:
     """3,000 near-duplicate cs.LG papers that say the query almost word for word, and 40 q-bio.NC papers
     on the same topic in other words (further from the query than every cs.LG one)."""
-    out = []
-    for n in range(3000):
-        out.append(
-            make_paper(
-                id=f"2301.{n:05d}",
-                title=f"A spiking network model of working memory in the prefrontal cortex, variant {n}",
-                abstract=f"We build spiking network model {n} of working memory in the prefrontal cortex.",
-                authors=[Author(f"Learner Number{n}")],
-                categories=["cs.LG"],
-                primary_category="cs.LG",
-                published=datetime(2023, 1 + n % 12, 1 + n % 28, tzinfo=UTC),
-            )
-        )
-    for n in range(40):
-        out.append(
-            make_paper(
-                id=f"2302.{n:05d}",
-                title=f"Persistent activity of cortical neurons holds items in short-term memory ({n})",
-                abstract=f"Recordings and simulations of prefrontal neurons {n} show how spikes sustain memory.",
-                authors=[Author("Santiago Cajal")],
-                categories=["q-bio.NC"],
-                primary_category="q-bio.NC",
-                published=datetime(2024, 1 + n % 12, 1 + n % 28, tzinfo=UTC),
-            )
-        )
-    return out
+    near = "A spiking network model of working memory in the prefrontal cortex, variant {n}"
+    near_abstract = "We build spiking network model {n} of working memory in the prefrontal cortex."
+    other = "Persistent activity of cortical neurons holds items in short-term memory ({n})"
+    other_abstract = "Recordings and simulations of prefrontal neurons {n} show how spikes sustain memory."
+    learners = _group("2301", 3000, "cs.LG", 2023, near, near_abstract, author="Learner Number{n}")
+    return learners + _group("2302", 40, "q-bio.NC", 2024, other, other_abstract, author="Santiago Cajal")
 
 
 NEURO = {f"2302.{n:05d}" for n in range(40)}

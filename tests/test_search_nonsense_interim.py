@@ -13,10 +13,9 @@ from sqlalchemy import Engine
 from paperfeed.config import Settings
 from paperfeed.search import hybrid, readiness
 from paperfeed.search.embed import EMBEDDERS_AVAILABLE
-from paperfeed.search.factory import make_searcher
 from paperfeed.search.query import parse_query
-from tests.factories import make_paper
-from tests.test_search_service import CORPUS, _store
+from tests.searchers import interim_static_searcher
+from tests.test_search_service import CORPUS
 
 needs_model = pytest.mark.skipif(not EMBEDDERS_AVAILABLE, reason="the ml extra is not installed")
 NONSENSE = "qwxzv flurble zzyzx"
@@ -25,12 +24,7 @@ NONSENSE = "qwxzv flurble zzyzx"
 @needs_model
 @pytest.mark.model
 def test_nonsense_finds_nothing_while_the_interim_static_model_answers(settings: Settings, engine: Engine) -> None:
-    _store(engine, [make_paper(**row) for row in CORPUS])
-    minilm = settings.model_copy(update={"embedder": "minilm"})
-    s = make_searcher(engine=engine, settings=minilm)
-    s.refresh(dense=False)
-    upkeep = s.upkeep  # type: ignore[attr-defined]
-    upkeep._refresh_dense("static", None, [len(CORPUS), None], blocking=True)  # what a first start does first
+    s = interim_static_searcher(engine, settings)
     assert s.status()["model"] == "static"
     for mode in ("bm25", "dense", "hybrid"):
         for spell in (False, True):  # the page, the API and the CLI search with spelling suggestions
@@ -49,11 +43,7 @@ def test_nonsense_finds_nothing_while_the_interim_static_model_answers(settings:
 def test_no_known_word_shows_nothing_by_meaning_however_close(settings: Settings, engine: Engine) -> None:
     """On SciFact's 5,183 abstracts the quick static model puts this very query at cosine 0.40 from its
     nearest paper, past the static threshold (docs/decisions.md): with no cut at all, still nothing."""
-    _store(engine, [make_paper(**row) for row in CORPUS])
-    minilm = settings.model_copy(update={"embedder": "minilm"})
-    s = make_searcher(engine=engine, settings=minilm)
-    s.refresh(dense=False)
-    s.upkeep._refresh_dense("static", None, [len(CORPUS), None], blocking=True)  # type: ignore[attr-defined]
+    s = interim_static_searcher(engine, settings)
     served = readiness.served(s.upkeep)  # type: ignore[attr-defined]
     assert served is not None and served.model == "static"
 

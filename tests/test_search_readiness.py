@@ -24,6 +24,7 @@ from paperfeed.search.model_loader import quick_static_model_path
 from paperfeed.search.status import index_status
 from paperfeed.web.app import create_app
 from tests.factories import make_paper
+from tests.searchers import interim_static_searcher
 from tests.test_search_service import CORPUS, _store, static_model  # noqa: F401 - the session fixture
 
 needs_model = pytest.mark.skipif(not EMBEDDERS_AVAILABLE, reason="the ml extra is not installed")
@@ -114,12 +115,8 @@ def test_status_json_reports_the_figures(static_settings: Settings, engine: Engi
 def test_interim_static_vectors_answer_until_minilm_has_embedded(settings: Settings, engine: Engine) -> None:
     """The configured model is MiniLM: the static model (made in a second from MiniLM's token table, no
     manual step) answers first without a warning, and MiniLM takes over once it has embedded every paper."""
-    _store(engine, [make_paper(**row) for row in CORPUS])
+    s = interim_static_searcher(engine, settings)
     minilm = settings.model_copy(update={"embedder": "minilm"})
-    s = make_searcher(engine=engine, settings=minilm)
-    s.refresh(dense=False)
-    upkeep = s.upkeep  # type: ignore[attr-defined]
-    upkeep._refresh_dense("static", None, [len(CORPUS), None], blocking=True)  # what the first start does first
     assert (quick_static_model_path(minilm) / "config.json").is_file()
     interim = s.search("airplane aerodynamics", mode="dense")
     assert interim.warning is None and interim.hits[0].paper.id == "2104.00004"

@@ -14,80 +14,20 @@ import pytest
 from sqlalchemy import Engine
 
 from paperfeed.config import Settings
-from paperfeed.models import Author
 from paperfeed.search import sync, upkeep
 from paperfeed.search.embed import EMBEDDERS_AVAILABLE
 from paperfeed.search.factory import make_searcher
 from paperfeed.search.query import QueryError
 from paperfeed.search.service import SearchService
 from paperfeed.store.papers import upsert_papers
-from tests.factories import make_paper
+from tests.factories import corpus_rows, make_paper
 
 
 def _when(year: int, month: int = 6, day: int = 1) -> datetime:
     return datetime(year, month, day, 12, tzinfo=UTC)
 
 
-CORPUS = [
-    dict(
-        id="2301.00001",
-        title="Graph neural networks for molecule property prediction",
-        abstract="We apply message passing graph neural networks to predict molecular properties of drug candidates.",
-        authors=[Author("Marie Curie"), Author("Ada Lovelace")],
-        categories=["cs.LG", "q-bio.BM"],
-        published=_when(2023, 3),
-    ),
-    dict(
-        id="2302.00002",
-        title="Transformer language models for machine translation",
-        abstract="Attention based transformer models translate sentences between languages with high accuracy.",
-        authors=[Author("Alan Turing")],
-        categories=["cs.CL"],
-        published=_when(2023, 5),
-    ),
-    dict(
-        id="2203.00003",
-        title="Protein folding with deep learning",
-        abstract="Deep networks predict the three dimensional structure of proteins from their amino acid sequence.",
-        authors=[Author("Rosalind Franklin")],
-        categories=["q-bio.BM"],
-        published=_when(2022, 2),
-    ),
-    dict(
-        id="2104.00004",
-        title="Turbulent boundary layers on swept wings",
-        abstract="Wind tunnel experiments measure turbulent boundary layer transition on swept aircraft wings.",
-        authors=[Author("Ludwig Prandtl")],
-        categories=["physics.flu-dyn"],
-        published=_when(2021, 4),
-    ),
-    dict(
-        id="2305.00005",
-        title="Retrieval augmented question answering",
-        abstract="A dense retriever finds passages that a reader model uses to answer open domain "
-        "questions; passing messages between passages is not needed.",
-        authors=[Author("Grace Hopper")],
-        categories=["cs.CL", "cs.IR"],
-        published=_when(2023, 9),
-    ),
-    dict(
-        id="2306.00006",
-        title="A survey of graph neural networks",
-        abstract="This survey reviews graph neural network architectures, including message passing and "
-        "spectral methods.",
-        authors=[Author("Ada Lovelace")],
-        categories=["cs.LG"],
-        published=_when(2023, 11),
-    ),
-    dict(
-        id="2401.00007",
-        title="Graph transformers for molecules",
-        abstract="Combining graph neural networks with transformer attention improves molecular property prediction.",
-        authors=[Author("Alan Turing"), Author("Marie Curie")],
-        categories=["cs.LG"],
-        published=_when(2024, 1, 15),
-    ),
-]
+CORPUS = corpus_rows("search_service")  # tests/fixtures/papers/search_service.toml
 
 
 def _store(engine: Engine, papers: list) -> None:
@@ -119,16 +59,8 @@ def test_a_title_query_finds_its_paper_first(searcher: SearchService) -> None:
 
 
 def test_hits_carry_html_safe_snippets_with_marked_terms(searcher: SearchService, engine: Engine) -> None:
-    _store(
-        engine,
-        [
-            make_paper(
-                id="2402.00008",
-                title="Escaping markup in abstracts",
-                abstract="We inject <script>alert(1)</script> into turbulence models & more.",
-            )
-        ],
-    )
+    hostile = "We inject <script>alert(1)</script> into turbulence models & more."
+    _store(engine, [make_paper(id="2402.00008", title="Escaping markup in abstracts", abstract=hostile)])
     searcher.refresh()
     hit = searcher.search("script turbulence").hits[0]
     assert hit.paper.id == "2402.00008"
@@ -294,16 +226,8 @@ def test_unreadable_values_raise_query_error_with_a_message(
 
 def test_refresh_indexes_only_what_changed(searcher: SearchService, engine: Engine) -> None:
     assert searcher.refresh()["indexed"] == 0
-    _store(
-        engine,
-        [
-            make_paper(
-                id="2403.00009",
-                title="Quantum error correction with surface codes",
-                abstract="Surface codes protect logical qubits.",
-            )
-        ],
-    )
+    title, abstract = "Quantum error correction with surface codes", "Surface codes protect logical qubits."
+    _store(engine, [make_paper(id="2403.00009", title=title, abstract=abstract)])
     report = searcher.refresh()
     assert report["indexed"] == 1 and report["lexical_docs"] == len(CORPUS) + 1
     assert ids(searcher.search("surface codes"))[0] == "2403.00009"
@@ -342,30 +266,12 @@ def test_changed_text_is_reindexed(searcher: SearchService, engine: Engine) -> N
 
 
 def test_renamed_paper_is_found_under_its_new_id_only(engine: Engine, settings: Settings) -> None:
-    _store(
-        engine,
-        [
-            make_paper(
-                id="pf-0123456789abcdef",
-                title="Sparse autoencoders find features",
-                abstract="Dictionary learning on activations.",
-                versions=[],
-            )
-        ],
-    )
+    title, abstract = "Sparse autoencoders find features", "Dictionary learning on activations."
+    _store(engine, [make_paper(id="pf-0123456789abcdef", title=title, abstract=abstract, versions=[])])
     s = make_searcher(engine=engine, settings=settings)
     s.refresh()
     assert ids(s.search("sparse autoencoders")) == ["pf-0123456789abcdef"]
-    _store(
-        engine,
-        [
-            make_paper(
-                id="2404.00011",
-                title="Sparse autoencoders find features",
-                abstract="Dictionary learning on activations.",
-            )
-        ],
-    )
+    _store(engine, [make_paper(id="2404.00011", title=title, abstract=abstract)])  # the same paper, renamed
     report = s.refresh()
     assert report["deleted"] == 1 and report["lexical_docs"] == 1
     assert ids(s.search("sparse autoencoders")) == ["2404.00011"]
@@ -430,16 +336,9 @@ def test_concurrent_searches_during_refresh(searcher: SearchService, engine: Eng
 
 def test_similar_excludes_itself_and_duplicates(searcher: SearchService, engine: Engine) -> None:
     # Two arXiv ids with one title are kept apart by the store: a duplicate similar papers must hide.
-    _store(
-        engine,
-        [
-            make_paper(
-                id="2402.00013",
-                title="Graph Neural Networks for Molecule Property Prediction!",
-                abstract="Message passing graph neural networks predict molecular properties of drug candidates.",
-            )
-        ],
-    )
+    title = "Graph Neural Networks for Molecule Property Prediction!"
+    abstract = "Message passing graph neural networks predict molecular properties of drug candidates."
+    _store(engine, [make_paper(id="2402.00013", title=title, abstract=abstract)])
     searcher.refresh()
     assert "2402.00013" in ids(searcher.search("molecule property prediction"))
     hits = searcher.similar("2301.00001", limit=5)

@@ -8,7 +8,6 @@ clients are served normally the whole time.
 from __future__ import annotations
 
 import contextlib
-import selectors
 import socket
 import time
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.servers import serve_command
+from tests.servers import read_until_closed, serve_command
 
 TIMEOUT = 2.0  # PAPERFEED_REQUEST_TIMEOUT of the server under test
 SLACK = 2.5  # how late after the timeout a close may come (a loaded CI machine)
@@ -58,31 +57,20 @@ def test_incomplete_requests_get_408_and_are_closed_in_time(server: str) -> None
     served = httpx.get(server + "/api/daily_papers", timeout=5)  # everyone else is still served
     assert served.status_code == 200 and "application/json" in served.headers["content-type"]
 
-    selector = selectors.DefaultSelector()
-    for sock in kinds:
-        sock.setblocking(False)
-        selector.register(sock, selectors.EVENT_READ)
-    closed_at: dict[socket.socket, float] = {}
-    received: dict[socket.socket, bytes] = {}
     next_drip = time.monotonic() + 0.3
-    while len(closed_at) < len(kinds) and time.monotonic() - started < TIMEOUT + SLACK + 5:
-        for key, _ in selector.select(timeout=0.1):
-            sock = key.fileobj
-            assert isinstance(sock, socket.socket)
-            try:
-                chunk = sock.recv(4096)
-            except ConnectionResetError:
-                chunk = b""
-            received[sock] = received.get(sock, b"") + chunk
-            if not chunk:
-                closed_at[sock] = time.monotonic() - started
-                selector.unregister(sock)
-        if time.monotonic() >= next_drip:  # one more header byte every 0.3 s never resets the deadline
+
+    def dripping(closed: dict[socket.socket, float]) -> None:
+        """One more header byte every 0.3 s, which never resets the deadline."""
+        nonlocal next_drip
+        if time.monotonic() >= next_drip:
             for sock in drip:
-                if sock not in closed_at:
+                if sock not in closed:
                     with contextlib.suppress(OSError):
                         sock.send(b"E")
             next_drip += 0.3
+
+    deadline = started + TIMEOUT + SLACK + 5
+    closed_at, received = read_until_closed(kinds, started=started, deadline=deadline, between=dripping)
     still_open = [kinds[s] for s in kinds if s not in closed_at]
     assert not still_open, f"{len(still_open)} connections still open: {sorted(set(still_open))}"
     for sock, at in closed_at.items():

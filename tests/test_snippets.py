@@ -18,7 +18,7 @@ from paperfeed.search.analyze import analyse
 from paperfeed.search.snippet import snippet
 from paperfeed.store.papers import upsert_papers
 from paperfeed.web.app import create_app
-from tests.factories import make_paper
+from tests.factories import cli_env, make_paper
 
 TITLE = "Rock 'n' roll & \"quoted\" <script>alert('t')</script> turbulence"
 ABSTRACT = (
@@ -52,12 +52,7 @@ def test_a_cut_snippet_keeps_its_spans_on_the_text() -> None:
 
 
 def test_cli_json_prints_plain_text_without_entities(settings: Settings, stored: Engine) -> None:
-    env = {
-        "PAPERFEED_DATA_DIR": str(settings.data_dir),
-        "PAPERFEED_DATABASE_URL": settings.database_url,
-        "PAPERFEED_EMBEDDER": "none",
-        "PAPERFEED_SEED_DEMO": "false",
-    }
+    env = cli_env(settings.data_dir, settings.database_url)
     result = CliRunner().invoke(cli_app, ["search", "turbulence", "--json"], env=env)
     assert result.exit_code == 0, result.stderr
     hit = json.loads(result.stdout)[0]

@@ -17,7 +17,7 @@ from paperfeed.config import Settings
 from paperfeed.models import Author
 from paperfeed.search import spelling
 from paperfeed.search.spelling import correctable_spans
-from tests.factories import make_paper, site_client
+from tests.factories import cli_env, make_paper, site_client
 from tests.pg import PG_BACKEND
 
 TYPOS = [
@@ -43,14 +43,9 @@ def patient_spelling() -> Iterator[None]:
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    papers = [
-        make_paper(
-            id="2501.00001",
-            title="Boundary layers on swept wings",
-            abstract="Wind tunnel measurements of transition on swept wings.",
-            authors=[Author("Ludwig Prandtl"), Author("Theodore von Karman")],
-        )
-    ]
+    title, abstract = "Boundary layers on swept wings", "Wind tunnel measurements of transition on swept wings."
+    authors = [Author("Ludwig Prandtl"), Author("Theodore von Karman")]
+    papers = [make_paper(id="2501.00001", title=title, abstract=abstract, authors=authors)]
     with site_client(_demo_settings(settings), papers) as c:
         yield c
 
@@ -99,13 +94,8 @@ def test_the_query_language_survives_a_correction(client: TestClient) -> None:
 
 
 def test_cli_prints_the_suggestion_on_stderr_and_clean_json_on_stdout(settings: Settings, engine: Engine) -> None:
-    env = {
-        "PAPERFEED_DATA_DIR": str(settings.data_dir),
-        "PAPERFEED_DATABASE_URL": settings.database_url,
-        "PAPERFEED_EMBEDDER": "none",
-        "PAPERFEED_SEED_DEMO": "true",
-        "PAPERFEED_SEARCH_BACKEND": "postgres" if PG_BACKEND else "auto",
-    }
+    backend = "postgres" if PG_BACKEND else "auto"
+    env = cli_env(settings.data_dir, settings.database_url, seed_demo="true", search_backend=backend)
     result = CliRunner().invoke(cli_app, ["search", "reprsentation", "--json", "-n", "5"], env=env)
     assert result.exit_code == 0, result.stderr
     hits = json.loads(result.stdout)  # stdout is the JSON and nothing else

@@ -14,7 +14,7 @@ from paperfeed.config import Settings
 from paperfeed.digest import subscribe as service
 from paperfeed.digest.render import manage_url, unsubscribe_url
 from paperfeed.digest.tokens import TokenError, make_token, read_token
-from paperfeed.store.subscriptions import get_subscriber
+from paperfeed.store.subscriptions import Subscriber, get_subscriber
 from paperfeed.web.app import create_app
 from tests.smtp_server import SmtpServer, smtp  # noqa: F401
 
@@ -171,20 +171,18 @@ def test_subscribe_form_needs_csrf_and_then_mails_a_confirmation(client: TestCli
     )
 
 
-def _active(client: TestClient, smtp: SmtpServer, email: str) -> None:  # noqa: F811
+def _active(client: TestClient, smtp: SmtpServer, email: str) -> Subscriber:  # noqa: F811
+    """Subscribe ``email`` through the API and follow the mailed confirmation link; the stored subscriber."""
     client.post("/api/v1/subscriptions", json={"email": email})
     client.get(LINK.search(smtp.handler.to(email)[-1].part("plain")).group(1))  # type: ignore[union-attr]
-
-
-def test_manage_link_changes_preferences(
-    client: TestClient,
-    smtp: SmtpServer,  # noqa: F811
-    mail_settings: Settings,
-) -> None:
-    _active(client, smtp, "m@example.org")
     with client.app.state.engine.connect() as conn:  # type: ignore[attr-defined]
-        sub = get_subscriber(conn=conn, email="m@example.org")
+        sub = get_subscriber(conn=conn, email=email)
     assert sub is not None
+    return sub
+
+
+def test_manage_link_changes_preferences(client: TestClient, smtp: SmtpServer, mail_settings: Settings) -> None:  # noqa: F811
+    sub = _active(client, smtp, "m@example.org")
     path = manage_url(mail_settings, sub).removeprefix("http://testserver")
     token = _csrf(client, path)
     r = client.post(
@@ -216,10 +214,7 @@ def test_manage_link_changes_preferences(
 def test_unsubscribe_get_only_asks_and_post_unsubscribes_without_signing_in(
     client: TestClient, smtp: SmtpServer, mail_settings: Settings
 ) -> None:  # noqa: F811
-    _active(client, smtp, "u@example.org")
-    with client.app.state.engine.connect() as conn:  # type: ignore[attr-defined]
-        sub = get_subscriber(conn=conn, email="u@example.org")
-    assert sub is not None
+    sub = _active(client, smtp, "u@example.org")
     path = unsubscribe_url(mail_settings, sub).removeprefix("http://testserver")
     page = client.get(path)
     assert page.status_code == 200 and 'method="post"' in page.text
@@ -322,10 +317,8 @@ def test_manage_form_error_keeps_every_input_and_names_the_visible_field(
     smtp: SmtpServer,  # noqa: F811
     mail_settings: Settings,
 ) -> None:
-    _active(client, smtp, "keep@example.org")
-    with client.app.state.engine.connect() as conn:  # type: ignore[attr-defined]
-        sub = get_subscriber(conn=conn, email="keep@example.org")
-    assert sub is not None and sub.trending and not sub.for_you
+    sub = _active(client, smtp, "keep@example.org")
+    assert sub.trending and not sub.for_you
     path = manage_url(mail_settings, sub).removeprefix("http://testserver")
     typed = {
         "topics": "\n\ncat:cs.LG\n\n  year:abc",

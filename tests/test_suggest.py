@@ -4,56 +4,18 @@ completes or corrects the query; the same on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
 
 from paperfeed.config import Settings
-from paperfeed.models import Author
 from paperfeed.search import spelling, suggest
 from paperfeed.store.papers import upsert_papers
 from paperfeed.web.app import create_app
-from tests.factories import make_paper
+from tests.factories import corpus, make_paper
 from tests.pg import PG_BACKEND
 
-PAPERS = [
-    make_paper(
-        id="2205.13147",
-        title="Matryoshka Representation Learning",
-        abstract="Nested representations of several sizes in one embedding.",
-        authors=[Author("Aditya Kusupati"), Author("Gantavya Bhatt")],
-        published=datetime(2022, 5, 26, tzinfo=UTC),
-    ),
-    make_paper(
-        id="2402.14776",
-        title="2D Matryoshka Sentence Embeddings",
-        abstract="Matryoshka embeddings along layers and dimensions.",
-        authors=[Author("Xianming Li"), Author("Aditya Kusupati")],
-        published=datetime(2024, 2, 22, tzinfo=UTC),
-    ),
-    make_paper(
-        id="1706.03762",
-        title="Attention Is All You Need",
-        abstract="The transformer, based solely on attention mechanisms.",
-        authors=[Author("Ashish Vaswani"), Author("Noam Shazeer")],
-        published=datetime(2017, 6, 12, tzinfo=UTC),
-    ),
-    make_paper(
-        id="1810.04805",
-        title="BERT: Pre-training of Deep Bidirectional Transformers for Language Understanding",
-        abstract="Bidirectional transformer representations pre-trained on unlabeled text.",
-        authors=[Author("Jacob Devlin"), Author("Ming-Wei Chang")],
-        published=datetime(2018, 10, 11, tzinfo=UTC),
-    ),
-    make_paper(
-        id="2501.00009",
-        title="Éléments de théorie des représentations",
-        abstract="Représentations des groupes finis.",
-        authors=[Author("Jean-Pierre Serre")],
-        published=datetime(2025, 1, 3, tzinfo=UTC),
-    ),
-]
+PAPERS = corpus("suggest")  # tests/fixtures/papers/suggest.toml
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from paperfeed.config import Settings
 from paperfeed.store.papers import upsert_papers
 from paperfeed.web.app import create_app
 from tests.community_helpers import csrf_of
-from tests.factories import make_paper
+from tests.factories import cli_env, make_paper
 
 PASSWORD = "a long enough password"
 
@@ -24,13 +24,7 @@ PASSWORD = "a long enough password"
 def env(settings: Settings, engine: Engine) -> dict[str, str]:
     with engine.begin() as conn:
         upsert_papers(conn=conn, papers_in=[make_paper(id="2401.00001")])
-    return {
-        "PAPERFEED_DATA_DIR": str(settings.data_dir),
-        "PAPERFEED_DATABASE_URL": settings.database_url,
-        "PAPERFEED_EMBEDDER": "none",
-        "PAPERFEED_SEED_DEMO": "false",
-        "HF_HUB_OFFLINE": "1",
-    }
+    return cli_env(settings.data_dir, settings.database_url)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -13,7 +14,7 @@ from sqlalchemy import Engine
 from paperfeed.config import Settings
 from paperfeed.store.papers import upsert_papers
 from paperfeed.web.app import create_app
-from tests.factories import make_paper, site_client
+from tests.factories import add_papers, make_paper, site_client
 
 HOSTILE_TITLE = 'Attack <script>alert("t")</script> & "quotes" \'single\' $\\alpha$-nets'
 HOSTILE_ABSTRACT = "We <img src=x onerror=alert(1)> study $x^{2} \\leq \\beta_i$ and <b>bold</b> claims here."
@@ -24,10 +25,7 @@ TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 def client(settings: Settings) -> Iterator[TestClient]:
     papers = [
         make_paper(
-            id="2401.00001",
-            title=HOSTILE_TITLE,
-            abstract=HOSTILE_ABSTRACT,
-            published=TODAY + timedelta(hours=3),
+            id="2401.00001", title=HOSTILE_TITLE, abstract=HOSTILE_ABSTRACT, published=TODAY + timedelta(hours=3)
         ),
         make_paper(id="2401.00002", title="Graph Transformers at Scale", published=TODAY + timedelta(hours=1)),
         make_paper(id="2401.00003", title="Yesterday's Paper", published=TODAY - timedelta(hours=5)),
@@ -51,6 +49,13 @@ def sign_up(client: TestClient, username: str = "ada", password: str = "correct 
     )
     assert r.status_code == 303, r.text
     return token
+
+
+def signed_up_submits_by_id(client: TestClient, arxiv: str) -> httpx.Response:
+    """Sign up as ada and submit ``arxiv`` (an id or an arXiv URL) with the form's by-id choice; the answer,
+    redirect not followed."""
+    token = sign_up(client)
+    return client.post("/submit", data={"csrf_token": token, "how": "arxiv", "arxiv": arxiv}, follow_redirects=False)
 
 
 def test_home_shows_latest_day_with_cards_and_navigation(client: TestClient) -> None:
@@ -328,19 +333,13 @@ def test_submit_by_arxiv_id_offline_says_so(settings: Settings) -> None:
         update={"arxiv_api_url": "http://127.0.0.1:9/api/query", "http_timeout": 2.0, "arxiv_max_retries": 0}
     )
     with TestClient(create_app(offline)) as c:
-        token = sign_up(c)
-        r = c.post("/submit", data={"csrf_token": token, "how": "arxiv", "arxiv": "2402.12345"})
+        r = signed_up_submits_by_id(c, "2402.12345")
         assert r.status_code == 400
         assert "could not reach arXiv" in r.text and "Paste the paper" in r.text
 
 
 def test_existing_paper_submitted_by_arxiv_id_goes_on_today(client: TestClient) -> None:
-    token = sign_up(client)
-    r = client.post(
-        "/submit",
-        data={"csrf_token": token, "how": "arxiv", "arxiv": "https://arxiv.org/abs/2401.00003v1"},
-        follow_redirects=False,
-    )
+    r = signed_up_submits_by_id(client, "https://arxiv.org/abs/2401.00003v1")
     assert r.status_code == 303 and r.headers["location"].startswith("/papers/2401.00003")
     assert "Yesterday&#39;s Paper" in client.get("/").text  # now on today's list
 
@@ -371,14 +370,8 @@ def test_security_headers_and_static(client: TestClient) -> None:
 
 
 def test_day_navigation_skips_days_without_papers(client: TestClient) -> None:
-    app_engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
-    with app_engine.begin() as conn:
-        upsert_papers(
-            conn=conn,
-            papers_in=[
-                make_paper(id="2401.00009", title="Four Days Back", published=TODAY - timedelta(days=4, hours=-2))
-            ],
-        )
+    four_days_back = make_paper(id="2401.00009", title="Four Days Back", published=TODAY - timedelta(days=4, hours=-2))
+    add_papers(client.app.state.engine, [four_days_back])  # type: ignore[attr-defined]
     yesterday, four_back = (TODAY - timedelta(days=1)).date(), (TODAY - timedelta(days=4)).date()
     page = client.get(f"/?date={yesterday}").text
     assert f'href="/?date={four_back}"' in page  # the empty days in between are skipped
@@ -580,12 +573,7 @@ def test_submit_by_arxiv_id_fetches_from_the_arxiv_api(settings: Settings) -> No
     with arxiv_server(answer) as server:
         online = settings.model_copy(update={"arxiv_api_url": server.url + "/api/query"})
         with TestClient(create_app(online)) as c:
-            token = sign_up(c)
-            r = c.post(
-                "/submit",
-                data={"csrf_token": token, "how": "arxiv", "arxiv": "https://arxiv.org/abs/2401.01234v2"},
-                follow_redirects=False,
-            )
+            r = signed_up_submits_by_id(c, "https://arxiv.org/abs/2401.01234v2")
             assert r.status_code == 303 and r.headers["location"].startswith("/papers/2401.01234?submitted=1")
             assert server.requests and server.requests[0].params["id_list"].startswith("2401.01234")
             page = c.get(r.headers["location"]).text

@@ -8,15 +8,11 @@ import typer
 from rich.markup import escape
 
 from paperfeed.cli import app
+from paperfeed.cli.arxiv_client import arxiv_client
 from paperfeed.cli.common import DbOption, JsonOption, console, fail, get_engine, get_settings, print_json
 from paperfeed.ingest.enrich import EnrichResult, enrich_pending
-from paperfeed.ingest.http import PoliteClient
 
 _COLOURS = {"resolved": "green", "ambiguous": "yellow", "not_found": "yellow", "failed": "red"}
-
-
-def _say_wait(reason: str, seconds: float) -> None:
-    console.print(f"[yellow]arXiv:[/yellow] {reason}; retrying in {seconds:.1f} s", highlight=False)
 
 
 def _line(result: EnrichResult) -> None:
@@ -44,18 +40,16 @@ def enrich_cmd(
     their arXiv id, authors, dates, categories and links. Papers tried before are skipped unless --retry."""
     settings = get_settings(db)
     engine = get_engine(settings, seed=True)
-    with PoliteClient.from_settings(settings, on_wait=_say_wait) as client:
-        try:
-            report = enrich_pending(
-                engine=engine,
-                settings=settings,
-                limit=limit,
-                retry=retry,
-                client=client,
-                on_paper=None if as_json else _line,
-            )
-        except KeyboardInterrupt:
-            fail("interrupted: papers resolved so far are kept; run the same command again to finish", 130)
+    interrupted = "interrupted: papers resolved so far are kept; run the same command again to finish"
+    with arxiv_client(settings, interrupted=interrupted) as client:
+        report = enrich_pending(
+            engine=engine,
+            settings=settings,
+            limit=limit,
+            retry=retry,
+            client=client,
+            on_paper=None if as_json else _line,
+        )
     if as_json:
         print_json(report.as_dict())
     else:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from paperfeed.cli import app
+from paperfeed.cli.arxiv_client import arxiv_client
 from paperfeed.cli.common import DbOption, JsonOption, console, fail, get_engine, get_settings, print_json, print_notes
 from paperfeed.ingest.harvest import (
     METADATA_PREFIXES,
@@ -19,7 +20,6 @@ from paperfeed.ingest.harvest import (
     harvest_oai,
     last_harvest,
 )
-from paperfeed.ingest.http import PoliteClient
 from paperfeed.ingest.run import IngestReport
 
 harvest_app = typer.Typer(help="Harvest papers from remote archives.", no_args_is_help=True)
@@ -29,10 +29,6 @@ app.add_typer(harvest_app, name="harvest")
 def _progress() -> Progress:
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     return Progress(*columns, console=console, transient=True, disable=not console.is_terminal)
-
-
-def _say_wait(reason: str, seconds: float) -> None:
-    console.print(f"[yellow]arXiv:[/yellow] {reason}; retrying in {seconds:.1f} s", highlight=False)
 
 
 def _summary(report: IngestReport, extra: str = "") -> None:
@@ -54,7 +50,7 @@ def _summary(report: IngestReport, extra: str = "") -> None:
         typer.echo(counts + extra)
 
 
-def _stopped(exc: HarvestError, as_json: bool, resume_hint: str) -> None:
+def _stopped(exc: HarvestError, as_json: bool, resume_hint: str) -> NoReturn:
     """Report what was stored before a failure, then exit non-zero with a one-line reason."""
     if as_json and exc.report is not None:
         print_json({**exc.report.as_dict(), "error": str(exc)})
@@ -106,7 +102,8 @@ def harvest_arxiv(
         check_date(from_date, "--from")
     except HarvestError as exc:
         fail(str(exc))
-    with _progress() as bar, PoliteClient.from_settings(settings, on_wait=_say_wait) as client:
+    interrupted = "interrupted: pages stored so far are kept; run the same command again to resume"
+    with _progress() as bar, arxiv_client(settings, interrupted=interrupted) as client:
         task = bar.add_task(f"harvest {set_spec}", total=None)
 
         def on_page(p: PageProgress) -> None:
@@ -126,9 +123,6 @@ def harvest_arxiv(
             )
         except HarvestError as exc:
             _stopped(exc, as_json, "; run the same command again to resume")
-            return
-        except KeyboardInterrupt:
-            fail("interrupted: pages stored so far are kept; run the same command again to resume", 130)
     if as_json:
         print_json(report.as_dict())
         return
@@ -152,7 +146,8 @@ def fetch_arxiv_cmd(
     """Fetch papers by arXiv id from the arXiv API (100 ids per call, paced and retried)."""
     settings = get_settings(db)
     engine = get_engine(settings)
-    with _progress() as bar, PoliteClient.from_settings(settings, on_wait=_say_wait) as client:
+    interrupted = "interrupted: batches stored so far are kept; run the same command again to finish"
+    with _progress() as bar, arxiv_client(settings, interrupted=interrupted) as client:
         task = bar.add_task("fetch-arxiv", total=len(ids))
         try:
             report = fetch_arxiv(
@@ -160,9 +155,6 @@ def fetch_arxiv_cmd(
             )
         except HarvestError as exc:
             _stopped(exc, as_json, "")
-            return
-        except KeyboardInterrupt:
-            fail("interrupted: batches stored so far are kept; run the same command again to finish", 130)
     if as_json:
         print_json(report.as_dict())
         return

@@ -4,18 +4,16 @@ searcher (:func:`paperfeed.search.factory.make_searcher`) and :mod:`paperfeed.se
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 
 from paperfeed.cli import app
 from paperfeed.cli.common import DbOption, JsonOption, console, fail, get_engine, get_settings, print_json
+from paperfeed.cli.progress import progress_reporter
 from paperfeed.config import Settings
 from paperfeed.links import safe_url
 from paperfeed.models import SearchHit
@@ -25,9 +23,9 @@ from paperfeed.search.embed import EMBEDDER_NAMES, EmbedderError, get_embedder
 from paperfeed.search.factory import make_searcher
 from paperfeed.search.hybrid import MODES
 from paperfeed.search.lexical import LexicalIndexError
+from paperfeed.search.minilm import DEVICES
 from paperfeed.search.protocols import Searcher
 from paperfeed.search.query import SORTS, QueryError
-from paperfeed.search.sync import Progress as RefreshProgress
 from paperfeed.search.vectors import VectorStoreError
 
 # Model loading must not print load reports and progress bars of its own into the command's output.
@@ -46,21 +44,6 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         fail(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
     return value
-
-
-@contextmanager
-def _progress_bars() -> Iterator[RefreshProgress]:
-    """Rich progress bars on stderr, one per stage (lexical, dense); silent when stderr is not a terminal."""
-    columns = [TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with Progress(*columns, console=console, transient=False, disable=not console.is_terminal) as bars:
-        tasks: dict[str, Any] = {}
-
-        def update(stage: str, done: int, total: int | None) -> None:
-            if stage not in tasks:
-                tasks[stage] = bars.add_task(stage, total=total)
-            bars.update(tasks[stage], completed=done, total=total)
-
-        yield update
 
 
 def _searcher(engine: Engine, settings: Settings, model: str | None, *, explicit: bool) -> Searcher:
@@ -84,6 +67,15 @@ CheckOption = Annotated[
     typer.Option(
         "--check",
         help="Only check the index files against their checksums and report; exit 1 when any is damaged.",
+    ),
+]
+
+
+DeviceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--device",
+        help="Where MiniLM embeds: auto, cpu or cuda (default: PAPERFEED_EMBED_DEVICE, auto).",
     ),
 ]
 
@@ -116,18 +108,25 @@ def _check(settings: Settings, engine: Engine, as_json: bool) -> None:
 
 @app.command()
 def index(
-    model: ModelOption = None, db: DbOption = None, as_json: JsonOption = False, check: CheckOption = False
+    model: ModelOption = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    check: CheckOption = False,
+    device: DeviceOption = None,
 ) -> None:
     """Build or refresh the search indexes (BM25 and embeddings) for papers added or changed since the
-    last run. Resumable: an interrupted run continues where it stopped. Damaged index files are rebuilt."""
+    last run, newest papers first, with progress (rate and time left) on stderr. Resumable: an interrupted or
+    killed run continues where it stopped. Damaged index files are rebuilt."""
     settings = get_settings(db)
+    if device is not None:
+        settings = settings.model_copy(update={"embed_device": _choice("--device", device, DEVICES)})
     engine = get_engine(settings, seed=not check)  # --check only reads
     if check:
         _check(settings, engine, as_json)
         return
-    searcher = _searcher(engine, settings, model, explicit=model is not None)
+    searcher = _searcher(engine, settings, model, explicit=model is not None or device is not None)
     try:
-        with _progress_bars() as progress:
+        with progress_reporter(console) as progress:
             report = searcher.refresh(progress=progress)
     except (LexicalIndexError, EmbedderError, DenseIndexError, VectorStoreError, OSError) as exc:
         fail(str(exc))
@@ -154,7 +153,7 @@ def _ready_searcher(settings: Settings, db: str | None) -> Searcher:
     try:
         pending = index_status(settings, engine)["pending"]
         if searcher.model is None or pending <= CLI_EMBED_LIMIT:
-            with _progress_bars() as progress:
+            with progress_reporter(console, lines=False) as progress:
                 searcher.refresh(progress=progress)
         else:
             searcher.refresh(dense=False)

@@ -88,6 +88,13 @@ def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
         typer.echo(f"{u.username:<{width}}  {u.role:<9}  {u.email}  joined {u.created_at:%Y-%m-%d}{state}")
 
 
+def _change(db: str | None, name: str, change: admin.Change, role: str = "") -> User:
+    try:
+        return admin.change_user(engine=get_engine(get_settings(db)), username=name, change=change, role=role)
+    except admin.UserAdminError as exc:
+        fail(str(exc))
+
+
 @users_app.command("role")
 def role(
     name: NameArg,
@@ -95,36 +102,21 @@ def role(
     db: DbOption = None,
 ) -> None:
     """Make a member a member, moderator (hides and restores comments) or admin (manages users)."""
-    engine = get_engine(get_settings(db))
-    try:
-        with engine.begin() as conn:
-            user = admin.set_role(conn=conn, username=name, role=new_role.value)
-    except admin.UserAdminError as exc:
-        fail(str(exc))
-    typer.echo(f"{user.username} is now {'an' if user.role == 'admin' else 'a'} {user.role}")
+    user = _change(db, name, "role", new_role.value)
+    typer.echo(f"{user.username} is now {admin.role_phrase(user)}")
 
 
 @users_app.command("disable")
 def disable(name: NameArg, db: DbOption = None) -> None:
     """Disable an account: it can no longer sign in, its sessions end and its API tokens stop working."""
-    engine = get_engine(get_settings(db))
-    try:
-        with engine.begin() as conn:
-            user = admin.set_disabled(conn=conn, username=name, disabled=True)
-    except admin.UserAdminError as exc:
-        fail(str(exc))
+    user = _change(db, name, "disable")
     typer.echo(f"disabled {user.username}: signed out everywhere; sign-in and API tokens refused")
 
 
 @users_app.command("enable")
 def enable(name: NameArg, db: DbOption = None) -> None:
     """Enable a disabled account again (its existing API tokens work again)."""
-    engine = get_engine(get_settings(db))
-    try:
-        with engine.begin() as conn:
-            user = admin.set_disabled(conn=conn, username=name, disabled=False)
-    except admin.UserAdminError as exc:
-        fail(str(exc))
+    user = _change(db, name, "enable")
     typer.echo(f"enabled {user.username}")
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 from paperfeed.authors import author_key, group_keys, is_initials, surname_key
 from paperfeed.cite import plain_reference
 from paperfeed.community.comments import is_moderator
+from paperfeed.errors import StatusError
 from paperfeed.models import Paper
 from paperfeed.store import authors as author_store
 from paperfeed.store import claims as claim_store
@@ -25,12 +26,8 @@ from paperfeed.store.users import User, get_user_by_username
 from paperfeed.store.votes import vote_counts
 
 
-class ClaimError(Exception):
+class ClaimError(StatusError):
     """A claim or decision that cannot be made: ``status`` is the HTTP status that fits."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass

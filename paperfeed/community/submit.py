@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from paperfeed.config import Settings
+from paperfeed.errors import FieldError
 from paperfeed.ids import abs_url, derived_id, pdf_url, split_arxiv_id
 from paperfeed.ingest.harvest import fetch_arxiv
 from paperfeed.ingest.validate import clean_paper
@@ -27,12 +28,8 @@ log = logging.getLogger("paperfeed.web")
 _URL_RE = re.compile(r"^https?://[^\s<>\"']{1,2000}$")
 
 
-class SubmitError(ValueError):
+class SubmitError(FieldError):
     """A submission that cannot be accepted; ``field`` names the form/JSON field at fault."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass
@@ -95,23 +92,22 @@ def submit_metadata(
         if parsed is None:
             raise SubmitError("arxiv", f"not an arXiv id or URL: {arxiv.strip()[:80]!r}")
         arxiv_id = parsed[0]
-    now = now_utc()
     pid = arxiv_id or derived_id(title, abstract)
-    paper = Paper(
-        id=pid,
-        title=title,
-        abstract=abstract,
-        authors=names,
-        published=None,
-        abs_url=abs_url(pid) if arxiv_id else (url.strip() or None),
-        pdf_url=pdf_url(pid) if arxiv_id else None,
-        project_url=url.strip() or None,
-        code_url=code_url.strip() or None,
-        source="submission",
-        first_seen=now,
-        versions=[Version(1, None)] if arxiv_id else [],
+    cleaned = clean_paper(
+        Paper(
+            id=pid,
+            title=title,
+            abstract=abstract,
+            authors=names,
+            abs_url=abs_url(pid) if arxiv_id else (url.strip() or None),
+            pdf_url=pdf_url(pid) if arxiv_id else None,
+            project_url=url.strip() or None,
+            code_url=code_url.strip() or None,
+            source="submission",
+            first_seen=now_utc(),
+            versions=[Version(1, None)] if arxiv_id else [],
+        )
     )
-    cleaned = clean_paper(paper)
     if isinstance(cleaned, str):
         field = "title" if "title" in cleaned else "abstract" if "abstract" in cleaned else "authors"
         raise SubmitError(field, cleaned)

@@ -7,10 +7,12 @@ field at fault: an unknown member, a taken username or email, a password the sig
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
+from paperfeed.errors import FieldError
 from paperfeed.password_policy import password_problem
 from paperfeed.store import roles
 from paperfeed.store.account_errors import AccountError
@@ -20,15 +22,12 @@ from paperfeed.store.users import User, create_user, get_user_by_username
 from paperfeed.web.security import hash_password
 
 ROLES = roles.ROLES
-USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,31}$")  # the sign-up form's rule (web/auth.py)
+Change = Literal["role", "disable", "enable"]
+USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,31}$")  # also the sign-up form's rule (web/auth.py)
 
 
-class UserAdminError(ValueError):
+class UserAdminError(FieldError):
     """A user-administration request that cannot be honoured; ``field`` names the input at fault."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 def find_user(*, conn: Connection, username: str) -> User:
@@ -88,6 +87,22 @@ def set_disabled(*, conn: Connection, username: str, disabled: bool, acting: Use
         raise UserAdminError("username", f"{user.username} is the only admin; appoint another admin first")
     roles.set_disabled(conn=conn, user_id=user.id, disabled=disabled)
     return find_user(conn=conn, username=user.username)
+
+
+def change_user(*, engine: Engine, username: str, change: Change, role: str = "", acting: User | None = None) -> User:
+    """One change to an account in its own transaction: give it ``role``, disable it or enable it.
+
+    ``acting`` is the admin page's admin (the CLI passes none): see :func:`set_role` and :func:`set_disabled`.
+    """
+    with engine.begin() as conn:
+        if change == "role":
+            return set_role(conn=conn, username=username, role=role, acting=acting)
+        return set_disabled(conn=conn, username=username, disabled=change == "disable", acting=acting)
+
+
+def role_phrase(user: User) -> str:
+    """``"an admin"``, ``"a moderator"``: the member's role with its article."""
+    return f"{'an' if user.role == 'admin' else 'a'} {user.role}"
 
 
 def new_token(*, conn: Connection, username: str, name: str = "") -> tuple[User, str]:

@@ -43,13 +43,13 @@ log = logging.getLogger(__name__)
 class DeliveryCounts:
     """The part of a run's report that delivery fills in."""
 
-    sent: int = 0
-    failed: int = 0
-    bounced: int = 0
-    suspended: int = 0
-    uncertain: int = 0
-    exhausted: int = 0
-    in_progress: int = 0
+    sent: int = 0  # accepted by the SMTP server
+    failed: int = 0  # refused or not deliverable (retried next run unless exhausted)
+    bounced: int = 0  # of those failed, refused for good (the address counts a bounce)
+    suspended: int = 0  # addresses suspended by this run's bounces
+    uncertain: int = 0  # DATA started, no answer: never resent
+    exhausted: int = 0  # given up in this run at the attempt limit
+    in_progress: int = 0  # claimed or being sent by another sender
     errors: list[dict[str, Any]] = field(default_factory=list)
 
     def error(self, digest: Digest, period: str, message: str, bounce: bool = False) -> None:
@@ -138,14 +138,10 @@ def _failed(
     counts: DeliveryCounts,
 ) -> None:
     bounce = isinstance(exc, PermanentFailure | AddressError)
+    error = str(exc)
     with engine.begin() as conn:
         outcome = mark_failed(
-            conn=conn,
-            claim=claim,
-            error=str(exc),
-            bounce=bounce,
-            suspend_after=suspend_after,
-            max_attempts=max_attempts,
+            conn=conn, claim=claim, error=error, bounce=bounce, suspend_after=suspend_after, max_attempts=max_attempts
         )
     if not outcome.held:
         counts.in_progress += 1
@@ -154,5 +150,5 @@ def _failed(
     counts.bounced += int(bounce)
     counts.suspended += int(outcome.suspended)
     counts.exhausted += int(outcome.status == "exhausted")
-    message = str(exc) + (f" (gave up after {claim.attempts} attempts)" if outcome.status == "exhausted" else "")
+    message = error + (f" (gave up after {claim.attempts} attempts)" if outcome.status == "exhausted" else "")
     counts.error(digest, claim.period, message, bounce)

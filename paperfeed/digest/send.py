@@ -41,16 +41,16 @@ class SendReport(DeliveryCounts):
 
     now: str = ""
     dry_run: bool = False
-    skipped: int = 0
-    due: int = 0
-    not_due: int = 0
-    already_sent: int = 0
+    skipped: int = 0  # the sum in the docstring
+    due: int = 0  # subscribers whose send hour has come this period
+    not_due: int = 0  # active subscribers not due yet
+    already_sent: int = 0  # final rows of this period found by the run
     already_uncertain: int = 0
     already_exhausted: int = 0
-    empty: int = 0
+    empty: int = 0  # nothing new to send: no claim made
     resent_uncertain: int = 0  # always 0: a digest whose DATA started is never sent again
-    not_attempted: int = 0
-    would_send: int = 0
+    not_attempted: int = 0  # left when the server became unreachable or the run was stopped
+    would_send: int = 0  # dry run: .eml files written
     written: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:

@@ -48,14 +48,22 @@ def make_token(*, secret_key: str, purpose: Purpose, subscriber_id: int, email: 
 
 def read_token(*, secret_key: str, purpose: Purpose, token: str, max_age: int | None = None) -> TokenData:
     """Verify a token and return who it is for; raises :class:`TokenError` otherwise."""
+    serializer = _serializer(secret_key, purpose)
+    subscriber_id, email = read_signed(serializer, token, id_key="s", max_age=max_age or MAX_AGE[purpose])
+    return TokenData(subscriber_id=subscriber_id, email=email)
+
+
+def read_signed(serializer: URLSafeTimedSerializer, token: str, *, id_key: str, max_age: int) -> tuple[int, str]:
+    """The ``(id, email)`` a link token signed as ``{id_key: id, "e": email}`` holds, if it is genuine and
+    younger than ``max_age`` seconds; raises :class:`TokenError` otherwise (mail links and account links)."""
     if not token or len(token) > 1000:
         raise TokenError("this link is not valid")
     try:
-        data = _serializer(secret_key, purpose).loads(token, max_age=max_age or MAX_AGE[purpose])
+        data = serializer.loads(token, max_age=max_age)
     except SignatureExpired as exc:
         raise TokenError("this link has expired", expired=True) from exc
     except BadSignature as exc:
         raise TokenError("this link is not valid") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("s"), int) or not isinstance(data.get("e"), str):
+    if not isinstance(data, dict) or not isinstance(data.get(id_key), int) or not isinstance(data.get("e"), str):
         raise TokenError("this link is not valid")
-    return TokenData(subscriber_id=data["s"], email=data["e"])
+    return data[id_key], data["e"]

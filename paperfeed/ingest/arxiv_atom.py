@@ -19,17 +19,16 @@ An entry whose id is ``http://arxiv.org/api/errors#...`` is the API reporting a 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from lxml import etree
 
 from paperfeed.ids import abs_url, pdf_url, split_arxiv_id
-from paperfeed.ingest.readers import document_parser
 from paperfeed.ingest.textutil import latex_accents, parse_date
-from paperfeed.ingest.validate import clean_paper, clean_text
-from paperfeed.ingest.xmlutil import damaged_element, local, parse_xml, text_of
-from paperfeed.models import Author, Paper, ParsedItem, Rejection, Version
+from paperfeed.ingest.validate import clean_text, record_item
+from paperfeed.ingest.xml_pages import XmlPage, page_parser, parse_page
+from paperfeed.ingest.xmlutil import XmlDoc, numbered, text_of
+from paperfeed.models import Author, Paper, Rejection, Version
 
 ATOM = "http://www.w3.org/2005/Atom"
 ARXIV = "http://arxiv.org/schemas/atom"
@@ -40,10 +39,9 @@ SOURCE = "arxiv-api"
 
 
 @dataclass
-class AtomPage:
+class AtomPage(XmlPage):
     """One parsed API response: papers and located rejections, the result total, API error messages."""
 
-    items: list[ParsedItem] = field(default_factory=list)
     total_results: int | None = None
     errors: list[str] = field(default_factory=list)
 
@@ -109,47 +107,22 @@ def _total(root: etree._Element) -> int | None:
 
 def parse_atom_bytes(data: bytes, *, name: str) -> AtomPage:
     """Parse one arXiv API response held in memory (pages are small: at most a few MB)."""
-    page = AtomPage()
-    doc = parse_xml(data)
-    damage = doc.rejection(name)
-    root = doc.root
-    if root is None or local(root.tag) != "feed":
-        what = "no XML could be read" if root is None else f"root element is <{local(root.tag)}>"
-        reason = damage.reason if damage else f"not an Atom feed: {what}"
-        page.items.append(Rejection(file=name, line=damage.line if damage else None, reason=reason))
-        return page
+    return parse_page(data, AtomPage(), name=name, root_tag="feed", kind="an Atom feed", fill=_fill)
+
+
+def _fill(page: AtomPage, root: etree._Element, doc: XmlDoc, name: str) -> None:
     page.total_results = _total(root)
     entries = list(root.iterfind(f"{_A}entry"))
-    broken = damaged_element(entries, damage.line if damage else None)
-    for index, entry in enumerate(entries, start=1):
-        if broken is not None and index == broken + 1:
-            page.items.append(
-                Rejection(
-                    file=name,
-                    record=index,
-                    reason=f"entry damaged by malformed XML at line {damage.line if damage else '?'}",
-                )
-            )
+    for index, entry in numbered(entries, doc, name=name, noun="entry"):
+        if isinstance(entry, Rejection):
+            page.items.append(entry)
             continue
         if _is_error(entry):
             message = clean_text(_child_text(entry, f"{_A}summary")) or "unknown error"
             page.errors.append(message)
             page.items.append(Rejection(file=name, record=index, reason=f"arXiv API error: {message}"))
             continue
-        try:
-            cleaned = clean_paper(entry_to_paper(entry))
-        except ValueError as exc:
-            cleaned = str(exc)
-        if isinstance(cleaned, str):
-            page.items.append(Rejection(file=name, record=index, reason=cleaned))
-        else:
-            page.items.append(cleaned)
-    if damage is not None:
-        page.items.append(damage)
-    return page
+        page.items.append(record_item(entry_to_paper, entry, file=name, index=index))
 
 
-@document_parser
-def parse_arxiv_atom(data: bytes, name: str) -> Iterator[ParsedItem]:
-    """Parser entry for ``--format arxiv-atom``: a saved API response."""
-    yield from parse_atom_bytes(data, name=name).items
+parse_arxiv_atom = page_parser(parse_atom_bytes)  # ``--format arxiv-atom``: a saved API response

@@ -32,7 +32,7 @@ import feedparser
 from paperfeed.ids import abs_url, pdf_url, split_arxiv_id
 from paperfeed.ingest.readers import document_parser
 from paperfeed.ingest.textutil import authors_from_string, latex_accents
-from paperfeed.ingest.validate import clean_paper
+from paperfeed.ingest.validate import record_item
 from paperfeed.models import Author, Paper, ParsedItem, Rejection, Version
 
 SOURCE = "arxiv-rss"
@@ -118,13 +118,6 @@ def parse_arxiv_rss(data: bytes, name: str) -> Iterator[ParsedItem]:
             yield Rejection(file=name, reason="not an RSS or Atom feed")
         return
     for index, entry in enumerate(parsed.entries, start=1):
-        try:
-            cleaned = clean_paper(rss_entry(entry))
-        except ValueError as exc:
-            cleaned = str(exc)
-        if isinstance(cleaned, str):
-            yield Rejection(file=name, record=index, reason=cleaned)
-        else:
-            yield cleaned
+        yield record_item(rss_entry, entry, file=name, index=index)
     if damage is not None:
         yield damage

@@ -18,7 +18,7 @@ from pylatexenc.latex2text import LatexNodes2Text
 
 from paperfeed.ids import abs_url, derived_id, pdf_url, split_arxiv_id
 from paperfeed.ingest.readers import document_parser
-from paperfeed.ingest.validate import clean_paper
+from paperfeed.ingest.validate import paper_or_reason
 from paperfeed.models import Author, Paper, ParsedItem, Rejection, Version
 
 # bibtexparser logs every block it gives up on; we report those as located rejections instead.
@@ -149,10 +149,7 @@ def parse_bibtex(raw: bytes, name: str) -> Iterator[ParsedItem]:
             continue
         if not isinstance(block, Entry):
             continue
-        try:
-            cleaned = clean_paper(bib_entry(block))
-        except ValueError as exc:
-            cleaned = str(exc)
+        cleaned = paper_or_reason(bib_entry, block)
         if isinstance(cleaned, str):
             yield Rejection(file=name, line=line, reason=f"@{block.entry_type}{{{block.key}}}: {cleaned}")
         else:

@@ -69,21 +69,14 @@ def group_label(categories: list[str]) -> str:
 class Follower:
     """The follow loop of one worker: take the lease, harvest when due, record the outcome."""
 
-    def __init__(
-        self,
-        *,
-        engine: Engine,
-        settings: Settings,
-        on_new: OnNew | None = None,
-        holder: str | None = None,
-        lease_ttl: float = LEASE_TTL,
-    ) -> None:
+    lease_ttl = LEASE_TTL
+
+    def __init__(self, *, engine: Engine, settings: Settings, on_new: OnNew | None = None) -> None:
         self.engine = engine
         self.settings = settings
         self.categories = parse_follow(settings.follow)
         self.on_new = on_new
-        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.lease_ttl = lease_ttl
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.holding = False
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []

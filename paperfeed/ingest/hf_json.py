@@ -16,7 +16,7 @@ from typing import Any
 from paperfeed.ids import abs_url, derived_id, pdf_url, split_arxiv_id
 from paperfeed.ingest.readers import document_parser
 from paperfeed.ingest.textutil import as_str, parse_date
-from paperfeed.ingest.validate import clean_paper
+from paperfeed.ingest.validate import record_item
 from paperfeed.models import Author, Paper, ParsedItem, Rejection
 
 
@@ -88,11 +88,4 @@ def parse_hf_json(raw: bytes, name: str) -> Iterator[ParsedItem]:
         yield Rejection(file=name, reason=f"not an HF papers response: {exc}")
         return
     for index, element in enumerate(elements, start=1):
-        try:
-            cleaned = clean_paper(hf_record(element))
-        except ValueError as exc:
-            cleaned = str(exc)
-        if isinstance(cleaned, str):
-            yield Rejection(file=name, record=index, reason=cleaned)
-        else:
-            yield cleaned
+        yield record_item(hf_record, element, file=name, index=index)

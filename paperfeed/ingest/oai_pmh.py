@@ -9,13 +9,11 @@ and ``<error code=..>`` are returned by ``parse_oai_bytes`` for the harvester.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from lxml import etree
 
 from paperfeed.ids import abs_url, pdf_url, split_arxiv_id
-from paperfeed.ingest.readers import document_parser
 from paperfeed.ingest.textutil import (
     authors_from_string,
     latex_accents,
@@ -23,8 +21,9 @@ from paperfeed.ingest.textutil import (
     split_categories,
     version_number,
 )
-from paperfeed.ingest.validate import clean_paper, clean_text
-from paperfeed.ingest.xmlutil import damaged_element, local, parse_xml, text_of
+from paperfeed.ingest.validate import clean_text, record_item
+from paperfeed.ingest.xml_pages import XmlPage, page_parser, parse_page
+from paperfeed.ingest.xmlutil import XmlDoc, numbered, text_of
 from paperfeed.models import Author, DeletedRecord, Paper, ParsedItem, Rejection, Version
 
 OAI = "http://www.openarchives.org/OAI/2.0/"
@@ -34,10 +33,9 @@ _O = f"{{{OAI}}}"
 
 
 @dataclass
-class OaiPage:
+class OaiPage(XmlPage):
     """One ListRecords response: items, the token for the next page (None/'' = last), OAI error."""
 
-    items: list[ParsedItem] = field(default_factory=list)
     resumption_token: str | None = None
     complete_list_size: int | None = None
     error: tuple[str, str] | None = None
@@ -124,61 +122,32 @@ def _record(record: etree._Element, index: int, name: str) -> ParsedItem:
         label = clean_text(identifier)[:80] or index
         return Rejection(file=name, record=index, reason=f"record {label} has no metadata")
     ns = etree.QName(child).namespace
-    try:
-        if ns == ARXIV_NS:
-            paper = arxiv_record(child)
-        elif ns == ARXIVRAW_NS:
-            paper = arxivraw_record(child)
-        else:
-            return Rejection(file=name, record=index, reason=f"unsupported metadata format {ns!r}")
-        cleaned = clean_paper(paper)
-    except ValueError as exc:
-        cleaned = str(exc)
-    if isinstance(cleaned, str):
-        return Rejection(file=name, record=index, reason=cleaned)
-    return cleaned
+    if ns == ARXIV_NS:
+        return record_item(arxiv_record, child, file=name, index=index)
+    if ns == ARXIVRAW_NS:
+        return record_item(arxivraw_record, child, file=name, index=index)
+    return Rejection(file=name, record=index, reason=f"unsupported metadata format {ns!r}")
 
 
 def parse_oai_bytes(data: bytes, *, name: str) -> OaiPage:
     """Parse one OAI-PMH response held in memory; ``noRecordsMatch`` is an empty page, not a failure."""
-    page = OaiPage()
-    doc = parse_xml(data)
-    damage = doc.rejection(name)
-    root = doc.root
-    if root is None or local(root.tag) != "OAI-PMH":
-        what = "no XML could be read" if root is None else f"root element is <{local(root.tag)}>"
-        reason = damage.reason if damage else f"not an OAI-PMH response: {what}"
-        page.items.append(Rejection(file=name, line=damage.line if damage else None, reason=reason))
-        return page
+    return parse_page(data, OaiPage(), name=name, root_tag="OAI-PMH", kind="an OAI-PMH response", fill=_fill)
+
+
+def _fill(page: OaiPage, root: etree._Element, doc: XmlDoc, name: str) -> None:
     error = root.find(f"{_O}error")
     if error is not None:
         page.error = (error.get("code") or "unknown", clean_text(text_of(error)))
         if page.error[0] != "noRecordsMatch":
             page.items.append(Rejection(file=name, reason=f"OAI-PMH error {page.error[0]}: {page.error[1]}"))
     records = list(root.iterfind(f"{_O}ListRecords/{_O}record"))
-    broken = damaged_element(records, damage.line if damage else None)
-    for index, record in enumerate(records, start=1):
-        if broken is not None and index == broken + 1:
-            page.items.append(
-                Rejection(
-                    file=name,
-                    record=index,
-                    reason=f"record damaged by malformed XML at line {damage.line if damage else '?'}",
-                )
-            )
-            continue
-        page.items.append(_record(record, index, name))
+    for index, record in numbered(records, doc, name=name, noun="record"):
+        page.items.append(record if isinstance(record, Rejection) else _record(record, index, name))
     token = root.find(f"{_O}ListRecords/{_O}resumptionToken")
     if token is not None:
         page.resumption_token = (token.text or "").strip() or None
         size = (token.get("completeListSize") or "").strip()
         page.complete_list_size = int(size) if size.isdigit() else None
-    if damage is not None:
-        page.items.append(damage)
-    return page
 
 
-@document_parser
-def parse_oai_pmh(data: bytes, name: str) -> Iterator[ParsedItem]:
-    """Parser entry for ``--format oai-pmh``: a saved ListRecords page (either metadata prefix)."""
-    yield from parse_oai_bytes(data, name=name).items
+parse_oai_pmh = page_parser(parse_oai_bytes)  # ``--format oai-pmh``: a saved ListRecords page (either prefix)

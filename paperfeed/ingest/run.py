@@ -24,6 +24,7 @@ from paperfeed.store.papers import UpsertResult, mark_withdrawn, upsert_papers
 
 BATCH_SIZE = 2000
 ProgressFn = Callable[[int], None]
+REPORT_COUNTS = ("added", "updated", "unchanged", "deleted", "withdrawn")  # IngestReport's counters, in report order
 
 
 @dataclass
@@ -41,24 +42,19 @@ class IngestReport:
     notes: list[dict[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
+        counts = {name: getattr(self, name) for name in REPORT_COUNTS}
+        rejections = [r.as_dict() for r in self.rejected]
         return {
-            "added": self.added,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "deleted": self.deleted,
-            "withdrawn": self.withdrawn,
+            **counts,
             "rejected": len(self.rejected),
-            "rejections": [r.as_dict() for r in self.rejected],
+            "rejections": rejections,
             "files": self.files,
             "notes": self.notes,
         }
 
     def merge(self, other: IngestReport) -> None:
-        self.added += other.added
-        self.updated += other.updated
-        self.unchanged += other.unchanged
-        self.deleted += other.deleted
-        self.withdrawn += other.withdrawn
+        for name in REPORT_COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
         self.rejected.extend(other.rejected)
         self.files.extend(other.files)
         self.notes.extend(other.notes)

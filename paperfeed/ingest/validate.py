@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from paperfeed.ingest.code_links import extract_links
 from paperfeed.links import LINK_FIELDS, link_problem
-from paperfeed.models import Author, Paper
+from paperfeed.models import Author, Paper, Rejection
+
+R = TypeVar("R")
 
 MAX_TITLE = 1_000
 MAX_ABSTRACT = 50_000
@@ -108,3 +111,18 @@ def clean_paper(paper: Paper) -> Paper | str:
         notes=notes,
         **optional,
     )
+
+
+def paper_or_reason(convert: Callable[[R], Paper], record: R) -> Paper | str:
+    """``convert(record)`` cleaned by :func:`clean_paper`, or the reason to reject the record: the
+    converter's ``ValueError`` message or clean_paper's."""
+    try:
+        return clean_paper(convert(record))
+    except ValueError as exc:
+        return str(exc)
+
+
+def record_item(convert: Callable[[R], Paper], record: R, *, file: str, index: int) -> Paper | Rejection:
+    """Record number ``index`` of ``file`` as a cleaned paper, or its Rejection (see :func:`paper_or_reason`)."""
+    cleaned = paper_or_reason(convert, record)
+    return Rejection(file=file, record=index, reason=cleaned) if isinstance(cleaned, str) else cleaned

@@ -6,6 +6,7 @@ line, so a parser can yield what lxml recovered and one Rejection pointing at th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from lxml import etree
@@ -27,6 +28,18 @@ class XmlDoc:
         if self.error is None:
             return None
         return Rejection(file=name, line=self.error_line, reason=f"malformed XML: {self.error}")
+
+    def expected_root(self, name: str, *, root_tag: str, kind: str) -> etree._Element | Rejection:
+        """The root element when it is ``root_tag``, else why the document is not ``kind`` at all (no XML
+        could be read, or another root element)."""
+        root = self.root
+        if root is not None and local(root.tag) == root_tag:
+            return root
+        damage = self.rejection(name)
+        if damage is not None:
+            return damage
+        what = "no XML could be read" if root is None else f"root element is <{local(root.tag)}>"
+        return Rejection(file=name, reason=f"not {kind}: {what}")
 
 
 def parse_xml(data: bytes) -> XmlDoc:
@@ -58,6 +71,20 @@ def damaged_element(elements: list[etree._Element], error_line: int | None) -> i
         if el.sourceline is not None and el.sourceline <= error_line:
             hit = index
     return hit
+
+
+def numbered(
+    elements: list[etree._Element], doc: XmlDoc, *, name: str, noun: str
+) -> Iterator[tuple[int, etree._Element | Rejection]]:
+    """Each element with its record number (from 1); the one a syntax error fell in comes as its Rejection
+    (see :func:`damaged_element`)."""
+    broken = damaged_element(elements, doc.error_line if doc.error is not None else None)
+    for index, el in enumerate(elements, start=1):
+        if broken is not None and index == broken + 1:
+            reason = f"{noun} damaged by malformed XML at line {doc.error_line}"
+            yield index, Rejection(file=name, record=index, reason=reason)
+        else:
+            yield index, el
 
 
 def text_of(el: etree._Element | None) -> str:

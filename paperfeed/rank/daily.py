@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Connection
 
+from paperfeed.errors import FieldError
 from paperfeed.models import Paper
 from paperfeed.store.comments import visible_counts
 from paperfeed.store.daily import daily_rows, entry_bounds, neighbour_entry
@@ -28,12 +29,8 @@ _WEEK_RE = re.compile(r"^(\d{4})-W(\d{1,2})$")
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{1,2})$")
 
 
-class PeriodError(ValueError):
+class PeriodError(FieldError):
     """A malformed ``date``/``week``/``month``/``sort``; ``field`` names which."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass

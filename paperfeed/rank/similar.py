@@ -63,11 +63,12 @@ def gather(
     *,
     lexical: sig.LexicalLike,
     dense: sig.DenseLike | None,
-    co_saved: tuple[list[str], list[float]] = ([], []),
-    signals: Sequence[str] = SIGNALS,
-    depth: int = DEPTH,
+    co_saved: tuple[list[str], list[float]],
+    signals: Sequence[str],
+    depth: int,
 ) -> dict[str, dict[str, float]]:
-    """Every candidate of every signal with its raw score per signal (``raw[signal][id]``)."""
+    """Every candidate of every signal with its raw score per signal (``raw[signal][id]``; the defaults are
+    :func:`rank_similar`'s)."""
     raw: dict[str, dict[str, float]] = {s: {} for s in SIGNALS}
     if "lexical" in signals:
         terms = sig.select_terms(subject.title, subject.abstract, lexical)

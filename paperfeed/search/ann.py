@@ -17,14 +17,8 @@ import math
 import os
 from pathlib import Path
 
+import hnswlib
 import numpy as np
-
-try:
-    import hnswlib
-
-    ANN_AVAILABLE = True
-except ImportError:  # pragma: no cover - without hnswlib, dense search stays exact
-    ANN_AVAILABLE = False
 
 # Graph parameters: M links per node, EF_CONSTRUCTION candidates while inserting. A query examines
 # EF_SEARCH candidates, more as the graph grows (EF_PER_SQRT_ROW x sqrt(rows), up to EF_SEARCH_MAX): measured
@@ -43,8 +37,6 @@ class AnnIndex:
     """A persisted HNSW graph of row numbers; ``search`` returns (rows, cosine similarities), best first."""
 
     def __init__(self, path: Path, dim: int, capacity: int | None = 1024) -> None:
-        if not ANN_AVAILABLE:
-            raise RuntimeError("the ANN index needs hnswlib: pip install hnswlib")
         self.path = path
         self.dim = dim
         self._index = hnswlib.Index(space="ip", dim=dim)

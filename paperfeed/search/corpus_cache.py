@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -95,3 +96,20 @@ class StoreSnapshot(Generic[T]):
             return
         self._value, self._built_for, self._built_at, self.error = value, marker, time.monotonic(), None
         log.info("built the %s in %.2fs", self.name, time.perf_counter() - started)
+
+
+class PerStore(Generic[T]):
+    """One ``make(engine)`` per store and process, made on first use and dropped with the engine: the
+    speller and the suggester each build their structure once, whatever thread asks first."""
+
+    def __init__(self, make: Callable[[Engine], T]) -> None:
+        self._make = make
+        self._made: weakref.WeakKeyDictionary[Engine, T] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def get(self, engine: Engine) -> T:
+        with self._lock:
+            made = self._made.get(engine)
+            if made is None:
+                made = self._made[engine] = self._make(engine)
+            return made

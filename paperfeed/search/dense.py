@@ -20,12 +20,13 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import Engine
 
-from paperfeed.search.ann import ANN_AVAILABLE, ANN_FILE, AnnIndex
+from paperfeed.search.ann import ANN_FILE, AnnIndex
 from paperfeed.search.embed import Embedder, paper_text
 from paperfeed.search.query import ParsedQuery
-from paperfeed.search.retrievers import LexicalSearch
+from paperfeed.search.retrievers import LexicalSearch, query_vector
 from paperfeed.search.vectors import VectorStore
-from paperfeed.store.papers import all_ids, count_papers, iter_papers, now_utc
+from paperfeed.store.paper_order import iter_newest_first
+from paperfeed.store.papers import all_ids, now_utc
 
 # Below this many live vectors exact search is used (measured: see docs/decisions.md, "Dense index").
 EXACT_MAX_ROWS = 20_000
@@ -35,6 +36,7 @@ EXACT_MAX_ROWS = 20_000
 FILTER_EXACT_MAX = 20_000
 # A write (one segment) every FLUSH_ROWS papers or FLUSH_SECONDS, whichever first: the resume granularity.
 FLUSH_ROWS = 50_000
+READ_ROWS = 1000  # papers read (and reported to the progress callback) at a time
 FLUSH_SECONDS = 30.0
 MAX_SEGMENTS = 8
 STALE_FRACTION = 0.25  # above it, stale rows are dropped and the graph rebuilt
@@ -70,7 +72,7 @@ class DenseIndex:
         folder = Path(index_dir) / "dense" / model_name
         store = VectorStore.load(folder)
         index = cls(folder, model_name, store)
-        if index.dim and len(index) > EXACT_MAX_ROWS and ANN_AVAILABLE:
+        if index.dim and len(index) > EXACT_MAX_ROWS:
             index.ann = AnnIndex.load(folder / ANN_FILE, index.dim)
         return index
 
@@ -191,13 +193,7 @@ class DenseIndex:
         return [self._row_ids[r] for r in rows], [float(s) for s in sims]
 
     def _checked(self, vector: np.ndarray) -> np.ndarray:
-        vec = np.asarray(vector, dtype=np.float32).reshape(-1)
-        if vec.shape[0] != self.dim:
-            raise DenseIndexError(
-                f"query vector has {vec.shape[0]} dims but the {self.model_name} vectors "
-                f"have {self.dim}; run `paperfeed index` to re-embed with the current model"
-            )
-        return vec
+        return query_vector(vector, dim=self.dim, model=self.model_name, error=DenseIndexError)
 
     def exact_rows(self, vec: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Brute force: every live row's cosine with ``vec`` (a matrix product), top ``k`` best first."""
@@ -216,22 +212,23 @@ class DenseIndex:
     # ------------------------------------------------------------ updating
 
     def update(
-        self, engine: Engine, embedder: Embedder, progress: Progress | None = None, batch_size: int = 1000
+        self, engine: Engine, embedder: Embedder, progress: Progress | None = None, batch_size: int | None = None
     ) -> int:
         """Embed papers added or changed since the last update; returns how many were embedded.
 
-        Resumable: vectors are committed in segments with the position reached, so a killed run continues
-        where it stopped. A different model (fingerprint or dimension) starts a fresh, empty space first.
+        Newest papers first. Resumable: vectors are committed in segments (every FLUSH_ROWS papers or
+        FLUSH_SECONDS), so a killed run loses at most one segment's work and the next run skips what is stored.
+        A different model (fingerprint or dimension) starts a fresh, empty space first.
         """
         self._ensure_model(embedder)
         meta = self.store.meta
         pending = meta.get("pending")
         if pending is None:
-            pending = {"since": meta.get("watermark"), "started": now_utc().isoformat(), "last_id": ""}
+            pending = {"since": meta.get("watermark"), "started": now_utc().isoformat()}
             meta["pending"] = pending
             self.store.save_meta()
         since = datetime.fromisoformat(pending["since"]) if pending["since"] else None
-        embedded = self._embed_changed(engine, embedder, since, pending, progress, batch_size)
+        embedded = self._embed_changed(engine, embedder, since, progress, batch_size or READ_ROWS)
         with engine.connect() as conn:
             present = set(all_ids(conn=conn))
         self._drop_missing(present)
@@ -255,22 +252,21 @@ class DenseIndex:
         engine: Engine,
         embedder: Embedder,
         since: datetime | None,
-        pending: dict[str, str],
         progress: Progress | None,
         batch_size: int,
     ) -> int:
+        """Embed papers whose text has no vector yet, newest first. A resumed run reads again the papers of
+        the interrupted one and skips those whose vectors were committed (same text hash)."""
         buf_vecs: list[np.ndarray] = []
         buf_ids: list[str] = []
         buf_hashes: list[str] = []
         embedded = seen = 0
         last_flush = time.monotonic()
         with engine.connect() as conn:
-            total = count_papers(conn=conn) if since is None else None
-            for batch in iter_papers(conn=conn, changed_since=since, batch_size=batch_size):
+            total, batches = iter_newest_first(conn=conn, changed_since=since, batch_size=batch_size)
+            for batch in batches:
                 todo = []
                 for p in batch:
-                    if p.id <= pending["last_id"]:
-                        continue
                     text = paper_text(p)
                     digest = text_hash(text)
                     row = self._row_of.get(p.id)
@@ -283,7 +279,6 @@ class DenseIndex:
                     embedded += len(todo)
                 seen += len(batch)
                 if len(buf_ids) >= FLUSH_ROWS or time.monotonic() - last_flush > FLUSH_SECONDS:
-                    pending["last_id"] = batch[-1].id
                     self._flush(buf_vecs, buf_ids, buf_hashes)
                     last_flush = time.monotonic()
                 if progress is not None:
@@ -351,7 +346,7 @@ class DenseIndex:
 
     def sync_ann(self) -> None:
         """Build or update the graph when there are more than EXACT_MAX_ROWS live vectors."""
-        if not ANN_AVAILABLE or len(self) <= EXACT_MAX_ROWS:
+        if len(self) <= EXACT_MAX_ROWS:
             return
         if self.ann is None:
             self.ann = AnnIndex.load(self.folder / ANN_FILE, self.dim) or AnnIndex(self.folder / ANN_FILE, self.dim)

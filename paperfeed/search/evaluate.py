@@ -133,7 +133,7 @@ class _CachedEmbedder:
         self.name, self.dim, self.fingerprint = inner.name, inner.dim, inner.fingerprint
         self._cache = EmbeddingCache(cache_dir(settings), inner)
 
-    def encode(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         return self._cache.encode(texts, batch_size=batch_size)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from paperfeed.config import Settings
-from paperfeed.search.embed import Embedder
+from paperfeed.search.embed import EMBEDDER_NAMES, Embedder
 from paperfeed.search.protocols import Searcher
 from paperfeed.search.service import EmbeddedSearcher, PgSearcher
 
@@ -23,8 +23,12 @@ def make_searcher(
 
     ``serving`` (a long-running server): work on private copies of the index files (damage to the visible
     files never reaches the process) and start catching up with the store in the background at once."""
+    name = model or (embedder.name if embedder is not None else settings.embedder)
+    if name != "none" and name not in EMBEDDER_NAMES:
+        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(EMBEDDER_NAMES)}, none")
     cls = PgSearcher if settings.search_backend == "postgres" else EmbeddedSearcher
-    searcher = cls(engine=engine, settings=settings, model=model, embedder=embedder, serving=serving)
+    model = None if name == "none" else name
+    searcher = cls(cls.upkeep_class(engine=engine, settings=settings, model=model, embedder=embedder, serving=serving))
     if serving:
         searcher.upkeep.start_background()
     return searcher

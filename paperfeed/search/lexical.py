@@ -32,7 +32,8 @@ import tantivy
 
 from paperfeed.search.analyze import ANALYZER_VERSION, analyse, analyse_name
 from paperfeed.search.lexical_query import build, constraints, date_key
-from paperfeed.search.query import ParsedQuery, parse_query
+from paperfeed.search.query import ParsedQuery
+from paperfeed.search.retrievers import LexicalPage, LexicalSearch, PageRequest
 
 log = logging.getLogger(__name__)
 
@@ -73,15 +74,6 @@ class LexicalDoc:
         return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
 
 
-@dataclass
-class LexicalPage:
-    """Ids and scores of one page of matches, best first, and how many documents match in all."""
-
-    ids: list[str]
-    scores: list[float]
-    total: int
-
-
 def _category_terms(categories: Iterable[str]) -> list[str]:
     """``cs.CL`` is indexed as ``cs.cl`` and its archive ``cs``, so ``cat:cs`` finds every cs.* paper."""
     out: dict[str, None] = {}
@@ -118,7 +110,7 @@ def _schema() -> tantivy.Schema:
     return sb.build()
 
 
-class LexicalIndex:
+class LexicalIndex(LexicalSearch):
     """A BM25 index of papers, updated in place: ``add`` upserts by id, ``commit`` makes changes visible."""
 
     def __init__(self, path: Path, index: tantivy.Index, schema: tantivy.Schema, meta: dict[str, Any]) -> None:
@@ -272,34 +264,16 @@ class LexicalIndex:
         res = searcher.search(tantivy.Query.all_query(), n, count=False)
         return {searcher.doc(addr)["id"][0] for _, addr in res.hits}
 
-    def search(
-        self, query: ParsedQuery | str, k: int, *, allowed: Collection[str] | None = None
-    ) -> tuple[list[str], list[float]]:
-        """The ``k`` best matches of ``query`` by BM25 (``(ids, scores)``, best first).
-
-        ``allowed`` restricts the results to those ids; the query's own filters always apply."""
-        page = self.search_page(query, k, allowed=allowed)
-        return page.ids, page.scores
-
-    def search_page(
-        self,
-        query: ParsedQuery | str,
-        k: int,
-        *,
-        offset: int = 0,
-        allowed: Collection[str] | None = None,
-        by_date: bool = False,
-    ) -> LexicalPage:
-        """A page of matches and the total count. ``by_date`` orders by date, newest first; a query with
-        filters but no words (``cat:cs.CL``) is always ordered by date."""
-        parsed = parse_query(query) if isinstance(query, str) else query
-        built = self.build(parsed, allowed=allowed)
+    def page(self, request: PageRequest) -> LexicalPage:
+        """A page of matches and the total count (see :meth:`LexicalSearch.search_page`)."""
+        parsed, k = request.query, request.k
+        built = self.build(parsed, allowed=request.allowed)
         if built is None or k <= 0:
             return LexicalPage([], [], 0)
         searcher = self._searcher()
-        by_date = by_date or not parsed.scored_terms
+        by_date = request.by_date or not parsed.scored_terms
         kwargs: dict[str, Any] = {"order_by_field": "date"} if by_date else {}
-        res = searcher.search(built, k, count=True, offset=offset, **kwargs)
+        res = searcher.search(built, k, count=True, offset=request.offset, **kwargs)
         ids = [searcher.doc(addr)["id"][0] for _, addr in res.hits]
         return LexicalPage(ids, [float(s) for s, _ in res.hits], int(res.count or 0))  # type: ignore[attr-defined]
 

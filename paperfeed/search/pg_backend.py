@@ -33,8 +33,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from paperfeed.search.analyze import words
-from paperfeed.search.lexical import LexicalPage
-from paperfeed.search.query import ParsedQuery, parse_query
+from paperfeed.search.query import ParsedQuery
+from paperfeed.search.retrievers import LexicalPage, LexicalSearch, PageRequest
 from paperfeed.store import pg_search as sql
 
 # BM25 over the RERANK_POOL best ts_rank candidates (k1, b as tantivy's; field boosts as the embedded index).
@@ -153,7 +153,7 @@ class _Stats:
         return cls(n, freqs, rare, mean(got.title_bounds, 8.0), mean(got.abstract_bounds, 100.0))
 
 
-class PgLexical:
+class PgLexical(LexicalSearch):
     """Full-text search over ``papers.search_tsv`` with the surface of ``LexicalIndex``."""
 
     def __init__(self, engine: Engine) -> None:
@@ -166,24 +166,9 @@ class PgLexical:
         with self.engine.connect() as conn:
             return sql.count_papers(conn=conn)
 
-    def search(
-        self, query: ParsedQuery | str, k: int, *, allowed: Collection[str] | None = None
-    ) -> tuple[list[str], list[float]]:
-        page = self.search_page(query, k, allowed=allowed)
-        return page.ids, page.scores
-
-    def search_page(
-        self,
-        query: ParsedQuery | str,
-        k: int,
-        *,
-        offset: int = 0,
-        allowed: Collection[str] | None = None,
-        by_date: bool = False,
-    ) -> LexicalPage:
-        """A page of matches and the total count; like ``LexicalIndex.search_page``, a query with filters
-        but no words is ordered by date, newest first."""
-        parsed = parse_query(query) if isinstance(query, str) else query
+    def page(self, request: PageRequest) -> LexicalPage:
+        """A page of matches and the total count (see :meth:`LexicalSearch.search_page`)."""
+        parsed, k, allowed, offset = request.query, request.k, request.allowed, max(request.offset, 0)
         if k <= 0 or (allowed is not None and not allowed):
             return LexicalPage([], [], 0)
         where = constraints(parsed)
@@ -192,12 +177,12 @@ class PgLexical:
             return LexicalPage([], [], 0)
         if allowed is not None:
             where.ids(list(allowed))
-        if scored and not by_date:
-            return self._bm25_page(parsed, where, scored, k, max(offset, 0))
+        if scored and not request.by_date:
+            return self._bm25_page(parsed, where, scored, k, offset)
         if scored:
             where.any_words(scored)
         with self.engine.connect() as conn:
-            ids, total = sql.date_page(conn=conn, where=where, k=k, offset=max(offset, 0))
+            ids, total = sql.date_page(conn=conn, where=where, k=k, offset=offset)
         return LexicalPage(ids, [0.0] * len(ids), total)
 
     def _bm25_page(self, parsed: ParsedQuery, where: sql.Where, scored: str, k: int, offset: int) -> LexicalPage:

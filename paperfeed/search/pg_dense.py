@@ -30,10 +30,14 @@ from paperfeed.search.pg_backend import (
     text_hash,
 )
 from paperfeed.search.query import ParsedQuery
-from paperfeed.search.retrievers import LexicalSearch
+from paperfeed.search.retrievers import LexicalSearch, query_vector
 from paperfeed.store import pg_vectors as vsql
-from paperfeed.store.papers import iter_papers, now_utc
+from paperfeed.store.paper_order import iter_newest_first
+from paperfeed.store.papers import now_utc
 from paperfeed.store.state import get_state, set_state
+
+# Papers embedded per transaction: what a killed run can lose (the next run skips what was committed).
+COMMIT_ROWS = 1000
 
 
 class PgDense:
@@ -89,13 +93,7 @@ class PgDense:
         return min(wanted, EF_SEARCH_MAX)
 
     def _checked(self, vector: np.ndarray) -> np.ndarray:
-        vec = np.asarray(vector, dtype=np.float32).reshape(-1)
-        if vec.shape[0] != self.dim:
-            raise PgSearchError(
-                f"query vector has {vec.shape[0]} dims but the {self.model_name} vectors "
-                f"have {self.dim}; run `paperfeed index` to re-embed with the current model"
-            )
-        return vec
+        return query_vector(vector, dim=self.dim, model=self.model_name, error=PgSearchError)
 
     def search(self, vector: np.ndarray, k: int) -> tuple[list[str], list[float]]:
         """The ``k`` papers nearest to ``vector`` by cosine similarity, best first."""
@@ -180,8 +178,9 @@ class PgDense:
     def commit(self) -> None:
         """Nothing to merge: every write is already searchable (kept for the ``DenseIndex`` surface)."""
 
-    def update(self, engine: Engine, embedder: Embedder, progress: Any = None, batch_size: int = 1000) -> int:
-        """Embed papers added or changed since the last update (unchanged text is skipped by its hash);
+    def update(self, engine: Engine, embedder: Embedder, progress: Any = None, batch_size: int | None = None) -> int:
+        """Embed papers added or changed since the last update, newest first (unchanged text is skipped by its
+        hash, so a killed run resumes without redoing work);
         vectors of deleted papers go with them (foreign key). Returns how many were embedded."""
         from paperfeed.search.embed import paper_text
 
@@ -190,7 +189,8 @@ class PgDense:
         since = datetime.fromisoformat(self.meta["watermark"]) if self.meta.get("watermark") else None
         embedded = seen = 0
         with engine.connect() as conn:
-            for batch in iter_papers(conn=conn, changed_since=since, batch_size=batch_size):
+            total, batches = iter_newest_first(conn=conn, changed_since=since, batch_size=batch_size or COMMIT_ROWS)
+            for batch in batches:
                 known = vsql.text_hashes(conn=conn, ids=[p.id for p in batch])
                 todo = [
                     (p.id, t, text_hash(t)) for p in batch for t in [paper_text(p)] if known.get(p.id) != text_hash(t)
@@ -200,7 +200,7 @@ class PgDense:
                 embedded += len(todo)
                 seen += len(batch)
                 if progress is not None:
-                    progress(seen, None)
+                    progress(seen, total)
         self.ensure_index()
         self.meta["watermark"] = (started - timedelta(minutes=2)).isoformat()
         with self.engine.begin() as conn:

@@ -9,6 +9,7 @@ Two searchers implement :class:`Searcher`: the embedded one (tantivy + vector fi
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol, TypedDict, runtime_checkable
 
@@ -65,6 +66,21 @@ class DenseBackend(DenseSearch, Protocol):
     ) -> int: ...
 
 
+@dataclass(frozen=True)
+class SearchRequest:
+    """One search as :meth:`Searcher.search` was asked it (fields in the order of its parameters)."""
+
+    q: str
+    limit: int
+    offset: int
+    mode: str
+    sort: str
+    categories: list[str] | None
+    date_from: date | None
+    date_to: date | None
+    spell: bool
+
+
 @runtime_checkable
 class Searcher(Protocol):
     """Search and similar papers over one store, kept in step with it. Thread-safe."""
@@ -92,9 +108,16 @@ class Searcher(Protocol):
         date_to: date | None = None,
         spell: bool = False,
     ) -> SearchResults:
-        """One page of results; ``warning`` says what is degraded (vectors being built, damaged index).
-        ``spell``: a "did you mean" ``suggestion``, and its results when ``q`` finds little (interactive
-        interfaces only: the page, ``/api/v1/search``, ``paperfeed search``)."""
+        """One page of results for query ``q`` (the query language, see docs/search.md) plus filters;
+        ``warning`` says what is degraded (vectors being built, damaged index). ``spell``: a "did you mean"
+        ``suggestion``, and its results when ``q`` finds little (interactive interfaces only: the page,
+        ``/api/v1/search``, ``paperfeed search``). The one definition of these parameters and their
+        defaults: a searcher implements :meth:`answer`."""
+        request = SearchRequest(q, limit, offset, mode, sort, categories, date_from, date_to, spell)
+        return self.answer(request)
+
+    def answer(self, request: SearchRequest) -> SearchResults:
+        """The page of results for one :class:`SearchRequest` (what :meth:`search` asks)."""
         ...
 
     def similar(self, paper_id: str, *, limit: int = 10) -> list[SearchHit]:

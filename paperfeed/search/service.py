@@ -15,17 +15,17 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
-from paperfeed.config import Settings
 from paperfeed.models import Paper, SearchHit, SearchResults
+from paperfeed.rank.trending import score_papers
 from paperfeed.search import hybrid, readiness, relevance
-from paperfeed.search.embed import EMBEDDER_NAMES, Embedder
-from paperfeed.search.protocols import DenseBackend, IndexState, LexicalBackend
+from paperfeed.search.embed import Embedder
+from paperfeed.search.protocols import DenseBackend, IndexState, LexicalBackend, Searcher, SearchRequest
 from paperfeed.search.query import SORTS, ParsedQuery, QueryError, add_filters, parse_query
 from paperfeed.search.snippet import snippet
 from paperfeed.search.spelling import search_with_spelling
@@ -47,32 +47,19 @@ NOTHING_SEARCHABLE = (
 )
 
 
-class SearchService:
+class SearchService(Searcher):
     """Search and similar papers over one store. Thread-safe: web handlers share one instance.
 
-    ``model`` overrides ``settings.embedder`` ("minilm", "static" or "none"); ``embedder`` hands over an
-    already loaded model; ``serving`` (a web server) keeps private copies of the index files.
+    ``upkeep`` keeps its indexes in step with the store (built by
+    :func:`paperfeed.search.factory.make_searcher`, which holds the options).
     """
 
     upkeep_class: type[IndexUpkeep] = IndexUpkeep
 
-    def __init__(
-        self,
-        *,
-        engine: Engine,
-        settings: Settings,
-        model: str | None = None,
-        embedder: Embedder | None = None,
-        serving: bool = False,
-    ) -> None:
-        name = model or (embedder.name if embedder is not None else settings.embedder)
-        if name != "none" and name not in EMBEDDER_NAMES:
-            raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(EMBEDDER_NAMES)}, none")
-        self.engine = engine
-        self.settings = settings
-        self.upkeep = self.upkeep_class(
-            engine=engine, settings=settings, model=None if name == "none" else name, embedder=embedder, serving=serving
-        )
+    def __init__(self, upkeep: IndexUpkeep) -> None:
+        self.engine = upkeep.engine
+        self.settings = upkeep.settings
+        self.upkeep = upkeep
         self._state_lock = threading.Lock()
         self._vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
 
@@ -124,28 +111,16 @@ class SearchService:
 
     # ------------------------------------------------------------ searching
 
-    def search(
-        self,
-        q: str,
-        *,
-        limit: int = 20,
-        offset: int = 0,
-        mode: str = "hybrid",
-        sort: str = "relevance",
-        categories: list[str] | None = None,
-        date_from: date | None = None,
-        date_to: date | None = None,
-        spell: bool = False,
-    ) -> SearchResults:
-        """One page of results for query ``q`` (the query language, see docs/search.md) plus filters.
+    def answer(self, request: SearchRequest) -> SearchResults:
+        """One page of results for ``request`` (see :meth:`Searcher.search`).
 
         Raises :class:`QueryError` (a ``ValueError``) for a query it cannot read, with a message for the user;
         an empty query gives no hits and a helpful ``error``. ``spell``: add a "did you mean" suggestion and
         search with it when ``q`` finds little (:mod:`paperfeed.search.spelling`)."""
-        if spell:
-            options = dict(limit=limit, offset=offset, mode=mode, sort=sort, categories=categories)
-            return search_with_spelling(self, q, **options, date_from=date_from, date_to=date_to)
-        parsed, sort = _prepare(q, mode, sort, categories, date_from, date_to, limit, offset)
+        if request.spell:
+            return search_with_spelling(self, request)
+        q, mode, limit, offset = request.q, request.mode, request.limit, request.offset
+        parsed, sort = _prepare(request)
         if parsed.authors:  # initials and full names of one person match each other (paperfeed.authors)
             with self.engine.connect() as conn:
                 parsed.author_variants = name_variants(conn=conn, names=parsed.authors)
@@ -213,10 +188,6 @@ class SearchService:
                     return d.replace(tzinfo=None) if d is not None else floor
 
                 return sorted(ids, key=when, reverse=True)
-            try:
-                from paperfeed.rank.trending import score_papers
-            except ImportError:  # trending not installed in this build: keep relevance order
-                return ids
             scores = score_papers(conn=conn, ids=ids)
         return sorted(ids, key=lambda pid: -scores.get(pid, 0.0))
 
@@ -286,17 +257,9 @@ def _hydrate(conn: Connection, ids: Sequence[str]) -> dict[str, Paper]:
     return by_id
 
 
-def _prepare(
-    q: str,
-    mode: str,
-    sort: str,
-    categories: list[str] | None,
-    date_from: date | None,
-    date_to: date | None,
-    limit: int,
-    offset: int,
-) -> tuple[ParsedQuery, str]:
+def _prepare(request: SearchRequest) -> tuple[ParsedQuery, str]:
     """Parse the query and fold in the filters given beside it; every bad value is a clear QueryError."""
+    q, mode, sort, limit, offset = request.q, request.mode, request.sort, request.limit, request.offset
     if mode not in hybrid.MODES:
         raise QueryError(f"mode must be one of {', '.join(hybrid.MODES)}, got {mode!r}")
     if sort not in SORTS:
@@ -307,7 +270,9 @@ def _prepare(
         raise QueryError(f"offset must be 0 or more, got {offset}")
     if not isinstance(q, str):
         raise QueryError("the query must be text")
-    parsed = add_filters(parse_query(q), categories=categories, date_from=date_from, date_to=date_to)
+    parsed = add_filters(
+        parse_query(q), categories=request.categories, date_from=request.date_from, date_to=request.date_to
+    )
     return parsed, parsed.sort or sort
 
 

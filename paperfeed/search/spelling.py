@@ -22,24 +22,23 @@ the suggestion is returned, for a "Did you mean" link.
 from __future__ import annotations
 
 import re
-import threading
-import weakref
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine
 from symspellpy import SymSpell, Verbosity
 
 from paperfeed.models import SearchResults
 from paperfeed.search.analyze import STOP_WORDS, fold, stem
-from paperfeed.search.corpus_cache import StoreSnapshot
+from paperfeed.search.corpus_cache import PerStore, StoreSnapshot
 from paperfeed.search.query import FIELDS, ParsedQuery, add_filters, parse_query
 from paperfeed.store.suggest import iter_texts
 
 if TYPE_CHECKING:
-    from paperfeed.search.protocols import LexicalBackend
+    from paperfeed.search.protocols import LexicalBackend, SearchRequest
+    from paperfeed.search.service import SearchService
 
 MIN_LENGTH = 4  # shorter words (acronyms: gnn, vae, llm) are never corrected
 MIN_DF = 2  # a correction must be a word of at least this many papers (1 on corpora under SMALL_CORPUS)
@@ -134,17 +133,12 @@ def correct_query(q: str, vocab: Vocabulary, lexical: LexicalBackend | None = No
     return "".join(out) + q[pos:] if changed else None
 
 
-_SPELLERS: weakref.WeakKeyDictionary[Engine, Speller] = weakref.WeakKeyDictionary()
-_SPELLERS_LOCK = threading.Lock()
+_SPELLERS = PerStore(lambda engine: Speller(engine=engine))
 
 
 def speller_for(engine: Engine) -> Speller:
     """The one :class:`Speller` of a store (its vocabulary is built once per process and store)."""
-    with _SPELLERS_LOCK:
-        speller = _SPELLERS.get(engine)
-        if speller is None:
-            speller = _SPELLERS[engine] = Speller(engine=engine)
-        return speller
+    return _SPELLERS.get(engine)
 
 
 def _correct(token: str, vocab: Vocabulary, lexical: LexicalBackend | None) -> str | None:
@@ -194,11 +188,19 @@ def _keyword_total(lexical: LexicalBackend, parsed: ParsedQuery) -> int:
     return int(lexical.search_page(parsed, 1).total)
 
 
-def search_with_spelling(searcher: Any, q: str, **options: Any) -> SearchResults:
-    """``searcher.search(q, spell=False, **options)`` with a spelling suggestion, and the corrected query's
-    results when the query as typed matches fewer than ``FEW`` papers by keywords (see the module's docstring).
-    ``searcher`` has ``engine``, ``lexical`` and ``search``."""
-    results: SearchResults = searcher.search(q, spell=False, **options)
+def _filtered(q: str, request: SearchRequest) -> ParsedQuery:
+    """``q`` parsed, with the request's filters."""
+    return add_filters(
+        parse_query(q), categories=request.categories, date_from=request.date_from, date_to=request.date_to
+    )
+
+
+def search_with_spelling(searcher: SearchService, request: SearchRequest) -> SearchResults:
+    """``request`` answered without spelling, with a spelling suggestion, and the corrected query's results
+    when the query as typed matches fewer than ``FEW`` papers by keywords (see the module's docstring).
+    """
+    q = request.q
+    results = searcher.answer(replace(request, spell=False))
     if results.error:
         return results
     lexical = searcher.lexical
@@ -206,11 +208,10 @@ def search_with_spelling(searcher: Any, q: str, **options: Any) -> SearchResults
     if suggestion is None:
         return results
     results.suggestion = suggestion
-    filters = {k: options.get(k) for k in ("categories", "date_from", "date_to")}
-    typed = _keyword_total(lexical, add_filters(parse_query(q), **filters))
-    if typed >= FEW or _keyword_total(lexical, add_filters(parse_query(suggestion), **filters)) <= typed:
+    typed = _keyword_total(lexical, _filtered(q, request))
+    if typed >= FEW or _keyword_total(lexical, _filtered(suggestion, request)) <= typed:
         return results
-    fixed: SearchResults = searcher.search(suggestion, spell=False, **options)
+    fixed = searcher.answer(replace(request, q=suggestion, spell=False))
     fixed.query, fixed.suggestion, fixed.corrected = q, suggestion, True
     fixed.warning = fixed.warning or results.warning
     return fixed

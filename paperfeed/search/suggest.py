@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import threading
-import weakref
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
@@ -29,7 +27,7 @@ from urllib.parse import quote, urlencode
 from sqlalchemy import Connection, Engine
 
 from paperfeed.search.analyze import STOP_WORDS, words
-from paperfeed.search.corpus_cache import StoreSnapshot
+from paperfeed.search.corpus_cache import PerStore, StoreSnapshot
 from paperfeed.search.spelling import correct_query
 from paperfeed.store.suggest import SuggestRow, iter_suggest_rows
 
@@ -240,14 +238,9 @@ def suggestions(
     return index.lookup(q, limit, correction=correction)
 
 
-_SUGGESTERS: weakref.WeakKeyDictionary[Engine, Suggester] = weakref.WeakKeyDictionary()
-_SUGGESTERS_LOCK = threading.Lock()
+_SUGGESTERS = PerStore(lambda engine: Suggester(engine=engine))
 
 
 def suggester_for(engine: Engine) -> Suggester:
     """The one :class:`Suggester` of a store (its index is built once per process and store)."""
-    with _SUGGESTERS_LOCK:
-        suggester = _SUGGESTERS.get(engine)
-        if suggester is None:
-            suggester = _SUGGESTERS[engine] = Suggester(engine=engine)
-        return suggester
+    return _SUGGESTERS.get(engine)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
+from paperfeed.errors import FieldError
 
-class AccountError(ValueError):
+
+class AccountError(FieldError):
     """A sign-up or collection request that cannot be honoured; the message says which field and why."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field

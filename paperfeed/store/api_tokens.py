@@ -6,20 +6,20 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Column, Connection, Index, Integer, String, Table, delete, insert, or_, select, update
+from sqlalchemy import Column, Connection, Index, String, Table, delete, insert, or_, select, update
 
 from paperfeed.store.papers import now_utc
-from paperfeed.store.schema import UTCDateTime, metadata
+from paperfeed.store.schema import UTCDateTime, metadata, serial_id
 from paperfeed.store.sessions import hash_secret
-from paperfeed.store.sql_helpers import user_fk
+from paperfeed.store.sql_helpers import member_ref
 from paperfeed.store.users import User, user_from_row, users
 
 api_tokens = Table(
     "api_tokens",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    serial_id(),
     Column("token_hash", String(64), nullable=False, unique=True),
-    Column("user_id", Integer, user_fk(), nullable=False),
+    member_ref(nullable=False),
     Column("name", String(100), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_used_at", UTCDateTime),

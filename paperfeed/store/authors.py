@@ -10,16 +10,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Connection, Index, Integer, String, Table, Text, delete, func, insert, select
+from sqlalchemy import Column, Connection, Index, Integer, String, Text, delete, func, insert, select
 
 from paperfeed.authors import author_key, group_keys, surname_key
 from paperfeed.models import Paper
-from paperfeed.store.schema import metadata, paper_fk, papers
+from paperfeed.store.schema import paper_table, papers
 
-paper_authors = Table(
+paper_authors = paper_table(
     "paper_authors",
-    metadata,
-    Column("paper_id", String(64), paper_fk(), primary_key=True),
     Column("position", Integer, primary_key=True),
     Column("name", Text, nullable=False),
     Column("name_key", String(300), nullable=False),

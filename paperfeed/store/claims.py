@@ -27,8 +27,8 @@ from sqlalchemy import (
     update,
 )
 
-from paperfeed.store.schema import UTCDateTime, metadata, paper_fk
-from paperfeed.store.sql_helpers import insert_ignore, user_fk
+from paperfeed.store.schema import UTCDateTime, metadata
+from paperfeed.store.sql_helpers import insert_ignore, member_post_columns
 from paperfeed.store.users import users
 
 ClaimStatus = Literal["pending", "approved", "rejected"]
@@ -36,9 +36,7 @@ ClaimStatus = Literal["pending", "approved", "rejected"]
 author_claims = Table(
     "author_claims",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("paper_id", String(64), paper_fk(), nullable=False),
-    Column("user_id", Integer, user_fk(), nullable=False),
+    *member_post_columns(),
     Column("author_name", Text, nullable=False),
     Column("status", String(16), nullable=False, server_default="pending"),
     Column("created_at", UTCDateTime, nullable=False),

@@ -25,34 +25,22 @@ from sqlalchemy import (
 
 from paperfeed.store.comments import comments
 from paperfeed.store.papers import now_utc
-from paperfeed.store.schema import UTCDateTime, metadata
-from paperfeed.store.sql_helpers import insert_ignore, user_fk
+from paperfeed.store.schema import UTCDateTime, metadata, serial_id
+from paperfeed.store.sql_helpers import created_since, insert_ignore, member_ref
 from paperfeed.store.users import users
 
 comment_reports = Table(
     "comment_reports",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    serial_id(),
     Column("comment_id", Integer, ForeignKey("comments.id", ondelete="CASCADE"), nullable=False),
-    Column("user_id", Integer, user_fk(), nullable=False),
+    member_ref(nullable=False),
     Column("reason", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("resolved_at", UTCDateTime),
     UniqueConstraint("comment_id", "user_id", name="uq_comment_reports_comment_id"),
 )
 Index("ix_comment_reports_resolved_at", comment_reports.c.resolved_at)
-
-
-@dataclass
-class ReportRow:
-    """One open report: which comment (and paper), who reported it, why and when."""
-
-    id: int
-    comment_id: int
-    paper_id: str
-    reporter: str
-    reason: str
-    created_at: datetime
 
 
 def add_report(*, conn: Connection, comment_id: int, user_id: int, reason: str) -> bool:
@@ -71,6 +59,18 @@ def add_report(*, conn: Connection, comment_id: int, user_id: int, reason: str) 
         .values(reason=reason, created_at=now, resolved_at=None)
     )
     return bool(conn.execute(q).rowcount)
+
+
+@dataclass
+class ReportRow:
+    """One open report: which comment (and paper), who reported it, why and when."""
+
+    id: int
+    comment_id: int
+    paper_id: str
+    reporter: str
+    reason: str
+    created_at: datetime
 
 
 def open_reports(*, conn: Connection, limit: int = 500) -> list[ReportRow]:
@@ -110,9 +110,4 @@ def resolve_reports(*, conn: Connection, comment_id: int, when: datetime | None 
 
 def reports_since(*, conn: Connection, user_id: int, since: datetime) -> list[datetime]:
     """When this member filed each report since ``since``, oldest first (for rate limits)."""
-    q = (
-        select(comment_reports.c.created_at)
-        .where(comment_reports.c.user_id == user_id, comment_reports.c.created_at > since)
-        .order_by(comment_reports.c.created_at)
-    )
-    return list(conn.execute(q).scalars())
+    return created_since(conn, comment_reports, user_id=user_id, since=since)

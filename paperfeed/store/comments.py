@@ -12,36 +12,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import (
-    Column,
-    ColumnElement,
-    Connection,
-    ForeignKey,
-    Index,
-    Integer,
-    Select,
-    String,
-    Table,
-    Text,
-    and_,
-    delete,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import ColumnElement, Connection, Select, and_, delete, func, insert, select, update
+from sqlalchemy.schema import Column, ForeignKey, Index, Table
+from sqlalchemy.types import Integer, Text
 
 from paperfeed.store.papers import now_utc
-from paperfeed.store.schema import UTCDateTime, metadata, paper_fk
-from paperfeed.store.sql_helpers import insert_ignore, user_fk
+from paperfeed.store.schema import UTCDateTime, metadata
+from paperfeed.store.sql_helpers import count_per_paper, created_since, insert_ignore, member_post_columns, member_ref
 from paperfeed.store.users import users
 
 comments = Table(
     "comments",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("paper_id", String(64), paper_fk(), nullable=False),
-    Column("user_id", Integer, user_fk(), nullable=False),
+    *member_post_columns(),
     Column("parent_id", Integer, ForeignKey("comments.id", ondelete="CASCADE")),
     Column("body", Text, nullable=False),  # Markdown as written; rendered and sanitised on display
     Column("created_at", UTCDateTime, nullable=False),
@@ -57,7 +40,7 @@ Index("ix_comments_parent_id", comments.c.parent_id)
 comment_votes = Table(
     "comment_votes",
     metadata,
-    Column("user_id", Integer, user_fk(), primary_key=True),
+    member_ref(primary_key=True),
     Column("comment_id", Integer, ForeignKey("comments.id", ondelete="CASCADE"), primary_key=True),
     Column("created_at", UTCDateTime, nullable=False),
 )
@@ -191,26 +174,12 @@ def set_hidden(*, conn: Connection, comment_id: int, by: int | None, when: datet
 
 def visible_counts(*, conn: Connection, paper_ids: Sequence[str]) -> dict[str, int]:
     """Visible comments (replies included) of each paper; 0 for papers without any."""
-    out = dict.fromkeys(paper_ids, 0)
-    unique = list(out)
-    for i in range(0, len(unique), 500):
-        q = (
-            select(comments.c.paper_id, func.count())
-            .where(comments.c.paper_id.in_(unique[i : i + 500]), _visible())
-            .group_by(comments.c.paper_id)
-        )
-        out.update({pid: int(n) for pid, n in conn.execute(q)})
-    return out
+    return count_per_paper(conn, comments.c.paper_id, paper_ids, _visible())
 
 
 def comments_since(*, conn: Connection, user_id: int, since: datetime) -> list[datetime]:
     """When this member posted each comment since ``since``, oldest first (for rate limits)."""
-    q = (
-        select(comments.c.created_at)
-        .where(comments.c.user_id == user_id, comments.c.created_at > since)
-        .order_by(comments.c.created_at)
-    )
-    return list(conn.execute(q).scalars())
+    return created_since(conn, comments, user_id=user_id, since=since)
 
 
 def add_comment_vote(*, conn: Connection, user_id: int, comment_id: int) -> bool:

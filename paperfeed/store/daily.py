@@ -85,13 +85,14 @@ def daily_rows(
     conn: Connection,
     start: datetime | None,
     end: datetime | None,
-    submitter: str | None = None,
-    sort: DailySort = "publishedAt",
-    offset: int = 0,
-    limit: int = 50,
-    members_only: bool = False,
+    submitter: str | None,
+    sort: DailySort,
+    offset: int,
+    limit: int,
+    members_only: bool,
 ) -> tuple[list[DailyRow], int]:
-    """A page of daily entries in ``[start, end)`` (None: unbounded) and how many there are in all.
+    """A page of daily entries in ``[start, end)`` (None: unbounded) and how many there are in all (the
+    defaults are :func:`paperfeed.rank.daily.daily_papers`'s).
 
     ``publishedAt``: newest entry first. ``trending``: most upvotes first, then newest. Ties: paper id.
     ``members_only``: only papers a member submitted (not those that arrived by import or harvest).

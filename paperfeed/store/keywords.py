@@ -6,16 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Connection, String, Table, select
+from sqlalchemy import JSON, Column, Connection, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from paperfeed.store.schema import UTCDateTime, metadata, paper_fk, papers
+from paperfeed.store.schema import UTCDateTime, paper_table, papers
 
-paper_keywords = Table(
+paper_keywords = paper_table(
     "paper_keywords",
-    metadata,
-    Column("paper_id", String(64), paper_fk(), primary_key=True),
     Column("keywords", JSON, nullable=False),
     Column("computed_at", UTCDateTime, nullable=False),
 )

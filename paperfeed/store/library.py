@@ -5,33 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import (
-    Boolean,
-    Column,
-    Connection,
-    Index,
-    Integer,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    and_,
-    delete,
-    func,
-    insert,
-    select,
-)
+from sqlalchemy import Connection, and_, delete, func, insert, select
+from sqlalchemy.schema import Column, Index, Table, UniqueConstraint
+from sqlalchemy.types import Boolean, Integer, String, Text
 
 from paperfeed.store.account_errors import AccountError
 from paperfeed.store.papers import now_utc
-from paperfeed.store.schema import UTCDateTime, metadata, paper_fk
-from paperfeed.store.sql_helpers import insert_ignore, user_fk
+from paperfeed.store.schema import UTCDateTime, metadata, paper_ref, serial_id
+from paperfeed.store.sql_helpers import insert_ignore, member_ref, user_fk
 
 collections = Table(
     "collections",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("user_id", Integer, user_fk(), nullable=False),
+    serial_id(),
+    member_ref(nullable=False),
     Column("name", String(100), nullable=False),
     Column("is_default", Boolean, nullable=False, default=False),
     Column("created_at", UTCDateTime, nullable=False),
@@ -46,7 +33,7 @@ collection_items = Table(
     "collection_items",
     metadata,
     Column("collection_id", Integer, user_fk("collections.id"), primary_key=True),
-    Column("paper_id", String(64), paper_fk(), primary_key=True),
+    paper_ref(primary_key=True),
     Column("added_at", UTCDateTime, nullable=False),
     Column("note", Text, nullable=False, default="", server_default=""),
     Column("position", Integer, nullable=False, default=0, server_default="0"),

@@ -11,44 +11,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sqlalchemy import Column, Connection, Index, Integer, String, Table, delete, func, select, text, union
+from sqlalchemy import Connection, func, select, text, union
 
 from paperfeed.store.library import collection_items, collections
-from paperfeed.store.papers import now_utc
-from paperfeed.store.schema import UTCDateTime, metadata, paper_fk
-from paperfeed.store.sql_helpers import insert_ignore, user_fk
+from paperfeed.store.member_marks import add_mark, mark_table, marked_ids, remove_mark
 from paperfeed.store.votes import votes
 
-not_interested = Table(
-    "not_interested",
-    metadata,
-    Column("user_id", Integer, user_fk(), primary_key=True),
-    Column("paper_id", String(64), paper_fk(), primary_key=True),
-    Column("created_at", UTCDateTime, nullable=False),
-)
-Index("ix_not_interested_paper_id", not_interested.c.paper_id)
+not_interested = mark_table("not_interested")
 
 
 def add_not_interested(*, conn: Connection, user_id: int, paper_id: str) -> bool:
     """Record that the member is not interested in a paper; True if it was not recorded yet."""
-    return insert_ignore(conn, not_interested, {"user_id": user_id, "paper_id": paper_id, "created_at": now_utc()})
+    return add_mark(conn, not_interested, user_id=user_id, paper_id=paper_id)
 
 
 def remove_not_interested(*, conn: Connection, user_id: int, paper_id: str) -> bool:
     """Undo "not interested"; True if there was such a row."""
-    q = delete(not_interested).where(not_interested.c.user_id == user_id, not_interested.c.paper_id == paper_id)
-    return bool(conn.execute(q).rowcount)
+    return remove_mark(conn, not_interested, user_id=user_id, paper_id=paper_id)
 
 
 def not_interested_ids(*, conn: Connection, user_id: int, limit: int = 200) -> list[str]:
     """Papers the member said they are not interested in, newest first."""
-    q = (
-        select(not_interested.c.paper_id)
-        .where(not_interested.c.user_id == user_id)
-        .order_by(not_interested.c.created_at.desc(), not_interested.c.paper_id)
-        .limit(limit)
-    )
-    return list(conn.execute(q).scalars())
+    return marked_ids(conn, not_interested, user_id=user_id, limit=limit)
 
 
 def _engaged():  # type: ignore[no-untyped-def]

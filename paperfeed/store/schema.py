@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.schema import SchemaItem
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -63,6 +64,22 @@ def paper_fk(**kw: Any) -> ForeignKey:
     return ForeignKey("papers.id", onupdate="CASCADE", ondelete="CASCADE", **kw)
 
 
+def paper_ref(**kw: Any) -> Column[str]:
+    """The ``paper_id`` column of a row attached to a paper (see :func:`paper_fk`)."""
+    return Column("paper_id", String(64), paper_fk(), **kw)
+
+
+def paper_table(name: str, *columns: SchemaItem) -> Table:
+    """A table of what is kept about each paper beside its row (versions, categories, authors, keyphrases):
+    keyed by ``paper_id`` (plus the primary-key parts of ``columns``), renamed and deleted with the paper."""
+    return Table(name, metadata, paper_ref(primary_key=True), *columns)
+
+
+def serial_id() -> Column[int]:
+    """An ``id`` primary key numbered by the database."""
+    return Column("id", Integer, primary_key=True, autoincrement=True)
+
+
 papers = Table(
     "papers",
     metadata,
@@ -96,19 +113,15 @@ Index("ix_papers_changed_at", papers.c.changed_at)
 Index("ix_papers_title_key", papers.c.title_key)
 Index("ix_papers_primary_category", papers.c.primary_category)
 
-paper_versions = Table(
+paper_versions = paper_table(
     "paper_versions",
-    metadata,
-    Column("paper_id", String(64), paper_fk(), primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("created", UTCDateTime),
     Column("size", String(32)),
 )
 
-paper_categories = Table(
+paper_categories = paper_table(
     "paper_categories",
-    metadata,
-    Column("paper_id", String(64), paper_fk(), primary_key=True),
     Column("category", String(64), primary_key=True),
 )
 Index("ix_paper_categories_category", paper_categories.c.category)
@@ -118,7 +131,7 @@ paper_aliases = Table(
     "paper_aliases",
     metadata,
     Column("alias", String(64), primary_key=True),
-    Column("paper_id", String(64), paper_fk(), nullable=False),
+    paper_ref(nullable=False),
 )
 
 # Small named state: harvest resumption tokens, demo seeding, index watermarks.

@@ -19,27 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import (
-    JSON,
-    Column,
-    Connection,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    and_,
-    delete,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.schema import Column, ForeignKey, Index, Table, UniqueConstraint
+from sqlalchemy.types import JSON, Integer, String, Text
 
-from paperfeed.store.schema import UTCDateTime, metadata, paper_fk
+from paperfeed.store.schema import UTCDateTime, metadata, paper_ref, serial_id
 from paperfeed.store.subscriptions import subscribers
 
 LedgerStatus = Literal["claimed", "sending", "sent", "failed", "uncertain", "exhausted"]
@@ -50,14 +35,14 @@ sent_papers = Table(
     "sent_papers",
     metadata,
     Column("subscriber_id", Integer, ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True),
-    Column("paper_id", String(64), paper_fk(), primary_key=True),
+    paper_ref(primary_key=True),
     Column("sent_at", UTCDateTime, nullable=False),
 )
 
 digest_ledger = Table(
     "digest_ledger",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    serial_id(),
     Column("subscriber_id", Integer, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
     Column("period", String(32), nullable=False),
     Column("status", String(16), nullable=False),  # one of LEDGER_STATUSES

@@ -6,18 +6,18 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import Column, Connection, Index, Integer, String, Table, delete, insert, select
+from sqlalchemy import Column, Connection, Index, String, Table, delete, insert, select
 
 from paperfeed.store.papers import now_utc
 from paperfeed.store.schema import UTCDateTime, metadata
-from paperfeed.store.sql_helpers import user_fk
+from paperfeed.store.sql_helpers import member_ref
 from paperfeed.store.users import User, user_from_row, users
 
 sessions = Table(
     "sessions",
     metadata,
     Column("token_hash", String(64), primary_key=True),
-    Column("user_id", Integer, user_fk(), nullable=False),
+    member_ref(nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
 )

@@ -5,17 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Column, Connection, Date, ForeignKey, Index, Integer, String, Table, select
+from sqlalchemy import Column, Connection, Date, ForeignKey, Index, Integer, Table, select
 
 from paperfeed.store.papers import now_utc
-from paperfeed.store.schema import UTCDateTime, metadata, paper_fk, papers
+from paperfeed.store.schema import UTCDateTime, metadata, paper_ref, papers
 from paperfeed.store.sql_helpers import insert_ignore
 from paperfeed.store.users import UserPublic, users
 
 submissions = Table(
     "submissions",
     metadata,
-    Column("paper_id", String(64), paper_fk(), primary_key=True),
+    paper_ref(primary_key=True),
     Column("submitted_by", Integer, ForeignKey("users.id", ondelete="SET NULL")),
     Column("submitted_at", UTCDateTime, nullable=False),
     Column("daily_date", Date, nullable=False),

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Column, Connection, Index, Integer, String, Table, delete, func, insert, select
+from sqlalchemy import Boolean, Column, Connection, Index, String, Table, delete, func, insert, select
 
-from paperfeed.store.schema import UTCDateTime, metadata
+from paperfeed.store.schema import UTCDateTime, metadata, serial_id
 
 subscribe_requests = Table(
     "subscribe_requests",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    serial_id(),
     Column("email", String(254), nullable=False),
     Column("client", String(128), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),

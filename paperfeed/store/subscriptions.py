@@ -9,23 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    Column,
-    Connection,
-    Index,
-    Integer,
-    String,
-    Table,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import JSON, Boolean, Column, Connection, Index, Integer, String, Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from paperfeed.store.schema import UTCDateTime, metadata
+from paperfeed.store.schema import UTCDateTime, metadata, serial_id
 
 Status = Literal["pending", "active", "unsubscribed", "suspended"]
 Frequency = Literal["daily", "weekdays", "weekly"]
@@ -35,7 +22,7 @@ FREQUENCIES: tuple[str, ...] = ("daily", "weekdays", "weekly")
 subscribers = Table(
     "subscribers",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    serial_id(),
     Column("email", String(254), nullable=False, unique=True),
     Column("status", String(16), nullable=False, default="pending"),
     Column("user_id", Integer, nullable=True),

@@ -30,6 +30,7 @@ from paperfeed.store.schema import UTCDateTime, papers
 from paperfeed.store.submissions import submissions
 from paperfeed.store.votes import votes
 
+Span = tuple[datetime | None, datetime | None]  # entered in [since, before); None: unbounded
 RECENT = timedelta(days=7)  # long windows are pruned with the top of this one (see _pruned)
 
 
@@ -77,9 +78,9 @@ def _window_entries(since: datetime) -> Any:
     return union_all(sub, pub, seen).subquery("entries")
 
 
-def _all_entries(ids: Sequence[str] | None, min_votes: float = 0.0) -> Any:
-    """(paper_id, n, entered_at) for every voted paper (optionally only ``ids``, or only those with at
-    least ``min_votes``): one pass over the votes index."""
+def _all_entries(ids: Sequence[str] | None, min_votes: float = 0.0, entered_in: Span = (None, None)) -> Any:
+    """(paper_id, n, entered_at) for every voted paper (optionally only ``ids``, only those with at least
+    ``min_votes``, only those entered in ``entered_in``): one pass over the votes index."""
     counts = select(votes.c.paper_id, func.count().label("n")).group_by(votes.c.paper_id)
     if ids is not None:
         counts = counts.where(votes.c.paper_id.in_(list(ids)))
@@ -87,37 +88,27 @@ def _all_entries(ids: Sequence[str] | None, min_votes: float = 0.0) -> Any:
         counts = counts.having(func.count() >= min_votes)
     c = counts.subquery("counts")
     entered = func.coalesce(submissions.c.submitted_at, papers.c.published, papers.c.first_seen)
-    return (
-        select(c.c.paper_id, c.c.n, entered.label("entered_at"))
-        .select_from(
-            c.join(papers, papers.c.id == c.c.paper_id).outerjoin(submissions, submissions.c.paper_id == c.c.paper_id)
-        )
-        .subquery("voted")
+    q = select(c.c.paper_id, c.c.n, entered.label("entered_at")).select_from(
+        c.join(papers, papers.c.id == c.c.paper_id).outerjoin(submissions, submissions.c.paper_id == c.c.paper_id)
     )
+    since, before = entered_in
+    if since is not None:
+        q = q.where(entered >= literal(since, UTCDateTime))
+    if before is not None:
+        q = q.where(entered < literal(before, UTCDateTime))
+    return q.subquery("voted")
 
 
 Row = tuple[str, float, int, datetime]
 
 
 def _page(
-    conn: Connection,
-    inner: Any,
-    now: datetime,
-    gravity: float,
-    offset_hours: float,
-    offset: int,
-    limit: int,
-    since: datetime | None = None,
-    before: datetime | None = None,
+    conn: Connection, inner: Any, now: datetime, gravity: float, offset_hours: float, offset: int, limit: int
 ) -> list[Row]:
-    """Score the rows of ``inner`` (optionally entered in [since, before)), sort, page."""
+    """Score the rows of ``inner``, sort, page."""
     n, entered = inner.c.n, inner.c.entered_at
     score = _score(conn, n, _hours(conn, now, entered), gravity, offset_hours).label("score")
     q = select(inner.c.paper_id, score, n, entered).where(n > 0)
-    if since is not None:
-        q = q.where(entered >= literal(since, UTCDateTime))
-    if before is not None:
-        q = q.where(entered < literal(before, UTCDateTime))
     q = q.order_by(score.desc(), n.desc(), entered.desc(), inner.c.paper_id).offset(max(offset, 0)).limit(max(limit, 0))
     conv = UTCDateTime()
     return [
@@ -146,7 +137,7 @@ def trending_rows(
     at or after ``since`` (None: ever). Ties: upvotes desc, entry time desc, paper id asc."""
     _ensure_pow(conn)
     if ids is not None:
-        return _page(conn, _all_entries(ids), now, gravity, offset_hours, offset, limit, since=since)
+        return _page(conn, _all_entries(ids, entered_in=(since, None)), now, gravity, offset_hours, offset, limit)
     if since is not None and now - since <= RECENT:
         return _page(conn, _window(since), now, gravity, offset_hours, offset, limit)
     pruned = _pruned(conn, now, since, gravity, offset_hours, offset, limit)
@@ -178,6 +169,7 @@ def _pruned(
     if len(recent) < k:
         return None
     bar = recent[-1][1] * (RECENT.total_seconds() / 3600 + offset_hours) ** gravity * (1 - 1e-9)
-    older = _page(conn, _all_entries(None, min_votes=bar), now, gravity, offset_hours, 0, k, since=since, before=cut)
-    merged = sorted(recent + older, key=lambda r: (-r[1], -r[2], -r[3].timestamp(), r[0]))
+    older = _all_entries(None, min_votes=bar, entered_in=(since, cut))
+    older_rows = _page(conn, older, now, gravity, offset_hours, 0, k)
+    merged = sorted(recent + older_rows, key=lambda r: (-r[1], -r[2], -r[3].timestamp(), r[0]))
     return merged[max(offset, 0) : k]

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Connection, Integer, String, Table, Text, false, func, insert, select, update
+from sqlalchemy import Boolean, Column, Connection, String, Table, Text, false, func, insert, select, update
 
 from paperfeed.store.account_errors import AccountError
 from paperfeed.store.library import DEFAULT_COLLECTION, create_collection
 from paperfeed.store.papers import now_utc
-from paperfeed.store.schema import UTCDateTime, metadata
+from paperfeed.store.schema import UTCDateTime, metadata, serial_id
 
 __all__ = [
     "AccountError",
@@ -29,7 +29,7 @@ __all__ = [
 users = Table(
     "users",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    serial_id(),
     Column("email", String(320), nullable=False, unique=True),  # stored lower-cased
     Column("username", String(64), nullable=False, unique=True),
     Column("display_name", String(200), nullable=False, default=""),

@@ -8,45 +8,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Column, Connection, Index, Integer, String, Table, delete, func, select
+from sqlalchemy import Connection, select
 
-from paperfeed.store.papers import now_utc
-from paperfeed.store.schema import UTCDateTime, metadata, paper_fk
-from paperfeed.store.sql_helpers import insert_ignore, user_fk
+from paperfeed.store.member_marks import add_mark, mark_table, marked_ids, remove_mark
+from paperfeed.store.sql_helpers import count_per_paper
 
-votes = Table(
-    "votes",
-    metadata,
-    Column("user_id", Integer, user_fk(), primary_key=True),
-    Column("paper_id", String(64), paper_fk(), primary_key=True),
-    Column("created_at", UTCDateTime, nullable=False),
-)
-Index("ix_votes_paper_id", votes.c.paper_id)
+votes = mark_table("votes")
 
 
 def add_vote(*, conn: Connection, user_id: int, paper_id: str) -> bool:
     """Upvote; True if this member had not voted for the paper yet (a repeat vote changes nothing)."""
-    return insert_ignore(conn, votes, {"user_id": user_id, "paper_id": paper_id, "created_at": now_utc()})
+    return add_mark(conn, votes, user_id=user_id, paper_id=paper_id)
 
 
 def remove_vote(*, conn: Connection, user_id: int, paper_id: str) -> bool:
     """Un-vote; True if there was a vote to remove."""
-    q = delete(votes).where(votes.c.user_id == user_id, votes.c.paper_id == paper_id)
-    return bool(conn.execute(q).rowcount)
+    return remove_mark(conn, votes, user_id=user_id, paper_id=paper_id)
 
 
 def vote_counts(*, conn: Connection, ids: Sequence[str]) -> dict[str, int]:
     """Upvotes for each of ``ids`` (0 for papers nobody voted for)."""
-    out = dict.fromkeys(ids, 0)
-    unique = list(out)
-    for i in range(0, len(unique), 500):
-        q = (
-            select(votes.c.paper_id, func.count())
-            .where(votes.c.paper_id.in_(unique[i : i + 500]))
-            .group_by(votes.c.paper_id)
-        )
-        out.update({pid: int(n) for pid, n in conn.execute(q)})
-    return out
+    return count_per_paper(conn, votes.c.paper_id, ids)
 
 
 def user_votes(*, conn: Connection, user_id: int, ids: Sequence[str]) -> set[str]:
@@ -59,10 +41,4 @@ def user_votes(*, conn: Connection, user_id: int, ids: Sequence[str]) -> set[str
 
 def voted_ids(*, conn: Connection, user_id: int, limit: int = 1000) -> list[str]:
     """Papers this member upvoted, newest vote first."""
-    q = (
-        select(votes.c.paper_id)
-        .where(votes.c.user_id == user_id)
-        .order_by(votes.c.created_at.desc(), votes.c.paper_id)
-        .limit(limit)
-    )
-    return list(conn.execute(q).scalars())
+    return marked_ids(conn, votes, user_id=user_id, limit=limit)

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import Engine
 
 from paperfeed.community import users as admin
 from paperfeed.store.users import User
@@ -28,7 +29,7 @@ def _admin(user: User | None) -> User:
     return user
 
 
-def _page(request: Request, engine: Any, status: int = 200, **extra: Any) -> Response:
+def _page(request: Request, engine: Engine, status: int = 200, **extra: Any) -> Response:
     with engine.connect() as conn:
         members = admin.list_users(conn=conn)
     context = {"members": members, "roles": admin.ROLES, "form": {}, "errors": {}, "tab": "admin", **extra}
@@ -74,46 +75,37 @@ def add_user(
     return _done(f"Added {made.username} as {made.role}.")
 
 
-def _change(request: Request, engine: Any, action: Any) -> Response:
+_DONE = {
+    "role": lambda u: f"{u.username} is now {admin.role_phrase(u)}.",
+    "disable": lambda u: f"Disabled {u.username}: signed out, sign-in and API tokens refused.",
+    "enable": lambda u: f"Enabled {u.username}.",
+}
+
+
+def _change(
+    request: Request, engine: Engine, user: User | None, name: str, change: admin.Change, role: str = ""
+) -> Response:
+    acting = _admin(user)
     try:
-        with engine.begin() as conn:
-            message = action(conn)
+        changed = admin.change_user(engine=engine, username=name, change=change, role=role, acting=acting)
     except admin.UserAdminError as exc:
         return _page(request, engine, 400, error=str(exc))
-    return _done(message)
+    return _done(_DONE[change](changed))
 
 
 @router.post("/users/{name}/role")
 def set_role(request: Request, name: Name, engine: StoreDep, user: OptionalUser, role: Field) -> Response:
-    acting = _admin(user)
-
-    def act(conn: Any) -> str:
-        changed = admin.set_role(conn=conn, username=name, role=role, acting=acting)
-        return f"{changed.username} is now {'an' if changed.role == 'admin' else 'a'} {changed.role}."
-
-    return _change(request, engine, act)
+    return _change(request, engine, user, name, "role", role)
 
 
 @router.post("/users/{name}/disable")
 def disable(request: Request, name: Name, engine: StoreDep, user: OptionalUser) -> Response:
-    acting = _admin(user)
-
-    def act(conn: Any) -> str:
-        changed = admin.set_disabled(conn=conn, username=name, disabled=True, acting=acting)
-        return f"Disabled {changed.username}: signed out, sign-in and API tokens refused."
-
-    return _change(request, engine, act)
+    return _change(request, engine, user, name, "disable")
 
 
 @router.post("/users/{name}/enable")
 def enable(request: Request, name: Name, engine: StoreDep, user: OptionalUser) -> Response:
-    acting = _admin(user)
-
-    def act(conn: Any) -> str:
-        changed = admin.set_disabled(conn=conn, username=name, disabled=False, acting=acting)
-        return f"Enabled {changed.username}."
-
-    return _change(request, engine, act)
+    return _change(request, engine, user, name, "enable")
 
 
 @router.post("/users/{name}/token")

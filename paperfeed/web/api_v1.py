@@ -25,7 +25,7 @@ from paperfeed.store.submissions import Submission, get_submission
 from paperfeed.store.users import User, UserPublic
 from paperfeed.store.votes import add_vote, remove_vote, vote_counts
 from paperfeed.web.deps import ApiUser, OptionalSearcher, SearcherDep, StoreDep
-from paperfeed.web.listing import check_filters, field_error
+from paperfeed.web.listing import field_error, search_filters
 from paperfeed.web.schemas import (
     AuthorOut,
     CollectionOut,
@@ -161,10 +161,7 @@ def search(
     page: Annotated[int | None, Query(ge=1, le=MAX_OFFSET, description="1-based page; sets offset")] = None,
 ) -> SearchOut:
     """Search papers: query language, mode, sort, category and date filters, pagination, match reasons."""
-    cats = [c.strip() for c in cat if c.strip()]
-    check_filters(cats, date_from, date_to)
-    if not q.strip() and not cats and not date_from and not date_to:
-        raise field_error("q", "give a query (or a cat/from/to filter)")
+    cats = search_filters(q, cat, date_from, date_to)
     if page is not None:
         offset = (page - 1) * limit
         if offset > MAX_OFFSET:

@@ -8,7 +8,6 @@ the offending field.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -30,6 +29,24 @@ from paperfeed.search.protocols import Searcher
 from paperfeed.secret_key import ensure_secret_key
 from paperfeed.settings_errors import load_settings
 from paperfeed.store.db import open_store
+from paperfeed.web import (
+    admin,
+    api_comments,
+    api_hf,
+    api_suggest,
+    api_v1,
+    auth,
+    authors,
+    cite,
+    comments,
+    feeds,
+    foryou,
+    pages,
+    public_collections,
+    status_page,
+    subscriptions,
+    verify_email,
+)
 from paperfeed.web.api_docs import DOCS_CSP, DOCS_PATHS, install_api_docs
 from paperfeed.web.auth import login_throttles
 from paperfeed.web.deps import LoginRequired, login_url
@@ -45,22 +62,22 @@ log = logging.getLogger("paperfeed.web")
 STATIC_DIR = Path(__file__).parent / "static"
 # Routers in the order they are matched: JSON and feeds first (``/papers/{id}.md`` before the HTML page).
 ROUTERS = (
-    "paperfeed.web.api_hf",
-    "paperfeed.web.api_comments",  # COMMUNITY: before api_v1, whose /papers/{id:path} would match .../comments
-    "paperfeed.web.api_suggest",  # SEARCH: /api/v1/suggest (suggestions as you type)
-    "paperfeed.web.api_v1",
-    "paperfeed.web.feeds",
-    "paperfeed.web.subscriptions",  # DIGEST: subscribe / manage / unsubscribe pages and API
-    "paperfeed.web.foryou",  # DIGEST: /for-you recommendations page
-    "paperfeed.web.auth",
-    "paperfeed.web.verify_email",  # ACCOUNTS: /account/verify/{token}, /account/verify/resend
-    "paperfeed.web.comments",  # COMMUNITY: comment forms, /moderation, /papers/{id}/comments.atom
-    "paperfeed.web.admin",  # COMMUNITY: /admin/users
-    "paperfeed.web.status_page",  # FOLLOW: /status (papers, search, the arXiv follower)
-    "paperfeed.web.cite",  # COMMUNITY: /papers/{id}.bib, before pages' /papers/{id:path}
-    "paperfeed.web.authors",  # COMMUNITY: /authors/{name}, /api/v1/authors/{name}, claims, /u/{username}
-    "paperfeed.web.public_collections",  # COMMUNITY: /c/{slug}, /c/{slug}.atom, sharing a collection
-    "paperfeed.web.pages",
+    api_hf.router,
+    api_comments.router,  # COMMUNITY: before api_v1, whose /papers/{id:path} would match .../comments
+    api_suggest.router,  # SEARCH: /api/v1/suggest (suggestions as you type)
+    api_v1.router,
+    feeds.router,
+    subscriptions.router,  # DIGEST: subscribe / manage / unsubscribe pages and API
+    foryou.router,  # DIGEST: /for-you recommendations page
+    auth.router,
+    verify_email.router,  # ACCOUNTS: /account/verify/{token}, /account/verify/resend
+    comments.router,  # COMMUNITY: comment forms, /moderation, /papers/{id}/comments.atom
+    admin.router,  # COMMUNITY: /admin/users
+    status_page.router,  # FOLLOW: /status (papers, search, the arXiv follower)
+    cite.router,  # COMMUNITY: /papers/{id}.bib, before pages' /papers/{id:path}
+    authors.router,  # COMMUNITY: /authors/{name}, /api/v1/authors/{name}, claims, /u/{username}
+    public_collections.router,  # COMMUNITY: /c/{slug}, /c/{slug}.atom, sharing a collection
+    pages.router,
 )
 GZIP_MIN_BYTES = 1000  # smaller answers gain too little to be worth compressing
 _SECURITY_HEADERS = {
@@ -119,21 +136,19 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def _include_routers(app: FastAPI) -> None:
-    for name in ROUTERS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # a real import error inside the module: surface it
-                raise
-            log.info("router %s not present in this build", name)
-            continue
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
 
 
 def _wants_json(request: Request) -> bool:
     path = request.url.path
     accept = request.headers.get("accept", "")
     return path.startswith("/api/") or path == "/api" or "application/json" in accept
+
+
+def _error_page(request: Request, status: int, title: str, message: str) -> Response:
+    """The friendly HTML error page, answered with ``status``."""
+    return render(request, "error.html", {"status": status, "title": title, "message": message}, status_code=status)
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -154,12 +169,7 @@ async def _on_validation(request: Request, exc: RequestValidationError) -> Respo
     summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "invalid request"
     if _wants_json(request):
         return JSONResponse({"error": summary, "detail": errors}, status_code=422)
-    return render(
-        request,
-        "error.html",
-        {"status": 400, "title": "That request was not valid", "message": summary},
-        status_code=400,
-    )
+    return _error_page(request, 400, "That request was not valid", summary)
 
 
 _TITLES = {
@@ -188,12 +198,7 @@ async def _on_http(request: Request, exc: StarletteHTTPException) -> Response:
     message = str(exc.detail)
     if exc.status_code == 404 and message in ("Not Found", ""):
         message = "We could not find that page. It may have moved, or the address may be mistyped."
-    response = render(
-        request,
-        "error.html",
-        {"status": exc.status_code, "title": _TITLES.get(exc.status_code, "Something went wrong"), "message": message},
-        status_code=exc.status_code,
-    )
+    response = _error_page(request, exc.status_code, _TITLES.get(exc.status_code, "Something went wrong"), message)
     response.headers.update(headers)  # Allow, Retry-After, WWW-Authenticate: pages keep them too
     return response
 
@@ -210,12 +215,7 @@ async def _on_data_error(request: Request, exc: DataError) -> Response:
     message = "The request contains a value that cannot be stored (such as a NUL byte)."
     if _wants_json(request):
         return JSONResponse({"error": message, "detail": message}, status_code=400)
-    return render(
-        request,
-        "error.html",
-        {"status": 400, "title": "That request was not valid", "message": message},
-        status_code=400,
-    )
+    return _error_page(request, 400, "That request was not valid", message)
 
 
 async def _on_error(request: Request, exc: Exception) -> Response:
@@ -223,16 +223,8 @@ async def _on_error(request: Request, exc: Exception) -> Response:
     if _wants_json(request):
         return JSONResponse({"error": "internal error", "detail": "internal error"}, status_code=500)
     try:
-        return render(
-            request,
-            "error.html",
-            {
-                "status": 500,
-                "title": "Something went wrong",
-                "message": "An unexpected error happened on our side. Please try again in a moment.",
-            },
-            status_code=500,
-        )
+        message = "An unexpected error happened on our side. Please try again in a moment."
+        return _error_page(request, 500, "Something went wrong", message)
     except Exception:  # noqa: BLE001 - the error page itself failed: plain text, still no trace
         return Response("Something went wrong.", status_code=500, media_type="text/plain")
 

@@ -6,13 +6,13 @@ argon2 verification either way, so the form does not reveal who has an account.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from email_validator import EmailNotValidError, validate_email
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
+from paperfeed.community.users import USERNAME_RE
 from paperfeed.email_verification import send_verification
 from paperfeed.ingest.validate import clean_text
 from paperfeed.store.account_errors import AccountError
@@ -37,7 +37,6 @@ from paperfeed.web.templating import render
 from paperfeed.web.views import Card, decorate
 
 router = APIRouter(dependencies=[CsrfProtected], include_in_schema=False)
-USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,31}$")
 _DUMMY_HASH = hash_password("paperfeed-timing-equaliser")
 Text = Annotated[str, Form(max_length=2000)]
 

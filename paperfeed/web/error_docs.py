@@ -56,15 +56,23 @@ def _calls(dependant: Dependant) -> Iterator[Callable[..., Any] | None]:
         yield from _calls(dep)
 
 
+def _tree(dependant: Dependant) -> Iterator[Dependant]:
+    """The route's own parameters and those its dependencies take (a dependency may read a path parameter)."""
+    yield dependant
+    for dep in dependant.dependencies:
+        yield from _tree(dep)
+
+
 def route_error_codes(route: APIRoute) -> list[int]:
     """The statuses ``route`` can answer with besides its own, by what it depends on and takes."""
     dependant = route.dependant
     codes = [400, 503]
     if any(call in _SIGNED_IN for call in _calls(dependant)):
         codes.append(401)
-    if dependant.path_params:
+    tree = list(_tree(dependant))
+    if any(d.path_params for d in tree):
         codes.append(404)
-    if dependant.path_params or dependant.query_params or dependant.header_params or dependant.body_params:
+    if any(d.path_params or d.query_params or d.header_params or d.body_params for d in tree):
         codes.append(422)
     return sorted(codes)
 

@@ -15,12 +15,13 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.utils import format_datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from lxml import etree
 
@@ -31,7 +32,8 @@ from paperfeed.rank.daily import PeriodError, daily_papers
 from paperfeed.rank.trending import trending
 from paperfeed.store.papers import get_papers
 from paperfeed.web.deps import OptionalSearcher, StoreDep
-from paperfeed.web.listing import Entry, check_filters, entries_for, field_error
+from paperfeed.web.listing import Entry, entries_for, field_error, search_filters
+from paperfeed.web.page_params import SearchText
 from paperfeed.web.urls import SiteSettingsDep
 from paperfeed.web.views import paper_url
 
@@ -149,16 +151,43 @@ def _self(request: Request, settings: Settings) -> str:
     return settings.base_url.rstrip("/") + request.url.path + query
 
 
+@dataclass
+class FeedTarget:
+    """The feed a request asks for: its format, its own address and the site's settings."""
+
+    fmt: Format
+    self_url: str
+    settings: Settings
+
+    def answer(self, *, title: str, subtitle: str, html_path: str, entries: Sequence[Entry]) -> Response:
+        """The feed of ``entries`` in the asked format, titled "Site: ``title``", linking to the page at
+        ``html_path`` (cached for five minutes)."""
+        feed = Feed(
+            title=f"{self.settings.site_name}: {title}",
+            subtitle=subtitle,
+            self_url=self.self_url,
+            html_url=self.settings.base_url.rstrip("/") + html_path,
+            entries=entries,
+            settings=self.settings,
+        )
+        return _answer(feed, self.fmt)
+
+
+def _target(request: Request, fmt: Format, settings: SiteSettingsDep) -> FeedTarget:
+    return FeedTarget(fmt, _self(request, settings), settings)
+
+
+FeedTargetDep = Annotated[FeedTarget, Depends(_target)]
+
+
 @router.get(
     "/feeds/daily.{fmt}",
     response_class=Response,
     responses={200: {"content": {"application/atom+xml": {}, "application/rss+xml": {}}}},
 )
 def daily_feed(
-    request: Request,
-    fmt: Format,
+    feed: FeedTargetDep,
     engine: StoreDep,
-    settings: SiteSettingsDep,
     day: Annotated[date | None, Query(alias="date")] = None,
     week: Annotated[str | None, Query(max_length=10)] = None,
     month: Annotated[str | None, Query(max_length=7)] = None,
@@ -174,53 +203,40 @@ def daily_feed(
     keep = {k: v for k, v in period.items() if v}
     label = next(iter(keep.values()), None) or (str(rows[0].daily_date) if rows else "latest")
     entries = [Entry(e.paper, e.upvotes, e.submitted_at if e.submitted else None, e.submitted_by) for e in rows]
-    home = settings.base_url.rstrip("/") + "/" + ("?" + urlencode(keep) if keep else "")
-    return _answer(
-        Feed(
-            title=f"{settings.site_name}: daily papers, {label}",
-            subtitle=f"Papers that entered the daily list ({label})",
-            self_url=_self(request, settings),
-            html_url=home,
-            entries=entries,
-            settings=settings,
-        ),
-        fmt,
+    home = "/" + ("?" + urlencode(keep) if keep else "")
+    return feed.answer(
+        title=f"daily papers, {label}",
+        subtitle=f"Papers that entered the daily list ({label})",
+        html_path=home,
+        entries=entries,
     )
 
 
 @router.get("/feeds/trending.{fmt}", response_class=Response)
 def trending_feed(
-    request: Request,
-    fmt: Format,
+    feed: FeedTargetDep,
     engine: StoreDep,
-    settings: SiteSettingsDep,
     window: TrendingWindow = "week",
 ) -> Response:
     """Trending papers: upvotes with time decay, best first."""
     with engine.connect() as conn:
         ids, _ = trending(conn=conn, window=window, limit=FEED_SIZE)
         entries = entries_for(conn, get_papers(conn=conn, ids=ids))
-    return _answer(
-        Feed(
-            title=f"{settings.site_name}: trending papers ({window})",
-            subtitle="Papers ranked by upvotes with time decay",
-            self_url=_self(request, settings),
-            html_url=settings.base_url.rstrip("/") + "/trending?" + urlencode({"window": window}),
-            entries=entries,
-            settings=settings,
-        ),
-        fmt,
+    return feed.answer(
+        title=f"trending papers ({window})",
+        subtitle="Papers ranked by upvotes with time decay",
+        html_path="/trending?" + urlencode({"window": window}),
+        entries=entries,
     )
 
 
 @router.get("/feeds/search.{fmt}", response_class=Response)
 def search_feed(
     request: Request,
-    fmt: Format,
+    feed: FeedTargetDep,
     engine: StoreDep,
-    settings: SiteSettingsDep,
     searcher: OptionalSearcher,
-    q: Annotated[str, Query(max_length=1000)] = "",
+    q: SearchText = "",
     mode: SearchMode = "hybrid",
     sort: SearchSort = "relevance",
     cat: Annotated[list[str], Query()] = [],  # noqa: B006
@@ -228,10 +244,7 @@ def search_feed(
     date_to: Annotated[date | None, Query(alias="to")] = None,
 ) -> Response:
     """The first results of a search, in the search's order (``sort=date`` for a "new matches" feed)."""
-    cats = [c.strip() for c in cat if c.strip()]
-    check_filters(cats, date_from, date_to)
-    if not q.strip() and not cats and not date_from and not date_to:
-        raise field_error("q", "give a query (or a cat/from/to filter)")
+    cats = search_filters(q, cat, date_from, date_to)
     if searcher is None:
         raise HTTPException(503, "search is not available on this instance")
     try:
@@ -249,16 +262,10 @@ def search_feed(
         raise field_error("q", str(exc)) from exc
     with engine.connect() as conn:
         entries = entries_for(conn, [h.paper for h in results.hits])
-    page = settings.base_url.rstrip("/") + "/search?" + request.url.query
     what = f"Papers matching \u201c{q.strip()}\u201d" if q.strip() else "Papers matching the filters"
-    return _answer(
-        Feed(
-            title=f"{settings.site_name}: search {q.strip() or 'results'}",
-            subtitle=what,
-            self_url=_self(request, settings),
-            html_url=page,
-            entries=entries,
-            settings=settings,
-        ),
-        fmt,
+    return feed.answer(
+        title=f"search {q.strip() or 'results'}",
+        subtitle=what,
+        html_path="/search?" + request.url.query,
+        entries=entries,
     )

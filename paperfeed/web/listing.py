@@ -64,3 +64,13 @@ def check_filters(cat: list[str], date_from: date | None, date_to: date | None) 
             raise field_error("cat", f"not a category such as cs.CL or cs: {c[:40]!r}")
     if date_from and date_to and date_from > date_to:
         raise field_error("from", f"from ({date_from}) is after to ({date_to})")
+
+
+def search_filters(q: str, cat: list[str], date_from: date | None, date_to: date | None) -> list[str]:
+    """The categories of a search request (``/api/v1/search``, ``/feeds/search``), stripped and checked with
+    the dates; 422 naming the field when one is wrong, or when nothing is asked (no query, no filter)."""
+    cats = [c.strip() for c in cat if c.strip()]
+    check_filters(cats, date_from, date_to)
+    if not q.strip() and not cats and not date_from and not date_to:
+        raise field_error("q", "give a query (or a cat/from/to filter)")
+    return cats

@@ -12,6 +12,7 @@ from pydantic import BeforeValidator
 PER_PAGE = 30
 Page = Annotated[int, Query(ge=1, le=10_000, description="page number, from 1")]
 # A GET form sends its empty date fields as ``from=&to=``: that means "no date", not a bad one.
+SearchText = Annotated[str, Query(max_length=1000)]  # ``q`` of /search and /feeds/search
 OptionalDate = Annotated[date | None, BeforeValidator(lambda v: None if v == "" else v)]
 
 

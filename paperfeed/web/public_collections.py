@@ -20,6 +20,8 @@ from paperfeed.web.views import Card, decorate
 router = APIRouter(include_in_schema=False)
 Slug = Annotated[str, Path(max_length=200)]
 CollectionId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+NoteText = Annotated[str, Form(max_length=store.MAX_NOTE)]  # a collection's description, a paper's note
+Step = Annotated[int, Form(ge=-1, le=1)]  # move a paper one place up (-1) or down (1)
 
 
 def _public(engine: StoreDep, slug: str) -> tuple[store.PublicCollection, list[store.Item], dict[str, Card]]:
@@ -68,13 +70,24 @@ def share_page(request: Request, collection_id: CollectionId, engine: StoreDep, 
     return render(request, "collection_share.html", {"collection": found, "entries": entries, "tab": "library"})
 
 
+def _back(collection_id: int) -> Response:
+    return RedirectResponse(f"/library/collections/{collection_id}/share", status_code=303)
+
+
+def _item_changed(changed: bool, collection_id: int) -> Response:
+    """Back to the share page, or 404 when the paper is not in the member's collection."""
+    if not changed:
+        raise HTTPException(404, "That paper is not in this collection.")
+    return _back(collection_id)
+
+
 @router.post("/library/collections/{collection_id}/public", dependencies=[CsrfProtected])
 def set_public(
     collection_id: CollectionId,
     engine: StoreDep,
     user: CurrentUser,
     public: Annotated[bool, Form()] = False,
-    description: Annotated[str, Form(max_length=store.MAX_NOTE)] = "",
+    description: NoteText = "",
 ) -> Response:
     with engine.begin() as conn:
         done = store.set_public(
@@ -82,32 +95,20 @@ def set_public(
         )
     if done is None:
         raise HTTPException(404, "That collection does not exist.")
-    return RedirectResponse(f"/library/collections/{collection_id}/share", status_code=303)
+    return _back(collection_id)
 
 
 @router.post("/library/collections/{collection_id}/items/{paper_id:path}/note", dependencies=[CsrfProtected])
 def set_note(
-    collection_id: CollectionId,
-    paper_id: str,
-    engine: StoreDep,
-    user: CurrentUser,
-    note: Annotated[str, Form(max_length=store.MAX_NOTE)] = "",
+    collection_id: CollectionId, paper_id: str, engine: StoreDep, user: CurrentUser, note: NoteText = ""
 ) -> Response:
     with engine.begin() as conn:
-        if not store.set_note(conn=conn, user_id=user.id, collection_id=collection_id, paper_id=paper_id, note=note):
-            raise HTTPException(404, "That paper is not in this collection.")
-    return RedirectResponse(f"/library/collections/{collection_id}/share", status_code=303)
+        changed = store.set_note(conn=conn, user_id=user.id, collection_id=collection_id, paper_id=paper_id, note=note)
+    return _item_changed(changed, collection_id)
 
 
 @router.post("/library/collections/{collection_id}/items/{paper_id:path}/move", dependencies=[CsrfProtected])
-def move(
-    collection_id: CollectionId,
-    paper_id: str,
-    engine: StoreDep,
-    user: CurrentUser,
-    step: Annotated[int, Form(ge=-1, le=1)] = 1,
-) -> Response:
+def move(collection_id: CollectionId, paper_id: str, engine: StoreDep, user: CurrentUser, step: Step = 1) -> Response:
     with engine.begin() as conn:
-        if not store.move(conn=conn, user_id=user.id, collection_id=collection_id, paper_id=paper_id, step=step):
-            raise HTTPException(404, "That paper is not in this collection.")
-    return RedirectResponse(f"/library/collections/{collection_id}/share", status_code=303)
+        changed = store.move(conn=conn, user_id=user.id, collection_id=collection_id, paper_id=paper_id, step=step)
+    return _item_changed(changed, collection_id)

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from paperfeed.models import SearchMode, SearchSort
 from paperfeed.web.deps import CsrfProtected, OptionalSearcher, OptionalUser, StoreDep
-from paperfeed.web.page_params import OptionalDate, Page
+from paperfeed.web.page_params import OptionalDate, Page, SearchText
 from paperfeed.web.templating import render
 from paperfeed.web.views import Card, decorate, page_links
 
@@ -28,7 +28,7 @@ def search_page(
     engine: StoreDep,
     user: OptionalUser,
     searcher: OptionalSearcher,
-    q: Annotated[str, Query(max_length=1000)] = "",
+    q: SearchText = "",
     mode: SearchMode = "hybrid",
     sort: SearchSort = "relevance",
     cat: Annotated[str, Query(max_length=64)] = "",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
-from fastapi import Form
+from fastapi import Depends, Form
 
 from paperfeed.config import Settings
 from paperfeed.digest.subscribe import PreferenceError, clean_preferences
@@ -65,6 +65,28 @@ class SubscriptionForm:
                 "send_hour": hour,
             }
         )
+
+
+def posted_preferences(
+    topics: FormText = "",
+    frequency: FormText = "daily",
+    timezone: FormText = "UTC",
+    send_hour: FormText = "7",
+    trending: FormFlag = None,
+    for_you: FormFlag = None,
+) -> SubscriptionForm:
+    """The preference fields both subscription forms post; the handler adds the address (and ``resume``)."""
+    return SubscriptionForm(
+        topics=topics,
+        frequency=frequency,
+        timezone=timezone,
+        send_hour=send_hour,
+        trending=trending is not None,
+        for_you=for_you is not None,
+    )
+
+
+PostedPreferences = Annotated[SubscriptionForm, Depends(posted_preferences)]
 
 
 def field_error(field: str, message: str) -> dict[str, str]:

@@ -7,6 +7,8 @@ nor its timing tells whether an address is known.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -29,6 +31,7 @@ from paperfeed.web.subscription_form import (
     MAIL_OFF,
     FormFlag,
     FormText,
+    PostedPreferences,
     SubscriptionForm,
     field_error,
     mail_setup,
@@ -157,23 +160,10 @@ def subscribe_submit(
     engine: StoreDep,
     settings: SettingsDep,
     user: OptionalUser,
+    posted: PostedPreferences,
     email: FormText = "",
-    topics: FormText = "",
-    frequency: FormText = "daily",
-    timezone: FormText = "UTC",
-    send_hour: FormText = "7",
-    trending: FormFlag = None,
-    for_you: FormFlag = None,
 ) -> Response:
-    form = SubscriptionForm(
-        email=email,
-        topics=topics,
-        frequency=frequency,
-        timezone=timezone,
-        send_hour=send_hour,
-        trending=trending is not None,
-        for_you=for_you is not None,
-    )
+    form = replace(posted, email=email)
     page = "subscriptions/subscribe.html"
     if not settings.emails_enabled:  # nothing could confirm the address: say so, store nothing
         return _form_page(request, settings, page, {"form": form.as_dict()}, 503)
@@ -191,7 +181,13 @@ def subscribe_submit(
     # ACCOUNTS: only a verified address ties a subscription to the account (docs/security.md)
     user_id = user.id if user is not None and user.email_verified and user.email.lower() == address else None
     _start(engine, settings, background, request, address, prefs, user_id)
-    return render(request, "subscriptions/message.html", {"title": "Check your inbox", "message": ACCEPTED})
+    return _message(request, "Check your inbox", ACCEPTED)
+
+
+def _message(request: Request, title: str, message: str, status_code: int = 200, **extra: Any) -> Response:
+    """The one-message page (``subscriptions/message.html``)."""
+    ctx = {"title": title, "message": message, **extra}
+    return render(request, "subscriptions/message.html", ctx, status_code=status_code)
 
 
 def _link_error(request: Request, exc: TokenError) -> Response:
@@ -200,30 +196,25 @@ def _link_error(request: Request, exc: TokenError) -> Response:
         f"{reason[:1].upper()}{reason[1:]}. To get a working link, subscribe again with your address: "
         "a fresh one is mailed to it."
     )
-    return render(
-        request,
-        "subscriptions/message.html",
-        {"title": "This link does not work", "message": message, "resubscribe": True},
-        status_code=400,
-    )
+    return _message(request, "This link does not work", message, 400, resubscribe=True)
+
+
+def _by_token(request: Request, lookup: Callable[[], store.Subscriber]) -> store.Subscriber | Response:
+    """The subscriber a signed link names (``lookup`` checks the token), or the "link does not work" page."""
+    try:
+        return lookup()
+    except TokenError as exc:
+        return _link_error(request, exc)
 
 
 @router.get("/subscriptions/confirm/{token}", include_in_schema=False)
 def confirm(request: Request, token: str, engine: StoreDep, settings: SettingsDep) -> Response:
     """Confirms on GET: the link in the confirmation mail is the proof of ownership."""
-    try:
-        sub = service.confirm(engine=engine, settings=settings, token=token)
-    except TokenError as exc:
-        return _link_error(request, exc)
-    return render(
-        request,
-        "subscriptions/message.html",
-        {
-            "title": "You are subscribed",
-            "manage_url": manage_url(settings, sub),
-            "message": f"Digests will be sent to {sub.email}. You can change what you get at any time.",
-        },
-    )
+    sub = _by_token(request, lambda: service.confirm(engine=engine, settings=settings, token=token))
+    if isinstance(sub, Response):
+        return sub
+    message = f"Digests will be sent to {sub.email}. You can change what you get at any time."
+    return _message(request, "You are subscribed", message, manage_url=manage_url(settings, sub))
 
 
 @router.get("/subscriptions/manage", include_in_schema=False)
@@ -271,10 +262,11 @@ def _manage_page(
 
 @router.get("/subscriptions/manage/{token}", include_in_schema=False)
 def manage(request: Request, token: str, engine: StoreDep, settings: SettingsDep) -> Response:
-    try:
-        sub = service.subscriber_for_token(engine=engine, settings=settings, token=token, purpose="manage")
-    except TokenError as exc:
-        return _link_error(request, exc)
+    sub = _by_token(
+        request, lambda: service.subscriber_for_token(engine=engine, settings=settings, token=token, purpose="manage")
+    )
+    if isinstance(sub, Response):
+        return sub
     return _manage_page(request, settings, sub, _manage_form(sub), token)
 
 
@@ -284,28 +276,15 @@ def manage_save(
     token: str,
     engine: StoreDep,
     settings: SettingsDep,
-    topics: FormText = "",
-    frequency: FormText = "daily",
-    timezone: FormText = "UTC",
-    send_hour: FormText = "7",
-    trending: FormFlag = None,
-    for_you: FormFlag = None,
+    posted: PostedPreferences,
     resume: FormFlag = None,
 ) -> Response:
-    try:
-        sub = service.subscriber_for_token(engine=engine, settings=settings, token=token, purpose="manage")
-    except TokenError as exc:
-        return _link_error(request, exc)
-    form = SubscriptionForm(
-        email=sub.email,
-        topics=topics,
-        frequency=frequency,
-        timezone=timezone,
-        send_hour=send_hour,
-        trending=trending is not None,
-        for_you=for_you is not None,
-        resume=resume is not None,
+    sub = _by_token(
+        request, lambda: service.subscriber_for_token(engine=engine, settings=settings, token=token, purpose="manage")
     )
+    if isinstance(sub, Response):
+        return sub
+    form = replace(posted, email=sub.email, resume=resume is not None)
     try:
         prefs = form.preferences()
     except service.PreferenceError as exc:
@@ -317,11 +296,13 @@ def manage_save(
 @router.get("/unsubscribe/{token}", include_in_schema=False)
 def unsubscribe_page(request: Request, token: str, engine: StoreDep, settings: SettingsDep) -> Response:
     """A page with the one-click button: a GET never unsubscribes, so link scanners cannot."""
-    try:
-        sub = service.subscriber_for_token(engine=engine, settings=settings, token=token, purpose="unsubscribe")
-    except TokenError as exc:
-        return _link_error(request, exc)
-    return render(request, "subscriptions/unsubscribe.html", {"sub": sub, "token": token, "done": False})
+    sub = _by_token(
+        request,
+        lambda: service.subscriber_for_token(engine=engine, settings=settings, token=token, purpose="unsubscribe"),
+    )
+    if isinstance(sub, Response):
+        return sub
+    return _unsubscribe_page(request, sub, token, done=False)
 
 
 @router.post("/unsubscribe/{token}", include_in_schema=False)
@@ -330,15 +311,14 @@ def unsubscribe(request: Request, token: str, engine: StoreDep, settings: Settin
 
     No sign-in and no CSRF token: the signed token in the URL is the authorisation.
     """
-    try:
-        sub = service.unsubscribe(engine=engine, settings=settings, token=token)
-    except TokenError as exc:
-        return _link_error(request, exc)
-    return render(
-        request,
-        "subscriptions/unsubscribe.html",
-        {"sub": sub, "token": token, "done": True, "manage_url": manage_url(settings, sub)},
-    )
+    sub = _by_token(request, lambda: service.unsubscribe(engine=engine, settings=settings, token=token))
+    if isinstance(sub, Response):
+        return sub
+    return _unsubscribe_page(request, sub, token, done=True, manage_url=manage_url(settings, sub))
+
+
+def _unsubscribe_page(request: Request, sub: store.Subscriber, token: str, **ctx: Any) -> Response:
+    return render(request, "subscriptions/unsubscribe.html", {"sub": sub, "token": token, **ctx})
 
 
 @router.get("/digest/preview", include_in_schema=False)

@@ -1,24 +1,14 @@
-"""Papers, versions, categories, aliases and key-value state.
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-23
-"""
-
-from collections.abc import Sequence
-from typing import Any
+"""Papers, versions, categories, aliases and key-value state."""
 
 import sqlalchemy as sa
 from alembic import op
 
+from paperfeed.store.migrations.columns import false_flag, paper_ref
+from paperfeed.store.migrations.steps import drop_tables
 from paperfeed.store.schema import UTCDateTime
 
-revision: str = "0001"
-down_revision: str | Sequence[str] | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
-
-_FK: dict[str, Any] = {"onupdate": "CASCADE", "ondelete": "CASCADE"}
+revision = "0001"
+down_revision = None
 
 
 def upgrade() -> None:
@@ -46,7 +36,7 @@ def upgrade() -> None:
         sa.Column("title_key", sa.Text, nullable=False),
         sa.Column("first_seen", UTCDateTime, nullable=False),
         sa.Column("changed_at", UTCDateTime, nullable=False),
-        sa.Column("withdrawn", sa.Boolean, nullable=False, server_default=sa.false()),
+        false_flag("withdrawn"),
     )
     op.create_index("ix_papers_published", "papers", ["published"])
     op.create_index("ix_papers_first_seen", "papers", ["first_seen"])
@@ -55,21 +45,21 @@ def upgrade() -> None:
     op.create_index("ix_papers_primary_category", "papers", ["primary_category"])
     op.create_table(
         "paper_versions",
-        sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", **_FK), primary_key=True),
+        paper_ref(primary_key=True),
         sa.Column("version", sa.Integer, primary_key=True),
         sa.Column("created", UTCDateTime),
         sa.Column("size", sa.String(32)),
     )
     op.create_table(
         "paper_categories",
-        sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", **_FK), primary_key=True),
+        paper_ref(primary_key=True),
         sa.Column("category", sa.String(64), primary_key=True),
     )
     op.create_index("ix_paper_categories_category", "paper_categories", ["category"])
     op.create_table(
         "paper_aliases",
         sa.Column("alias", sa.String(64), primary_key=True),
-        sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", **_FK), nullable=False),
+        paper_ref(),
     )
     op.create_table(
         "kv_state",
@@ -80,5 +70,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in ("kv_state", "paper_aliases", "paper_categories", "paper_versions", "papers"):
-        op.drop_table(name)
+    drop_tables("kv_state", "paper_aliases", "paper_categories", "paper_versions", "papers")

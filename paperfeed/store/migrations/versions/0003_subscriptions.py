@@ -1,31 +1,20 @@
-"""Subscribers, subscribe requests, papers already mailed and the digest ledger.
-
-Revision ID: 0003
-Revises: 0001
-Create Date: 2026-11-23
-"""
-
-from collections.abc import Sequence
-from typing import Any
+"""Subscribers, subscribe requests, papers already mailed and the digest ledger."""
 
 import sqlalchemy as sa
 from alembic import op
 
+from paperfeed.store.migrations.columns import created_at, owned_by, paper_ref, serial_id
+from paperfeed.store.migrations.steps import drop_tables
 from paperfeed.store.schema import UTCDateTime
 
-revision: str = "0003"
-down_revision: str | Sequence[str] | None = "0001"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
-
-_SUB: dict[str, Any] = {"ondelete": "CASCADE"}
-_PAPER: dict[str, Any] = {"onupdate": "CASCADE", "ondelete": "CASCADE"}
+revision = "0003"
+down_revision = "0001"
 
 
 def upgrade() -> None:
     op.create_table(
         "subscribers",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        serial_id(),
         sa.Column("email", sa.String(254), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("user_id", sa.Integer, nullable=True),
@@ -37,7 +26,7 @@ def upgrade() -> None:
         sa.Column("send_hour", sa.Integer, nullable=False),
         sa.Column("last_digest_at", UTCDateTime),
         sa.Column("bounce_count", sa.Integer, nullable=False),
-        sa.Column("created_at", UTCDateTime, nullable=False),
+        created_at(),
         sa.Column("confirmed_at", UTCDateTime),
         sa.Column("unsubscribed_at", UTCDateTime),
         sa.UniqueConstraint("email", name="uq_subscribers_email"),
@@ -46,24 +35,24 @@ def upgrade() -> None:
     op.create_index("ix_subscribers_user_id", "subscribers", ["user_id"])
     op.create_table(
         "subscribe_requests",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        serial_id(),
         sa.Column("email", sa.String(254), nullable=False),
         sa.Column("client", sa.String(128), nullable=False),
-        sa.Column("created_at", UTCDateTime, nullable=False),
+        created_at(),
         sa.Column("mailed", sa.Boolean, nullable=False),
     )
     op.create_index("ix_subscribe_requests_email", "subscribe_requests", ["email", "created_at"])
     op.create_index("ix_subscribe_requests_client", "subscribe_requests", ["client", "created_at"])
     op.create_table(
         "sent_papers",
-        sa.Column("subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id", **_SUB), primary_key=True),
-        sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", **_PAPER), primary_key=True),
+        owned_by("subscriber_id", "subscribers.id", primary_key=True),
+        paper_ref(primary_key=True),
         sa.Column("sent_at", UTCDateTime, nullable=False),
     )
     op.create_table(
         "digest_ledger",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id", **_SUB), nullable=False),
+        serial_id(),
+        owned_by("subscriber_id", "subscribers.id"),
         sa.Column("period", sa.String(32), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("claimed_at", UTCDateTime, nullable=False),
@@ -79,5 +68,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in ("digest_ledger", "sent_papers", "subscribe_requests", "subscribers"):
-        op.drop_table(name)
+    drop_tables("digest_ledger", "sent_papers", "subscribe_requests", "subscribers")

@@ -10,21 +10,16 @@ On SQLite this revision does nothing: the embedded store searches with tantivy a
   embedded text so unchanged papers are not embedded again. The column has no fixed dimension; the HNSW
   index (cosine) is created for the model's dimension when the first vectors arrive
   (``paperfeed.search.pg_backend``).
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-11-23
 """
-
-from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | Sequence[str] | None = "0004"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+from paperfeed.store.migrations.steps import postgresql_only
 
+revision = "0005"
+down_revision = "0004"
+
+GENERATED_COLUMNS = ("search_tsv", "title_terms", "abstract_terms")
 TSV = (
     "setweight(to_tsvector('english'::regconfig, coalesce(title, '')), 'A') || "
     "setweight(to_tsvector('english'::regconfig, coalesce(abstract, '')), 'B') || "
@@ -32,9 +27,8 @@ TSV = (
 )
 
 
+@postgresql_only
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
     op.execute(f"ALTER TABLE papers ADD COLUMN search_tsv tsvector GENERATED ALWAYS AS ({TSV}) STORED")
     op.execute("CREATE INDEX ix_papers_search_tsv ON papers USING gin (search_tsv)")
     # Field lengths (distinct terms) for BM25's length normalisation, and finer lexeme statistics
@@ -44,9 +38,8 @@ def upgrade() -> None:
             f"ALTER TABLE papers ADD COLUMN {name} integer GENERATED ALWAYS AS "
             f"(length(to_tsvector('english'::regconfig, coalesce({column}, '')))) STORED"
         )
-    op.execute("ALTER TABLE papers ALTER COLUMN search_tsv SET STATISTICS 1000")
-    op.execute("ALTER TABLE papers ALTER COLUMN title_terms SET STATISTICS 1000")
-    op.execute("ALTER TABLE papers ALTER COLUMN abstract_terms SET STATISTICS 1000")
+    for name in GENERATED_COLUMNS:
+        op.execute(f"ALTER TABLE papers ALTER COLUMN {name} SET STATISTICS 1000")
     op.execute(
         "CREATE TABLE paper_vectors ("
         " paper_id varchar(64) PRIMARY KEY REFERENCES papers (id) ON UPDATE CASCADE ON DELETE CASCADE,"
@@ -56,10 +49,9 @@ def upgrade() -> None:
     )
 
 
+@postgresql_only
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
     op.execute("DROP TABLE IF EXISTS paper_vectors")
     op.execute("DROP INDEX IF EXISTS ix_papers_search_tsv")
-    for name in ("search_tsv", "title_terms", "abstract_terms"):
+    for name in GENERATED_COLUMNS:
         op.execute(f"ALTER TABLE papers DROP COLUMN IF EXISTS {name}")

@@ -2,32 +2,22 @@
 
 ``users.role`` is ``member``, ``moderator`` or ``admin``; existing ``is_admin`` members become admins.
 ``users.disabled`` members can neither sign in nor use their API tokens.
-
-Revision ID: 0007_community
-Revises: 0006
-Create Date: 2026-11-29
 """
-
-from collections.abc import Sequence
-from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
 
+from paperfeed.store.migrations.columns import acting_user, created_at, false_flag, owned_by, paper_ref, serial_id
+from paperfeed.store.migrations.steps import drop_tables
 from paperfeed.store.schema import UTCDateTime
 
-revision: str = "0007_community"
-down_revision: str | Sequence[str] | None = "0006"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
-
-_CASCADE: dict[str, Any] = {"ondelete": "CASCADE"}
-_PAPER_FK: dict[str, Any] = {"onupdate": "CASCADE", "ondelete": "CASCADE"}
+revision = "0007_community"
+down_revision = "0006"
 
 
 def _roles() -> None:
     op.add_column("users", sa.Column("role", sa.String(16), nullable=False, server_default="member"))
-    op.add_column("users", sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()))
+    op.add_column("users", false_flag("disabled"))
     op.execute(sa.text("UPDATE users SET role = 'admin' WHERE is_admin"))
 
 
@@ -35,34 +25,34 @@ def upgrade() -> None:
     _roles()
     op.create_table(
         "comments",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", **_PAPER_FK), nullable=False),
-        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", **_CASCADE), nullable=False),
-        sa.Column("parent_id", sa.Integer, sa.ForeignKey("comments.id", **_CASCADE)),
+        serial_id(),
+        paper_ref(),
+        owned_by("user_id", "users.id"),
+        owned_by("parent_id", "comments.id", nullable=True),
         sa.Column("body", sa.Text, nullable=False),
-        sa.Column("created_at", UTCDateTime, nullable=False),
+        created_at(),
         sa.Column("edited_at", UTCDateTime),
         sa.Column("deleted_at", UTCDateTime),
         sa.Column("hidden_at", UTCDateTime),
-        sa.Column("hidden_by", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
+        acting_user("hidden_by"),
     )
     op.create_index("ix_comments_paper_id", "comments", ["paper_id", "created_at"])
     op.create_index("ix_comments_user_id", "comments", ["user_id", "created_at"])
     op.create_index("ix_comments_parent_id", "comments", ["parent_id"])
     op.create_table(
         "comment_votes",
-        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", **_CASCADE), primary_key=True),
-        sa.Column("comment_id", sa.Integer, sa.ForeignKey("comments.id", **_CASCADE), primary_key=True),
-        sa.Column("created_at", UTCDateTime, nullable=False),
+        owned_by("user_id", "users.id", primary_key=True),
+        owned_by("comment_id", "comments.id", primary_key=True),
+        created_at(),
     )
     op.create_index("ix_comment_votes_comment_id", "comment_votes", ["comment_id"])
     op.create_table(
         "comment_reports",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("comment_id", sa.Integer, sa.ForeignKey("comments.id", **_CASCADE), nullable=False),
-        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", **_CASCADE), nullable=False),
+        serial_id(),
+        owned_by("comment_id", "comments.id"),
+        owned_by("user_id", "users.id"),
         sa.Column("reason", sa.Text, nullable=False),
-        sa.Column("created_at", UTCDateTime, nullable=False),
+        created_at(),
         sa.Column("resolved_at", UTCDateTime),
         sa.UniqueConstraint("comment_id", "user_id", name="uq_comment_reports_comment_id"),
     )
@@ -70,8 +60,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in ("comment_reports", "comment_votes", "comments"):
-        op.drop_table(name)
+    drop_tables("comment_reports", "comment_votes", "comments")
     with op.batch_alter_table("users") as batch:
         batch.drop_column("disabled")
         batch.drop_column("role")

@@ -2,23 +2,15 @@
 
 Existing accounts start unverified: nobody has yet proved they read the address they signed up with, so
 their digest subscription stays out of reach until they follow a mailed link (docs/security.md).
-
-Revision ID: 0009_email_verification
-Revises: 0008_not_interested
-Create Date: 2026-11-29
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 from paperfeed.store.schema import UTCDateTime
 
-revision: str = "0009_email_verification"
-down_revision: str | Sequence[str] | None = "0008_not_interested"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0009_email_verification"
+down_revision = "0008_not_interested"
 
 
 def upgrade() -> None:

@@ -1,21 +1,12 @@
-"""Leases: one holder of a named background job (the arXiv follower) across workers and machines.
-
-Revision ID: 0010_leases
-Revises: 0009_email_verification
-Create Date: 2026-11-29
-"""
-
-from collections.abc import Sequence
+"""Leases: one holder of a named background job (the arXiv follower) across workers and machines."""
 
 import sqlalchemy as sa
 from alembic import op
 
 from paperfeed.store.schema import UTCDateTime
 
-revision: str = "0010_leases"
-down_revision: str | Sequence[str] | None = "0009_email_verification"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0010_leases"
+down_revision = "0009_email_verification"
 
 
 def upgrade() -> None:

@@ -6,34 +6,26 @@
 - ``paper_keywords``: 3 to 8 keyphrases per paper, computed at index time (:mod:`paperfeed.keywords`);
 - ``collections.public``/``slug``/``description`` and ``collection_items.note``/``position``: public
   collections at ``/c/{slug}`` with their notes and ordering.
-
-Revision ID: 0011_authors_keywords_public
-Revises: 0010_leases
-Create Date: 2026-11-29
 """
 
-from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
 
 from paperfeed.authors import author_key, surname_key
+from paperfeed.store.migrations.columns import acting_user, created_at, false_flag, owned_by, paper_ref, serial_id
+from paperfeed.store.migrations.steps import drop_tables
 from paperfeed.store.schema import UTCDateTime
 
-revision: str = "0011_authors_keywords_public"
-down_revision: str | Sequence[str] | None = "0010_leases"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
-
-_PAPER_FK: dict[str, Any] = {"onupdate": "CASCADE", "ondelete": "CASCADE"}
-_CASCADE: dict[str, Any] = {"ondelete": "CASCADE"}
+revision = "0011_authors_keywords_public"
+down_revision = "0010_leases"
 
 
 def _paper_authors() -> None:
     table = op.create_table(
         "paper_authors",
-        sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", **_PAPER_FK), primary_key=True),
+        paper_ref(primary_key=True),
         sa.Column("position", sa.Integer, primary_key=True),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("name_key", sa.String(300), nullable=False),
@@ -63,26 +55,26 @@ def upgrade() -> None:
     _paper_authors()
     op.create_table(
         "author_claims",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", **_PAPER_FK), nullable=False),
-        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", **_CASCADE), nullable=False),
+        serial_id(),
+        paper_ref(),
+        owned_by("user_id", "users.id"),
         sa.Column("author_name", sa.Text, nullable=False),
         sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
-        sa.Column("created_at", UTCDateTime, nullable=False),
+        created_at(),
         sa.Column("decided_at", UTCDateTime),
-        sa.Column("decided_by", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
+        acting_user("decided_by"),
         sa.UniqueConstraint("paper_id", "user_id", name="uq_author_claims_paper_id"),
     )
     op.create_index("ix_author_claims_status", "author_claims", ["status", "created_at"])
     op.create_index("ix_author_claims_user_id", "author_claims", ["user_id"])
     op.create_table(
         "paper_keywords",
-        sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id", **_PAPER_FK), primary_key=True),
+        paper_ref(primary_key=True),
         sa.Column("keywords", sa.JSON, nullable=False),
         sa.Column("computed_at", UTCDateTime, nullable=False),
     )
     with op.batch_alter_table("collections") as batch:
-        batch.add_column(sa.Column("public", sa.Boolean, nullable=False, server_default=sa.false()))
+        batch.add_column(false_flag("public"))
         batch.add_column(sa.Column("slug", sa.String(120)))
         batch.add_column(sa.Column("description", sa.Text, nullable=False, server_default=""))
         batch.create_unique_constraint("uq_collections_slug", ["slug"])
@@ -100,5 +92,4 @@ def downgrade() -> None:
         batch.drop_column("description")
         batch.drop_column("slug")
         batch.drop_column("public")
-    for name in ("paper_keywords", "author_claims", "paper_authors"):
-        op.drop_table(name)
+    drop_tables("paper_keywords", "author_claims", "paper_authors")
