@@ -1,6 +1,6 @@
-"""Embedding throughput and quality: MiniLM as `paperfeed index` runs it now (``search/minilm.py``: bfloat16 where
-the CPU has it natively, 192 word pieces) against the former path (sentence-transformers in float32, 256 word
-pieces, batches of 64), on the same papers in the same run.
+"""Embedding throughput and quality: MiniLM as `paperfeed index` runs it now on a CPU (``search/minilm.py``
+``load_minilm``: int8 through OpenVINO, 192 word pieces; the torch path if that cannot be made) against the
+former path (sentence-transformers in float32, 256 word pieces, batches of 64), same papers, same run.
 
     .venv/bin/python bench/embed.py [--limit N] [--json]
 
@@ -38,7 +38,7 @@ from paperfeed.search.embed import (  # noqa: E402
     paper_text,
 )
 from paperfeed.search.lexical import LexicalDoc, LexicalIndex  # noqa: E402
-from paperfeed.search.minilm import MAX_TOKENS, WEIGHT_FILES, MiniLMEmbedder  # noqa: E402
+from paperfeed.search.minilm import MAX_TOKENS, WEIGHT_FILES, load_minilm  # noqa: E402
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
 SETS = (("scifact", "train"), ("cran", "test"))
@@ -113,9 +113,9 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings()
     source = minilm_path(settings)
-    old, new = FormerMiniLM(source), MiniLMEmbedder(source, device="cpu")
+    old, new = FormerMiniLM(source), load_minilm(source, device="cpu", model_cache_dir=settings.model_cache_dir)
     print(
-        f"new path: {new.precision}, {MAX_TOKENS} word pieces, {new.workers} worker threads; former: float32, 256",
+        f"new path: {getattr(new, 'precision', '?')}, {MAX_TOKENS} word pieces; former: float32, 256",
         file=sys.stderr,
     )
     sets = {name: ev.load_beir(EVAL / name, split) for name, split in SETS}
@@ -136,7 +136,8 @@ def main() -> None:
         print(f"{name}: hybrid nDCG@10 {before:.4f} (former) -> {after:.4f} (now), delta {after - before:+.4f}")
     result["ndcg_delta"] = deltas["scifact"]
     print(
-        f"{len(texts)} papers: now {result['papers_per_s']} papers/s ({new.precision}, {MAX_TOKENS} word pieces), "
+        f"{len(texts)} papers: now {result['papers_per_s']} papers/s "
+        f"({getattr(new, 'precision', '?')}, {MAX_TOKENS} word pieces), "
         f"former {result['baseline_papers_per_s']} papers/s, ratio {result['ratio']}x; Cranfield nDCG delta "
         f"{deltas['cran']:+.4f} ({new.fingerprint})"
     )

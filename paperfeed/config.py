@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     minilm_path: str = ""
     # Where MiniLM runs: auto (a CUDA GPU when one is usable, else the CPU), cpu or cuda.
     embed_device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Where models derived from the shipped weights (the int8 MiniLM) are kept; empty: ~/.cache/paperfeed/models.
+    model_cache_dir: str = ""
     # Folder of the distilled model2vec model; empty means <data_dir>/models/static.
     static_model_path: str = ""
     # Where search runs: tantivy + vector files beside the database, or inside PostgreSQL (tsvector +

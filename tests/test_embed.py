@@ -85,6 +85,57 @@ def test_minilm_runs_in_bfloat16_where_the_cpu_has_it_and_agrees_with_float32(mo
     assert np.allclose(b[3], b[4], atol=1e-6)  # only the first MAX_TOKENS word pieces are read
 
 
+def test_minilm_on_a_cpu_is_int8_made_once_and_agrees_with_float32(model_settings: Settings) -> None:
+    """The default CPU path: MiniLM quantised to int8 with OpenVINO, built once per machine into the model
+    cache, close to the float32 vectors, under its own fingerprint (never mixed with float32 vectors)."""
+    from paperfeed.search import minilm_int8
+    from paperfeed.search.embed import minilm_path
+    from paperfeed.search.minilm import MAX_TOKENS, load_minilm
+
+    if not minilm_int8.OPENVINO_AVAILABLE:
+        pytest.skip("openvino and nncf are not installed")
+    source = minilm_path(model_settings)
+    fast = load_minilm(source, device="cpu")
+    assert isinstance(fast, minilm_int8.Int8MiniLM) and fast.precision == "int8"
+    from paperfeed.search.minilm import MiniLMEmbedder
+
+    exact = MiniLMEmbedder(source, device="cpu", precision="float32")
+    assert fast.fingerprint.startswith(exact.fingerprint + "-ovint8-")
+    folder = minilm_int8.model_folder(source, minilm_int8.model_cache(""), MAX_TOKENS)
+    made = (folder / "paperfeed.json").stat().st_mtime
+    again = load_minilm(source, device="cpu")  # found in the cache, not made again
+    assert (folder / "paperfeed.json").stat().st_mtime == made
+    reference = exact.encode(TEXTS * 12)
+    got = again.encode(TEXTS * 12)  # more than one batch: the parallel path
+    _check_rows(got, 36, 384)
+    cosines = np.sum(reference * got, axis=1)
+    assert cosines.min() > 0.98 and cosines.mean() > 0.99
+    assert np.allclose(got[:3], again.encode(TEXTS), atol=2e-2)  # a query gives the vector its paper got
+    assert got[0] @ got[1] > got[0] @ got[2] + 0.2
+
+
+def test_a_damaged_int8_model_falls_back_to_torch_with_a_warning(
+    model_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    from paperfeed.search import minilm_int8
+    from paperfeed.search.embed import minilm_path
+    from paperfeed.search.minilm import MAX_TOKENS, MiniLMEmbedder, load_minilm
+
+    if not minilm_int8.OPENVINO_AVAILABLE:
+        pytest.skip("openvino and nncf are not installed")
+    source = minilm_path(model_settings)
+    load_minilm(source, device="cpu")  # made (or found) in the shared cache
+    built = minilm_int8.model_folder(source, minilm_int8.model_cache(""), MAX_TOKENS)
+    shutil.copytree(built, tmp_path / built.name)
+    (tmp_path / built.name / "model.xml").write_text("<net><layers><layer id=")  # cut short
+    emb = load_minilm(source, device="cpu", model_cache_dir=str(tmp_path))
+    assert isinstance(emb, MiniLMEmbedder)
+    assert "warning: int8 MiniLM unavailable (cannot load" in capsys.readouterr().err
+    _check_rows(emb.encode(TEXTS), 3, 384)
+
+
 def test_static_model_is_distilled_offline_and_matches_model2vec(model_settings: Settings) -> None:
     emb = get_embedder("static", model_settings)
     assert emb.name == "static" and emb.dim == 64

@@ -38,15 +38,16 @@ def _duration(seconds: float) -> str:
 
 
 class _Stage:
-    """Rate and time left of one stage, measured from its first report."""
+    """Rate and time left of one stage, measured from when it ``started`` (the previous stage's last report,
+    or the reporter's start): a stage reports after each batch, so its first report already holds work."""
 
-    def __init__(self, done: int) -> None:
-        self.started = time.monotonic()
-        self.first = done
-        self.printed = self.started
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.first = 0
+        self.printed = self.reported = time.monotonic()
 
     def line(self, name: str, done: int, total: int | None) -> str:
-        elapsed = max(time.monotonic() - self.started, 1e-9)
+        elapsed = max(self.reported - self.started, 1e-9)
         rate = (done - self.first) / elapsed
         text = f"{name}: {done:,}" + (f" of {total:,} papers ({done / total:.0%})" if total else " papers")
         text += f", {rate:.1f} papers/s"
@@ -88,11 +89,12 @@ def progress_reporter(console: Console, *, lines: bool = True) -> Iterator[Refre
         return
     stages: dict[str, _Stage] = {}
     last: dict[str, tuple[int, int | None]] = {}
+    previous = [time.monotonic()]  # when the last report of any stage came
 
     def write(stage: str, done: int, total: int | None) -> None:
-        state = stages.setdefault(stage, _Stage(0))
+        state = stages.setdefault(stage, _Stage(previous[0]))
         last[stage] = (done, total)
-        now = time.monotonic()
+        now = previous[0] = state.reported = time.monotonic()
         if now - state.printed >= LINE_EVERY and (total is None or done < total):
             state.printed = now
             print(state.line(stage, done, total), file=sys.stderr, flush=True)

@@ -291,9 +291,9 @@ def get_embedder(name: str, settings: Settings, device: str | None = None) -> Em
     key = (name, str(path.resolve()), device if name == "minilm" else "cpu")
     if key not in _LOADED:
         if name == "minilm":
-            from paperfeed.search.minilm import MiniLMEmbedder
+            from paperfeed.search.minilm import load_minilm
 
-            _LOADED[key] = MiniLMEmbedder(path, device=device)
+            _LOADED[key] = load_minilm(path, device=device, model_cache_dir=settings.model_cache_dir)
         else:
             _LOADED[key] = StaticEmbedder(path)
     return _LOADED[key]

@@ -1,9 +1,10 @@
-"""all-MiniLM-L6-v2 through sentence-transformers, at the fastest precision the hardware holds exactly enough.
+"""all-MiniLM-L6-v2, on the fastest path that keeps its quality. :func:`load_minilm` picks it: on a CPU the
+int8 model made with OpenVINO (``minilm_int8.py``), else this module's torch model (sentence-transformers):
 
 - CUDA (``device="cuda"``): float16 weights, large batches.
-- A CPU with native bfloat16 (Intel AMX or AVX512-BF16): bfloat16 weights, batches of 16 sorted by length
-  (sentence-transformers sorts each call's texts by length, so padding stays small).
-- Any other CPU: float32, as before.
+- A CPU with native bfloat16 (Intel AMX or AVX512-BF16): bfloat16 weights, batches of 16 texts of similar
+  length (little padding), one worker thread per core each running torch on one thread.
+- Any other CPU: float32, batched the same way.
 
 A lower precision is used only after checking it on a few texts against float32 (``MIN_COSINE``); the vectors
 agree to a cosine of 0.9999, so they share the float32 fingerprint and an index never needs re-embedding
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from paperfeed.search.embed import EmbedderError, _fingerprint, _normalise, _require_ml
+from paperfeed.search.embed import Embedder, EmbedderError, _fingerprint, _normalise, _require_ml
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,12 @@ def resolve_device(device: str) -> str:
     return "cpu"
 
 
+def minilm_fingerprint(path: Path) -> str:
+    """Names the weights and the word-piece cut of the float32/bfloat16/float16 vectors of ``path``."""
+    _require_ml()
+    return f"minilm-{_fingerprint(path, WEIGHT_FILES)}-t{MAX_TOKENS}"
+
+
 def _cores() -> int:
     """CPU cores this process may run on."""
     try:
@@ -95,7 +102,7 @@ class MiniLMEmbedder:
         self._model.max_seq_length = MAX_TOKENS
         # sentence-transformers >= 6 calls it preprocess (tokenize is deprecated there)
         self._prepare = getattr(self._model, "preprocess", None) or self._model.tokenize
-        self.fingerprint = f"minilm-{_fingerprint(path, WEIGHT_FILES)}-t{MAX_TOKENS}"
+        self.fingerprint = minilm_fingerprint(path)
         self.precision = "float32"
         wanted = self._wanted(precision)
         if wanted != "float32":
@@ -158,3 +165,28 @@ class MiniLMEmbedder:
         with torch.inference_mode():
             vectors = self._model(features)["sentence_embedding"]
         return vectors.float().cpu().numpy()
+
+
+def load_minilm(path: Path, *, device: str = "auto", model_cache_dir: str = "") -> Embedder:
+    """The fastest MiniLM-quality embedder here: int8 through OpenVINO on a CPU (made once per machine, see
+    ``minilm_int8.py``), else the torch model (bfloat16 or float32 on a CPU, float16 on CUDA). A CPU path that
+    cannot be made falls back to torch with a ``warning:`` line on stderr and in the log."""
+    from paperfeed.search import minilm_int8 as int8
+
+    if resolve_device(device) != "cpu" or not int8.OPENVINO_AVAILABLE:
+        return MiniLMEmbedder(path, device=device)
+
+    def say(msg: str) -> None:
+        print(msg, file=sys.stderr)
+
+    def reference(texts: list[str]) -> np.ndarray:  # the float32 model, loaded only to verify a new build
+        return MiniLMEmbedder(path, device="cpu", precision="float32").encode(texts)
+
+    try:
+        folder = int8.build(path, int8.model_cache(model_cache_dir), MAX_TOKENS, reference, say)
+        return int8.Int8MiniLM(path, folder, minilm_fingerprint(path), MAX_TOKENS)
+    except (int8.Int8Unavailable, OSError) as exc:  # OSError: the cache folder cannot hold the model
+        line = f"warning: int8 MiniLM unavailable ({exc}); embedding with the torch model"
+        log.warning(line)
+        say(line)
+        return MiniLMEmbedder(path, device="cpu")
