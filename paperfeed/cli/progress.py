@@ -43,12 +43,11 @@ class _Stage:
 
     def __init__(self, started: float) -> None:
         self.started = started
-        self.first = 0
         self.printed = self.reported = time.monotonic()
 
     def line(self, name: str, done: int, total: int | None) -> str:
         elapsed = max(self.reported - self.started, 1e-9)
-        rate = (done - self.first) / elapsed
+        rate = done / elapsed
         text = f"{name}: {done:,}" + (f" of {total:,} papers ({done / total:.0%})" if total else " papers")
         text += f", {rate:.1f} papers/s"
         if total and done < total:

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from paperfeed.search.embed import EmbedderError, _fingerprint, _normalise
+from paperfeed.search.embed import EmbedderError, _fingerprint, _normalise, paper_text
 
 OPENVINO_AVAILABLE = all(importlib.util.find_spec(m) is not None for m in ("openvino", "nncf"))
 MIN_COSINE = 0.98  # the int8 model must agree this well with float32 on the check texts (measured: 0.99+)
@@ -62,14 +62,13 @@ def model_folder(source: Path, cache: Path, max_tokens: int) -> Path:
 
 
 def _calibration_texts() -> list[str]:
+    """The shipped demo abstracts, as papers are embedded (``paper_text``)."""
     from paperfeed.ingest.demo import DEMO_PATH
+    from paperfeed.models import Paper
 
-    texts = []
     with open(DEMO_PATH, encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            texts.append(f"{' '.join(row['title'].split())}. {' '.join((row.get('abstract') or '').split())}")
-    return texts[:CALIBRATION_TEXTS]
+        rows = [json.loads(line) for line in fh if line.strip()][:CALIBRATION_TEXTS]
+    return [paper_text(Paper(id=row["id"], title=row["title"], abstract=row.get("abstract") or "")) for row in rows]
 
 
 def _convert(source: Path, max_tokens: int) -> Any:
@@ -107,15 +106,7 @@ def _quantise(model: Any, tokenizer: Any) -> Any:
     import nncf
 
     texts = _calibration_texts()
-    batches = []
-    for start in range(0, len(texts), 8):
-        enc = tokenizer.encode_batch(texts[start : start + 8])
-        batches.append(
-            {
-                "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
-                "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
-            }
-        )
+    batches = [_inputs(tokenizer, texts[start : start + 8]) for start in range(0, len(texts), 8)]
     return nncf.quantize(model, nncf.Dataset(batches), model_type=nncf.ModelType.TRANSFORMER, subset_size=len(batches))
 
 
@@ -176,6 +167,15 @@ def _tokenizer(source: Path, max_tokens: int) -> Any:
     return tokenizer
 
 
+def _inputs(tokenizer: Any, texts: list[str]) -> dict[str, np.ndarray]:
+    """The model's inputs for ``texts``: word-piece ids and mask, padded to the longest of them."""
+    enc = tokenizer.encode_batch(texts)
+    return {
+        "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+        "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+    }
+
+
 def _file_hash(path: Path) -> str:
     h = hashlib.sha1()
     with open(path, "rb") as fh:
@@ -205,13 +205,6 @@ class Int8MiniLM:
         self._tokenizer = _tokenizer(source, max_tokens)
         self.fingerprint = f"{base_fingerprint}-ovint8-{_file_hash(folder / 'model.bin')}"
 
-    def _inputs(self, texts: list[str]) -> dict[str, np.ndarray]:
-        enc = self._tokenizer.encode_batch(texts)
-        return {
-            "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
-        }
-
     def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         """Vectors of ``texts`` in order: batches of similar length, run as parallel inference requests."""
         import openvino as ov
@@ -220,7 +213,7 @@ class Int8MiniLM:
             return np.zeros((0, self.dim), dtype=np.float32)
         size = batch_size or BATCH
         if len(texts) <= size:  # a query: one request of its own (thread-safe: never shared)
-            result = self._compiled.create_infer_request().infer(self._inputs(list(texts)))
+            result = self._compiled.create_infer_request().infer(_inputs(self._tokenizer, list(texts)))
             return _normalise(np.asarray(result[0], dtype=np.float32))
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.empty((len(texts), self.dim), dtype=np.float32)
@@ -232,6 +225,6 @@ class Int8MiniLM:
         queue.set_callback(done)
         for start in range(0, len(order), size):
             rows = order[start : start + size]
-            queue.start_async(self._inputs([texts[i] for i in rows]), rows)
+            queue.start_async(_inputs(self._tokenizer, [texts[i] for i in rows]), rows)
         queue.wait_all()
         return _normalise(out)
