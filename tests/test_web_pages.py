@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from paperfeed.config import Settings
 from paperfeed.store.papers import upsert_papers
 from paperfeed.web.app import create_app
-from tests.factories import add_papers, make_paper, site_client
+from tests.factories import add_papers, api_token, make_paper, site_client
 
 HOSTILE_TITLE = 'Attack <script>alert("t")</script> & "quotes" \'single\' $\\alpha$-nets'
 HOSTILE_ABSTRACT = "We <img src=x onerror=alert(1)> study $x^{2} \\leq \\beta_i$ and <b>bold</b> claims here."
@@ -245,7 +245,10 @@ def test_csrf_token_of_another_browser_is_refused(client: TestClient, settings: 
     assert r.status_code == 400
 
 
-def test_upvote_unvote_and_trending(client: TestClient) -> None:
+def test_upvote_unvote_and_trending(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    import paperfeed.rank.trending as T
+
+    monkeypatch.setattr(T, "SLOW_S", 0.0)  # every live ranking is cached, as on a big or busy store
     anonymous = client.post(
         "/papers/2401.00002/vote", data={"csrf_token": csrf_of(client.get("/").text)}, follow_redirects=False
     )
@@ -272,7 +275,14 @@ def test_upvote_unvote_and_trending(client: TestClient) -> None:
         "/papers/2401.00002/vote", data={"csrf_token": token, "action": "down"}, headers={"accept": "application/json"}
     )
     assert down.json()["upvotes"] == 0
-    assert "Nothing trending" in client.get("/trending?window=day").text
+    assert "Nothing trending" in client.get("/trending?window=day").text  # the vote cleared the cache
+    again = client.post(
+        "/api/v1/papers/2401.00002/vote",
+        headers={"authorization": f"Bearer {api_token(client.app.state.engine, 'bob')}"},
+    )
+    assert again.json()["upvotes"] == 1
+    assert "Graph Transformers at Scale" in client.get("/trending?window=day").text  # through the API too
+    T.forget_cached()
 
 
 def test_library_and_collections(client: TestClient) -> None:

@@ -15,7 +15,9 @@ bounded window starts from the papers that entered in it, ``all`` from one aggre
 never loops over all papers or all votes; see ``docs/benchmarks.md`` for timings at 1M votes. Live page
 views (no explicit ``now``) of a window whose query took over ``SLOW_S`` are served from a per-process
 cache for ``CACHE_TTL_S``: at a million votes "all" costs about a second, and a ranking that decays over
-hours does not need recomputing for every visitor. Small stores are never cached, so a vote shows at once.
+hours does not need recomputing for every visitor. A vote clears this process's cache once it is committed
+(:func:`forget_cached`), so a member always sees their own vote; votes cast through another worker show
+within ``CACHE_TTL_S``.
 """
 
 from __future__ import annotations
@@ -87,6 +89,12 @@ def trending(
                 _cache.clear()
             _cache[key] = (time.monotonic(), result)
     return list(result[0]), list(result[1])
+
+
+def forget_cached() -> None:
+    """Drop every cached ranking; called after a vote is committed, so the next page ranks it."""
+    with _cache_lock:
+        _cache.clear()
 
 
 def score_papers(*, conn: Connection, ids: Sequence[str], now: datetime | None = None) -> dict[str, float]:

@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 from paperfeed.community.submit import SubmitError, submit_arxiv, submit_metadata
 from paperfeed.links import safe_url
 from paperfeed.models import Paper, SearchHit, SearchMode, SearchSort
+from paperfeed.rank.trending import forget_cached
 from paperfeed.store.library import collections_for_user, library_add, library_list, library_remove, saved_ids
 from paperfeed.store.papers import get_paper, get_papers
 from paperfeed.store.submissions import Submission, get_submission
@@ -236,6 +237,7 @@ def _vote(engine: Any, user: User, paper_id: str, up: bool) -> VoteOut:
         else:
             remove_vote(conn=conn, user_id=user.id, paper_id=paper.id)
         count = vote_counts(conn=conn, ids=[paper.id])[paper.id]
+    forget_cached()  # committed: the next trending page counts this vote
     return VoteOut(id=paper.id, upvotes=count, voted=up)
 
 

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from paperfeed.community.authors import claim_context
 from paperfeed.ids import is_arxiv_id
+from paperfeed.rank.trending import forget_cached
 from paperfeed.search.protocols import Searcher
 from paperfeed.store.library import collections_for_user, library_add, library_remove, paper_collections
 from paperfeed.store.papers import get_paper
@@ -101,6 +102,7 @@ def vote(
             add_vote(conn=conn, user_id=user.id, paper_id=paper.id)
         else:
             remove_vote(conn=conn, user_id=user.id, paper_id=paper.id)
+    forget_cached()  # committed: the next trending page counts this vote
     return _vote_response(request, paper.id, next, engine, action == "up")
 
 
