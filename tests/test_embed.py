@@ -114,6 +114,80 @@ def test_minilm_on_a_cpu_is_int8_made_once_and_agrees_with_float32(model_setting
     assert got[0] @ got[1] > got[0] @ got[2] + 0.2
 
 
+def test_int8_batches_of_abstracts_agree_with_float32_and_with_each_text_alone(model_settings: Settings) -> None:
+    """Batches whose texts reach the word-piece cut run on the fixed-shape model (filler rows pad the last
+    one); the rest and queries on the dynamic one. Every path gives each text its own vector."""
+    from paperfeed.search import minilm_int8
+    from paperfeed.search.embed import minilm_path
+    from paperfeed.search.minilm import MiniLMEmbedder, load_minilm
+
+    if not minilm_int8.OPENVINO_AVAILABLE:
+        pytest.skip("openvino and nncf are not installed")
+    source = minilm_path(model_settings)
+    fast = load_minilm(source, device="cpu")
+    assert isinstance(fast, minilm_int8.Int8MiniLM)
+    topics = ["protein folding", "sparse attention", "glacier melt", "bond pricing", "soil microbes"]
+    long = [
+        f"A study of {t}, number {k}. " + f"We measure {t} in {k + 3} settings and report what changes. " * 25
+        for k, t in enumerate(topics * 7)
+    ]  # 35 texts far past the cut: two full batches and a short one
+    texts = long + TEXTS * 3
+    got = fast.encode(texts)
+    _check_rows(got, len(texts), 384)
+    exact = MiniLMEmbedder(source, device="cpu", precision="float32").encode(texts)
+    assert np.min(np.sum(exact * got, axis=1)) > 0.98
+    alone = np.vstack([fast.encode([t]) for t in texts[:6] + texts[-3:]])
+    assert np.min(np.sum(alone * np.vstack([got[:6], got[-3:]]), axis=1)) > 0.99
+    assert got[0] @ got[5] > got[0] @ got[1]  # the same topic is nearer than another one
+
+
+def test_word_pieces_read_only_the_first_words_and_equal_the_whole_text_tokenized(model_settings: Settings) -> None:
+    """Words past the cut are never tokenized, yet the pieces are exactly those of the whole text, also when
+    words vanish in BERT's normaliser (control characters, combining accents, no-break spaces)."""
+    import random
+
+    from paperfeed.search import minilm_int8
+    from paperfeed.search.embed import minilm_path
+
+    tokenizer = minilm_int8._tokenizer(minilm_path(model_settings), 32)
+    rng = random.Random(7)
+    vanishing = ["\u0301\u0301", "\x1f", "\u00a0", "\u200b", "\x00", "\u3000", "\x85", "\u2028"]
+    texts = ["", "one", "Attention is all you need.", "word " * 31, "word " * 40, "α-helix 中文 " * 30]
+    for _ in range(300):
+        words = [rng.choice(vanishing + ["graph", "a", "x-ray", "über"]) for _ in range(rng.randint(1, 80))]
+        texts.append(rng.choice([" ", "\t", "\n", "  "]).join(words))
+    whole = [enc.ids for enc in tokenizer.encode_batch(texts)]
+    assert minilm_int8.word_pieces(tokenizer, texts, 32) == whole
+    assert max(len(ids) for ids in whole) == 32
+
+
+def test_making_the_int8_model_reports_nothing_to_openvino_or_nncf_telemetry(tmp_path: Path) -> None:
+    """OpenVINO's converter and NNCF send usage events to Google Analytics by default (no consent file means
+    yes) and write a client id under ``~/intel``; the way the int8 build runs them does neither."""
+    import os
+    import subprocess
+    import sys
+
+    from paperfeed.search import minilm_int8
+
+    if not minilm_int8.OPENVINO_AVAILABLE:
+        pytest.skip("openvino and nncf are not installed")
+    script = (
+        "from paperfeed.search.minilm_int8 import without_telemetry; without_telemetry()\n"
+        "import openvino as ov, torch\n"
+        "ov.convert_model(torch.nn.Linear(2, 2), example_input=torch.ones(1, 2))\n"
+        "import nncf\n"
+        "from nncf.telemetry.wrapper import telemetry\n"
+        "print('consent', telemetry._impl.consent)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "TF_BUILD", "JENKINS_URL")}  # as on a laptop
+    env["HOME"] = str(tmp_path)
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "consent False" in done.stdout
+    assert not (tmp_path / "intel").exists()  # no client id, no usage counter
+
+
 def test_a_damaged_int8_model_falls_back_to_torch_with_a_warning(
     model_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

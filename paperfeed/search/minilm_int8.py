@@ -1,12 +1,18 @@
 """MiniLM quantised to int8 with OpenVINO, the fastest MiniLM-quality path measured on a 2-core CPU.
 
 The shipped all-MiniLM-L6-v2 weights are converted to OpenVINO (mean pooling and L2 normalisation inside the
-graph), then quantised to int8 by NNCF post-training quantisation calibrated on the abstracts of the demo
-corpus shipped with the package; nothing is downloaded. This happens once per machine (about 35 s on 2 cores)
+graph; the token-type embedding, always type 0 here, folded into the position embeddings), then quantised to
+int8 by NNCF post-training quantisation calibrated on the abstracts of the demo corpus shipped with the
+package; nothing is downloaded. This happens once per machine (about 35 s on 2 cores)
 into ``<model cache>/minilm-ov-int8-<key>/``: a temporary folder under a file lock, renamed when complete, so
 several processes (a server, ``paperfeed index``, test workers) never build or read half a model. The result is
 verified against the float32 sentence-transformers model on a few texts (``MIN_COSINE``) before use; anything
 that fails falls back to the torch path with a ``warning:`` line (see ``minilm.load_minilm``).
+
+Batches of papers run on two compiled forms of it: batches whose longest text is (nearly) at the word-piece cut,
+most abstracts, on a model with the fixed shape ``BATCH`` x cut, which OpenVINO runs faster than the same
+work through dynamic shapes; every other batch, and queries, on the dynamic-shape model, padded only to the
+longest text of the batch. Word pieces are read from the first words of a text only (see :func:`word_pieces`).
 
 Vectors differ slightly from float32 ones (cosine about 0.997), so the fingerprint names the variant and an
 index made by another path is re-embedded, never mixed. Measured: docs/decisions.md, "Embeddings at scale".
@@ -14,11 +20,14 @@ index made by another path is re-embedded, never mixed. Measured: docs/decisions
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -33,6 +42,10 @@ OPENVINO_AVAILABLE = all(importlib.util.find_spec(m) is not None for m in ("open
 MIN_COSINE = 0.98  # the int8 model must agree this well with float32 on the check texts (measured: 0.99+)
 CALIBRATION_TEXTS = 300
 BATCH = 16  # texts per inference request, sorted by length (measured best with 16 and 32)
+FULL_SLACK = 16  # a batch whose longest text is this close to the cut runs on the fixed-shape model
+GRAPH = "folded-token-type"  # how the graph is made (part of the cache key: a new form is built afresh)
+_SPLIT = " \t\n\r"  # characters the BERT pre-tokenizer always splits at (Python's split() also cuts at
+# control characters, which BERT deletes instead, so it cannot be used to find word boundaries)
 
 
 class Int8Unavailable(EmbedderError):
@@ -51,7 +64,7 @@ def _key(source: Path, max_tokens: int) -> str:
     """Weights, cut and the versions that made the model (read without importing nncf, which is slow)."""
     from importlib.metadata import version
 
-    parts = [_fingerprint(source, ("config.json", "tokenizer.json", "model.safetensors")), str(max_tokens)]
+    parts = [_fingerprint(source, ("config.json", "tokenizer.json", "model.safetensors")), str(max_tokens), GRAPH]
     parts += [version("openvino"), version("nncf")]
     return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
 
@@ -71,6 +84,23 @@ def _calibration_texts() -> list[str]:
     return [paper_text(Paper(id=row["id"], title=row["title"], abstract=row.get("abstract") or "")) for row in rows]
 
 
+def without_telemetry() -> None:
+    """Stop OpenVINO's converter and NNCF from reporting usage to Google Analytics in this process.
+
+    Both send events unless a consent file in the user's home (``~/intel/openvino_telemetry``) says no, and
+    write a client id there; Paperfeed sends nothing anywhere, so their consent check answers "declined" here
+    (the user's own file and other programs are left alone). Called before either is imported."""
+    try:
+        from openvino_telemetry.utils.opt_in_checker import ConsentCheckResult, OptInChecker
+    except ImportError:  # not installed: nothing to stop
+        return
+
+    def declined(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return ConsentCheckResult.DECLINED
+
+    OptInChecker.check = declined  # type: ignore[method-assign]
+
+
 def _convert(source: Path, max_tokens: int) -> Any:
     """The float32 OpenVINO model: BERT + mean pooling + L2 normalisation, dynamic batch and length."""
     import openvino as ov
@@ -78,6 +108,23 @@ def _convert(source: Path, max_tokens: int) -> Any:
     from transformers import AutoModel
 
     bert = AutoModel.from_pretrained(str(source), local_files_only=True).eval()
+    embeddings = bert.embeddings
+
+    class Folded(torch.nn.Module):
+        """BERT's embeddings with token type 0 (the only one MiniLM is fed) added into the position table:
+        the same sums, one gather less per token."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.word_embeddings = embeddings.word_embeddings
+            table = embeddings.position_embeddings.weight + embeddings.token_type_embeddings.weight[0]
+            self.positions = torch.nn.Parameter(table.detach().clone(), requires_grad=False)
+            self.LayerNorm = embeddings.LayerNorm
+
+        def forward(self, input_ids: torch.Tensor, **_ignored: Any) -> torch.Tensor:
+            return self.LayerNorm(self.word_embeddings(input_ids) + self.positions[: input_ids.shape[1]])
+
+    bert.embeddings = Folded()
 
     class Pooled(torch.nn.Module):
         def __init__(self) -> None:
@@ -85,9 +132,7 @@ def _convert(source: Path, max_tokens: int) -> Any:
             self.bert = bert
 
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            hidden = self.bert(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=torch.zeros_like(input_ids)
-            ).last_hidden_state
+            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled, p=2, dim=1)
@@ -102,11 +147,11 @@ def _convert(source: Path, max_tokens: int) -> Any:
         return ov.convert_model(Pooled().eval(), example_input=(ids, mask), input=shape)
 
 
-def _quantise(model: Any, tokenizer: Any) -> Any:
+def _quantise(model: Any, tokenizer: Any, max_tokens: int) -> Any:
     import nncf
 
     texts = _calibration_texts()
-    batches = [_inputs(tokenizer, texts[start : start + 8]) for start in range(0, len(texts), 8)]
+    batches = [_inputs(tokenizer, texts[start : start + 8], max_tokens) for start in range(0, len(texts), 8)]
     return nncf.quantize(model, nncf.Dataset(batches), model_type=nncf.ModelType.TRANSFORMER, subset_size=len(batches))
 
 
@@ -122,6 +167,7 @@ def build(
     target = model_folder(source, cache, max_tokens)
     if (target / "paperfeed.json").is_file():
         return target
+    without_telemetry()
     cache.mkdir(parents=True, exist_ok=True)
     with file_lock(target.with_suffix(".lock"), True):
         if (target / "paperfeed.json").is_file():
@@ -132,7 +178,7 @@ def build(
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         try:
-            quantised = _quantise(_convert(source, max_tokens), _tokenizer(source, max_tokens))
+            quantised = _quantise(_convert(source, max_tokens), _tokenizer(source, max_tokens), max_tokens)
             ov.save_model(quantised, str(tmp / "model.xml"))
             worst = verify(source, tmp, max_tokens, reference)
         except Int8Unavailable:
@@ -148,11 +194,17 @@ def build(
 
 
 def verify(source: Path, folder: Path, max_tokens: int, reference: Callable[[list[str]], np.ndarray]) -> float:
-    """The lowest cosine between the int8 and the float32 vectors of CHECK_TEXTS; raises below MIN_COSINE."""
+    """The lowest cosine between the int8 and the float32 vectors of CHECK_TEXTS, alone (the dynamic-shape
+    model) and as a batch of papers (the fixed-shape one too); raises below MIN_COSINE."""
     from paperfeed.search.minilm import CHECK_TEXTS
 
-    got = Int8MiniLM(source, folder, "", max_tokens).encode(list(CHECK_TEXTS))
-    worst = float(np.min(np.sum(reference(list(CHECK_TEXTS)) * got, axis=1)))
+    model = Int8MiniLM(source, folder, "", max_tokens)
+    texts = list(CHECK_TEXTS)
+    expected = reference(texts)
+    alone, batched = model.encode(texts), model.encode(texts * BATCH)
+    worst = float(
+        min(np.min(np.sum(expected * alone, axis=1)), np.min(np.sum(np.tile(expected, (BATCH, 1)) * batched, axis=1)))
+    )
     if worst < MIN_COSINE:
         raise Int8Unavailable(f"the int8 MiniLM disagrees with float32 (cosine {worst:.4f})")
     return round(worst, 5)
@@ -163,17 +215,52 @@ def _tokenizer(source: Path, max_tokens: int) -> Any:
 
     tokenizer = Tokenizer.from_file(str(source / "tokenizer.json"))
     tokenizer.enable_truncation(max_tokens)
-    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest text of each batch
+    tokenizer.no_padding()  # rows are padded by _pad, to the batch's longest text or to the fixed shape
     return tokenizer
 
 
-def _inputs(tokenizer: Any, texts: list[str]) -> dict[str, np.ndarray]:
+def _first_words(text: str, words: int) -> str:
+    """``text`` up to the end of its ``words``-th word (split at spaces, tabs and line breaks only)."""
+    match = _first_words_pattern(words).match(text)
+    return text[: match.end()] if match is not None else text
+
+
+@functools.cache
+def _first_words_pattern(words: int) -> re.Pattern[str]:
+    return re.compile(f"(?:[{_SPLIT}]*+[^{_SPLIT}]++){{{words}}}")  # possessive: no backtracking
+
+
+def word_pieces(tokenizer: Any, texts: list[str], max_tokens: int) -> list[list[int]]:
+    """Word-piece ids of ``texts`` (with [CLS] and [SEP]), cut at ``max_tokens``: exactly what tokenizing each
+    whole text gives, at less cost. Every word yields at least one piece, so only the first ``max_tokens``
+    words are tokenized; a text whose first words yield fewer pieces than the cut (a word of deleted
+    characters only) is tokenized whole."""
+    heads = [_first_words(text, max_tokens) for text in texts]
+    encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)  # fast: no character offsets
+    ids = [e.ids for e in encode(heads)]
+    redo = [k for k, (text, head) in enumerate(zip(texts, heads, strict=True)) if head != text]
+    redo = [k for k in redo if len(ids[k]) < max_tokens]
+    for k, enc in zip(redo, encode([texts[k] for k in redo]), strict=True):
+        ids[k] = enc.ids
+    return ids
+
+
+def _pad(rows: list[list[int]], width: int, height: int) -> dict[str, np.ndarray]:
+    """Model inputs: ``rows`` of word-piece ids padded to ``width``; rows past ``len(rows)`` up to ``height``
+    are filler whose output is dropped (a one-piece mask, so nothing divides by zero)."""
+    ids = np.zeros((height, width), dtype=np.int64)
+    mask = np.zeros((height, width), dtype=np.int64)
+    for k, row in enumerate(rows):
+        ids[k, : len(row)] = row
+        mask[k, : len(row)] = 1
+    mask[len(rows) :, 0] = 1
+    return {"input_ids": ids, "attention_mask": mask}
+
+
+def _inputs(tokenizer: Any, texts: list[str], max_tokens: int) -> dict[str, np.ndarray]:
     """The model's inputs for ``texts``: word-piece ids and mask, padded to the longest of them."""
-    enc = tokenizer.encode_batch(texts)
-    return {
-        "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
-        "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
-    }
+    rows = word_pieces(tokenizer, texts, max_tokens)
+    return _pad(rows, max(len(row) for row in rows), len(rows))
 
 
 def _file_hash(path: Path) -> str:
@@ -195,15 +282,27 @@ class Int8MiniLM:
     def __init__(self, source: Path, folder: Path, base_fingerprint: str, max_tokens: int) -> None:
         import openvino as ov
 
-        path = folder / "model.xml"
-        config = {"PERFORMANCE_HINT": "THROUGHPUT"}
+        self._path = folder / "model.xml"
+        self._core = ov.Core()
         try:
-            self._compiled = ov.Core().compile_model(str(path), "CPU", config)
+            self._compiled = self._core.compile_model(str(self._path), "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})
         except Exception as exc:  # noqa: BLE001
-            raise Int8Unavailable(f"cannot load {path}: {exc}") from exc
+            raise Int8Unavailable(f"cannot load {self._path}: {exc}") from exc
         self._requests = max(2, int(self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+        self._full: Any = None  # the fixed-shape model, compiled on the first batch that needs it
+        self._full_lock = threading.Lock()
+        self._max_tokens = max_tokens
         self._tokenizer = _tokenizer(source, max_tokens)
         self.fingerprint = f"{base_fingerprint}-ovint8-{_file_hash(folder / 'model.bin')}"
+
+    def _full_model(self) -> Any:
+        """The model compiled for exactly BATCH texts of ``max_tokens`` word pieces (about 0.5 s, once)."""
+        with self._full_lock:
+            if self._full is None:
+                model = self._core.read_model(str(self._path))
+                model.reshape({name: [BATCH, self._max_tokens] for name in ("input_ids", "attention_mask")})
+                self._full = self._core.compile_model(model, "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})
+            return self._full
 
     def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         """Vectors of ``texts`` in order: batches of similar length, run as parallel inference requests."""
@@ -213,18 +312,27 @@ class Int8MiniLM:
             return np.zeros((0, self.dim), dtype=np.float32)
         size = batch_size or BATCH
         if len(texts) <= size:  # a query: one request of its own (thread-safe: never shared)
-            result = self._compiled.create_infer_request().infer(_inputs(self._tokenizer, list(texts)))
+            inputs = _inputs(self._tokenizer, list(texts), self._max_tokens)
+            result = self._compiled.create_infer_request().infer(inputs)
             return _normalise(np.asarray(result[0], dtype=np.float32))
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        queue = ov.AsyncInferQueue(self._compiled, self._requests)
+        queues: dict[bool, Any] = {}
 
         def done(request: Any, rows: list[int]) -> None:
-            out[rows] = request.get_output_tensor(0).data
+            out[rows] = request.get_output_tensor(0).data[: len(rows)]
 
-        queue.set_callback(done)
-        for start in range(0, len(order), size):
-            rows = order[start : start + size]
-            queue.start_async(_inputs(self._tokenizer, [texts[i] for i in rows]), rows)
-        queue.wait_all()
+        ends = range(len(order) % size or size, len(order) + 1, size)  # a short batch: the shortest texts
+        for begin, end in zip([0, *ends], ends, strict=False):
+            rows = order[begin:end]
+            pieces = word_pieces(self._tokenizer, [texts[i] for i in rows], self._max_tokens)
+            longest = max(len(p) for p in pieces)
+            full = size == BATCH and longest >= self._max_tokens - FULL_SLACK
+            if full not in queues:
+                queues[full] = ov.AsyncInferQueue(self._full_model() if full else self._compiled, self._requests)
+                queues[full].set_callback(done)
+            shape = (self._max_tokens, BATCH) if full else (longest, len(rows))
+            queues[full].start_async(_pad(pieces, *shape), rows)
+        for queue in queues.values():
+            queue.wait_all()
         return _normalise(out)
