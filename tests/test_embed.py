@@ -141,6 +141,38 @@ def test_int8_batches_of_abstracts_agree_with_float32_and_with_each_text_alone(m
     assert got[0] @ got[5] > got[0] @ got[1]  # the same topic is nearer than another one
 
 
+def test_int8_embedders_are_freed_after_batches_without_hanging(model_settings: Settings) -> None:
+    """A server swaps or drops its embedder, and the int8 build frees the model it verified: freeing a model
+    right after a batch of papers must never wait forever (with OpenVINO callbacks it hung within 7 rounds)."""
+    import subprocess
+    import sys
+
+    from paperfeed.search import minilm_int8
+    from paperfeed.search.embed import minilm_path
+    from paperfeed.search.minilm import MAX_TOKENS, load_minilm
+
+    if not minilm_int8.OPENVINO_AVAILABLE:
+        pytest.skip("openvino and nncf are not installed")
+    source = minilm_path(model_settings)
+    load_minilm(source, device="cpu")  # made (or found) in the shared cache
+    folder = minilm_int8.model_folder(source, minilm_int8.model_cache(""), MAX_TOKENS)
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from paperfeed.search.minilm import CHECK_TEXTS\n"
+        "from paperfeed.search.minilm_int8 import Int8MiniLM\n"
+        "for k in range(10):\n"
+        "    model = Int8MiniLM(Path(sys.argv[1]), Path(sys.argv[2]), '', int(sys.argv[3]))\n"
+        "    model.encode(list(CHECK_TEXTS) * 16)\n"
+        "    del model\n"
+        "print('freed 10')\n"
+    )
+    args = [sys.executable, "-c", script, str(source), str(folder), str(MAX_TOKENS)]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    assert "freed 10" in done.stdout
+
+
 def test_word_pieces_read_only_the_first_words_and_equal_the_whole_text_tokenized(model_settings: Settings) -> None:
     """Words past the cut are never tokenized, yet the pieces are exactly those of the whole text, also when
     words vanish in BERT's normaliser (control characters, combining accents, no-break spaces)."""

@@ -288,7 +288,9 @@ class Int8MiniLM:
             self._compiled = self._core.compile_model(str(self._path), "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})
         except Exception as exc:  # noqa: BLE001
             raise Int8Unavailable(f"cannot load {self._path}: {exc}") from exc
-        self._requests = max(2, int(self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+        # twice what keeps every stream busy: one batch waits behind each running one, so no stream idles while
+        # Python prepares the next (measured: 200 -> 207 papers/s with 3-4 requests on 2 streams)
+        self._requests = 2 * max(2, int(self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
         self._full: Any = None  # the fixed-shape model, compiled on the first batch that needs it
         self._full_lock = threading.Lock()
         self._max_tokens = max_tokens
@@ -305,9 +307,10 @@ class Int8MiniLM:
             return self._full
 
     def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
-        """Vectors of ``texts`` in order: batches of similar length, run as parallel inference requests."""
-        import openvino as ov
+        """Vectors of ``texts`` in order: batches of similar length, run as parallel inference requests.
 
+        The requests are waited for here, never given a Python callback: OpenVINO would run it on its own
+        threads, and a compiled model freed while one of them waits for the GIL hangs the process."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         size = batch_size or BATCH
@@ -317,22 +320,39 @@ class Int8MiniLM:
             return _normalise(np.asarray(result[0], dtype=np.float32))
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        queues: dict[bool, Any] = {}
-
-        def done(request: Any, rows: list[int]) -> None:
-            out[rows] = request.get_output_tensor(0).data[: len(rows)]
-
+        slots: dict[bool, list[_Slot]] = {}  # per compiled model: its requests, used in turn
         ends = range(len(order) % size or size, len(order) + 1, size)  # a short batch: the shortest texts
         for begin, end in zip([0, *ends], ends, strict=False):
             rows = order[begin:end]
             pieces = word_pieces(self._tokenizer, [texts[i] for i in rows], self._max_tokens)
             longest = max(len(p) for p in pieces)
             full = size == BATCH and longest >= self._max_tokens - FULL_SLACK
-            if full not in queues:
-                queues[full] = ov.AsyncInferQueue(self._full_model() if full else self._compiled, self._requests)
-                queues[full].set_callback(done)
+            if full not in slots:
+                model = self._full_model() if full else self._compiled
+                slots[full] = [_Slot(model.create_infer_request()) for _ in range(self._requests)]
+            slot = slots[full].pop(0)
+            slots[full].append(slot)  # the next batch takes the request that started longest ago
+            slot.collect(out)  # the batch this request ran before, if any
             shape = (self._max_tokens, BATCH) if full else (longest, len(rows))
-            queues[full].start_async(_pad(pieces, *shape), rows)
-        for queue in queues.values():
-            queue.wait_all()
+            slot.start(_pad(pieces, *shape), rows)
+        for slot in (s for group in slots.values() for s in group):
+            slot.collect(out)
         return _normalise(out)
+
+
+class _Slot:
+    """One inference request and the rows of ``out`` its running batch fills."""
+
+    def __init__(self, request: Any) -> None:
+        self.request = request
+        self.rows: list[int] = []
+
+    def start(self, inputs: dict[str, np.ndarray], rows: list[int]) -> None:
+        self.request.start_async(inputs)
+        self.rows = rows
+
+    def collect(self, out: np.ndarray) -> None:
+        if self.rows:
+            self.request.wait()
+            out[self.rows] = self.request.get_output_tensor(0).data[: len(self.rows)]
+            self.rows = []
