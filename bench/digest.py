@@ -229,10 +229,10 @@ def _digest_world(folder: Path, subscribers: int) -> tuple[Any, Settings]:
 
 
 def bench_digest(folder: Path, subscribers: int) -> dict[str, Any]:
-    from paperfeed.search.service import Searcher
+    from paperfeed.search.factory import make_searcher
 
     engine, settings = _digest_world(folder, subscribers)
-    searcher = Searcher(engine=engine, settings=settings)
+    searcher = make_searcher(engine=engine, settings=settings)
     searcher.refresh()
     with engine.connect() as conn:  # baseline: compose + render only
         subs = list_subscribers(conn=conn)

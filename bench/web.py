@@ -46,7 +46,7 @@ sys.path.insert(0, str(REPO))
 from paperfeed.config import Settings  # noqa: E402
 from paperfeed.ingest.demo import DEMO_PATH, seed_demo_if_empty  # noqa: E402
 from paperfeed.search.analyze import STOP_WORDS  # noqa: E402
-from paperfeed.search.service import Searcher  # noqa: E402
+from paperfeed.search.factory import make_searcher  # noqa: E402
 from paperfeed.store.db import open_store  # noqa: E402
 
 # Lucene's stop words (the index's) and the filler words of titles: what stays makes a query worth timing.
@@ -90,7 +90,7 @@ def prepare(data_dir: Path, embedder: str, static_model_path: str = "") -> dict[
     engine = open_store(settings)
     seed_demo_if_empty(engine=engine)
     t0 = time.perf_counter()
-    Searcher(engine=engine, settings=settings).refresh()
+    make_searcher(engine=engine, settings=settings).refresh()
     print(f"indexed the demo corpus in {time.perf_counter() - t0:.1f} s ({embedder})", flush=True)
     engine.dispose()
     return env
