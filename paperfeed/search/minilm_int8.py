@@ -238,10 +238,12 @@ def word_pieces(tokenizer: Any, texts: list[str], max_tokens: int) -> list[list[
     heads = [_first_words(text, max_tokens) for text in texts]
     encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)  # fast: no character offsets
     ids = [e.ids for e in encode(heads)]
-    redo = [k for k, (text, head) in enumerate(zip(texts, heads, strict=True)) if head != text]
+    # a head is a prefix of its text: a shorter one was cut; it needs the whole text if it fell short of the cut
+    redo = [k for k, (text, head) in enumerate(zip(texts, heads, strict=True)) if len(head) < len(text)]
     redo = [k for k in redo if len(ids[k]) < max_tokens]
-    for k, enc in zip(redo, encode([texts[k] for k in redo]), strict=True):
-        ids[k] = enc.ids
+    if redo:
+        for k, enc in zip(redo, encode([texts[k] for k in redo]), strict=True):
+            ids[k] = enc.ids
     return ids
 
 
