@@ -9,7 +9,7 @@ WORKERS ?= 2
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run test test-sqlite test-postgres lint bench system-deps
+.PHONY: install run test test-sqlite test-postgres lint bench system-deps screenshots
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -37,9 +37,13 @@ test-postgres:
 	PAPERFEED_TEST_BACKEND=postgresql $(BIN)/pytest -q -n 2 --dist loadfile
 
 lint:
-	$(BIN)/ruff format --check paperfeed tests bench
-	$(BIN)/ruff check paperfeed tests bench
+	$(BIN)/ruff format --check paperfeed tests bench scripts
+	$(BIN)/ruff check paperfeed tests bench scripts
 	$(BIN)/mypy paperfeed
+
+# Chromium screenshots of the demo (home, search, paper, trending, author pages) into docs/screenshots/.
+screenshots: install system-deps
+	$(BIN)/python scripts/screenshots.py
 
 bench: install
 	$(BIN)/python bench/ingest.py

@@ -218,7 +218,7 @@ def main() -> int:
             report = ingest_paths(engine=engine, paths=[data], batch_size=args.batch_size)
         rate = _rate("end to end into SQLite (ingest_paths)", report.added, c)
         print(
-            f"  added {report.added}, rejected {len(report.rejected)}; peak memory so far "
+            f"  added {report.added}, rejected {report.rejected_count}; peak memory so far "
             f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB (max RSS)"
         )
         with _Clock() as c:

@@ -1,7 +1,8 @@
-"""Speed of related papers: similar papers for one paper, and "for you" for a 200-paper library.
+"""Speed of related papers: similar papers for one paper or a pasted text, and "for you" for a 200-paper library.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/related.py       # 100,000 papers (issue 16's figures)
     .venv/bin/python bench/related.py --papers 20000 --runs 100
+    OMP_NUM_THREADS=1 .venv/bin/python bench/related.py --embed  # + embedding a pasted text with MiniLM
 
 A synthetic corpus (seeded): 1,000 topics, each paper a noisy copy of its topic's unit vector (384 dims, as
 MiniLM) and a title and abstract mixing its topic's words with common ones, 1-4 authors from a pool. It is
@@ -10,6 +11,11 @@ with the product's functions; the baseline, measured in the same run on the same
 product did before: one dense nearest-neighbour query (``DenseIndex.similar``) for similar papers, and one
 nearest-neighbour query per library paper (the old "for you") for recommendations. Store reads (co-saves,
 hydrating the ~10 papers shown) are not included: a few milliseconds on SQLite. Prints JSON.
+
+Pasted text (``similar_text``): texts made like the corpus's papers but not indexed (``--runs`` more papers
+are generated and held out), each with its vector standing in for the text's embedding, ranked as
+``paperfeed.rank.related.text_hits`` ranks them. ``--embed`` adds the one step the synthetic corpus cannot
+stand in for: MiniLM embedding a 2,500-character abstract (the most of a text the ranking reads).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from paperfeed.rank.recommend import rank_library  # noqa: E402
+from paperfeed.rank.related import TEXT_CHARS  # noqa: E402
 from paperfeed.rank.similar import Subject, rank_similar  # noqa: E402
 from paperfeed.search.dense import DenseIndex  # noqa: E402
 from paperfeed.search.lexical import LexicalDoc, LexicalIndex  # noqa: E402
@@ -91,15 +98,36 @@ def timed(fn: Any, items: list[Any]) -> dict[str, float]:
     return out
 
 
+def embedding_time(runs: int) -> dict[str, float]:
+    """MiniLM (as the product loads it) embedding a 2,500-character English abstract, ``runs`` times."""
+    from paperfeed.config import Settings
+    from paperfeed.search.embed import get_embedder
+
+    embedder = get_embedder("minilm", Settings(_env_file=None))  # type: ignore[call-arg]
+    words = (
+        "We study message passing graph neural networks that predict molecular properties of drug candidates "
+        "from their molecular graphs, and compare equivariant architectures on energy prediction benchmarks. "
+    )
+    texts = [f"{i} {words * 20}"[:TEXT_CHARS] for i in range(runs)]  # distinct texts: no cache helps
+    embedder.encode(texts[:2])
+    return timed(lambda t: embedder.encode([t]), texts)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--papers", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=200, help="papers asked for similar papers")
     ap.add_argument("--libraries", type=int, default=30, help="200-paper libraries asked for recommendations")
     ap.add_argument("--library-size", type=int, default=200)
+    ap.add_argument("--embed", action="store_true", help="also time MiniLM embedding a pasted text")
     args = ap.parse_args()
     started = time.perf_counter()
-    papers, vecs, topic = corpus(args.papers)
+    everything, all_vecs, all_topics = corpus(args.papers + args.runs)
+    papers, vecs, topic = everything[: args.papers], all_vecs[: args.papers], all_topics[: args.papers]
+    pasted = [
+        Subject("", "", f"{s.title}. {s.abstract}", vector=v, is_text=True)
+        for s, v in zip(everything[args.papers :], all_vecs[args.papers :], strict=True)
+    ]
     rng = random.Random(3)
     with tempfile.TemporaryDirectory(prefix="paperfeed-bench-related-") as tmp:
         lexical, dense = build(papers, vecs, Path(tmp))
@@ -110,7 +138,12 @@ def main() -> None:
         similar = {
             "baseline_dense_only": timed(lambda p: dense.similar(p.id, 20), asked),
             "fused": timed(lambda p: rank_similar(p, lexical=lexical, dense=dense, model="minilm", limit=30), asked),
+            "pasted_text": timed(
+                lambda t: rank_similar(t, lexical=lexical, dense=dense, model="minilm", limit=30), pasted
+            ),
         }
+        if args.embed:
+            similar["text_embedding_minilm"] = embedding_time(args.runs)
         libraries = []
         by_topic: dict[int, list[Subject]] = {}
         for p, t in zip(papers, topic, strict=True):

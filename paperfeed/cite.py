@@ -35,9 +35,35 @@ def bib_value(text: str) -> str:
     return text if _braces_balanced(text) else text.replace("{", "").replace("}", "")
 
 
+_NEW_STYLE_YYMM = re.compile(r"^(\d{2})(\d{2})\.\d{4,5}$")
+_OLD_STYLE_YYMM = re.compile(r"/(\d{2})(\d{2})\d{3}$")
+
+
+def arxiv_id_year(arxiv_id: str) -> int | None:
+    """The year an arXiv id was issued: ``2205.13147`` -> 2022, ``hep-th/9901001`` -> 1999 (arXiv began in 1991;
+    new-style ids began in April 2007); None for anything else."""
+    if not is_arxiv_id(arxiv_id):
+        return None
+    m = _NEW_STYLE_YYMM.match(arxiv_id) or _OLD_STYLE_YYMM.search(arxiv_id)
+    if m is None or not 1 <= int(m.group(2)) <= 12:
+        return None
+    yy = int(m.group(1))
+    return (1900 if yy >= 91 else 2000) + yy
+
+
+def paper_year(paper: Paper) -> int | None:
+    """The year a paper appeared: from its publication date, else from its arXiv id, else unknown (None).
+
+    Never from when this instance added it (``first_seen``): that would invent a year for every undated paper.
+    """
+    if paper.published is not None:
+        return paper.published.year
+    return arxiv_id_year(paper.id)
+
+
 def _year(paper: Paper) -> str | None:
-    when = paper.published or paper.first_seen
-    return str(when.year) if when else None
+    year = paper_year(paper)
+    return str(year) if year else None
 
 
 def cite_key(paper: Paper) -> str:
@@ -107,4 +133,5 @@ def plain_reference(paper: Paper) -> str:
     else:
         where = paper.journal_ref or (f"doi:{paper.doi}" if paper.doi else safe_url(paper.abs_url) or "")
     tail = ", ".join(x for x in (where, year) if x)
-    return ". ".join(parts + ([tail] if tail else [])) + "."
+    # One period between parts, even when a part ends with its own ("et al.", "Proc. Conf.").
+    return " ".join(p if p.endswith((".", "?", "!")) else p + "." for p in parts + ([tail] if tail else []))

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     database_url: str = ""
     # Seed an empty store with the shipped demo corpus on first use.
     seed_demo: bool = True
+    # After seeding the demo, look its papers up on arXiv in the background (exact titles, as `paperfeed
+    # enrich`) so they get authors, dates, categories and links; off: they keep the saved pages' text only.
+    demo_enrich: bool = True
 
     # Search
     embedder: Literal["minilm", "static", "none"] = "minilm"
@@ -65,6 +68,8 @@ class Settings(BaseSettings):
     # Seconds a client has to send a whole request (headers and body) once it starts: slower ones get 408
     # and are disconnected (paperfeed.web.request_deadline). Idle keep-alive connections close after 5 s.
     request_timeout: float = Field(default=15.0, gt=0, le=3600)
+    # Largest request body accepted, in bytes: a longer one gets 413 before it is read (web/body_limit.py).
+    max_body_bytes: int = Field(default=1 << 20, ge=1024, le=1 << 30)
 
     # arXiv access (ingest/harvest). Pacing between calls, in seconds: arXiv asks for >= 3.
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
@@ -78,6 +83,14 @@ class Settings(BaseSettings):
     follow_days: int = Field(default=7, ge=1, le=365)
     # Seconds before the first retry of a failed follow harvest; doubled per failure (jittered, at most 1 h).
     follow_retry: float = Field(default=60.0, gt=0, le=3600)
+
+    # Citations from OpenAlex (paperfeed citations; in the background with --follow). CC0 data, no key.
+    openalex_url: str = "https://api.openalex.org"
+    openalex_mailto: str = ""  # an address for OpenAlex's polite pool (sent as mailto=)
+    # Seconds between two calls to OpenAlex: at least 0.1 (10 requests a second, OpenAlex's limit).
+    openalex_request_interval: float = Field(default=0.1, ge=0.1, le=60)
+    follow_citations: bool = True  # with --follow: fetch new papers' citations, refresh counts weekly
+    citations_refresh_days: int = Field(default=7, ge=1, le=365)
 
     # Email
     smtp_host: str = ""

@@ -104,6 +104,9 @@ def send_verification(*, engine: Engine, settings: Settings, user: User) -> Send
     except (SendFailure, AddressError) as exc:
         log.warning("verification mail to member %s failed: %s", user.id, exc)
         return SendOutcome("failed", str(exc))
+    except Exception as exc:  # a mail failure never fails the request that asked for it (sign-up, resend)
+        log.exception("verification mail to member %s failed", user.id)
+        return SendOutcome("failed", f"the mail could not be sent ({type(exc).__name__})")
     with engine.begin() as conn:
         record_verification_sent(conn=conn, user_id=user.id, now=now)
     return SendOutcome("sent")

@@ -8,7 +8,7 @@ cannot put a ``javascript:`` or ``data:`` link on a page or in an API answer.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 LINK_FIELDS = ("abs_url", "pdf_url", "code_url", "project_url")
 ALLOWED_SCHEMES = ("http", "https")
@@ -39,3 +39,9 @@ def safe_url(value: str | None) -> str | None:
     if not value or link_problem(value) is not None:
         return None
     return value
+
+
+def doi_url(doi: str) -> str:
+    """``https://doi.org/<doi>`` with the DOI percent-encoded (``#``, ``?``, spaces, ``<`` cannot end or
+    change the link): the one DOI link of pages, the Markdown export and the API."""
+    return "https://doi.org/" + quote(doi.strip(), safe="/")

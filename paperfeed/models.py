@@ -13,8 +13,9 @@ from typing import Literal
 MatchReason = Literal["lexical", "semantic", "both"]
 # The one definition of each choice the API, the pages, the feeds and the CLI offer (their OpenAPI enums).
 SearchMode = Literal["hybrid", "bm25", "dense"]
-SearchSort = Literal["relevance", "date", "trending"]
-DailySort = Literal["publishedAt", "trending"]
+SearchSort = Literal["relevance", "date", "trending", "citations"]
+SimilarSort = Literal["relevance", "date", "upvotes"]  # similar papers: date and upvotes reorder those shown
+DailySort = Literal["publishedAt", "trending", "citations"]
 TrendingWindow = Literal["day", "week", "month", "all"]
 RelatedReason = Literal["similar abstract", "same authors", "members who saved this also saved"]
 
@@ -183,6 +184,10 @@ class SearchResults:
     # ``corrected``: these hits are for the suggestion, because the query as typed matched (almost) nothing.
     suggestion: str | None = None
     corrected: bool = False
+    # Nothing found: the other modes (bm25, dense) that do find papers for the same query, with their totals,
+    # and a sentence saying so (a meaning-based search that passed nothing names what keywords find).
+    other_modes: dict[str, int] = field(default_factory=dict)
+    hint: str | None = None
 
 
 @dataclass

@@ -31,6 +31,7 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
         data_dir=tmp_path / "data",
         database_url=database_url_for(request, tmp_path),  # PAPERFEED_TEST_BACKEND=postgresql: PG
         seed_demo=False,
+        demo_enrich=False,  # a test that seeds the demo never asks the real arXiv (test_demo_enrich.py: a stand-in)
         embedder="none",
         base_url="http://testserver",
         arxiv_request_interval=0.0,

@@ -11,15 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from paperfeed.config import Settings
 from paperfeed.ids import abs_url, pdf_url
 from paperfeed.models import Author, Paper, Version
 from paperfeed.store.api_tokens import create_api_token
 from paperfeed.store.db import open_store
+from paperfeed.store.email_verification import mark_email_verified
 from paperfeed.store.papers import upsert_papers
-from paperfeed.store.users import create_user
+from paperfeed.store.users import User, create_user, get_user
 from paperfeed.web.app import create_app
 
 _counter = itertools.count(1)
@@ -91,11 +92,23 @@ def site_client(settings: Settings, papers: Sequence[Paper] = ()) -> Iterator[Te
         yield client
 
 
-def api_token(engine: Engine, username: str, *, name: str = "test") -> str:
-    """A new member ``username`` (``<username>@example.org``) and a personal API token ``name`` of theirs;
-    returns the token."""
+def create_verified_user(*, conn: Connection, **fields: Any) -> User:
+    """:func:`paperfeed.store.users.create_user` (same arguments) with the email address verified: only such
+    members' votes count, and only they vote, comment, submit and claim."""
+    user = create_user(conn=conn, **fields)
+    mark_email_verified(conn=conn, user_id=user.id, email=user.email, now=datetime.now(UTC))
+    found = get_user(conn=conn, user_id=user.id)
+    assert found is not None
+    return found
+
+
+def api_token(engine: Engine, username: str, *, name: str = "test", verified: bool = True) -> str:
+    """A new member ``username`` (``<username>@example.org``; its address verified unless ``verified`` is
+    False) and a personal API token ``name`` of theirs; returns the token."""
     with engine.begin() as conn:
         user = create_user(conn=conn, email=f"{username}@example.org", username=username, password_hash="x")
+        if verified:
+            mark_email_verified(conn=conn, user_id=user.id, email=user.email, now=datetime.now(UTC))
         return create_api_token(conn=conn, user_id=user.id, name=name)
 
 

@@ -53,6 +53,7 @@ def site_settings(data: Path, port: int, *, seed_demo: bool) -> Settings:
         data_dir=data,
         database_url=str(data / "pf.db"),
         seed_demo=seed_demo,
+        demo_enrich=False,  # the demo keeps its saved-page text (tests/test_demo_enrich.py turns it on)
         embedder="none",
         base_url=f"http://127.0.0.1:{port}",
         arxiv_api_url="http://127.0.0.1:9/api/query",
@@ -119,8 +120,8 @@ def chromium_tab(base_url: str, *, permissions: list[str] | None = None, **conte
 @contextmanager
 def serve_command(tmp_path: Path, ready_path: str, **settings: str) -> Iterator[str]:
     """``paperfeed serve`` in its own process on a free port: a fresh SQLite store under ``tmp_path``, no demo,
-    no model, plus ``settings`` (``PAPERFEED_<NAME>`` values); yields its URL once ``ready_path`` answers 200,
-    and always stops it. The server's output is in ``tmp_path / "serve.log"``."""
+    no model, plus (or instead) ``settings`` (``PAPERFEED_<NAME>`` values); yields its URL once ``ready_path``
+    answers 200, and always stops it. The server's output is in ``tmp_path / "serve.log"``."""
     import httpx
 
     port = free_port()
@@ -130,8 +131,8 @@ def serve_command(tmp_path: Path, ready_path: str, **settings: str) -> Iterator[
         PAPERFEED_DATABASE_URL=f"sqlite:///{tmp_path / 'serve.db'}",
         PAPERFEED_SEED_DEMO="false",
         PAPERFEED_EMBEDDER="none",
-        **{f"PAPERFEED_{name.upper()}": value for name, value in settings.items()},
     )
+    env.update({f"PAPERFEED_{name.upper()}": value for name, value in settings.items()})  # may override those
     cmd = [sys.executable, "-c", "from paperfeed.cli import main; main()", "serve", "--port", str(port)]
     log_path = tmp_path / "serve.log"
     with log_path.open("w") as log:

@@ -140,14 +140,15 @@ def add_active(engine: Any, email_address: str, **prefs: Any) -> int:
 
 
 def upvote(engine: Any, paper_id: str, voters: int) -> None:
-    """``voters`` distinct members upvote ``paper_id``."""
-    from paperfeed.store.users import create_user, get_user_by_username
+    """``voters`` distinct members (verified: only their votes count) upvote ``paper_id``."""
+    from paperfeed.store.users import get_user_by_username
     from paperfeed.store.votes import add_vote
+    from tests.factories import create_verified_user
 
     with engine.begin() as conn:
         for i in range(voters):
             name = f"voter{i}"
-            user = get_user_by_username(conn=conn, username=name) or create_user(
+            user = get_user_by_username(conn=conn, username=name) or create_verified_user(
                 conn=conn, email=f"{name}@example.org", username=name, password_hash="x"
             )
             add_vote(conn=conn, user_id=user.id, paper_id=paper_id)

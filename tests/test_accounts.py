@@ -31,12 +31,12 @@ from paperfeed.store.sessions import create_session, delete_session, get_session
 from paperfeed.store.submissions import add_submission, get_submission, submissions_by
 from paperfeed.store.users import User, UserPublic, create_user, get_user_by_email, get_user_by_username
 from paperfeed.store.votes import add_vote, remove_vote, user_votes, vote_counts
-from tests.factories import make_paper
+from tests.factories import create_verified_user, make_paper
 
 
 def _user(engine: Engine, name: str = "ada") -> User:
     with engine.begin() as conn:
-        return create_user(conn=conn, email=f"{name.upper()}@Example.org", username=name, password_hash="x")
+        return create_verified_user(conn=conn, email=f"{name.upper()}@Example.org", username=name, password_hash="x")
 
 
 def _papers(engine: Engine, *ids: str) -> None:

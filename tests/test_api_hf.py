@@ -22,10 +22,9 @@ from paperfeed.config import Settings
 from paperfeed.store.db import open_store
 from paperfeed.store.papers import upsert_papers
 from paperfeed.store.submissions import add_submission
-from paperfeed.store.users import create_user
 from paperfeed.store.votes import add_vote
 from paperfeed.web.app import create_app
-from tests.factories import make_paper
+from tests.factories import create_verified_user, make_paper
 from tests.servers import free_port, running
 
 HOSTILE_TITLE = 'Attack <script>alert("t")</script> & "quotes" <img src=x onerror=alert(1)>'
@@ -66,7 +65,7 @@ def seed(engine: Engine) -> None:
     with engine.begin() as conn:
         upsert_papers(conn=conn, papers_in=papers)
         users = [
-            create_user(
+            create_verified_user(
                 conn=conn, email=f"{n}@example.org", username=n, password_hash="x", display_name=n.title() + " L."
             )
             for n in ("ada", "bob", "cy")

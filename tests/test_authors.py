@@ -121,3 +121,20 @@ def test_ambiguous_initials_stay_apart_in_author_search(client: TestClient) -> N
         )
     found = client.get("/api/v1/search", params={"q": 'author:"Y. LeCun"', "mode": "bm25"}).json()["data"]
     assert [h["paper"]["id"] for h in found] == ["2403.00002"]  # Yann or Yves: no guess
+
+
+def test_the_authors_index_lists_most_papers_first_and_filters_by_name(client: TestClient) -> None:
+    page = client.get("/authors")  # was a 400 "name: String should have at least 1 character"
+    assert page.status_code == 200
+    rows = re.findall(r'<li><a href="/authors/([^"]+)">([^<]+)</a> <span class="muted">(\d+) papers?</span>', page.text)
+    names = [(name, int(n)) for _, name, n in rows]
+    # most papers first, then by name; each name as its papers write it (ties: the accented, mixed-case form)
+    assert names == [("Léon Bottou", 2), ("Yann LeCun", 2), ("Ada Lovelace", 1), ("Grace Hopper", 1), ("Y. LeCun", 1)]
+    assert 'id="author-filter"' in page.text and "5 authors, most papers first" in page.text
+    assert client.get("/authors/").status_code == 200
+    api = client.get("/api/v1/authors", params={"q": "hopp"}).json()
+    assert api == {"data": [{"name": "Grace Hopper", "papers": 1, "url": "/authors/Grace%20Hopper"}], "count": 1}
+    filtered = client.get("/authors", params={"q": "lecun"}).text
+    assert "Grace Hopper" not in filtered and "Yann LeCun" in filtered
+    none = client.get("/authors", params={"q": "nobody at all"}).text
+    assert "No author's name holds" in none and 'href="/authors">show every author' in none

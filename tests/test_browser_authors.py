@@ -56,7 +56,11 @@ def test_claim_approve_and_the_verified_mark(page: Any) -> None:
     expect(authors.locator("a.author").first).to_have_attribute("href", "/authors/Ashish%20Vaswani")
     expect(authors.locator(".verified")).to_have_count(0)
     shoot(page, "paper-claim")
-    authors.locator("form.claim").first.locator("button").click()
+    expect(page.get_by_text("I am one of the authors")).to_have_count(1)  # one control, not one per author
+    expect(page.get_by_text("I am this author")).to_have_count(0)
+    page.locator("details.claim-control summary").click()
+    page.locator("#claim-author").select_option("Ashish Vaswani")
+    page.locator("form.claim button").click()
     expect(page.locator(".claim-status")).to_contain_text("You claimed to be Ashish Vaswani: waiting for a moderator")
     expect(page.locator("form.claim")).to_have_count(0)  # one claim per paper
     sign_out(page)

@@ -130,3 +130,68 @@ def test_export_bibtex_of_everything_and_of_one_collection(
     assert missing.exit_code != 0 and "no collection named 'Nope'" in missing.output
     bad = CliRunner().invoke(cli, ["export", "--format", "ris"], env=env)
     assert bad.exit_code == 2 and "jsonl, bibtex" in bad.output
+
+
+def test_years_come_from_the_publication_date_or_the_arxiv_id_never_from_when_the_paper_was_added(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
+    from paperfeed.models import Author
+    from tests.factories import add_papers, make_paper
+
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    names = ["Aditya Kusupati", "Gantavya Bhatt", "Aniket Rege", "Matthew Wallingford"]
+    undated = {"published": None, "updated": None, "versions": []}  # like the demo papers: only first_seen
+    add_papers(
+        engine,
+        [
+            make_paper(
+                id="2205.13147",
+                title="Matryoshka Representation Learning",
+                authors=[Author(n) for n in names],
+                primary_category="cs.LG",
+                **undated,
+            ),
+            make_paper(id="pf-0123456789abcdef", title="Universal Checkpointing", authors=[], **undated),
+        ],
+    )
+    fields = {
+        f.key: f.value for f in bibtexparser.parse_string(client.get("/papers/2205.13147.bib").text).entries[0].fields
+    }
+    assert fields["year"] == "2022"  # from the arXiv id 2205 (May 2022), not from today
+    demo = bibtexparser.parse_string(client.get("/papers/pf-0123456789abcdef.bib").text).entries[0]
+    assert "year" not in {f.key for f in demo.fields} and demo.key == "universal"  # no year at all, none invented
+    page = client.get("/papers/2205.13147").text
+    assert (
+        'data-reference="Aditya Kusupati et al. Matryoshka Representation Learning. arXiv:2205.13147 [cs.LG], 2022."'
+        in page
+    )
+    assert "Universal Checkpointing." in client.get("/papers/pf-0123456789abcdef").text
+    env = {
+        "PAPERFEED_DATA_DIR": str(settings.data_dir),
+        "PAPERFEED_DATABASE_URL": settings.database_url,
+        "PAPERFEED_SEED_DEMO": "false",
+        "PAPERFEED_EMBEDDER": "none",
+    }
+    result = CliRunner().invoke(cli, ["export", "--format", "bibtex"], env=env)
+    assert result.exit_code == 0, result.output
+    entries = {e.key: {f.key: f.value for f in e.fields} for e in bibtexparser.parse_string(result.stdout).entries}
+    assert entries["kusupati2022matryoshka"]["year"] == "2022"
+    assert "year" not in entries["universal"]
+    assert "2026" not in result.stdout and str(__import__("datetime").date.today().year) not in result.stdout
+    assert entries["vaswani2024attention"]["year"] == "2024"  # a publication date wins (the fixture's: 2024)
+
+
+def test_a_public_collections_slug_is_its_name_and_gets_a_number_only_when_taken(client: TestClient) -> None:
+    _, slug = _make_public_collection(client)  # ada's "Reading group"
+    assert slug == "reading-group"  # no "-2" when no other collection has that name
+    client.post("/logout", data={"csrf_token": csrf_of(client.get("/account").text)})
+    token = sign_in(client, "bob")
+    r = client.post(
+        "/library/collections", data={"name": "Reading Group!", "csrf_token": token}, follow_redirects=False
+    )
+    cid = int(r.headers["location"].split("c=")[1])
+    client.post(f"/library/collections/{cid}/public", data={"csrf_token": token, "public": "true", "description": ""})
+    page = client.get(f"/library/collections/{cid}/share").text
+    assert re.search(r'href="/c/([^"]+)">/c/', page).group(1) == "reading-group-2"  # type: ignore[union-attr]
+    assert "Reading group" in client.get("/c/reading-group").text
+    assert "Reading Group!" in client.get("/c/reading-group-2").text

@@ -10,9 +10,9 @@ from sqlalchemy import Engine
 from paperfeed.rank.daily import PeriodError, daily_papers, latest_daily_date, parse_month, parse_week
 from paperfeed.store.papers import upsert_papers
 from paperfeed.store.submissions import add_submission
-from paperfeed.store.users import UserPublic, create_user
+from paperfeed.store.users import UserPublic
 from paperfeed.store.votes import add_vote
-from tests.factories import make_paper
+from tests.factories import create_verified_user, make_paper
 from tests.pg import sqlite_only
 
 
@@ -33,8 +33,10 @@ def corpus(engine: Engine) -> Engine:
     ]
     with engine.begin() as conn:
         upsert_papers(conn=conn, papers_in=papers)
-        ada = create_user(conn=conn, email="ada@example.org", username="ada", display_name="Ada L.", password_hash="x")
-        bob = create_user(conn=conn, email="bob@example.org", username="bob", password_hash="x")
+        ada = create_verified_user(
+            conn=conn, email="ada@example.org", username="ada", display_name="Ada L.", password_hash="x"
+        )
+        bob = create_verified_user(conn=conn, email="bob@example.org", username="bob", password_hash="x")
         add_submission(conn=conn, paper_id="2312.00105", user_id=ada.id, when=_at(15, 23))
         for u in (ada, bob):
             add_vote(conn=conn, user_id=u.id, paper_id="2401.00101")
@@ -145,3 +147,27 @@ def test_queries_use_indexes(corpus: Engine) -> None:
         plan = " | ".join(r[3] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled), params))
     assert "SCAN papers" not in plan and "SCAN submissions" not in plan
     assert "ix_papers_published_first_seen" in plan and "ix_submissions_submitted_at" in plan
+
+
+def test_papers_that_entered_at_one_instant_list_in_the_order_they_arrived(engine: Engine) -> None:
+    """Like the demo corpus, seeded at one instant: ties of entry time follow the order of arrival (across
+    batches too), not the hash ids."""
+    import random
+
+    at = _at(6)
+    ids = [f"pf-{random.Random(n).getrandbits(64):016x}" for n in range(12)]
+    undated = {"published": None, "updated": None, "versions": [], "first_seen": at}
+    first, second = ids[:8], ids[8:]
+    with engine.begin() as conn:
+        upsert_papers(conn=conn, papers_in=[make_paper(id=i, **undated) for i in first])
+    with engine.begin() as conn:
+        upsert_papers(conn=conn, papers_in=[make_paper(id=i, **undated) for i in second])
+        newer = make_paper(id="pf-ffffffffffffffff", published=None, updated=None, versions=[], first_seen=_at(6, 13))
+        upsert_papers(conn=conn, papers_in=[newer])
+    assert ids != sorted(ids)  # so an order by id would differ
+    with engine.connect() as conn:
+        entries, total = daily_papers(conn=conn, day=date(2024, 1, 6))
+        assert total == 13
+        assert [e.paper.id for e in entries] == ["pf-ffffffffffffffff", *ids]  # newest first, then by arrival
+        page2, _ = daily_papers(conn=conn, day=date(2024, 1, 6), offset=5, limit=4)
+        assert [e.paper.id for e in page2] == ids[4:8]

@@ -18,9 +18,8 @@ from paperfeed.store.library import library_add
 from paperfeed.store.papers import get_paper, upsert_papers
 from paperfeed.store.submissions import add_submission
 from paperfeed.store.transfer import table_sum
-from paperfeed.store.users import create_user
 from paperfeed.store.votes import add_vote, vote_counts
-from tests.factories import make_paper, opened_store
+from tests.factories import create_verified_user, make_paper, opened_store
 from tests.pg import PgServer
 
 runner = CliRunner()
@@ -34,7 +33,7 @@ def _fill(url: str, tmp_path: Path) -> None:
         )
         upsert_papers(conn=conn, papers_in=[make_paper(id="pf-abc123", title="Renamed later")])
         upsert_papers(conn=conn, papers_in=[make_paper(id="2402.99999", title="Renamed later")])
-        user = create_user(conn=conn, email="ada@example.org", username="ada", password_hash="x")
+        user = create_verified_user(conn=conn, email="ada@example.org", username="ada", password_hash="x")
         add_vote(conn=conn, user_id=user.id, paper_id="2402.00001")
         library_add(conn=conn, user_id=user.id, paper_id="2402.00002")
         add_submission(conn=conn, paper_id="2402.00003", user_id=user.id)
@@ -80,7 +79,7 @@ def test_sqlite_to_postgres_and_back(pg_server: PgServer, tmp_path: Path) -> Non
     # the copy is a working instance: aliases resolve, and new rows get fresh ids (sequences moved on)
     with opened_store(tmp_path, pg) as engine, engine.begin() as conn:
         assert get_paper(conn=conn, paper_id="pf-abc123").id == "2402.99999"  # type: ignore[union-attr]
-        assert create_user(conn=conn, email="eve@example.org", username="eve", password_hash="x").id == 2
+        assert create_verified_user(conn=conn, email="eve@example.org", username="eve", password_hash="x").id == 2
         assert vote_counts(conn=conn, ids=["2402.00001"]) == {"2402.00001": 1}
         found = conn.execute(text("SELECT count(*) FROM papers WHERE search_tsv @@ 'renam'::tsquery"))
         assert found.scalar() == 1

@@ -56,7 +56,7 @@ def test_subscribe_confirm_upvote_send_unsubscribe(env: Settings, smtp: SmtpServ
     client.post("/api/v1/subscriptions", json={"email": "pending@example.org", "send_hour": 0})
     assert [m.rcpt for m in smtp.handler.messages] == [["reader@example.org"], ["pending@example.org"]]
     link = CONFIRM.search(smtp.handler.messages[0].part("plain"))
-    assert link and client.get(link.group(1)).status_code == 200
+    assert link and client.post(link.group(1)).status_code == 200  # the page's confirm button
     smtp.handler.messages.clear()
 
     # upvotes move papers into trending: hot (3 votes) above hostile (1 vote); quiet has none

@@ -38,3 +38,12 @@ def test_every_document_the_readme_links_to_exists() -> None:
     linked = re.findall(r"\]\((docs/[^)]+\.md)\)", readme)
     assert len(linked) >= 10
     assert [p for p in linked if not (DOCS.parent / p).is_file()] == []
+
+
+def test_the_readme_shows_two_screenshots_of_the_demo_that_exist_and_are_small() -> None:
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    shots = re.findall(r"!\[[^\]]+\]\((docs/screenshots/[\w-]+\.png)\)", readme)
+    assert len(shots) == 2  # `make screenshots` (scripts/screenshots.py) makes them
+    for shot in shots:
+        data = (DOCS.parent / shot).read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) < 300_000, shot

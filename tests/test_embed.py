@@ -293,3 +293,43 @@ def test_paper_text_is_title_then_abstract() -> None:
     p = make_paper(title="  Attention   Is All You Need ", abstract="We propose\nthe Transformer.")
     assert paper_text(p) == "Attention Is All You Need. We propose the Transformer."
     assert paper_text(make_paper(title="Only a title", abstract="")) == "Only a title"
+
+
+def test_serving_the_int8_model_reports_nothing_and_leaves_no_defunct_child(
+    model_settings: Settings, tmp_path: Path
+) -> None:
+    """Merely importing OpenVINO and making a ``Core`` sends a usage event from a child process that nobody
+    reaps: every server worker kept a defunct child for its whole life. Loading the int8 model for serving
+    (what each worker does) sends nothing, writes no client id under ``~/intel`` and starts no process."""
+    import os
+    import subprocess
+    import sys
+
+    from paperfeed.search import minilm_int8
+    from paperfeed.search.embed import minilm_path
+    from paperfeed.search.minilm import MAX_TOKENS, load_minilm
+
+    if not minilm_int8.OPENVINO_AVAILABLE:
+        pytest.skip("openvino and nncf are not installed")
+    source = minilm_path(model_settings)
+    load_minilm(source, device="cpu")  # made (or found) in the shared cache
+    folder = minilm_int8.model_folder(source, minilm_int8.model_cache(""), MAX_TOKENS)
+    script = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from paperfeed.search.minilm_int8 import Int8MiniLM\n"
+        "model = Int8MiniLM(Path(sys.argv[1]), Path(sys.argv[2]), '', int(sys.argv[3]))\n"
+        "model.encode(['a paper about graphs'])\n"
+        "from openvino_telemetry.utils.opt_in_checker import OptInChecker\n"
+        "print('consent', OptInChecker().check(False, False).name)\n"
+        "tasks = Path(f'/proc/{os.getpid()}/task')\n"
+        "kids = [c for t in tasks.iterdir() for c in (t / 'children').read_text().split()]\n"
+        "print('children', len(kids))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "TF_BUILD", "JENKINS_URL")}  # as on a laptop
+    env["HOME"] = str(tmp_path)
+    args = [sys.executable, "-c", script, str(source), str(folder), str(MAX_TOKENS)]
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "consent DECLINED" in done.stdout and "children 0" in done.stdout
+    assert not (tmp_path / "intel").exists()  # no client id: nothing was reported

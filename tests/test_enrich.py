@@ -23,10 +23,9 @@ from paperfeed.store.library import library_add, library_list
 from paperfeed.store.papers import _to_row, get_paper, now_utc, upsert_papers
 from paperfeed.store.schema import papers
 from paperfeed.store.submissions import add_submission, get_submission
-from paperfeed.store.users import create_user
 from paperfeed.store.votes import add_vote, vote_counts
 from tests.arxiv_server import ApiEntry, api_entries, api_title_search, arxiv_server, closed_port
-from tests.factories import make_paper
+from tests.factories import create_verified_user, make_paper
 
 DEMO = Path(__file__).resolve().parent.parent / "paperfeed" / "data" / "demo_papers.jsonl"
 # Canned API entries for demo titles (metadata as arXiv lists it), plus titles that only contain theirs.
@@ -129,8 +128,8 @@ def test_merge_into_existing_arxiv_row_moves_member_data(engine: Engine, setting
             row = _to_row(p)
             row.update(first_seen=now_utc(), changed_at=now_utc(), withdrawn=False)
             conn.execute(papers.insert().values(**row))
-        ada = create_user(conn=conn, email="ada@example.org", username="ada", password_hash="x").id
-        bob = create_user(conn=conn, email="bob@example.org", username="bob", password_hash="x").id
+        ada = create_verified_user(conn=conn, email="ada@example.org", username="ada", password_hash="x").id
+        bob = create_verified_user(conn=conn, email="bob@example.org", username="bob", password_hash="x").id
         add_vote(conn=conn, user_id=ada, paper_id=pf.id)
         add_vote(conn=conn, user_id=ada, paper_id="2205.13147")  # the same member on both rows
         add_vote(conn=conn, user_id=bob, paper_id=pf.id)

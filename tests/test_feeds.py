@@ -11,9 +11,8 @@ from fastapi.testclient import TestClient
 from lxml import etree
 
 from paperfeed.config import Settings
-from paperfeed.store.users import create_user
 from paperfeed.store.votes import add_vote
-from tests.factories import make_paper, site_client
+from tests.factories import create_verified_user, make_paper, site_client
 
 HOSTILE_TITLE = 'Attack <script>alert("t")</script> & "quotes" \'single\' <img src=x onerror=alert(1)>'
 HOSTILE_ABSTRACT = 'We <img src=x onerror=alert(1)> study <script>steal()</script> "quoted" graph claims\x0b here.'
@@ -42,7 +41,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
     ]
     with site_client(settings, papers) as c:
         with c.app.state.engine.begin() as conn:  # type: ignore[attr-defined]
-            user = create_user(conn=conn, email="ada@example.org", username="ada", password_hash="x")
+            user = create_verified_user(conn=conn, email="ada@example.org", username="ada", password_hash="x")
             add_vote(conn=conn, user_id=user.id, paper_id="2401.00002")
             add_vote(conn=conn, user_id=user.id, paper_id="2401.00001")
         yield c

@@ -23,7 +23,7 @@ from paperfeed.store.users import User, create_user
 from paperfeed.store.votes import add_vote
 from paperfeed.web.app import create_app
 from paperfeed.web.security import SESSION_COOKIE
-from tests.factories import keyed_corpus, make_paper
+from tests.factories import create_verified_user, keyed_corpus, make_paper
 from tests.smtp_server import add_active
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -125,7 +125,7 @@ def test_digest_has_a_for_you_section_after_trending_and_topics(
 ) -> None:
     user = _member(engine, corpus)
     with engine.begin() as conn:  # diff_new is trending: it is listed there, not again under "For you"
-        voter = create_user(conn=conn, email="v@example.org", username="v", password_hash="x")
+        voter = create_verified_user(conn=conn, email="v@example.org", username="v", password_hash="x")
         add_vote(conn=conn, user_id=voter.id, paper_id=corpus["diff_new"].id)
     sid = add_active(engine, "ada@example.org", for_you=True, topics=["sourdough"])
     searcher = make_searcher(engine=engine, settings=settings)

@@ -60,6 +60,7 @@ def _env(tmp_path: Path, model: Path) -> dict[str, str]:
         "PAPERFEED_DATA_DIR": str(tmp_path / "data"),
         "PAPERFEED_DATABASE_URL": f"sqlite:///{tmp_path / 'pf.db'}",
         "PAPERFEED_SEED_DEMO": "true",
+        "PAPERFEED_DEMO_ENRICH": "false",  # never ask the real arXiv from a test
         "PAPERFEED_EMBEDDER": "static",
         "PAPERFEED_STATIC_MODEL_PATH": str(model),
         "TMPDIR": str(tmp_path / "tmp"),  # the server's private copies: outside the data directory

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine
 
 from paperfeed.config import Settings
-from paperfeed.search import evaluate as ev
+from paperfeed.ingest.demo import DEMO_PATH
 from paperfeed.search import status
 from paperfeed.search.embed import EMBEDDERS_AVAILABLE
 from paperfeed.search.status import index_status
@@ -24,7 +24,6 @@ from tests.factories import add_papers, cli_env, make_paper
 
 pytestmark = pytest.mark.skipif(not EMBEDDERS_AVAILABLE, reason="needs the ml extra")
 
-SCIFACT = Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "scifact"
 N_PAPERS = 800
 CLI = "from paperfeed.cli import main; main()"
 # The real CLI with smaller commits and more frequent progress lines, so a kill lands between commits fast.
@@ -36,12 +35,15 @@ SMALL_COMMITS = (
 
 
 def _papers() -> list:
-    data = ev.load_beir(SCIFACT, "train")
+    """N_PAPERS distinct papers from the demo corpus shipped in the package (no data beside the clone needed)."""
+    demo = [json.loads(line) for line in DEMO_PATH.read_text(encoding="utf-8").splitlines() if line.strip()]
     start = datetime(2024, 1, 1, tzinfo=UTC)
-    return [
-        make_paper(title=t, abstract=x, published=start + timedelta(hours=n))
-        for n, (_, t, x) in enumerate(data.corpus[:N_PAPERS])
-    ]
+    papers = []
+    for n in range(N_PAPERS):
+        row, copy = demo[n % len(demo)], n // len(demo)
+        title = row["title"] if copy == 0 else f"{row['title']} (variant {copy})"
+        papers.append(make_paper(title=title, abstract=row["abstract"], published=start + timedelta(hours=n)))
+    return papers
 
 
 def _vectors(settings: Settings, engine: Engine) -> int:

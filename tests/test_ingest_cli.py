@@ -159,3 +159,23 @@ def test_ctrl_c_says_what_is_kept_and_exits_130(  # type: ignore[no-untyped-def]
     result = run("ingest", str(files[0]))
     assert result.exit_code == 130
     assert "interrupted: batches stored so far are kept; run the same command again to finish" in result.stderr
+
+
+def test_many_bad_lines_are_counted_exactly_and_the_first_of_each_file_kept(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 21, item 7: a file of millions of bad lines must not keep millions of rejections in memory.
+    Every rejection is counted; the report keeps the first ``KEPT_PER_FILE`` of each file and says how
+    many more there were (stdout, stderr and ``--json``)."""
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    first.write_text(KAGGLE + "\n" + "{}\n" * 250, encoding="utf-8")  # lines 2..251 are bad
+    second.write_text(KAGGLE.replace("2312.00001", "2312.00002") + "\n" + "not json\n" * 120, encoding="utf-8")
+    result = run("ingest", str(first), str(second))
+    assert result.exit_code == 0, result.output
+    assert "added 2, updated 0, unchanged 0, rejected 370" in result.stdout
+    assert f"rejected {first}:2: " in result.stderr and f"{first}:51: " in result.stderr
+    assert f"{first}:52: " not in result.stderr  # the first 50 are printed, then a count
+    assert "... and 320 more rejected records (--json lists the first 200 of them)" in result.stderr
+    report = json.loads(run("ingest", str(first), str(second), "--json").stdout)
+    assert (report["unchanged"], report["rejected"], report["rejections_left_out"]) == (2, 370, 170)
+    locations = [r["location"] for r in report["rejections"]]
+    assert locations == [f"{first}:{n}" for n in range(2, 102)] + [f"{second}:{n}" for n in range(2, 102)]
+    assert report["rejections"][-1]["reason"].startswith("invalid JSON")

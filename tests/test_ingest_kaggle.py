@@ -229,3 +229,40 @@ def test_truncated_gzip_keeps_what_was_read(engine: Engine, tmp_path: Path) -> N
     assert 0 < report.added < 2000
     assert report.rejected[-1].reason.startswith("compressed data damaged")
     assert report.rejected[-1].file == str(gz)
+
+
+def test_a_truncated_file_of_many_bad_lines_keeps_the_first_rejections_and_the_damage(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Issue 21, item 7: rejections are counted exactly but only the first ``KEPT_PER_FILE`` are kept (a file
+    of millions of bad lines stays in bounded memory); the one saying the file is damaged is always kept."""
+    import gzip
+
+    from paperfeed.ingest.run import KEPT_PER_FILE
+
+    body = "".join((_record(i) if i % 2 else "{}") + "\n" for i in range(1, 2001)).encode()
+    packed = gzip.compress(body)
+    gz = tmp_path / "snap.json.gz"
+    gz.write_bytes(packed[: len(packed) * 3 // 4])
+    report = ingest_paths(engine=engine, paths=[gz])
+    assert report.rejected_count > KEPT_PER_FILE + 1  # every "{}" line read, and the damage, counted
+    assert report.rejected_count - 1 in (report.added, report.added - 1)  # "{}" alternates with good lines
+    assert len(report.rejected) == KEPT_PER_FILE + 1
+    assert report.rejections_left_out == report.rejected_count - KEPT_PER_FILE - 1
+    assert [r.line for r in report.rejected[:3]] == [2, 4, 6]
+    assert report.rejected[-1].reason.startswith("compressed data damaged") and report.rejected[-1].file == str(gz)
+
+
+def test_many_files_of_bad_lines_keep_at_most_a_thousand_rejections(engine: Engine, tmp_path: Path) -> None:
+    from paperfeed.ingest.run import KEPT_IN_ALL, KEPT_PER_FILE
+
+    paths = []
+    for n in range(KEPT_IN_ALL // KEPT_PER_FILE + 2):
+        path = tmp_path / f"snap{n}.json"
+        path.write_text(_record(n + 1) + "\n" + "{}\n" * (KEPT_PER_FILE + 5), encoding="utf-8")
+        paths.append(path)
+    report = ingest_paths(engine=engine, paths=paths)
+    assert report.added == len(paths)
+    assert report.rejected_count == len(paths) * (KEPT_PER_FILE + 5)
+    assert len(report.rejected) == KEPT_IN_ALL
+    assert report.as_dict()["rejections_left_out"] == report.rejected_count - KEPT_IN_ALL

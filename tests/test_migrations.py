@@ -15,7 +15,7 @@ from paperfeed.store.papers import _to_row
 from paperfeed.store.schema import papers
 from tests.factories import make_paper
 
-HEAD = "0011_authors_keywords_public"  # the newest revision: update when adding one
+HEAD = "0015_citations"  # the newest revision: update when adding one
 
 
 def test_history_has_exactly_one_head() -> None:
@@ -60,3 +60,35 @@ def test_a_store_made_before_the_merge_keeps_its_papers_through_db_upgrade(tmp_p
         assert names == ["ada lovelace", "alan turing"]
     finally:
         new.dispose()
+
+
+def test_0014_numbers_the_papers_a_store_holds_in_the_order_they_were_added(engine: Engine) -> None:
+    """Papers stored before ``papers.arrival`` existed get it in the order the database kept them; papers added
+    afterwards continue the numbering (issue 22: ties of one timestamp list in arrival order)."""
+    from datetime import UTC, datetime
+
+    from paperfeed.store.papers import upsert_papers
+
+    cfg = alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0014_arrival_order-1")
+    at = datetime(2024, 1, 1, tzinfo=UTC)
+    ids = ["pf-c000000000000000", "pf-a000000000000000", "pf-b000000000000000"]  # added in this order
+    with engine.begin() as conn:
+        for pid in ids:
+            row = {
+                **_to_row(make_paper(id=pid, published=None)),
+                "first_seen": at,
+                "changed_at": at,
+                "withdrawn": False,
+            }
+            conn.execute(insert(papers).values({k: v for k, v in row.items() if k != "arrival"}))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    with engine.begin() as conn:
+        upsert_papers(conn=conn, papers_in=[make_paper(id="pf-0000000000000000", published=None, first_seen=at)])
+    with engine.connect() as conn:
+        order = [r[0] for r in conn.execute(text("SELECT id FROM papers ORDER BY arrival"))]
+    assert order == [*ids, "pf-0000000000000000"]

@@ -23,9 +23,8 @@ from paperfeed.store.api_tokens import create_api_token
 from paperfeed.store.db import open_store
 from paperfeed.store.papers import upsert_papers
 from paperfeed.store.send_ledger import ledger_rows
-from paperfeed.store.users import create_user
 from paperfeed.store.votes import vote_counts
-from tests.factories import make_paper
+from tests.factories import create_verified_user, make_paper
 from tests.smtp_server import SmtpServer, add_active, free_port, smtp, upvote  # noqa: F401
 
 CLIENTS = 50
@@ -71,7 +70,7 @@ def tokens(pg_engine: Engine) -> list[str]:
         upsert_papers(conn=conn, papers_in=[make_paper(id=pid) for pid in PAPERS])
         out = []
         for i in range(CLIENTS):
-            user = create_user(conn=conn, email=f"m{i}@example.org", username=f"m{i}", password_hash="x")
+            user = create_verified_user(conn=conn, email=f"m{i}@example.org", username=f"m{i}", password_hash="x")
             out.append(create_api_token(conn=conn, user_id=user.id, name="load"))
     return out
 

@@ -240,7 +240,7 @@ def test_eval_commands_print_the_measures(tmp_path: Path, settings: Settings) ->
     got = runner.invoke(cli_app, ["eval-similar", str(folder), "--model", "none", "--json"], env=env)
     assert got.exit_code == 0, got.output
     result = json.loads(got.stdout)
-    assert set(result) == {"lexical", "fused"} and result["fused"]["queries"] == 5
+    assert list(result) == ["lexical", "bm25", "fused", "fused_cut"] and result["fused"]["queries"] == 5
     assert 0.5 < result["lexical"]["ndcg@20"] <= 1 and 0 < result["fused"]["recall@100"] <= 1
     table = runner.invoke(cli_app, ["eval-foryou", str(folder), "--model", "none"], env=env)
     assert table.exit_code == 0 and "recall@20" in table.stdout and "profile" in table.stdout

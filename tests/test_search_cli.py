@@ -182,7 +182,7 @@ def test_eval_all_modes_and_semantic_search_with_the_static_model(
     folder = _beir(tmp_path / "tiny")
     code, out, _ = run(env, "eval", str(folder), "--model", "static", "--json")
     result = json.loads(out)
-    assert code == 0 and list(result) == ["bm25", "dense", "hybrid"]
+    assert code == 0 and list(result) == ["bm25", "dense", "hybrid", "dense_uncut", "hybrid_uncut", "naive_rrf"]
     for metrics in result.values():
         assert set(metrics) == {"ndcg@10", "recall@100", "mrr@10"}
         assert all(0.0 <= v <= 1.0 for v in metrics.values())

@@ -67,7 +67,7 @@ def test_api_subscribe_sends_one_confirmation_and_its_link_confirms(
     assert "confirm" in str(mail.message["Subject"]).lower()
     path = LINK.search(mail.part("plain"))
     assert path and path.group(0) in mail.part("html")
-    page = client.get(path.group(1))
+    page = client.post(path.group(1))  # the mailed link opens a page whose button confirms (POST)
     assert page.status_code == 200 and "You are subscribed" in page.text
     with client.app.state.engine.connect() as conn:  # type: ignore[attr-defined]
         sub = get_subscriber(conn=conn, email="reader@example.org")
@@ -80,7 +80,7 @@ def test_resubscribing_reveals_nothing_and_never_changes_an_active_subscription(
 ) -> None:  # noqa: F811
     body = {"email": "known@example.org", "topics": ["transformers"], "frequency": "daily"}
     first = client.post("/api/v1/subscriptions", json=body)
-    client.get(LINK.search(smtp.handler.messages[0].part("plain")).group(1))  # type: ignore[union-attr]
+    client.post(LINK.search(smtp.handler.messages[0].part("plain")).group(1))  # type: ignore[union-attr]
     again = client.post("/api/v1/subscriptions", json={**body, "topics": ["hijacked"], "frequency": "weekly"})
     unknown = client.post("/api/v1/subscriptions", json={**body, "email": "new@example.org"})
     assert first.status_code == again.status_code == unknown.status_code == 202
@@ -159,7 +159,7 @@ def test_subscribe_form_needs_csrf_and_then_mails_a_confirmation(client: TestCli
     r = client.post("/subscribe", data={**form, "csrf_token": _csrf(client, "/subscribe")})
     assert r.status_code == 200 and "Check your inbox" in r.text
     [mail] = smtp.handler.messages
-    client.get(LINK.search(mail.part("plain")).group(1))  # type: ignore[union-attr]
+    client.post(LINK.search(mail.part("plain")).group(1))  # type: ignore[union-attr]
     with client.app.state.engine.connect() as conn:  # type: ignore[attr-defined]
         sub = get_subscriber(conn=conn, email="form@example.org")
     assert sub is not None and sub.status == "active"
@@ -174,7 +174,7 @@ def test_subscribe_form_needs_csrf_and_then_mails_a_confirmation(client: TestCli
 def _active(client: TestClient, smtp: SmtpServer, email: str) -> Subscriber:  # noqa: F811
     """Subscribe ``email`` through the API and follow the mailed confirmation link; the stored subscriber."""
     client.post("/api/v1/subscriptions", json={"email": email})
-    client.get(LINK.search(smtp.handler.to(email)[-1].part("plain")).group(1))  # type: ignore[union-attr]
+    client.post(LINK.search(smtp.handler.to(email)[-1].part("plain")).group(1))  # type: ignore[union-attr]
     with client.app.state.engine.connect() as conn:  # type: ignore[attr-defined]
         sub = get_subscriber(conn=conn, email=email)
     assert sub is not None
@@ -337,3 +337,12 @@ def test_manage_form_error_keeps_every_input_and_names_the_visible_field(
     with client.app.state.engine.connect() as conn:  # type: ignore[attr-defined]
         after = get_subscriber(conn=conn, email="keep@example.org")
     assert after is not None and (after.trending, after.for_you, after.topics) == (True, False, [])
+
+
+def test_with_mail_settings_every_page_offers_the_digest_and_the_subscribe_button_works(client: TestClient) -> None:
+    """The footer's email digest and an enabled Subscribe button only where mail can be sent (issue 22)."""
+    home = client.get("/").text
+    assert '<a href="/subscribe">Get trending papers in your email inbox once a day</a>' in home
+    page = client.get("/subscribe").text
+    assert 'id="feeds-instead"' not in page and "cannot send mail" not in page
+    assert re.search(r"<button type=\"submit\">Subscribe</button>", page)  # not disabled

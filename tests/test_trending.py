@@ -11,9 +11,8 @@ from paperfeed.rank.trending import GRAVITY, OFFSET_HOURS, gravity_score, score_
 from paperfeed.rank.trending import WINDOWS as T_WINDOWS
 from paperfeed.store.papers import upsert_papers
 from paperfeed.store.submissions import add_submission
-from paperfeed.store.users import create_user
 from paperfeed.store.votes import add_vote
-from tests.factories import make_paper
+from tests.factories import create_verified_user, make_paper
 
 NOW = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -27,7 +26,7 @@ def _setup(engine: Engine, papers: dict[str, tuple[float, int]], submitted: dict
             papers_in=[make_paper(id=pid, published=NOW - timedelta(hours=h)) for pid, (h, _) in papers.items()],
         )
         users = [
-            create_user(conn=conn, email=f"u{i}@example.org", username=f"u{i}", password_hash="x")
+            create_verified_user(conn=conn, email=f"u{i}@example.org", username=f"u{i}", password_hash="x")
             for i in range(voters)
         ]
         for pid, (_, n) in papers.items():
@@ -95,7 +94,8 @@ def test_more_votes_move_a_paper_up(engine: Engine) -> None:
         assert trending(conn=conn, window="day", now=NOW)[0] == ["2403.00041", "2403.00040"]
     with engine.begin() as conn:
         extra = [
-            create_user(conn=conn, email=f"x{i}@example.org", username=f"x{i}", password_hash="x") for i in range(2)
+            create_verified_user(conn=conn, email=f"x{i}@example.org", username=f"x{i}", password_hash="x")
+            for i in range(2)
         ]
         for u in extra:
             add_vote(conn=conn, user_id=u.id, paper_id="2403.00040")
@@ -121,7 +121,7 @@ def test_slow_live_windows_are_cached_briefly_and_explicit_times_never(
             conn=conn,
             papers_in=[make_paper(id="2403.00060", published=recent), make_paper(id="2403.00061", published=recent)],
         )
-        u = create_user(conn=conn, email="c@example.org", username="c", password_hash="x")
+        u = create_verified_user(conn=conn, email="c@example.org", username="c", password_hash="x")
         add_vote(conn=conn, user_id=u.id, paper_id="2403.00060")
     with engine.connect() as conn:  # fast query: not cached, so a new vote shows at once
         assert trending(conn=conn, window="day")[0] == ["2403.00060"]
@@ -149,7 +149,8 @@ def test_long_windows_are_pruned_exactly(engine: Engine) -> None:
     rng = random.Random(5)
     with engine.begin() as conn:
         users = [
-            create_user(conn=conn, email=f"r{i}@example.org", username=f"r{i}", password_hash="x") for i in range(40)
+            create_verified_user(conn=conn, email=f"r{i}@example.org", username=f"r{i}", password_hash="x")
+            for i in range(40)
         ]
         papers = [
             make_paper(

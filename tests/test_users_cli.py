@@ -93,6 +93,8 @@ def test_add_refuses_bad_input_and_stores_nothing(
 def test_role_changes_what_the_member_may_do(env: dict[str, str], web: TestClient) -> None:
     add(env, "ada")
     add(env, "moe")
+    for name in ("ada", "moe"):  # commenting needs a verified address (no mail here: an admin vouches)
+        assert run(env, "verify", name)[0] == 0
     token = run(env, "token", "moe")[1].strip().splitlines()[-1]
     ada = run(env, "token", "ada")[1].strip().splitlines()[-1]
     cid = web.post(
@@ -139,3 +141,26 @@ def test_disable_blocks_sign_in_and_tokens_until_enabled(env: dict[str, str], we
     assert run(env, "enable", "ada")[0] == 0
     assert web.get("/api/v1/library", headers=headers).status_code == 200
     assert sign_in(web, "ada") == 303
+
+
+def test_an_administrator_verifies_a_members_address_without_mail(env: dict[str, str], web: TestClient) -> None:
+    """An instance that cannot send the verification mail: ``users verify`` vouches for the address, and the
+    member can then do what needs a verified address (upvote)."""
+    add(env, "ada")
+    assert listed(env)["ada"]["email_verified"] is False
+    code, out, _ = run(env, "list")
+    assert code == 0 and "(address not verified)" in out
+    assert sign_in(web, "ada") == 303
+    _, token_out, _ = run(env, "token", "ada")
+    token = token_out.strip().splitlines()[-1]
+    headers = {"Authorization": f"Bearer {token}"}
+    refused = web.post("/api/v1/papers/2401.00001/vote", headers=headers)
+    assert refused.status_code == 403 and "erif" in refused.text
+    code, out, _ = run(env, "verify", "ada")
+    assert code == 0 and out.strip() == "verified ada <ada@example.org>"
+    assert listed(env)["ada"]["email_verified"] is True
+    assert web.post("/api/v1/papers/2401.00001/vote", headers=headers).json()["upvotes"] == 1
+    code, out, _ = run(env, "verify", "ada")
+    assert code == 0 and "already verified" in out
+    code, _, err = run(env, "verify", "nobody")
+    assert code == 1 and "no user named 'nobody'" in err

@@ -1,44 +1,100 @@
 """The ``paperfeed`` command: one Typer sub-command per pipeline stage, each a thin wrapper.
 
-Command modules register themselves on ``app``; see ``store_cmds`` for the pattern.
+Command modules register themselves on ``app``; see ``store_cmds`` for the pattern. They are imported only
+when needed, so that ``paperfeed --help`` starts in a blink: :func:`main` imports just the module of the
+command asked for (all of them for a group such as ``db``), prints the top-level help from the modules'
+sources (:mod:`paperfeed.cli.startup`), and ``app`` imports them all the first time its commands are read
+(``typer.testing.CliRunner``, :mod:`paperfeed.cli.reference`).
 """
 
 from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
 
 import typer
 
 from paperfeed.cli.common import DbOption, set_global_db
 
-app = typer.Typer(
-    name="paperfeed",
-    help="Paperfeed: find, follow and get emailed the research papers that matter to you.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+# Command modules, in the order their commands are listed (a module imported by another comes right after it).
+COMMAND_MODULES = (
+    "citations_cmds",
+    "store_cmds",
+    "db_cmds",
+    "digest_cmds",
+    "enrich_cmds",
+    "harvest_cmds",
+    "model_cmds",
+    "related_cmds",
+    "search_cmds",
+    "status_cmds",
+    "users_cmds",
+    "web_cmds",
 )
 
 
-@app.callback()
 def _root(db: DbOption = None) -> None:
     """Global options apply to every command (a command's own --db wins)."""
     set_global_db(db)
 
 
-# Command modules: importing one registers its commands on ``app``.
-from paperfeed.cli import (  # noqa: E402
-    db_cmds,  # noqa: F401
-    digest_cmds,  # noqa: F401
-    enrich_cmds,  # noqa: F401
-    harvest_cmds,  # noqa: F401
-    model_cmds,  # noqa: F401
-    related_cmds,  # noqa: F401
-    search_cmds,  # noqa: F401
-    status_cmds,  # noqa: F401
-    store_cmds,  # noqa: F401
-    users_cmds,  # noqa: F401
-    web_cmds,  # noqa: F401
-)
+class _Commands(typer.Typer):
+    """The root app: its command modules are imported the first time its commands are read."""
+
+    def __init__(self, **options: Any) -> None:
+        self.modules_loaded = False  # set before Typer assigns the lists below
+        super().__init__(**options)
+
+    def load(self, modules: tuple[str, ...] = COMMAND_MODULES) -> None:
+        self.modules_loaded = True
+        for name in modules:
+            importlib.import_module(f"paperfeed.cli.{name}")
+
+    @property  # type: ignore[override]
+    def registered_commands(self) -> list[Any]:
+        if not self.modules_loaded:
+            self.load()
+        return self._commands
+
+    @registered_commands.setter
+    def registered_commands(self, value: list[Any]) -> None:
+        self._commands = value
+
+    @property  # type: ignore[override]
+    def registered_groups(self) -> list[Any]:
+        if not self.modules_loaded:
+            self.load()
+        return self._groups
+
+    @registered_groups.setter
+    def registered_groups(self, value: list[Any]) -> None:
+        self._groups = value
+
+
+def _make_root(cls: type[typer.Typer] = typer.Typer) -> typer.Typer:
+    root = cls(
+        name="paperfeed",
+        help="Paperfeed: find, follow and get emailed the research papers that matter to you.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    root.callback()(_root)
+    return root
+
+
+app: Any = _make_root(_Commands)
 
 
 def main() -> None:
+    from paperfeed.cli import startup
+
+    name = startup.command_asked(sys.argv[1:])
+    if name is None:  # the top-level help (or an option alone): from the sources, nothing imported
+        startup.help_app(_make_root, COMMAND_MODULES)()
+        return
+    module = startup.module_of(name, COMMAND_MODULES)
+    if module is not None:
+        app.load((module,))  # only that command's module (and what it imports)
     app()

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy import Engine
 
-from paperfeed.config import Settings
-from paperfeed.secret_key import SecretKeyError, ensure_secret_key
-from paperfeed.settings_errors import SettingsError, load_settings
-from paperfeed.store.db import StoreError, open_store
+if TYPE_CHECKING:  # settings, the store and sqlalchemy are imported when a command uses them: `--help` is quick
+    from sqlalchemy import Engine
+
+    from paperfeed.config import Settings
+    from paperfeed.ingest.run import IngestReport
 
 console = Console(stderr=True)
 DbOption = Annotated[
@@ -36,6 +36,9 @@ def set_global_db(db: str | None) -> None:
 
 def get_settings(db: str | None = None) -> Settings:
     """Settings from the environment, with ``--db`` (command or global) taking precedence."""
+    from paperfeed.secret_key import SecretKeyError, ensure_secret_key
+    from paperfeed.settings_errors import SettingsError, load_settings
+
     try:
         settings = load_settings()
     except SettingsError as exc:  # one line per broken rule: PAPERFEED_X: rule
@@ -54,6 +57,8 @@ def get_settings(db: str | None = None) -> Settings:
 def get_engine(settings: Settings, *, seed: bool = False) -> Engine:
     """The migrated store. With ``seed`` (read commands: search, serve), an empty store is first filled
     with the demo corpus when settings allow; write commands never seed, so ingest reports are exact."""
+    from paperfeed.store.db import StoreError, open_store
+
     try:
         engine = open_store(settings)
     except StoreError as exc:
@@ -71,14 +76,32 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def print_notes(notes: list[dict[str, str]]) -> str:
+def _json_hint(kept: int, total: int) -> str:
+    return "use --json for all" if kept >= total else f"--json lists the first {kept} of them"
+
+
+def print_notes(notes: list[dict[str, str]], total: int | None = None) -> str:
     """Print an ingest's notes (``note ID: code_url dropped: ...``, the first 50) on stderr; returns the
-    summary's suffix (``, 2 unsafe links dropped``, or nothing)."""
+    summary's suffix (``, 2 unsafe links dropped``, or nothing). ``total``: how many there were, when the
+    report kept only the first ones (``IngestReport.notes_count``)."""
+    total = len(notes) if total is None else total
     for n in notes[:50]:
         console.print(f"[yellow]note[/yellow] {escape(n['id'])}: {escape(n['note'])}", highlight=False, soft_wrap=True)
-    if len(notes) > 50:
-        console.print(f"... and {len(notes) - 50} more notes (use --json for all)")
-    return f", {len(notes)} unsafe links dropped" if notes else ""
+    if total > 50:
+        console.print(f"... and {total - 50} more notes ({_json_hint(len(notes), total)})")
+    return f", {total} unsafe links dropped" if total else ""
+
+
+def print_rejections(report: IngestReport) -> None:
+    """Print an ingest's rejections (``rejected FILE:LINE: reason``, the first 50) and how many more."""
+    for r in report.rejected[:50]:
+        console.print(
+            f"[yellow]rejected[/yellow] {escape(r.location)}: {escape(r.reason)}", highlight=False, soft_wrap=True
+        )
+    more = report.rejected_count - min(len(report.rejected), 50)
+    if more > 0:
+        hint = _json_hint(len(report.rejected), report.rejected_count)
+        console.print(f"... and {more} more rejected records ({hint})")
 
 
 def print_json(data: Any) -> None:

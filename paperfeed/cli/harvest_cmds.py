@@ -10,7 +10,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from paperfeed.cli import app
 from paperfeed.cli.arxiv_client import arxiv_client
-from paperfeed.cli.common import DbOption, JsonOption, console, fail, get_engine, get_settings, print_json, print_notes
+from paperfeed.cli.common import (
+    DbOption,
+    JsonOption,
+    console,
+    fail,
+    get_engine,
+    get_settings,
+    print_json,
+    print_notes,
+    print_rejections,
+)
 from paperfeed.ingest.harvest import (
     METADATA_PREFIXES,
     HarvestError,
@@ -33,15 +43,11 @@ def _progress() -> Progress:
 
 def _summary(report: IngestReport, extra: str = "") -> None:
     """Human summary on stdout; a run that changed nothing says so (and still exits 0)."""
-    for r in report.rejected[:50]:
-        console.print(
-            f"[yellow]rejected[/yellow] {escape(r.location)}: {escape(r.reason)}", highlight=False, soft_wrap=True
-        )
-    if len(report.rejected) > 50:
-        console.print(f"... and {len(report.rejected) - 50} more rejected records (use --json for all)")
+    print_rejections(report)
     counts = (
-        f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, rejected {len(report.rejected)}"
-    ) + print_notes(report.notes)
+        f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+        f"rejected {report.rejected_count}"
+    ) + print_notes(report.notes, report.notes_count)
     if report.deleted:
         counts += f", deleted upstream {report.deleted} ({report.withdrawn} stored papers marked withdrawn)"
     if report.added == 0 and report.updated == 0:

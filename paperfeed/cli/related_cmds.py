@@ -45,7 +45,8 @@ def _table(result: dict[str, dict[str, float]], metrics: tuple[str, str], count:
 
 @app.command("eval-similar")
 def eval_similar(folder: FolderArg, model: ModelOption = "minilm", as_json: JsonOption = False) -> None:
-    """Evaluate similar papers on a citation set: NDCG@20 and Recall@100 for lexical, dense and fused."""
+    """Evaluate similar papers on a citation set: NDCG@20 and Recall@100 for each signal, the naive RRF of a
+    plain BM25 and the embedding, and the shipped ranking before (fused) and after (fused_cut) its cut."""
     result = _run(folder, "similar", model)
     if as_json:
         print_json(result)
@@ -56,7 +57,7 @@ def eval_similar(folder: FolderArg, model: ModelOption = "minilm", as_json: Json
 @app.command("eval-foryou")
 def eval_foryou(folder: FolderArg, model: ModelOption = "minilm", as_json: JsonOption = False) -> None:
     """Evaluate "for you" on a citation set: half of a paper's links as the library, Recall@20 and NDCG@20 of
-    the hidden half, for each signal alone and fused."""
+    the hidden half, for each signal alone, fused, and the naive RRF of the library's centroid and words."""
     result = _run(folder, "foryou", model)
     if as_json:
         print_json(result)

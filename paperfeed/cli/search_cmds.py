@@ -4,6 +4,7 @@ searcher (:func:`paperfeed.search.factory.make_searcher`) and :mod:`paperfeed.se
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -206,7 +207,7 @@ def search(
     mode: Annotated[str, typer.Option("--mode", help="bm25, dense or hybrid.")] = "hybrid",
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="Results to show.")] = 10,
     offset: Annotated[int, typer.Option("--offset", min=0, help="Results to skip (pagination).")] = 0,
-    sort: Annotated[str, typer.Option("--sort", help="relevance, date or trending.")] = "relevance",
+    sort: Annotated[str, typer.Option("--sort", help="relevance, date, trending or citations.")] = "relevance",
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -231,6 +232,8 @@ def search(
         )
     if results.warning:  # never silently degraded: vectors being built, no model, damaged index files
         console.print(f"[yellow]warning:[/yellow] {escape(results.warning)}", highlight=False, soft_wrap=True)
+    if results.hint:  # nothing found in this mode: what another mode finds
+        console.print(f"note: {escape(results.hint)}", highlight=False, soft_wrap=True)
     if as_json:
         print_json([hit_json(h, settings) for h in results.hits])
         return
@@ -244,22 +247,70 @@ def search(
     )
 
 
+def _text_of(source: str) -> str:
+    """The text of ``--text FILE`` (``-``: standard input): plain UTF-8 text, or a PDF's text."""
+    from paperfeed.pdf_text import MAX_PDF_BYTES, PdfTextError, is_pdf, pdf_text
+
+    try:
+        data = sys.stdin.buffer.read(MAX_PDF_BYTES + 1) if source == "-" else Path(source).read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {source}: {exc.strerror or exc}")
+    where = "standard input" if source == "-" else source
+    if is_pdf(data):
+        try:
+            return pdf_text(data)
+        except PdfTextError as exc:
+            fail(f"{where}: {exc}")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        fail(f"{where}: not UTF-8 text or a PDF (byte {exc.start} cannot be read as UTF-8)")
+
+
 @app.command()
 def similar(
     paper_id: Annotated[
-        str, typer.Argument(metavar="ID", help="Paper id (arXiv id, pf- id or an old id).", show_default=False)
-    ],
+        str | None,
+        typer.Argument(metavar="[ID]", help="Paper id (arXiv id, pf- id or an old id).", show_default=False),
+    ] = None,
+    text: Annotated[
+        str | None,
+        typer.Option(
+            "--text",
+            metavar="FILE",
+            help="Instead of a paper: papers like this text (a UTF-8 file or a PDF; - reads standard input).",
+            show_default=False,
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100, help="Papers to show.")] = 10,
+    sort: Annotated[str, typer.Option("--sort", help="relevance, date or upvotes (reorders the same papers).")] = (
+        "relevance"
+    ),
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Papers most similar to one paper (itself and duplicates left out), best first."""
+    """Papers most similar to one paper (itself and duplicates left out), or with --text to a text, best first."""
+    from paperfeed.rank.related import SIMILAR_SORTS
+
+    _choice("--sort", sort, SIMILAR_SORTS)
+    if (paper_id is None) == (text is None):
+        fail("give a paper ID or --text FILE (one of them)")
+    source = _text_of(text) if text is not None else ""
     settings = get_settings(db)
     searcher = _ready_searcher(settings, db)
-    try:
-        hits = searcher.similar(paper_id, limit=limit)
-    except KeyError:
-        fail(f"there is no paper {paper_id[:100]!r} in the store")
+    if text is not None:
+        try:
+            found = searcher.similar_text(source, limit=limit, sort=sort)
+        except ValueError as exc:
+            fail(f"--text {text}: {exc}")
+        for note in found.notes:  # on stderr: stdout (--json) stays the results only
+            console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
+        hits = found.hits
+    else:
+        try:
+            hits = searcher.similar(str(paper_id), limit=limit, sort=sort)
+        except KeyError:
+            fail(f"there is no paper {str(paper_id)[:100]!r} in the store")
     if as_json:
         print_json([hit_json(h, settings) for h in hits])
         return
@@ -284,7 +335,8 @@ def eval_cmd(
     model: Annotated[str, typer.Option("--model", help="Embedding model: minilm or static.")] = "minilm",
     as_json: JsonOption = False,
 ) -> None:
-    """Evaluate retrieval on a BEIR benchmark: nDCG@10, Recall@100 and MRR@10 per mode."""
+    """Evaluate retrieval on a BEIR benchmark: nDCG@10, Recall@100 and MRR@10 per mode (with a model, also
+    each mode without the relevance cut and the naive RRF of a plain BM25 and the embedding)."""
     from paperfeed.search.evaluate import EvalError, evaluate
 
     chosen = list(dict.fromkeys(modes or list(MODES)))

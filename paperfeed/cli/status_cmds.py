@@ -46,6 +46,17 @@ def collect_status(settings: Settings, engine: Engine) -> dict[str, Any]:
     return data
 
 
+def _words(value: Any) -> str:
+    """A value as a person reads it: ``none`` for nothing, lists joined, ``yes``/``no``, never Python's repr."""
+    if value is None or value == [] or value == "":
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(_words(v) for v in value)
+    return str(value)
+
+
 def _plain(data: dict[str, Any]) -> list[str]:
     lines = [
         f"papers:         {data['papers']:,}",
@@ -57,7 +68,7 @@ def _plain(data: dict[str, Any]) -> list[str]:
     for key, value in data.items():
         if isinstance(value, dict):
             lines.append(f"{key}:")
-            lines.extend(f"  {k}: {v}" for k, v in value.items())
+            lines.extend(f"  {k}: {_words(v)}" for k, v in value.items())
     return lines
 
 

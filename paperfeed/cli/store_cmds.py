@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -27,6 +26,7 @@ from paperfeed.cli.common import (
     get_settings,
     print_json,
     print_notes,
+    print_rejections,
 )
 from paperfeed.cli.export_formats import EXPORT_FORMATS, export_papers, write_bibtex
 from paperfeed.ingest.formats import FORMATS
@@ -70,13 +70,8 @@ def ingest(
     if as_json:
         print_json(report.as_dict())
         return
-    for r in report.rejected[:50]:
-        console.print(
-            f"[yellow]rejected[/yellow] {escape(r.location)}: {escape(r.reason)}", highlight=False, soft_wrap=True
-        )
-    if len(report.rejected) > 50:
-        console.print(f"... and {len(report.rejected) - 50} more rejected records (use --json for all)")
-    dropped = print_notes(report.notes)
+    print_rejections(report)
+    dropped = print_notes(report.notes, report.notes_count)
     deleted = (
         f", deleted upstream {report.deleted} ({report.withdrawn} stored papers marked withdrawn)"
         if report.deleted
@@ -84,7 +79,7 @@ def ingest(
     )
     typer.echo(
         f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
-        f"rejected {len(report.rejected)}{dropped}{deleted}"
+        f"rejected {report.rejected_count}{dropped}{deleted}"
     )
 
 
@@ -141,7 +136,7 @@ def stats(db: DbOption = None, as_json: JsonOption = False) -> None:
     typer.echo(f"papers: {data['papers']}")
     for source, n in data["by_source"].items():
         typer.echo(f"  from {source}: {n}")
-    typer.echo("by month:")
+    typer.echo("by month of publication (papers without a date: the month this instance added them):")
     for month, n in list(data["by_month"].items())[-24:]:
         typer.echo(f"  {month}: {n}")
     if data.get("index"):

@@ -1,8 +1,10 @@
-"""``paperfeed users``: add members, list them, give roles, disable or enable accounts, make API tokens."""
+"""``paperfeed users``: add members, list them, give roles, disable or enable accounts, verify an address, make
+API tokens."""
 
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -33,6 +35,7 @@ def _user_json(u: User) -> dict[str, object]:
         "display_name": u.display_name,
         "role": u.role,
         "disabled": u.disabled,
+        "email_verified": u.email_verified,
         "created_at": u.created_at.isoformat(),
     }
 
@@ -84,7 +87,7 @@ def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
         return
     width = max(len(u.username) for u in found)
     for u in found:
-        state = " (disabled)" if u.disabled else ""
+        state = (" (disabled)" if u.disabled else "") + ("" if u.email_verified else " (address not verified)")
         typer.echo(f"{u.username:<{width}}  {u.role:<9}  {u.email}  joined {u.created_at:%Y-%m-%d}{state}")
 
 
@@ -118,6 +121,22 @@ def enable(name: NameArg, db: DbOption = None) -> None:
     """Enable a disabled account again (its existing API tokens work again)."""
     user = _change(db, name, "enable")
     typer.echo(f"enabled {user.username}")
+
+
+@users_app.command("verify")
+def verify(name: NameArg, db: DbOption = None) -> None:
+    """Mark a member's email address verified without the mailed link (for an instance that cannot send mail:
+    you vouch that the address is theirs). They can then vote, comment, submit and manage their digest."""
+    engine = get_engine(get_settings(db))
+    try:
+        with engine.begin() as conn:
+            user, already = admin.verify_email(conn=conn, username=name, now=datetime.now(UTC))
+    except admin.UserAdminError as exc:
+        fail(str(exc))
+    if already:
+        typer.echo(f"{user.username} <{user.email}> was already verified: nothing changed")
+    else:
+        typer.echo(f"verified {user.username} <{user.email}>")
 
 
 @users_app.command("token")

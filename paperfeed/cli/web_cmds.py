@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from paperfeed.cli import app
 from paperfeed.cli.common import DbOption, console, fail, get_engine, get_settings
 from paperfeed.ingest.arxiv_sets import parse_follow
+
+WORKER_HEALTHCHECK_S = 120  # how long a worker may take to answer uvicorn's supervisor (start-up included)
 
 
 def _check_port(host: str, port: int) -> None:
@@ -29,6 +31,33 @@ def _check_port(host: str, port: int) -> None:
                 f"cannot listen on {host}:{port}: {exc.strerror or exc} "
                 f"(is another server running there? choose another with --port)"
             )
+
+
+_MODELS = {
+    "minilm": "all-MiniLM-L6-v2 (int8 through OpenVINO where it runs, else torch)",
+    "static": "the static model distilled from all-MiniLM-L6-v2",
+}
+
+
+def startup_lines(*, seeded: int | None, index: dict[str, Any], embedder: str, url: str, workers: int) -> list[str]:
+    """What ``paperfeed serve`` says before it serves: the demo papers it seeded, how ready search is, which
+    model answers meaning-based search, and the address to open (last, so it is what the eye lands on)."""
+    papers = int(index["papers"])
+    lines = [f"seeded {seeded} demo papers into the empty store" if seeded else f"store: {papers} papers"]
+    if index["state"] == "off":
+        lines.append("search: by keywords only (PAPERFEED_EMBEDDER=none: no meaning-based search)")
+    else:
+        lines.append(f"meaning-based search model: {_MODELS.get(embedder, embedder)}")
+        if index["state"] == "ready":
+            lines.append(f"search index: ready ({papers} papers)")
+        else:
+            lines.append(
+                f"search index: building in the background ({index['lexical_docs']} of {papers} papers by "
+                f"keywords, {index['vectors']} by meaning so far); search works meanwhile and says how ready "
+                "it is; progress at /status"
+            )
+    lines.append(f"{workers} worker process{'es' if workers != 1 else ''}; open {url}  (API docs at {url}/docs)")
+    return lines
 
 
 @app.command()
@@ -65,12 +94,25 @@ def serve(
             fail(f"--follow: {exc}")
         os.environ["PAPERFEED_FOLLOW"] = settings.follow  # workers build their own settings
     # Open (migrate, seed) once here so workers start on a ready store and errors are one clear line.
-    get_engine(settings, seed=True).dispose()
+    engine = get_engine(settings)
+    seeded = None
+    if settings.seed_demo:
+        from paperfeed.ingest.demo import seed_demo_if_empty
+
+        report = seed_demo_if_empty(engine=engine)
+        seeded = report.added if report is not None else None
+    from paperfeed.search.status import index_status
+
+    index = index_status(settings, engine)
+    engine.dispose()
     if db or settings.database_url:
         # Workers and the reloader build their own app from the environment: hand them the chosen store.
         os.environ["PAPERFEED_DATABASE_URL"] = settings.database_url
     shown = f"[{host}]" if ":" in host else host
-    console.print(f"Paperfeed on http://{shown}:{port}  (API docs at /docs)", highlight=False)
+    url = f"http://{shown}:{port}"
+    lines = startup_lines(seeded=seeded, index=index, embedder=settings.embedder, url=url, workers=workers)
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True)
     if settings.follow:
         console.print(f"Following arXiv {settings.follow} (state at /status)", highlight=False)
     if workers > 1 or reload:
@@ -84,6 +126,9 @@ def serve(
             log_level="info",
             proxy_headers=False,  # forwarded headers: only from PAPERFEED_TRUSTED_PROXIES (web/proxies.py)
             http=DeadlineH11Protocol,  # PAPERFEED_REQUEST_TIMEOUT, read by each worker (web/request_deadline.py)
+            # A worker loading its models on a busy machine answers the supervisor's ping late: uvicorn's 5 s
+            # killed and restarted workers over and over during start-up ("Child process [...] died").
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         )
         return
     from paperfeed.web.app import create_app

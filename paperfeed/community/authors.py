@@ -91,14 +91,38 @@ def claim(*, conn: Connection, user: User, paper_id: str, author_name: str) -> P
 
 
 def decide(*, conn: Connection, moderator: User, claim_id: int, approve: bool) -> None:
-    """Approve or reject a pending claim (moderators and admins only)."""
+    """Approve or reject a pending claim (moderators and admins only, never their own claim)."""
     if not is_moderator(moderator):
         raise ClaimError(403, "only moderators can approve or reject claims")
+    found = claim_store.get_claim(conn=conn, claim_id=claim_id)
+    if found is not None and found.user_id == moderator.id:
+        raise ClaimError(403, "you cannot decide your own claim: another moderator has to")
     status: claim_store.ClaimStatus = "approved" if approve else "rejected"
     if not claim_store.decide_claim(
         conn=conn, claim_id=claim_id, status=status, moderator_id=moderator.id, now=now_utc()
     ):
         raise ClaimError(404, "there is no pending claim with that id")
+
+
+@dataclass
+class QueuedClaim:
+    """A pending claim as the moderators see it: the paper's title and the papers of the claimed author that
+    the claimant submitted themselves (pasted metadata can make up an author list to claim from)."""
+
+    claim: claim_store.Claim
+    title: str
+    own_submissions: list[Paper]
+
+
+def claims_queue(*, conn: Connection) -> list[QueuedClaim]:
+    """The pending claims, oldest first, each with what a moderator needs to judge it."""
+    claims = claim_store.pending_claims(conn=conn)
+    titles = {p.id: p.title for p in get_papers(conn=conn, ids=[c.paper_id for c in claims])}
+    out = []
+    for c in claims:
+        ids = claim_store.submitted_with_author(conn=conn, user_id=c.user_id, name_key=author_key(c.author_name))
+        out.append(QueuedClaim(c, titles.get(c.paper_id, c.paper_id), get_papers(conn=conn, ids=ids)))
+    return out
 
 
 def profile(*, conn: Connection, username: str) -> Profile | None:

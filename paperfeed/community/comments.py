@@ -14,16 +14,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Connection
 
 from paperfeed.community.render import render_comment
 from paperfeed.store import comment_reports as reports_store
 from paperfeed.store import comments as store
+from paperfeed.store import rate_limits
 from paperfeed.store.comments import CommentRow
-from paperfeed.store.papers import now_utc
+from paperfeed.store.rate_limits import Limit
 from paperfeed.store.users import User
+from paperfeed.text_controls import invisible_problem
 
 MAX_BODY = 10_000
 MAX_REASON = 500
@@ -31,15 +33,8 @@ MODERATOR_ROLES = ("moderator", "admin")
 _BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
-@dataclass(frozen=True)
-class RateLimit:
-    count: int
-    seconds: int
-    label: str  # "a minute"
-
-
-COMMENT_LIMITS = (RateLimit(5, 60, "a minute"), RateLimit(50, 24 * 3600, "a day"))
-REPORT_LIMITS = (RateLimit(20, 24 * 3600, "a day"),)
+COMMENT_LIMITS = (Limit(5, 60, "a minute"), Limit(50, 24 * 3600, "a day"))
+REPORT_LIMITS = (Limit(20, 24 * 3600, "a day"),)
 
 
 class CommentError(ValueError):
@@ -104,7 +99,7 @@ def view(row: CommentRow, viewer: User | None) -> CommentView:
     return CommentView(
         row=row,
         body=row.body if readable else None,
-        html=render_comment(row.body) if readable else None,
+        html=(row.body_html if row.body_html is not None else render_comment(row.body)) if readable else None,
         can_edit=mine and row.deleted_at is None,
         can_moderate=is_moderator(viewer) and row.deleted_at is None,
     )
@@ -115,6 +110,9 @@ def clean_body(body: str, *, name: str = "body", limit: int = MAX_BODY) -> str:
     text = body.replace("\r\n", "\n").replace("\r", "\n").strip()
     if _BAD_CHARS.search(text):
         raise CommentError(422, f"{name} contains control characters or invalid Unicode", field=name)
+    invisible = invisible_problem(text, name)
+    if invisible:
+        raise CommentError(422, invisible, field=name)
     if not text:
         raise CommentError(422, f"{name} is empty: write something", field=name)
     if len(text) > limit:
@@ -123,19 +121,17 @@ def clean_body(body: str, *, name: str = "body", limit: int = MAX_BODY) -> str:
 
 
 def _check_rate(
-    limits: Sequence[RateLimit], since: Callable[[datetime], list[datetime]], what: str, now: datetime
+    conn: Connection, key: str, limits: Sequence[Limit], since: Callable[[datetime], Sequence[datetime]], what: str
 ) -> None:
-    longest = max(limit.seconds for limit in limits)
-    stamps = since(now - timedelta(seconds=longest))
-    for limit in limits:
-        recent = [s for s in stamps if s > now - timedelta(seconds=limit.seconds)]
-        if len(recent) >= limit.count:
-            wait = int((recent[-limit.count] + timedelta(seconds=limit.seconds) - now).total_seconds()) + 1
-            raise CommentError(
-                429,
-                f"you can post {limit.count} {what} {limit.label}; try again in {max(wait, 1)} seconds",
-                retry_after=max(wait, 1),
-            )
+    """Refuse (429) when the member already fills one of ``limits``; holds the lock on ``key`` until the
+    caller's transaction ends, so its insert is counted before any parallel request counts."""
+    try:
+        rate_limits.check_locked(conn, key, limits, since)
+    except rate_limits.RateLimited as exc:
+        limit, wait = exc.limit, exc.retry_after
+        raise CommentError(
+            429, f"you can post {limit.count} {what} {limit.label}; try again in {wait} seconds", retry_after=wait
+        ) from exc
 
 
 def _load(conn: Connection, comment_id: int, viewer: User | None = None) -> CommentRow:
@@ -160,9 +156,13 @@ def post_comment(
             )
         if parent.deleted_at is not None:
             raise CommentError(422, f"parent: comment {parent_id} was deleted", field="parent")
-    now = now_utc()
-    _check_rate(COMMENT_LIMITS, lambda s: store.comments_since(conn=conn, user_id=user.id, since=s), "comments", now)
-    new_id = store.add_comment(conn=conn, paper_id=paper_id, user_id=user.id, body=text, parent_id=parent_id)
+        if parent.hidden_at is not None:  # hidden by a moderator: no thread grows under it
+            raise CommentError(422, f"parent: comment {parent_id} is hidden and takes no replies", field="parent")
+    since = lambda s: store.comments_since(conn=conn, user_id=user.id, since=s)  # noqa: E731
+    _check_rate(conn, f"comments:user:{user.id}", COMMENT_LIMITS, since, "comments")
+    new_id = store.add_comment(
+        conn=conn, paper_id=paper_id, user_id=user.id, body=text, body_html=render_comment(text), parent_id=parent_id
+    )
     return view(_load(conn, new_id, user), user)
 
 
@@ -171,7 +171,8 @@ def edit_comment(*, conn: Connection, user: User, comment_id: int, body: str) ->
     row = _load(conn, comment_id, user)
     if row.user_id != user.id:
         raise CommentError(403, "only the author can edit a comment")
-    store.update_body(conn=conn, comment_id=comment_id, body=clean_body(body))
+    text = clean_body(body)
+    store.update_body(conn=conn, comment_id=comment_id, body=text, body_html=render_comment(text))
     return view(_load(conn, comment_id, user), user)
 
 
@@ -212,10 +213,8 @@ def report_comment(*, conn: Connection, user: User, comment_id: int, reason: str
     if row.user_id == user.id:
         raise CommentError(422, "you cannot report your own comment; edit or delete it instead")
     text = clean_body(reason or "no reason given", name="reason", limit=MAX_REASON)
-    now = now_utc()
-    _check_rate(
-        REPORT_LIMITS, lambda s: reports_store.reports_since(conn=conn, user_id=user.id, since=s), "reports", now
-    )
+    since = lambda s: reports_store.reports_since(conn=conn, user_id=user.id, since=s)  # noqa: E731
+    _check_rate(conn, f"reports:user:{user.id}", REPORT_LIMITS, since, "reports")
     return reports_store.add_report(conn=conn, comment_id=comment_id, user_id=user.id, reason=text)
 
 

@@ -1,8 +1,13 @@
 """Member submissions: put a paper on today's daily list, by arXiv id or with pasted metadata.
 
 Shared by the Submit page and the JSON API. Both paths validate through ``ingest.validate.clean_paper``,
-store the paper (merging with what is known), record the submission (the first submitter of a paper wins)
-and refresh the search index so the paper is findable at once.
+store the paper, record the submission (the first submitter of a paper wins) and refresh the search index
+so the paper is findable at once.
+
+A member's pasted metadata is never authoritative: an arXiv id is accepted only when arXiv confirms it (the
+paper is then stored from arXiv's record and the pasted text is dropped), a pasted title that matches a
+stored paper submits that paper unchanged, and a later arXiv record replaces pasted text
+(``store.papers.merge_paper``). Parallel submissions of one paper all answer with the same paper.
 """
 
 from __future__ import annotations
@@ -13,15 +18,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
 from paperfeed.config import Settings
 from paperfeed.errors import FieldError
-from paperfeed.ids import abs_url, derived_id, pdf_url, split_arxiv_id
+from paperfeed.ids import derived_id, split_arxiv_id
 from paperfeed.ingest.harvest import fetch_arxiv
 from paperfeed.ingest.validate import clean_paper
-from paperfeed.models import Author, Paper, Version
+from paperfeed.models import Author, Paper
 from paperfeed.search.protocols import Searcher
-from paperfeed.store.papers import get_paper, now_utc, upsert_papers
+from paperfeed.store.papers import PASTED_SOURCE, get_paper, now_utc, paper_id_by_title, upsert_papers
 from paperfeed.store.submissions import add_submission, get_submission
 
 log = logging.getLogger("paperfeed.web")
@@ -65,6 +71,7 @@ def parse_authors(raw: str) -> list[Author]:
 def submit_metadata(
     *,
     engine: Engine,
+    settings: Settings,
     user_id: int,
     title: str,
     abstract: str,
@@ -75,7 +82,8 @@ def submit_metadata(
     searcher: Searcher | None = None,
     when: datetime | None = None,
 ) -> SubmitResult:
-    """Store a pasted paper and submit it. ``arxiv`` may be an id or an arxiv.org URL (optional)."""
+    """Store a pasted paper and submit it. ``arxiv`` may be an id or an arxiv.org URL (optional): with one,
+    the paper is fetched from arXiv (which must confirm the id) and the pasted text is not used."""
     names = parse_authors(authors) if isinstance(authors, str) else [Author(a) for a in authors if a.strip()]
     if not title.strip():
         raise SubmitError("title", "a title is required")
@@ -86,35 +94,48 @@ def submit_metadata(
     for name, value in (("url", url), ("code_url", code_url)):
         if value.strip() and not _URL_RE.match(value.strip()):
             raise SubmitError(name, "links must start with http:// or https://")
-    arxiv_id = None
-    if arxiv.strip():
-        parsed = split_arxiv_id(arxiv)
-        if parsed is None:
-            raise SubmitError("arxiv", f"not an arXiv id or URL: {arxiv.strip()[:80]!r}")
-        arxiv_id = parsed[0]
-    pid = arxiv_id or derived_id(title, abstract)
+    if arxiv.strip():  # arXiv's record, never the pasted text, is what an arXiv id stands for
+        return submit_arxiv(
+            engine=engine, settings=settings, user_id=user_id, arxiv=arxiv, searcher=searcher, when=when
+        )
+    pid = derived_id(title, abstract)
     cleaned = clean_paper(
         Paper(
             id=pid,
             title=title,
             abstract=abstract,
             authors=names,
-            abs_url=abs_url(pid) if arxiv_id else (url.strip() or None),
-            pdf_url=pdf_url(pid) if arxiv_id else None,
+            abs_url=url.strip() or None,
             project_url=url.strip() or None,
             code_url=code_url.strip() or None,
-            source="submission",
+            source=PASTED_SOURCE,
             first_seen=now_utc(),
-            versions=[Version(1, None)] if arxiv_id else [],
         )
     )
     if isinstance(cleaned, str):
         field = "title" if "title" in cleaned else "abstract" if "abstract" in cleaned else "authors"
         raise SubmitError(field, cleaned)
-    with engine.begin() as conn:
-        result = upsert_papers(conn=conn, papers_in=[cleaned])
-    stored = (result.added or result.updated or result.unchanged or [pid])[0]
-    return _record(engine, stored, user_id, searcher, when)
+    return _record(engine, _store_pasted(engine, cleaned), user_id, searcher, when)
+
+
+def _store_pasted(engine: Engine, paper: Paper) -> str:
+    """The id of the paper a pasted submission stands for: a stored paper with the same id or title is
+    submitted unchanged (pasted text never edits or re-identifies it); otherwise ``paper`` is added.
+
+    A parallel submission that adds the same paper first makes the insert fail: the next try finds it."""
+    for attempt in range(3):
+        try:
+            with engine.begin() as conn:
+                known = get_paper(conn=conn, paper_id=paper.id)
+                found = known.id if known else paper_id_by_title(conn=conn, title=paper.title)
+                if found is not None:
+                    return found
+                upsert_papers(conn=conn, papers_in=[paper])
+                return paper.id
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def submit_arxiv(
@@ -137,7 +158,7 @@ def submit_arxiv(
     pid = parsed[0]
     with engine.connect() as conn:
         known = get_paper(conn=conn, paper_id=pid)
-    if known is None:
+    if known is None or known.source == PASTED_SOURCE:  # unknown, or only pasted: arXiv must confirm it
         # A person is waiting for this page: one quick retry at most, not the harvester's patient backoff.
         quick = settings.model_copy(
             update={
@@ -148,14 +169,18 @@ def submit_arxiv(
         try:
             fetch_arxiv(engine=engine, settings=quick, ids=[pid])
         except Exception as exc:  # noqa: BLE001 - network/HTTP/parse errors all mean "could not fetch"
-            raise SubmitError(
-                "arxiv",
-                f"could not reach arXiv to fetch {pid}: this server seems to be "
-                f"offline, or arXiv is not answering ({str(exc)[:160]}). "
-                "Paste the paper's metadata below instead.",
-            ) from exc
+            with engine.connect() as conn:  # a parallel submission may have stored arXiv's record meanwhile
+                known = get_paper(conn=conn, paper_id=pid)
+            if known is None or known.source == PASTED_SOURCE:
+                raise SubmitError(
+                    "arxiv",
+                    f"could not reach arXiv to confirm {pid}: this server seems to be "
+                    f"offline, or arXiv is not answering ({str(exc)[:160]}). An arXiv id is accepted only "
+                    "once arXiv confirms it: try again later, or Paste the paper's metadata below instead, "
+                    "without the arXiv id.",
+                ) from exc
         with engine.connect() as conn:
             known = get_paper(conn=conn, paper_id=pid)
-        if known is None:
+        if known is None or known.source == PASTED_SOURCE:
             raise SubmitError("arxiv", f"arXiv has no paper {pid}")
     return _record(engine, known.id, user_id, searcher, when)

@@ -7,6 +7,7 @@ field at fault: an unknown member, a taken username or email, a password the sig
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Literal
 
 from email_validator import EmailNotValidError, validate_email
@@ -17,6 +18,8 @@ from paperfeed.password_policy import password_problem
 from paperfeed.store import roles
 from paperfeed.store.account_errors import AccountError
 from paperfeed.store.api_tokens import create_api_token
+from paperfeed.store.email_verification import mark_email_verified
+from paperfeed.store.rate_limits import serialised
 from paperfeed.store.roles import Role
 from paperfeed.store.users import User, create_user, get_user_by_username
 from paperfeed.web.security import hash_password
@@ -93,11 +96,27 @@ def change_user(*, engine: Engine, username: str, change: Change, role: str = ""
     """One change to an account in its own transaction: give it ``role``, disable it or enable it.
 
     ``acting`` is the admin page's admin (the CLI passes none): see :func:`set_role` and :func:`set_disabled`.
+    Changes are serialised (one write lock), and ``acting`` must still be an enabled admin inside it: two
+    admins demoting each other at once leave one admin, never none.
     """
-    with engine.begin() as conn:
+    with serialised(engine, "accounts:roles") as conn:
+        if acting is not None:
+            current = find_user(conn=conn, username=acting.username)
+            if current.role != "admin" or current.disabled:
+                raise UserAdminError("role", "you are no longer an admin of this site")
         if change == "role":
             return set_role(conn=conn, username=username, role=role, acting=acting)
         return set_disabled(conn=conn, username=username, disabled=change == "disable", acting=acting)
+
+
+def verify_email(*, conn: Connection, username: str, now: datetime) -> tuple[User, bool]:
+    """An administrator vouches for a member's address (for instances that cannot send the verification mail):
+    the account counts as verified from ``now``. Returns the member and whether it was verified already."""
+    user = find_user(conn=conn, username=username)
+    if user.email_verified:
+        return user, True
+    mark_email_verified(conn=conn, user_id=user.id, email=user.email, now=now)
+    return find_user(conn=conn, username=user.username), False
 
 
 def role_phrase(user: User) -> str:

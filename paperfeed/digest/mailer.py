@@ -11,6 +11,10 @@
 - At most ``rate`` messages per second are handed to the server (``PAPERFEED_MAIL_RATE_LIMIT``; 0 = no bound).
 - Addresses and header values are checked before anything is built: CR, LF and NUL are refused outright,
   so ``"x@y\\r\\nBcc: z"`` can never add a header or a recipient.
+- International addresses: a domain in Unicode goes out in its ASCII (IDNA) form; a local part beyond ASCII
+  (``josé@example.org``) is sent with SMTPUTF8 when the server offers it. Where it does not, such an
+  address is refused when it is entered (:func:`address_problem`), and a send to one fails permanently
+  rather than raising an encoding error.
 """
 
 from __future__ import annotations
@@ -19,15 +23,18 @@ import email.utils
 import random
 import smtplib
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 
+import idna
 from email_validator import EmailNotValidError, validate_email
 
 from paperfeed.config import Settings
 from paperfeed.digest.render import RenderedMail
+from paperfeed.text_controls import without_invisible
 
 MAX_ADDRESS = 254
 # SMTP line endings; headers fold at RFC 5322's hard limit so a long List-Unsubscribe URL stays one plain
@@ -89,6 +96,59 @@ def normalise_address(address: object) -> str:
     return info.normalized.lower()
 
 
+def wire_address(address: str) -> str:
+    """``address`` as it goes on the wire: its domain in ASCII (IDNA), its local part unchanged."""
+    local, _, domain = address.rpartition("@")
+    if domain.isascii():
+        return address
+    try:
+        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+    except idna.IDNAError as exc:
+        raise AddressError(f"email: the domain {domain!r} cannot be written in ASCII: {exc}") from exc
+
+
+def needs_smtputf8(address: str) -> bool:
+    """True when ``address`` can only be sent with SMTPUTF8 (a local part beyond ASCII)."""
+    return not address.rpartition("@")[0].isascii()
+
+
+NO_SMTPUTF8 = (
+    "this site's mail server cannot deliver to addresses with characters beyond ASCII before the @ (it does "
+    "not offer SMTPUTF8): use an address with plain letters, digits and punctuation before the @"
+)
+_SMTPUTF8_SEEN: dict[tuple[str, int, str], tuple[float, bool]] = {}  # (host, port, security) -> (when, offered)
+_SMTPUTF8_LOCK = threading.Lock()
+SMTPUTF8_RECHECK = 600.0  # seconds a server's answer is believed
+
+
+def server_offers_smtputf8(settings: Settings) -> bool | None:
+    """Whether the configured mail server offers SMTPUTF8 (asked with EHLO, remembered for 10 minutes);
+    None when it cannot be reached now."""
+    key = (settings.smtp_host, settings.smtp_port, settings.smtp_security)
+    with _SMTPUTF8_LOCK:
+        seen = _SMTPUTF8_SEEN.get(key)
+    if seen is not None and time.monotonic() - seen[0] < SMTPUTF8_RECHECK:
+        return seen[1]
+    try:
+        with Mailer(settings, timeout=10) as mailer:
+            offered = mailer.offers_smtputf8()
+    except SendFailure:
+        return None
+    with _SMTPUTF8_LOCK:
+        _SMTPUTF8_SEEN[key] = (time.monotonic(), offered)
+    return offered
+
+
+def address_problem(settings: Settings, address: str) -> str | None:
+    """Why this instance cannot mail ``address`` (a normalised address), or None.
+
+    Only an address that needs SMTPUTF8 can have a problem: it is refused when the mail server says it does
+    not offer SMTPUTF8. An unreachable server is no reason to refuse (the send is tried and logged)."""
+    if not needs_smtputf8(address) or not settings.emails_enabled:
+        return None
+    return NO_SMTPUTF8 if server_offers_smtputf8(settings) is False else None
+
+
 def sender_address(settings: Settings) -> str:
     """``PAPERFEED_MAIL_FROM`` (``addr`` or ``Name <addr>``), validated."""
     check_header_value(settings.mail_from, "PAPERFEED_MAIL_FROM")
@@ -101,11 +161,11 @@ def sender_address(settings: Settings) -> str:
 
 def build_message(*, settings: Settings, to: str, mail: RenderedMail, message_id: str) -> EmailMessage:
     """A multipart/alternative message with RFC 8058 one-click unsubscribe headers when it has a link."""
-    to = normalise_address(to)
+    to = wire_address(normalise_address(to))
     msg = EmailMessage(policy=POLICY)
     msg["From"] = check_header_value(settings.mail_from, "PAPERFEED_MAIL_FROM")
     msg["To"] = to
-    msg["Subject"] = check_header_value(mail.subject, "subject")
+    msg["Subject"] = without_invisible(check_header_value(mail.subject, "subject"))
     msg["Date"] = email.utils.formatdate(localtime=False)
     msg["Message-ID"] = check_header_value(message_id, "message_id")
     msg["Auto-Submitted"] = "auto-generated"
@@ -186,6 +246,12 @@ class Mailer:
             raise ConnectFailure(f"cannot connect to {s.smtp_host}:{s.smtp_port}: {exc}") from exc
         return smtp
 
+    def offers_smtputf8(self) -> bool:
+        """Whether the server's EHLO answer lists SMTPUTF8 (connecting if needed)."""
+        if self._smtp is None:
+            self._smtp = self._connect()
+        return bool(self._smtp.has_extn("smtputf8"))
+
     def _throttle(self) -> None:
         if self.interval:
             wait = self._next_at - time.monotonic()
@@ -226,16 +292,20 @@ class Mailer:
         smtp = self._smtp
         sender = sender_address(self.settings)
         rcpt = str(msg["To"])
+        utf8 = not (sender.isascii() and rcpt.isascii())
         data_started = False
         try:
-            code, resp = smtp.mail(sender)
+            if utf8 and not smtp.has_extn("smtputf8"):
+                raise PermanentFailure(f"not sent to {rcpt}: {NO_SMTPUTF8}", code=553)
+            code, resp = smtp.mail(sender, ["SMTPUTF8"] if utf8 else [])
             _check(code, resp, "MAIL FROM")
             code, resp = smtp.rcpt(rcpt)
             _check(code, resp, "RCPT TO", ok=(250, 251))
             if before_data is not None and not before_data():
                 raise Aborted("not sent: this sender no longer holds the claim")
             data_started = True
-            code, resp = smtp.data(msg.as_bytes(policy=POLICY))  # raises only if DATA itself is refused
+            body = msg.as_bytes(policy=POLICY.clone(utf8=True) if utf8 else POLICY)
+            code, resp = smtp.data(body)  # raises only if DATA itself is refused
             _check(code, resp, "end of DATA")
         except smtplib.SMTPDataError as exc:
             self._reset(exc.smtp_code)

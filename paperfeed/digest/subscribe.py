@@ -32,9 +32,11 @@ from paperfeed.digest.render import render_confirmation
 from paperfeed.digest.schedule import is_valid_timezone
 from paperfeed.digest.tokens import Purpose, TokenError, read_token
 from paperfeed.search.query import QueryError, parse_query
+from paperfeed.store import rate_limits
 from paperfeed.store import subscribe_requests as requests_store
 from paperfeed.store import subscriptions as store
 from paperfeed.store.subscriptions import FREQUENCIES, Subscriber
+from paperfeed.text_controls import invisible_problem
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,9 @@ def _clean_topics(raw: Any) -> list[str]:
             raise PreferenceError(f"topics.{i}", "must be a string")
         if any(ord(ch) < 32 for ch in t):
             raise PreferenceError(f"topics.{i}", "must not contain control characters or line breaks")
+        invisible = invisible_problem(t, "the topic")
+        if invisible:
+            raise PreferenceError(f"topics.{i}", invisible.removeprefix("the topic "))
         t = " ".join(t.split())
         if len(t) > MAX_TOPIC_LENGTH:
             raise PreferenceError(f"topics.{i}", f"longer than {MAX_TOPIC_LENGTH} characters")
@@ -138,6 +143,8 @@ def request_subscription(
     address = normalise_address(email)
     now = now or datetime.now(UTC)
     with engine.begin() as conn:
+        # counted and recorded in one serialised step: parallel requests cannot all see room for a mail
+        rate_limits.serialise(conn, f"subscribe:address:{address}", f"subscribe:client:{client}")
         if requests_store.count_requests(conn=conn, since=now - timedelta(hours=1), client=client) >= PER_CLIENT:
             raise RateLimited("too many subscribe requests from this client; try again in an hour")
         recent = requests_store.count_requests(
@@ -171,6 +178,9 @@ def send_confirmation(*, settings: Settings, subscriber: Subscriber, already_act
     except (SendFailure, AddressError) as exc:
         log.warning("confirmation mail to subscriber %s failed: %s", subscriber.id, exc)
         return False
+    except Exception:  # runs as a background task: a mail failure must never kill it
+        log.exception("confirmation mail to subscriber %s failed", subscriber.id)
+        return False
     return True
 
 
@@ -184,14 +194,25 @@ def subscriber_for_token(*, engine: Engine, settings: Settings, token: str, purp
     return sub
 
 
+NOT_PENDING = (
+    "this confirmation link is for a subscription that was stopped after the link was sent, so it no longer "
+    "confirms anything"
+)
+
+
 def confirm(*, engine: Engine, settings: Settings, token: str, now: datetime | None = None) -> Subscriber:
+    """Activate the pending subscription a confirmation link names (called on the page's POST, never on the
+    GET a mail scanner makes). An active one stays as it is; one that unsubscribed or was suspended after
+    the link was sent is not re-activated (:class:`TokenError`: only the manage link can resume it)."""
     data = read_token(secret_key=settings.secret_key, purpose="confirm", token=token)
     with engine.begin() as conn:
-        sub = store.confirm_subscriber(
+        sub = store.confirm_pending(
             conn=conn, subscriber_id=data.subscriber_id, email=data.email, now=now or datetime.now(UTC)
         )
     if sub is None:
         raise TokenError("this link is no longer valid")
+    if sub.status != "active":
+        raise TokenError(NOT_PENDING)
     return sub
 
 

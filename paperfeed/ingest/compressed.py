@@ -3,12 +3,17 @@
 Kaggle ships the arXiv snapshot as a zip holding ``arxiv-metadata-oai-snapshot.json``; harvested pages
 are often kept gzipped. Both are decompressed as a stream (constant memory), and the format is detected
 from the decompressed content and the inner file name.
+
+What a compressed file unpacks to is bounded (:func:`unpack_limit`: 100 times its compressed size plus
+64 MiB; real data compresses 3 to 20 times): a decompression bomb is refused, naming the file and the
+limit, once that many bytes have come out, never unpacked whole.
 """
 
 from __future__ import annotations
 
 import errno
 import gzip
+import io
 import os
 import stat
 import zipfile
@@ -16,7 +21,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -24,8 +29,50 @@ ZIP_MAGIC = b"PK\x03\x04"
 DAMAGE_ERRORS: tuple[type[BaseException], ...] = (EOFError, gzip.BadGzipFile, zlib.error, zipfile.BadZipFile)
 
 
+UNPACK_RATIO = 100  # a compressed input may unpack to this many times its size ...
+UNPACK_SLACK = 64 << 20  # ... plus this much (small files of very repetitive text)
+
+
 class ArchiveError(ValueError):
-    """An archive Paperfeed cannot read as one input (several files inside, or unreadable)."""
+    """An archive Paperfeed cannot read as one input (several files inside, unreadable, or a bomb)."""
+
+
+def unpack_limit(compressed_size: int) -> int:
+    """How many bytes a compressed file of ``compressed_size`` bytes may unpack to."""
+    return UNPACK_RATIO * compressed_size + UNPACK_SLACK
+
+
+class _Bounded(io.RawIOBase):
+    """The decompressed stream of ``path``, refusing (ArchiveError) to give more than ``limit`` bytes."""
+
+    def __init__(self, inner: BinaryIO, path: Path, compressed_size: int) -> None:
+        self._inner, self._path, self._size = inner, path, compressed_size
+        self._limit = unpack_limit(compressed_size)
+        self._given = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._inner.read(min(len(view), self._limit + 1 - self._given))
+        if self._given + len(data) > self._limit:
+            raise ArchiveError(
+                f"{self._path}: unpacks to more than {self._limit >> 20} MB, the limit for a compressed file of "
+                f"{_size_text(self._size)} ({UNPACK_RATIO} times its size plus {UNPACK_SLACK >> 20} MB); "
+                "refused as a decompression bomb. Unpack it yourself and ingest the result if it is genuine"
+            )
+        view[: len(data)] = data
+        self._given += len(data)
+        return len(data)
+
+
+def _size_text(size: int) -> str:
+    return f"{size / (1 << 20):.1f} MB" if size >= 1 << 20 else f"{size / 1024:.0f} KB"
+
+
+def _bounded(inner: BinaryIO, path: Path, compressed_size: int) -> BinaryIO:
+    return io.BufferedReader(_Bounded(inner, path, compressed_size), buffer_size=1 << 16)  # type: ignore[return-value]
 
 
 class InputFileError(ValueError):
@@ -95,14 +142,15 @@ def open_input(path: Path, wrap: Callable[[BinaryIO], BinaryIO] | None = None) -
     with open_regular(path) as f:
         magic = f.read(4)
         f.seek(0)
+        size = os.fstat(f.fileno()).st_size
         src: BinaryIO = wrap(f) if wrap else f
         if magic[:2] == GZIP_MAGIC:
             inner = path.name[:-3] if path.name.lower().endswith(".gz") else path.name
             with gzip.GzipFile(fileobj=src, mode="rb") as g:
-                yield g, inner  # type: ignore[misc]
+                yield _bounded(g, path, size), inner  # type: ignore[arg-type]
         elif magic == ZIP_MAGIC:
             with _zip_member(src, path) as (member, inner):
-                yield member, inner
+                yield _bounded(member, path, size), inner
         else:
             yield src, path.name
 

@@ -7,6 +7,9 @@ harvester (:func:`paperfeed.ingest.harvest.harvest_oai`: paced, retried, resumab
 keeping only the followed categories. What happened is kept in ``kv_state`` (``follow:status``), so
 ``/status`` in any worker and ``paperfeed status`` show the same thing. A failing upstream costs one log line
 per try, the status says so, and the next try waits longer (jittered backoff); the site keeps serving.
+After each harvest the holder also fetches citations from OpenAlex (:mod:`paperfeed.ingest.citations`) for new
+papers and for those last fetched ``PAPERFEED_CITATIONS_REFRESH_DAYS`` ago, unless ``PAPERFEED_FOLLOW_CITATIONS``
+is off.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from sqlalchemy import Engine
 from paperfeed.config import Settings
 from paperfeed.ingest.arxiv_sets import in_followed, parse_follow, sets_for
 from paperfeed.ingest.follow_schedule import next_harvest, retry_delay
+from paperfeed.ingest.follow_status import LEASE_NAME, STATE_KEY  # named there: status reads them
 from paperfeed.ingest.harvest import HarvestReport, PageProgress, harvest_oai
 from paperfeed.ingest.http import PoliteClient
 from paperfeed.search.protocols import Searcher
@@ -35,9 +39,7 @@ from paperfeed.store.papers import now_utc
 from paperfeed.store.state import get_state, set_state
 
 log = logging.getLogger("paperfeed.follow")
-LEASE_NAME = "arxiv-follow"
 LEASE_TTL = 120.0  # seconds a holder keeps the lease without renewing it
-STATE_KEY = "follow:status"
 OnNew = Callable[[], object]
 
 
@@ -210,7 +212,15 @@ class Follower:
             log.info("arXiv follow: %s", exc)
         except Exception as exc:  # noqa: BLE001 - the harvest is done and recorded; enrichment tries again next time
             log.warning("arXiv follow: enriching papers without an arXiv id failed: %s", exc)
+        if self.settings.follow_citations:
+            self._citations()  # CITATIONS: new papers' citations from OpenAlex, counts refreshed weekly
         return max((after - now_utc()).total_seconds(), 0.0)
+
+    def _citations(self) -> None:
+        from paperfeed.ingest.citations import citations_in_background
+
+        # Logs its own outcome and never raises; stops between batches when the lease is lost.
+        citations_in_background(engine=self.engine, settings=self.settings, keep_going=self._check_lease)
 
     def _enrich(self) -> None:
         from paperfeed.ingest.enrich import enrich_in_background

@@ -13,10 +13,14 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from paperfeed.ingest.follow import LEASE_NAME, STATE_KEY
 from paperfeed.store.leases import get_lease
 from paperfeed.store.papers import now_utc
 from paperfeed.store.state import get_state
+
+# The follower's lease and state key (paperfeed.ingest.follow uses them): named here, so that reading the
+# status (``paperfeed status``) does not import the harvester.
+LEASE_NAME = "arxiv-follow"
+STATE_KEY = "follow:status"
 
 
 def _short(value: Any) -> str:

@@ -12,9 +12,10 @@ from typing import Any, BinaryIO
 from paperfeed.models import Author
 
 # Absurd sizes: one record line (a Kaggle line is < 100 KB) and one whole document (an API or OAI page is a
-# few MB). Past these a parser rejects the line or file instead of holding it in memory.
-MAX_LINE_BYTES = 16 << 20
-MAX_DOCUMENT_BYTES = 256 << 20
+# few MB). Past these a parser rejects the line or file instead of holding it in memory. A parsed document
+# takes up to ~35 times its size (lxml elements, JSON objects), so 8 MB keeps ingest well under 512 MB.
+MAX_LINE_BYTES = 4 << 20
+MAX_DOCUMENT_BYTES = 8 << 20
 _RFC2822 = "%a, %d %b %Y %H:%M:%S %Z"
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

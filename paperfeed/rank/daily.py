@@ -21,7 +21,7 @@ from paperfeed.store.daily import daily_rows, entry_bounds, neighbour_entry
 from paperfeed.store.papers import get_papers
 from paperfeed.store.users import UserPublic
 
-SORTS = ("publishedAt", "trending")
+SORTS = ("publishedAt", "trending", "citations")
 # Periods outside these bounds are refused (400 naming the field), not computed (dates near year 1 or 9999
 # would overflow when the pages step to the previous or next period).
 MIN_DATE, MAX_DATE = date(1900, 1, 1), date(2999, 12, 31)
@@ -117,7 +117,8 @@ def daily_papers(
     With no period, the latest day that has papers (with only ``submitter``: that member's submissions of
     all time).
 
-    ``sort="publishedAt"``: newest entry first; ``"trending"``: most upvotes first, then newest; ties by id.
+    ``sort="publishedAt"``: newest entry first; ``"trending"``: most upvotes first, then newest; ``"citations"``:
+    most cited first (OpenAlex counts; papers without citation data count 0), then newest; ties by id.
     ``submitter`` keeps only papers that member (username) submitted; ``members_only`` only papers some
     member submitted (not those that arrived by import or by following arXiv).
     """

@@ -60,9 +60,13 @@ def doc_freqs(lexical: Any, terms: Sequence[str]) -> tuple[dict[str, float], flo
     return {}, 0.0
 
 
-def select_terms(title: str, abstract: str, lexical: Any, n_terms: int = QUERY_TERMS) -> list[str]:
-    """The ``n_terms`` words of the text with the highest tf-idf (words held by one paper only are dropped:
-    they can match nothing else). Returned as surface words, one per analysed term."""
+def select_terms(
+    title: str, abstract: str, lexical: Any, n_terms: int = QUERY_TERMS, min_df: int = 2, max_repeat: int = 1
+) -> list[str]:
+    """The ``n_terms`` words of the text with the highest tf-idf (words held by fewer than ``min_df`` papers are
+    dropped: for an indexed paper, one holding it alone can match nothing else; a text that is no paper passes
+    1). Returned as surface words, one per analysed term, each repeated as often as the text holds it (a title
+    word counting ``TITLE_TF``), at most ``max_repeat`` times: BM25 counts a repeated query word that often."""
     counts, surface = weighted_terms(((title, TITLE_TF), (abstract, 1)))
     if not counts:
         return []
@@ -70,7 +74,7 @@ def select_terms(title: str, abstract: str, lexical: Any, n_terms: int = QUERY_T
     df, n = doc_freqs(lexical, terms)
     tf = np.fromiter(counts.values(), dtype=np.float64, count=len(terms))
     d = np.fromiter((df.get(t, 1.0) for t in terms), dtype=np.float64, count=len(terms)) if df else tf * 0 + 2.0
-    keep = np.flatnonzero(d >= 2)  # the others only this paper has
+    keep = np.flatnonzero(d >= min_df)  # the others only this paper has
     if not len(keep) or n_terms <= 0:
         return []
     scores = tf[keep] / (tf[keep] + 1.2) * 2.2 * _idf(d[keep], n)
@@ -78,7 +82,7 @@ def select_terms(title: str, abstract: str, lexical: Any, n_terms: int = QUERY_T
     best = sorted(
         ((float(scores[i]), terms[keep[i]]) for i in np.flatnonzero(scores >= cut)), key=lambda x: (-x[0], x[1])
     )
-    return [surface[t] for _, t in best[:n_terms]]
+    return [surface[t] for _, t in best[:n_terms] for _ in range(max(1, min(int(counts[t]), max_repeat)))]
 
 
 def _idf(d: np.ndarray, n: float) -> np.ndarray:

@@ -115,6 +115,63 @@ def mrr_at(ranked: list[str], rel: dict[str, int], k: int = 10) -> float:
     return 0.0
 
 
+# ------------------------------------------------------------------ the naive baseline
+
+
+class PlainBM25:
+    """A plain BM25 (k1 1.2, b 0.75, Lucene's idf) over title + text as one field, with the index's analysis
+    (stemming, stop words), a query word counted as often as it is repeated: the lexical half of the naive
+    baseline the shipped rankings are held to (independent of the index's field boosts and term selection)."""
+
+    K1, B = 1.2, 0.75
+
+    def __init__(self, docs: list[tuple[str, str]]) -> None:
+        from collections import Counter
+
+        from paperfeed.search.analyze import analyse
+
+        self.ids = [i for i, _ in docs]
+        postings: dict[str, tuple[list[int], list[int]]] = {}
+        lengths = np.zeros(len(docs), dtype=np.float64)
+        for n, (_, text) in enumerate(docs):
+            counts = Counter(analyse(text))
+            lengths[n] = sum(counts.values())
+            for term, tf in counts.items():
+                rows, tfs = postings.setdefault(term, ([], []))
+                rows.append(n)
+                tfs.append(tf)
+        norm = self.K1 * (1 - self.B + self.B * lengths / max(float(lengths.mean()) if len(docs) else 1.0, 1e-9))
+        n_docs = len(docs)
+        self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for term, (rows, tfs) in postings.items():
+            r, freq = np.array(rows), np.array(tfs, dtype=np.float64)
+            idf = math.log(1 + (n_docs - len(rows) + 0.5) / (len(rows) + 0.5))
+            self._postings[term] = (r, idf * freq * (self.K1 + 1) / (freq + norm[r]))
+
+    def search(self, text: str, k: int, *, leave_out: str | None = None) -> tuple[list[str], list[float]]:
+        """The ``k`` best documents for ``text`` (``leave_out``: an id never returned), best first."""
+        from collections import Counter
+
+        from paperfeed.search.analyze import analyse
+
+        scores = np.zeros(len(self.ids), dtype=np.float64)
+        for term, qtf in Counter(analyse(text)).items():
+            got = self._postings.get(term)
+            if got is not None:
+                scores[got[0]] += qtf * got[1]
+        hits = np.flatnonzero(scores > 0)
+        order = hits[np.lexsort((hits, -scores[hits]))]
+        pairs = [(self.ids[j], float(scores[j])) for j in order[: k + 1] if self.ids[j] != leave_out][:k]
+        return [i for i, _ in pairs], [s for _, s in pairs]
+
+
+def naive_rrf(lexical: tuple[list[str], list[float]], dense: tuple[list[str], list[float]]) -> list[str]:
+    """The naive baseline: reciprocal-rank fusion (k = 60, equal weights) of a lexical and a dense list."""
+    from paperfeed.search.fusion import rrf
+
+    return rrf([lexical, dense], k=60)[0]
+
+
 # ------------------------------------------------------------------ running
 
 
@@ -158,10 +215,28 @@ def build_indexes(
     return lexical, dense, embedder
 
 
+def _metrics(runs: list[tuple[list[str], dict[str, int]]]) -> dict[str, float]:
+    sums = dict.fromkeys(METRICS, 0.0)
+    for ids, rel in runs:
+        sums["ndcg@10"] += ndcg_at(ids, rel)
+        sums["recall@100"] += recall_at(ids, rel)
+        sums["mrr@10"] += mrr_at(ids, rel)
+    return {m: round(v / max(len(runs), 1), 4) for m, v in sums.items()}
+
+
 def run_queries(
-    data: BeirSet, modes: list[str], lexical: LexicalIndex, dense: Any, embedder: Any, **rank_options: Any
+    data: BeirSet,
+    modes: list[str],
+    lexical: LexicalIndex,
+    dense: Any,
+    embedder: Any,
+    *,
+    baselines: bool = False,
+    **rank_options: Any,
 ) -> dict[str, dict[str, float]]:
-    """Mean metrics per mode over the judged queries (those with text)."""
+    """Mean metrics per mode over the judged queries (those with text). ``baselines`` (with vectors): also
+    ``naive_rrf`` (:func:`naive_rrf` of :class:`PlainBM25` and the dense list, each ``hybrid.DEPTH`` deep) and
+    ``<mode>_uncut`` for dense and hybrid (the same ranking without the relevance cut)."""
     qids = [q for q in data.qrels if data.queries.get(q, "").strip()]
     vectors = embedder.encode([data.queries[q] for q in qids]) if embedder is not None else None
     out: dict[str, dict[str, float]] = {}
@@ -170,17 +245,28 @@ def run_queries(
         rank_options["weights"] = hybrid.weights_for(model)
     if embedder is not None and "min_similarity" not in rank_options:  # what users see (relevance.py)
         rank_options["min_similarity"] = relevance.min_similarity(model)
-    for mode in modes:
-        sums = dict.fromkeys(METRICS, 0.0)
+    baselines = baselines and vectors is not None and dense is not None
+    runs: list[tuple[str, dict[str, Any]]] = [(mode, rank_options) for mode in modes]
+    if baselines:
+        uncut = {**rank_options, "min_similarity": None}
+        runs += [(f"{mode}_uncut", uncut) for mode in modes if mode != "bm25"]
+    for name, options in runs:
+        mode = name.removesuffix("_uncut")
+        got = []
         for n, q in enumerate(qids):
             parsed = ParsedQuery(raw=data.queries[q], words=[data.queries[q]])
             vec = vectors[n] if vectors is not None else None
-            ids = hybrid.rank(parsed, mode=mode, lexical=lexical, dense=dense, vector=vec, **rank_options).ids[:100]
-            rel = data.qrels[q]
-            sums["ndcg@10"] += ndcg_at(ids, rel)
-            sums["recall@100"] += recall_at(ids, rel)
-            sums["mrr@10"] += mrr_at(ids, rel)
-        out[mode] = {m: round(v / max(len(qids), 1), 4) for m, v in sums.items()}
+            ids = hybrid.rank(parsed, mode=mode, lexical=lexical, dense=dense, vector=vec, **options).ids[:100]
+            got.append((ids, data.qrels[q]))
+        out[name] = _metrics(got)
+    if baselines:
+        assert vectors is not None
+        plain = PlainBM25([(i, f"{t} {x}") for i, t, x in data.corpus])
+        got = []
+        for n, q in enumerate(qids):
+            fused = naive_rrf(plain.search(data.queries[q], hybrid.DEPTH), dense.search(vectors[n], hybrid.DEPTH))
+            got.append((fused[:100], data.qrels[q]))
+        out["naive_rrf"] = _metrics(got)
     return out
 
 
@@ -205,4 +291,4 @@ def evaluate(
             data, Path(tmp), dense_model=model if needs_dense else None, settings=settings
         )
         say(f"running {len(data.qrels)} queries: {', '.join(modes)}")
-        return run_queries(data, modes, lexical, dense, embedder)
+        return run_queries(data, modes, lexical, dense, embedder, baselines=True)

@@ -86,6 +86,8 @@ def write_manifest(folder: Path, known: dict[str, Any] | None = None) -> dict[st
 def check(folder: Path, manifest: dict[str, Any] | None = None, *, full: bool = False) -> str | None:
     """What is wrong with ``folder`` compared with its manifest, or None when it matches (or has none yet).
     Sizes and times are compared always; digests when those differ, or for every file with ``full``."""
+    if folder.exists() and not folder.is_dir():
+        return f"{folder}: a file where the index folder belongs"
     manifest = manifest or read_manifest(folder)
     if manifest is None:
         return None if not (folder / MANIFEST).exists() else f"{folder / MANIFEST}: unreadable"
@@ -184,6 +186,8 @@ def publish(src: Path, dst: Path) -> dict[str, Any]:
     committed): changed files are written under a temporary name and renamed, files ``src`` no longer has are
     removed, and the manifest comes last. Call it holding the folder's writer lock."""
     src_manifest = write_manifest(src, read_manifest(src))
+    if (dst.exists() and not dst.is_dir()) or (dst.is_symlink() and not dst.exists()):
+        dst.unlink()  # a file put where the folder belongs (check() reported it): the folder is written anew
     dst.mkdir(parents=True, exist_ok=True)
     current = read_manifest(dst) or {"files": {}}
     for name, entry in src_manifest["files"].items():

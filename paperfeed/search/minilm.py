@@ -52,12 +52,22 @@ def cpu_has_native_bf16() -> bool:
     return " amx_bf16" in flags or " avx512_bf16" in flags
 
 
+def _nvidia_driver() -> bool:
+    """Whether an NVIDIA driver could offer a CUDA GPU: False only where it certainly cannot (Linux without
+    the driver's files, macOS); elsewhere torch is asked."""
+    if sys.platform == "darwin":
+        return False
+    if sys.platform.startswith("linux"):
+        return Path("/proc/driver/nvidia").exists() or any(Path("/dev").glob("nvidia*"))
+    return True
+
+
 def resolve_device(device: str) -> str:
     """``auto`` -> ``cuda`` when a CUDA GPU is usable, else ``cpu``; ``cuda`` without one is an error."""
     if device not in DEVICES:
         raise EmbedderError(f"unknown device {device!r}; choose one of: {', '.join(DEVICES)}")
-    if device == "cpu":
-        return "cpu"
+    if device == "cpu" or (device == "auto" and not _nvidia_driver()):
+        return "cpu"  # no NVIDIA driver: no CUDA GPU, known without importing torch (seconds of a query)
     import torch
 
     if torch.cuda.is_available():

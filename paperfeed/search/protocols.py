@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol, TypedDict, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, runtime_checkable
 
 import numpy as np
 from sqlalchemy import Engine
@@ -20,6 +20,9 @@ from paperfeed.models import SearchHit, SearchResults
 from paperfeed.search.embed import Embedder
 from paperfeed.search.retrievers import DenseSearch, LexicalSearch
 from paperfeed.search.sync import Progress
+
+if TYPE_CHECKING:
+    from paperfeed.rank.related import TextMatches
 
 
 class IndexState(TypedDict):
@@ -120,8 +123,13 @@ class Searcher(Protocol):
         """The page of results for one :class:`SearchRequest` (what :meth:`search` asks)."""
         ...
 
-    def similar(self, paper_id: str, *, limit: int = 10) -> list[SearchHit]:
-        """The papers nearest to ``paper_id``, best first; ``KeyError`` for an unknown id."""
+    def similar(self, paper_id: str, *, limit: int = 10, sort: str = "relevance") -> list[SearchHit]:
+        """The papers nearest to ``paper_id``, best first (or by ``sort``: date, upvotes); ``KeyError`` for an
+        unknown id."""
+        ...
+
+    def similar_text(self, text: str, *, limit: int = 10, sort: str = "relevance") -> TextMatches:
+        """Papers like ``text``, ranked as :meth:`similar` ranks a paper's; ``ValueError`` when it has no words."""
         ...
 
     def refresh(self, progress: Progress | None = None, *, dense: bool = True) -> dict[str, Any]:

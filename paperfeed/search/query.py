@@ -8,7 +8,7 @@
 - ``cat:cs.CL`` keeps papers in that category (``cat:cs`` = any cs.* category; several cat: = any of them);
 - ``year:2023``, ``year:2019-2021``, ``from:2023-01-01``, ``to:2023-06-30`` (``from:2023`` / ``to:2023-06``
   also work) filter on the publication date, or the date Paperfeed first saw the paper when unknown;
-- ``sort:relevance|date|trending``.
+- ``sort:relevance|date|trending|citations``.
 
 Anything else (``AND``, ``*``, ``(``, ``^``, ``:``, SQL) is just text: it is tokenised into words like any
 other input. Values that cannot be read (``year:abc``, ``from:2023-13-01``, ``sort:foo``) raise
@@ -26,7 +26,7 @@ from paperfeed.search.analyze import analyse, analyse_name
 
 MAX_QUERY_CHARS = 1000
 MAX_CLAUSES = 64
-SORTS = ("relevance", "date", "trending")
+SORTS = ("relevance", "date", "trending", "citations")
 FIELDS = ("author", "cat", "year", "from", "to", "sort")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _CAT = re.compile(r"^[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z0-9-]+)?$")

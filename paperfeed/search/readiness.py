@@ -49,6 +49,8 @@ def served(upkeep: IndexUpkeep) -> Served | None:
         if emb is None or not dense.matches(emb):
             continue
         usable.append(Served(name, dense, emb, len(dense)))
+        if len(dense) >= upkeep.papers:  # complete: the interim model is never loaded for nothing
+            break
     complete = [s for s in usable if s.ready >= upkeep.papers]
     if complete:
         return complete[0]

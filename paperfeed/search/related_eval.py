@@ -5,25 +5,42 @@
 folder with the same classes as live search, and ranked by the same functions as the product
 (:func:`paperfeed.rank.similar.rank_similar`, :func:`paperfeed.rank.recommend.rank_library`).
 
-- similar papers: query = a paper with at least ``MIN_LINKS`` links, relevant = its links, the paper itself
-  left out; NDCG@20 and Recall@100 for ``lexical``, ``dense`` and ``fused``;
+- similar papers: query = a paper with at least ``MIN_LINKS`` links, relevant = its links (graded by the
+  link's score: a set built from shared queries, ``bench/similar_sets.py``, counts the queries shared), the
+  paper itself left out; NDCG@20 and Recall@100 for each signal alone (``lexical``: the product's BM25 of
+  the paper's discriminative words; ``bm25``: a plain BM25 of its whole title and abstract; ``dense``), the
+  naive baseline ``naive_rrf`` (RRF, k = 60, of ``bm25`` and ``dense``), and the product's ranking before
+  (``fused``) and after (``fused_cut``) the no-padding cut;
 - recommendations: for a paper with at least 4 links, every other link (sorted) is the library, the rest
-  are hidden; the anchor paper and the library are left out; Recall@20 and NDCG@20 of the hidden half.
+  are hidden; the anchor paper and the library are left out; Recall@20 and NDCG@20 of the hidden half, for
+  each signal, ``fused`` (what "for you" ranks) and ``naive_rrf`` (RRF, k = 60, of the cosine to the
+  library's plain centroid and a plain BM25 of the library's words).
 """
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from paperfeed.config import Settings
 from paperfeed.rank import recommend as rec
+from paperfeed.rank import signals as sig
 from paperfeed.rank import similar as sim
 from paperfeed.rank.signals import split_authors
-from paperfeed.search.evaluate import EvalError, _CachedEmbedder, _jsonl, ndcg_at, recall_at
+from paperfeed.search.evaluate import (
+    EvalError,
+    PlainBM25,
+    _CachedEmbedder,
+    _jsonl,
+    naive_rrf,
+    ndcg_at,
+    recall_at,
+)
 from paperfeed.search.lexical import LexicalDoc, LexicalIndex
 
 MIN_LINKS = 3
@@ -45,6 +62,12 @@ Log = Callable[[str], None]
 class LinkSet:
     papers: dict[str, sim.Subject]
     links: dict[str, set[str]]
+    grades: dict[str, dict[str, int]] = field(default_factory=dict)  # links' scores (1 when absent)
+
+    def relevance(self, paper_id: str, among: set[str] | None = None) -> dict[str, int]:
+        """Graded relevance of ``paper_id``'s links (only those in ``among`` when given)."""
+        grades = self.grades.get(paper_id, {})
+        return {d: grades.get(d, 1) for d in self.links[paper_id] if among is None or d in among}
 
 
 def load_links(folder: Path) -> LinkSet:
@@ -63,15 +86,21 @@ def load_links(folder: Path) -> LinkSet:
     if not qrels.is_file():
         raise EvalError(f"{qrels} is missing")
     links: dict[str, set[str]] = {}
+    grades: dict[str, dict[str, int]] = {}
     for n, line in enumerate(qrels.read_text(encoding="utf-8").splitlines(), start=1):
         parts = line.split()
         if n == 1 or not parts:
             continue
         if len(parts) < 3:
             raise EvalError(f"{qrels}:{n}: expected query-id, corpus-id, score")
-        if parts[0] != parts[1] and float(parts[2]) > 0 and parts[0] in papers and parts[1] in papers:
+        try:
+            score = float(parts[2])
+        except ValueError:
+            raise EvalError(f"{qrels}:{n}: score {parts[2]!r} is not a number") from None
+        if parts[0] != parts[1] and score > 0 and parts[0] in papers and parts[1] in papers:
             links.setdefault(parts[0], set()).add(parts[1])
-    return LinkSet(papers, links)
+            grades.setdefault(parts[0], {})[parts[1]] = max(1, round(score))
+    return LinkSet(papers, links, grades)
 
 
 def build(data: LinkSet, folder: Path, *, model: str | None, settings: Settings) -> tuple[LexicalIndex, Any]:
@@ -99,30 +128,67 @@ def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
     return {k: round(sum(r[k] for r in rows) / len(rows), 4) for k in keys}
 
 
+def _text(p: sim.Subject) -> str:
+    return f"{p.title} {p.abstract}"
+
+
 def eval_similar(data: LinkSet, lexical: LexicalIndex, dense: Any, **options: Any) -> dict[str, dict[str, float]]:
-    """NDCG@20 and Recall@100 of each mode over the papers with at least ``MIN_LINKS`` links."""
+    """NDCG@20 and Recall@100 of each ranking over the papers with at least ``MIN_LINKS`` links (see the
+    module docstring); ``options`` go to :func:`paperfeed.rank.similar.rank_similar`."""
     queries = sorted(q for q, rel in data.links.items() if len(rel) >= MIN_LINKS)
     if not queries:
         raise EvalError(f"no paper has at least {MIN_LINKS} links")
-    out: dict[str, dict[str, float]] = {}
-    for mode, signals in SIMILAR_MODES.items():
-        if dense is None and mode == "dense":
-            continue
-        rows = []
-        for q in queries:
+    plain = PlainBM25([(p.id, _text(p)) for p in data.papers.values()])
+    runs: dict[str, list[tuple[list[str], dict[str, int]]]] = {}
+    for q in queries:
+        rel = data.relevance(q)
+
+        def add(name: str, ids: list[str], rel: dict[str, int] = rel) -> None:
+            runs.setdefault(name, []).append((ids, rel))
+
+        for mode, signals in SIMILAR_MODES.items():
+            if dense is None and mode == "dense":
+                continue
             ranked = sim.rank_similar(
                 data.papers[q], lexical=lexical, dense=dense, signals=signals, cut=False, **options
             )
-            rel = dict.fromkeys(data.links[q], 1)
-            rows.append({"ndcg@20": ndcg_at(ranked.ids, rel, 20), "recall@100": recall_at(ranked.ids, rel, 100)})
-        out[mode] = {**_mean(rows), "queries": len(rows)}
-    return out
+            add(mode, ranked.ids)
+            if mode == "fused":
+                shown = [pid for pid in ranked.ids if sim.shown(pid, ranked.raw, options.get("model"))]
+                add("fused_cut", shown)
+        words = plain.search(_text(data.papers[q]), sim.DEPTH, leave_out=q)
+        add("bm25", words[0])
+        if dense is not None:
+            add("naive_rrf", naive_rrf(words, sig.dense_neighbours(dense, q, sim.DEPTH)))
+    order = ("lexical", "bm25", "dense", "naive_rrf", "fused", "fused_cut")
+    return {name: {**_similar_metrics(runs[name]), "queries": len(queries)} for name in order if name in runs}
+
+
+def _similar_metrics(runs: list[tuple[list[str], dict[str, int]]]) -> dict[str, float]:
+    return _mean([{"ndcg@20": ndcg_at(ids, rel, 20), "recall@100": recall_at(ids, rel, 100)} for ids, rel in runs])
 
 
 def split_library(links: set[str]) -> tuple[list[str], list[str]]:
     """Every other link (sorted) in the library, the rest hidden."""
     ordered = sorted(links)
     return ordered[::2], ordered[1::2]
+
+
+def _naive_foryou(library: list[sim.Subject], plain: PlainBM25, dense: Any, leave_out: set[str], k: int) -> list[str]:
+    """The naive "for you" baseline: RRF (k = 60) of the cosine to the library's plain centroid (the mean of
+    its unit vectors) and a plain BM25 of all the library's words; library and ``leave_out`` left out."""
+    depth = k + len(leave_out)
+    words = plain.search(" ".join(_text(p) for p in library), depth)
+    vecs = list(sig.vectors_of(dense, [p.id for p in library]).values())
+    near: tuple[list[str], list[float]] = ([], [])
+    if vecs:
+        centroid = np.mean(np.stack(vecs), axis=0)
+        near = dense.search(centroid / max(float(np.linalg.norm(centroid)), 1e-9), depth)
+    keep = [
+        ([i for i in ids if i not in leave_out], [s for i, s in zip(ids, ss, strict=True) if i not in leave_out])
+        for ids, ss in (words, near)
+    ]
+    return naive_rrf(keep[0], keep[1])[:k]
 
 
 def eval_foryou(data: LinkSet, lexical: LexicalIndex, dense: Any, **options: Any) -> dict[str, dict[str, float]]:
@@ -139,9 +205,18 @@ def eval_foryou(data: LinkSet, lexical: LexicalIndex, dense: Any, **options: Any
             library, hidden = split_library(data.links[q])
             seeds = [data.papers[i] for i in library]
             got = rec.rank_library(seeds, lexical=lexical, dense=dense, exclude={q}, signals=signals, **options)
-            rel = dict.fromkeys(hidden, 1)
+            rel = data.relevance(q, set(hidden))
             rows.append({"recall@20": recall_at(got.ids, rel, 20), "ndcg@20": ndcg_at(got.ids, rel, 20)})
         out[mode] = {**_mean(rows), "libraries": len(rows)}
+    if dense is not None:
+        plain = PlainBM25([(p.id, _text(p)) for p in data.papers.values()])
+        rows = []
+        for q in anchors:
+            library, hidden = split_library(data.links[q])
+            ids = _naive_foryou([data.papers[i] for i in library], plain, dense, {q, *library}, rec.DEPTH)
+            rel = data.relevance(q, set(hidden))
+            rows.append({"recall@20": recall_at(ids, rel, 20), "ndcg@20": ndcg_at(ids, rel, 20)})
+        out["naive_rrf"] = {**_mean(rows), "libraries": len(rows)}
     return out
 
 

@@ -16,7 +16,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import Connection
@@ -32,7 +32,11 @@ from paperfeed.search.spelling import search_with_spelling
 from paperfeed.search.sync import Progress
 from paperfeed.search.upkeep import IndexUpkeep, PgUpkeep
 from paperfeed.store.authors import name_variants
+from paperfeed.store.citation_graph import citation_counts
 from paperfeed.store.papers import get_paper, get_papers
+
+if TYPE_CHECKING:
+    from paperfeed.rank.related import TextMatches
 
 MAX_LIMIT = 1_000
 MAX_DEPTH = hybrid.MAX_RESULTS  # fused (hybrid/dense) results reach this far; BM25 pages reach every match
@@ -131,13 +135,14 @@ class SearchService(Searcher):
         use = readiness.served(self.upkeep) if mode != "bm25" else None
         warning = readiness.answer_warning(self.upkeep, mode, use, damage)
         vector = self._query_vector(parsed, use)
-        if vector is None and sort != "trending":  # BM25: the engine pages and sorts exactly
+        if vector is None and sort not in ("trending", "citations"):  # BM25: the engine pages and sorts exactly
             page = self.lexical.search_page(parsed, limit, offset=offset, by_date=sort == "date")
             ranks = {p: offset + r for r, p in enumerate(page.ids, 1)}
             ranking = hybrid.Ranking(page.ids, page.scores, page.total, ranks)
             hits = self._hits(page.ids, ranking, parsed)
-            return SearchResults(hits, page.total, q, offset, limit, warning=warning)
-        # Only plausible matches (relevance.py); date/trending sorts order all of them, up to MAX_DEPTH.
+            found = SearchResults(hits, page.total, q, offset, limit, warning=warning)
+            return self._say_what_finds(found, parsed, mode)
+        # Only plausible matches (relevance.py); date/trending/citations sorts order all of them, up to MAX_DEPTH.
         want = MAX_DEPTH if sort != "relevance" else offset + limit
         served_model = use.model if use is not None else self.model
         ranking = hybrid.rank(
@@ -156,19 +161,57 @@ class SearchService(Searcher):
             ids = self._sorted(ids[:MAX_DEPTH], sort)
             total = len(ids)
         hits = self._hits(ids[offset : offset + limit], ranking, parsed)
-        return SearchResults(hits, total, q, offset, limit, warning=warning)
+        return self._say_what_finds(SearchResults(hits, total, q, offset, limit, warning=warning), parsed, mode)
+
+    def _say_what_finds(self, results: SearchResults, parsed: ParsedQuery, mode: str) -> SearchResults:
+        """When ``mode`` finds nothing for words: which other modes do (``other_modes``), and a ``hint``
+        saying so, so a page never suggests a mode that finds nothing too."""
+        if results.total or not parsed.text.strip():
+            return results
+        found: dict[str, int] = {}
+        if mode != "bm25":
+            found["bm25"] = self.lexical.search_page(parsed, 1).total
+        use = readiness.served(self.upkeep)
+        if mode != "dense" and use is not None:
+            ranking = hybrid.rank(
+                parsed,
+                mode="dense",
+                lexical=self.lexical,
+                dense=use.dense,
+                vector=self._query_vector(parsed, use),
+                min_similarity=relevance.min_similarity(use.model),
+                want=1,
+            )
+            found["dense"] = ranking.total
+        results.other_modes = {m: n for m, n in found.items() if n}
+        words = found.get("bm25", 0)
+        if mode == "dense":
+            results.hint = "No paper is close enough in meaning to pass the relevance cut; " + (
+                f"{words} paper{'' if words == 1 else 's'} contain{'s' if words == 1 else ''} its words: "
+                "search by keywords (mode=bm25)."
+                if words
+                else "no paper contains its words either."
+            )
+        elif found.get("dense"):
+            n = found["dense"]
+            results.hint = f"No paper contains these words; {n} match by meaning (mode=dense)."
+        return results
 
     def _query_vector(self, parsed: ParsedQuery, use: readiness.Served | None) -> np.ndarray | None:
         """The query vector for the vectors searched now, or None when the search runs on BM25."""
         if use is None or not parsed.text.strip():
             return None
-        key = (use.embedder.fingerprint, parsed.text)
+        return self._vector_of(use, parsed.text)
+
+    def _vector_of(self, use: readiness.Served, text: str) -> np.ndarray:
+        """``text`` embedded by the served model, from a small cache (a query, or a text re-sorted)."""
+        key = (use.embedder.fingerprint, text)
         with self._state_lock:
             vec = self._vectors.get(key)
             if vec is not None:
                 self._vectors.move_to_end(key)
         if vec is None:
-            vec = use.embedder.encode([parsed.text])[0]
+            vec = use.embedder.encode([text])[0]
             with self._state_lock:
                 self._vectors[key] = vec
                 while len(self._vectors) > QUERY_VECTOR_CACHE:
@@ -176,8 +219,12 @@ class SearchService(Searcher):
         return vec
 
     def _sorted(self, ids: list[str], sort: str) -> list[str]:
-        """Candidates re-ordered by date (newest first) or trending score; relevance breaks ties."""
+        """Candidates re-ordered by date (newest first), trending score or citations (most cited first, from
+        OpenAlex; papers without citation data count 0); relevance breaks ties."""
         with self.engine.connect() as conn:
+            if sort == "citations":
+                cited = citation_counts(conn=conn, paper_ids=ids)
+                return sorted(ids, key=lambda pid: -cited.get(pid, 0))
             if sort == "date":
                 papers = _hydrate(conn, ids)
                 floor = datetime.min.replace(tzinfo=None)
@@ -220,12 +267,12 @@ class SearchService(Searcher):
 
     # ------------------------------------------------------------ similar papers
 
-    def similar(self, paper_id: str, *, limit: int = 10) -> list[SearchHit]:
+    def similar(self, paper_id: str, *, limit: int = 10, sort: str = "relevance") -> list[SearchHit]:
         """The papers nearest to ``paper_id`` (an id, old id or versioned id), best first.
 
         Every signal fused (words, meaning, shared authors, members' co-saves), each hit with its reason, and
         only candidates strong enough to show (:mod:`paperfeed.rank.related`). Duplicates (same normalised
-        title) are left out. Unknown id: ``KeyError``."""
+        title) are left out. ``sort`` (relevance, date, upvotes) reorders those shown. Unknown id: ``KeyError``."""
         from paperfeed.rank.related import similar_hits
 
         limit = max(1, min(int(limit), MAX_LIMIT))
@@ -242,7 +289,31 @@ class SearchService(Searcher):
             dense=use.dense if use is not None else None,
             model=use.model if use is not None else None,
             limit=limit,
+            sort=sort,
         )
+
+    def similar_text(self, text: str, *, limit: int = 10, sort: str = "relevance") -> TextMatches:
+        """Papers like ``text`` (a pasted abstract, a PDF's text), ranked as :meth:`similar` ranks a paper's,
+        the text standing in for the paper. ``notes``: the text was cut, search is degraded. ``ValueError``
+        for a text with no words or an unknown ``sort``."""
+        from paperfeed.rank.related import TextMatches, bound_text, text_hits
+
+        bounded, cut = bound_text(text)
+        limit = max(1, min(int(limit), MAX_LIMIT))
+        damage = self.upkeep.maybe_refresh()
+        use = readiness.served(self.upkeep)
+        warning = readiness.answer_warning(self.upkeep, "hybrid", use, damage)
+        found = text_hits(
+            engine=self.engine,
+            text=bounded,
+            lexical=self.lexical,
+            dense=use.dense if use is not None else None,
+            vector=self._vector_of(use, bounded) if use is not None else None,
+            model=use.model if use is not None else None,
+            limit=limit,
+            sort=sort,
+        )
+        return TextMatches(found, [n for n in (cut, warning) if n])
 
 
 def _hydrate(conn: Connection, ids: Sequence[str]) -> dict[str, Paper]:

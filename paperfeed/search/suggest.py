@@ -4,9 +4,12 @@ The index (:class:`SuggestIndex`) is built from the store's titles and author na
 PostgreSQL) and rebuilt in the background when the store changes (:mod:`paperfeed.search.corpus_cache`).
 Matching is by prefix and by word prefix, accents and case folded: every word typed must begin a word of the
 title (or name), in any order, so ``matryo`` and ``representation lear`` both find "Matryoshka Representation
-Learning". Titles that begin with the text typed come first, then the newest papers; authors with the most
-papers come first. Query completions complete the last word from the titles' vocabulary (the most frequent
-first) and, when a finished word is misspelled, offer the corrected query (:mod:`paperfeed.search.spelling`).
+Learning". Titles that begin with the text typed come first, then those with the words the corpus uses most
+for what is typed ("matr": the Matryoshka papers before the one "matrix"), newest first; authors with the
+most papers come first. Query completions complete the last word from the titles' vocabulary (the most
+frequent first, one form per stem: "embedding" and "embeddings" are one suggestion) and, when a word is
+misspelled (a finished one, or the one being typed when no title word begins with it), offer the corrected
+query (:mod:`paperfeed.search.spelling`).
 
 Lookups are binary searches over sorted words plus a lazy merge of posting lists kept in rank order, so a
 suggestion costs about a millisecond at 100,000 papers (``bench/suggest.py``).
@@ -26,7 +29,7 @@ from urllib.parse import quote, urlencode
 
 from sqlalchemy import Connection, Engine
 
-from paperfeed.search.analyze import STOP_WORDS, words
+from paperfeed.search.analyze import STOP_WORDS, stem, words
 from paperfeed.search.corpus_cache import PerStore, StoreSnapshot
 from paperfeed.search.spelling import correct_query
 from paperfeed.store.suggest import SuggestRow, iter_suggest_rows
@@ -88,8 +91,12 @@ class _Prefixes:
         at = min(range(len(typed)), key=lambda i: self._volume(*ranges[i]))  # the word with fewest candidates
         others = typed[:at] + typed[at + 1 :]
         lo, hi = ranges[at]
-        merged = heapq.merge(*self.postings[lo:hi]) if hi - lo > 1 else iter(self.postings[lo] if hi > lo else ())
-        for rank in itertools.islice(_distinct(merged), MAX_SCAN):
+        if hi - lo > MAX_VOLUME_WORDS:  # a very broad prefix: best-ranked first, in one lazy merge
+            stream: Iterable[int] = _distinct(heapq.merge(*self.postings[lo:hi]))
+        else:  # the words the corpus uses most first ("matr": Matryoshka's papers before the one "matrix")
+            by_use = sorted(range(lo, hi), key=lambda i: -len(self.postings[i]))
+            stream = itertools.chain.from_iterable(self.postings[i] for i in by_use)
+        for rank in itertools.islice(stream, MAX_SCAN):
             if rank in seen:
                 continue
             toks = self.tokens[rank]
@@ -107,10 +114,19 @@ class _Prefixes:
         return sum(len(p) for p in self.postings[lo:hi])
 
     def completions(self, prefix: str, limit: int) -> list[str]:
-        """The most frequent words beginning with ``prefix``."""
+        """The most frequent words beginning with ``prefix``, one per stem: near-duplicates (``embedding``,
+        ``embeddings``) merge into their most frequent form, ranked by the papers of all forms together."""
         lo, hi = self._range(prefix)
-        best = heapq.nlargest(limit, range(lo, min(hi, lo + MAX_SCAN)), key=lambda i: len(self.postings[i]))
-        return [self.words[i] for i in best]
+        forms: dict[str, list[int]] = {}
+        for i in heapq.nlargest(limit * 4, range(lo, min(hi, lo + MAX_SCAN)), key=lambda i: len(self.postings[i])):
+            forms.setdefault(stem(self.words[i]), []).append(i)  # most frequent form first
+        ranked = sorted(forms.values(), key=lambda group: -sum(len(self.postings[i]) for i in group))
+        return [self.words[group[0]] for group in ranked[:limit]]
+
+    def knows_prefix(self, prefix: str) -> bool:
+        """Whether some word begins with ``prefix``."""
+        lo, hi = self._range(prefix)
+        return hi > lo
 
 
 def _distinct(ranks: Iterable[int]) -> Iterator[int]:
@@ -233,6 +249,13 @@ def suggestions(
     correction = None
     if vocabulary is not None:
         finished = q if q[-1:].isspace() else q[: len(q) - len(q.split()[-1])] if q.split() else ""
+        typing = words(q[len(finished) :])
+        if typing and not index.papers.knows_prefix(typing[-1]):  # no title word begins so: a typo
+            fixed_all = correct_query(q, vocabulary, lexical)  # "matryoska" -> "matryoshka"
+            if fixed_all:
+                found = index.lookup(fixed_all, limit)
+                own = [s for s in found if not (s.type == "query" and s.text == fixed_all)]
+                return [Suggestion("query", fixed_all, _search_url(fixed_all)), *own][:limit]
         fixed = correct_query(finished, vocabulary, lexical) if finished.strip() else None
         correction = fixed + q[len(finished) :] if fixed else None
     return index.lookup(q, limit, correction=correction)

@@ -3,12 +3,14 @@
 from paperfeed.store import (
     api_tokens,  # noqa: F401
     authors,  # noqa: F401
+    citations,  # noqa: F401
     claims,  # noqa: F401
     comment_reports,  # noqa: F401
     comments,  # noqa: F401
     keywords,  # noqa: F401
     leases,  # noqa: F401
     library,  # noqa: F401
+    rate_limits,  # noqa: F401
     related,  # noqa: F401
     schema,
     send_ledger,  # noqa: F401

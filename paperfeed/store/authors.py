@@ -36,6 +36,38 @@ class CoAuthor:
     papers: int
 
 
+@dataclass
+class AuthorCount:
+    """One row of the authors index: a name (as a paper writes it), its grouping key and its papers."""
+
+    name: str
+    key: str
+    papers: int
+
+
+def authors_by_papers(
+    *, conn: Connection, contains: str = "", offset: int = 0, limit: int = 100
+) -> tuple[list[AuthorCount], int]:
+    """A page of authors, most papers first (then by name), and how many there are; ``contains`` keeps the
+    names holding every word of it (compared as :func:`paperfeed.authors.author_key` folds them)."""
+    n = func.count(func.distinct(paper_authors.c.paper_id)).label("n")
+    q = select(paper_authors.c.name_key, n).group_by(paper_authors.c.name_key)
+    for word in author_key(contains).split():
+        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        q = q.where(paper_authors.c.name_key.like(f"%{escaped}%", escape="\\"))
+    total = int(conn.execute(select(func.count()).select_from(q.subquery())).scalar_one())
+    rows = conn.execute(q.order_by(n.desc(), paper_authors.c.name_key).offset(max(offset, 0)).limit(max(limit, 0)))
+    counts = [(r.name_key, int(r.n)) for r in rows]
+    written: dict[str, Counter[str]] = {}  # each name as most of its papers write it
+    spelled = select(paper_authors.c.name_key, paper_authors.c.name).where(
+        paper_authors.c.name_key.in_([k for k, _ in counts])
+    )
+    for key, name in conn.execute(spelled):
+        written.setdefault(key, Counter())[name] += 1
+    best = {k: max(c.items(), key=lambda kv: (kv[1], kv[0]))[0] for k, c in written.items()}
+    return [AuthorCount(best.get(k, k), k, count) for k, count in counts], total
+
+
 def write_author_rows(conn: Connection, batch: Sequence[Paper]) -> None:
     """Replace the author rows of ``batch`` (called by ``upsert_papers`` in its transaction)."""
     ids = [p.id for p in batch]

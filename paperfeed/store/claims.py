@@ -27,8 +27,10 @@ from sqlalchemy import (
     update,
 )
 
+from paperfeed.store.authors import paper_authors
 from paperfeed.store.schema import UTCDateTime, metadata
 from paperfeed.store.sql_helpers import insert_ignore, member_post_columns
+from paperfeed.store.submissions import submissions
 from paperfeed.store.users import users
 
 ClaimStatus = Literal["pending", "approved", "rejected"]
@@ -82,6 +84,25 @@ def decide_claim(*, conn: Connection, claim_id: int, status: ClaimStatus, modera
         .values(status=status, decided_at=now, decided_by=moderator_id)
     )
     return bool(conn.execute(q.execution_options(preserve_rowcount=True)).rowcount)
+
+
+def get_claim(*, conn: Connection, claim_id: int) -> Claim | None:
+    row = conn.execute(_select().where(author_claims.c.id == claim_id)).first()
+    return _claim(row) if row is not None else None
+
+
+def submitted_with_author(*, conn: Connection, user_id: int, name_key: str, limit: int = 50) -> list[str]:
+    """Papers ``user_id`` submitted that have an author with ``name_key`` (a claimant's own submissions of
+    the name they claim: the moderator should see them), newest submission first."""
+    q = (
+        select(submissions.c.paper_id)
+        .join(paper_authors, paper_authors.c.paper_id == submissions.c.paper_id)
+        .where(submissions.c.submitted_by == user_id, paper_authors.c.name_key == name_key)
+        .group_by(submissions.c.paper_id, submissions.c.submitted_at)
+        .order_by(submissions.c.submitted_at.desc())
+        .limit(limit)
+    )
+    return list(conn.execute(q).scalars())
 
 
 def pending_claims(*, conn: Connection, limit: int = 200) -> list[Claim]:

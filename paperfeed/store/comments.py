@@ -26,7 +26,8 @@ comments = Table(
     metadata,
     *member_post_columns(),
     Column("parent_id", Integer, ForeignKey("comments.id", ondelete="CASCADE")),
-    Column("body", Text, nullable=False),  # Markdown as written; rendered and sanitised on display
+    Column("body", Text, nullable=False),  # Markdown as written
+    Column("body_html", Text),  # its sanitised HTML, rendered once when written (community/render.py)
     Column("created_at", UTCDateTime, nullable=False),
     Column("edited_at", UTCDateTime),
     Column("deleted_at", UTCDateTime),
@@ -64,6 +65,7 @@ class CommentRow:
     hidden_at: datetime | None
     upvotes: int = 0
     voted: bool = False
+    body_html: str | None = None  # None: not rendered yet (a row written around the application)
 
     @property
     def visible(self) -> bool:
@@ -102,16 +104,30 @@ def _row(r: object) -> CommentRow:
         deleted_at=m["deleted_at"],
         hidden_at=m["hidden_at"],
         upvotes=int(m["upvotes"]),
+        body_html=m["body_html"],
     )
 
 
 def add_comment(
-    *, conn: Connection, paper_id: str, user_id: int, body: str, parent_id: int | None, when: datetime | None = None
+    *,
+    conn: Connection,
+    paper_id: str,
+    user_id: int,
+    body: str,
+    parent_id: int | None,
+    body_html: str | None = None,
+    when: datetime | None = None,
 ) -> int:
-    """Store a comment (or a reply to ``parent_id``); returns its id. Checks are the caller's."""
+    """Store a comment (or a reply to ``parent_id``) with its rendered HTML; returns its id. Checks are the
+    caller's."""
     result = conn.execute(
         insert(comments).values(
-            paper_id=paper_id, user_id=user_id, parent_id=parent_id, body=body, created_at=when or now_utc()
+            paper_id=paper_id,
+            user_id=user_id,
+            parent_id=parent_id,
+            body=body,
+            body_html=body_html,
+            created_at=when or now_utc(),
         )
     )
     return int(result.inserted_primary_key[0])  # type: ignore[index]
@@ -152,15 +168,22 @@ def reply_count(*, conn: Connection, comment_id: int) -> int:
     return int(conn.execute(q).scalar_one())
 
 
-def update_body(*, conn: Connection, comment_id: int, body: str, when: datetime | None = None) -> None:
-    """Replace the text of a comment and mark it edited."""
-    conn.execute(update(comments).where(comments.c.id == comment_id).values(body=body, edited_at=when or now_utc()))
+def update_body(
+    *, conn: Connection, comment_id: int, body: str, body_html: str | None = None, when: datetime | None = None
+) -> None:
+    """Replace the text of a comment (and its rendered HTML) and mark it edited."""
+    values = {"body": body, "body_html": body_html, "edited_at": when or now_utc()}
+    conn.execute(update(comments).where(comments.c.id == comment_id).values(**values))
 
 
 def delete_comment(*, conn: Connection, comment_id: int, when: datetime | None = None) -> bool:
     """Remove a comment; one with replies becomes a tombstone instead. True when the row itself went."""
     if reply_count(conn=conn, comment_id=comment_id):
-        conn.execute(update(comments).where(comments.c.id == comment_id).values(body="", deleted_at=when or now_utc()))
+        conn.execute(
+            update(comments)
+            .where(comments.c.id == comment_id)
+            .values(body="", body_html="", deleted_at=when or now_utc())
+        )
         return False
     conn.execute(delete(comments).where(comments.c.id == comment_id))
     return True

@@ -16,12 +16,13 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Integer, Select, cast, func, literal, null, select, type_coerce, union_all
 from sqlalchemy.sql import ColumnElement
 
+from paperfeed.store.citation_graph import cited_by_expr
 from paperfeed.store.schema import UTCDateTime, papers
 from paperfeed.store.submissions import submissions
 from paperfeed.store.users import users
-from paperfeed.store.votes import votes
+from paperfeed.store.votes import counted, votes
 
-DailySort = Literal["publishedAt", "trending"]
+DailySort = Literal["publishedAt", "trending", "citations"]
 
 
 @dataclass
@@ -42,12 +43,14 @@ def _not_submitted() -> ColumnElement[bool]:
 
 def _entries(start: datetime | None, end: datetime | None, submitter: str | None, members_only: bool = False) -> Any:
     """Union of the three sources of daily entries in ``[start, end)``: (paper_id, entered_at, user_id,
-    submitted); ``members_only`` keeps the member submissions only."""
+    submitted, arrival); ``members_only`` keeps the member submissions only."""
+    arrival = select(papers.c.arrival).where(papers.c.id == submissions.c.paper_id).scalar_subquery()
     sub = select(
         submissions.c.paper_id.label("paper_id"),
         submissions.c.submitted_at.label("entered_at"),
         submissions.c.submitted_by.label("user_id"),
         cast(literal(1), Integer).label("submitted"),
+        arrival.label("arrival"),
     )
     if start is not None:
         sub = sub.where(submissions.c.submitted_at >= start)
@@ -61,10 +64,11 @@ def _entries(start: datetime | None, end: datetime | None, submitter: str | None
     if members_only:
         return sub.subquery("entries")
     arrived = cast(literal(0), Integer).label("submitted")
-    pub = select(papers.c.id, papers.c.published, cast(null(), Integer).label("user_id"), arrived).where(
+    no_user = cast(null(), Integer).label("user_id")
+    pub = select(papers.c.id, papers.c.published, no_user, arrived, papers.c.arrival).where(
         papers.c.published.is_not(None), _not_submitted()
     )
-    seen = select(papers.c.id, papers.c.first_seen, cast(null(), Integer).label("user_id"), arrived).where(
+    seen = select(papers.c.id, papers.c.first_seen, no_user, arrived, papers.c.arrival).where(
         papers.c.published.is_(None), _not_submitted()
     )
     if start is not None:
@@ -77,7 +81,7 @@ def _entries(start: datetime | None, end: datetime | None, submitter: str | None
 
 
 def _upvotes(paper_id: Any) -> Any:
-    return select(func.count()).select_from(votes).where(votes.c.paper_id == paper_id).scalar_subquery()
+    return select(func.count()).select_from(votes).where(votes.c.paper_id == paper_id, counted()).scalar_subquery()
 
 
 def daily_rows(
@@ -94,7 +98,9 @@ def daily_rows(
     """A page of daily entries in ``[start, end)`` (None: unbounded) and how many there are in all (the
     defaults are :func:`paperfeed.rank.daily.daily_papers`'s).
 
-    ``publishedAt``: newest entry first. ``trending``: most upvotes first, then newest. Ties: paper id.
+    ``publishedAt``: newest entry first. ``trending``: most upvotes first, then newest. ``citations``: most
+    cited first, then newest. Ties: the order the
+    papers arrived in (``papers.arrival``), then paper id.
     ``members_only``: only papers a member submitted (not those that arrived by import or harvest).
     """
     e = _entries(start, end, submitter, members_only)
@@ -103,9 +109,12 @@ def daily_rows(
     q: Select[Any] = select(
         e.c.paper_id, entered, up, users.c.username, users.c.display_name, e.c.submitted
     ).select_from(e.outerjoin(users, users.c.id == e.c.user_id))
-    order: list[Any] = [e.c.entered_at.desc(), e.c.paper_id]
+    # Ties of one entry time (a batch added at one instant) in the order the papers arrived, then by id.
+    order: list[Any] = [e.c.entered_at.desc(), func.coalesce(e.c.arrival, 0), e.c.paper_id]
     if sort == "trending":
         order.insert(0, up.desc())
+    elif sort == "citations":  # CITATIONS: most cited first (OpenAlex counts, 0 without data)
+        order.insert(0, cited_by_expr(e.c.paper_id).desc())
     q = q.order_by(*order).offset(max(offset, 0)).limit(max(limit, 0))
     total = int(conn.execute(select(func.count()).select_from(e)).scalar_one())
     rows = [
@@ -172,7 +181,7 @@ def voted_entries(
 ) -> list[tuple[str, int, datetime]]:
     """(paper_id, upvotes, entered_at) for every paper with at least one vote, optionally only those that
     entered the daily list at or after ``since`` or only ``ids``. Scans votes, never all papers."""
-    counts = select(votes.c.paper_id, func.count().label("n")).group_by(votes.c.paper_id)
+    counts = select(votes.c.paper_id, func.count().label("n")).where(counted()).group_by(votes.c.paper_id)
     if ids is not None:
         counts = counts.where(votes.c.paper_id.in_(list(ids)))
     c = counts.subquery("counts")

@@ -31,13 +31,18 @@ def keywords_for(*, conn: Connection, ids: Sequence[str]) -> dict[str, list[str]
     return out
 
 
-def papers_lacking_keywords(*, conn: Connection, limit: int) -> list[tuple[str, str, str]]:
+def papers_lacking_keywords(
+    *, conn: Connection, limit: int, stale_before: datetime | None = None
+) -> list[tuple[str, str, str]]:
     """``(id, title, abstract)`` of up to ``limit`` papers with no keyphrases stored, or stored before the
-    paper last changed."""
+    paper last changed (or before ``stale_before``: the extraction rules changed then)."""
+    due = (paper_keywords.c.paper_id.is_(None)) | (paper_keywords.c.computed_at < papers.c.changed_at)
+    if stale_before is not None:
+        due = due | (paper_keywords.c.computed_at < stale_before)
     q = (
         select(papers.c.id, papers.c.title, papers.c.abstract)
         .outerjoin(paper_keywords, paper_keywords.c.paper_id == papers.c.id)
-        .where((paper_keywords.c.paper_id.is_(None)) | (paper_keywords.c.computed_at < papers.c.changed_at))
+        .where(due)
         .order_by(papers.c.id)
         .limit(limit)
     )
@@ -45,8 +50,9 @@ def papers_lacking_keywords(*, conn: Connection, limit: int) -> list[tuple[str, 
 
 
 def store_keywords(*, conn: Connection, found: dict[str, list[str]], now: datetime) -> None:
-    """Replace the keyphrases of the papers in ``found``: an upsert, so two workers computing the same papers at
-    once (background upkeep and ``paperfeed index``) both succeed and the later one's phrases stay."""
+    """Replace the keyphrases of the papers in ``found``, computed from texts read at ``now``: an upsert, so two
+    workers computing the same papers at once (background upkeep and ``paperfeed index``) both succeed, and the
+    phrases from the most recently read text stay (a slower worker that read earlier never overwrites them)."""
     rows = [{"paper_id": k, "keywords": v, "computed_at": now} for k, v in found.items()]
     if not rows:
         return
@@ -55,6 +61,7 @@ def store_keywords(*, conn: Connection, found: dict[str, list[str]], now: dateti
     stmt = stmt.on_conflict_do_update(
         index_elements=[paper_keywords.c.paper_id],
         set_={"keywords": excluded.keywords, "computed_at": excluded.computed_at},
+        where=paper_keywords.c.computed_at <= excluded.computed_at,
     )
     for i in range(0, len(rows), 500):
         conn.execute(stmt, rows[i : i + 500])

@@ -9,8 +9,9 @@ from sqlalchemy import Connection, and_, delete, func, insert, select
 from sqlalchemy.schema import Column, Index, Table, UniqueConstraint
 from sqlalchemy.types import Boolean, Integer, String, Text
 
-from paperfeed.store.account_errors import AccountError
+from paperfeed.store.account_errors import AccountError, AlreadyExists
 from paperfeed.store.papers import now_utc
+from paperfeed.store.rate_limits import serialise
 from paperfeed.store.schema import UTCDateTime, metadata, paper_ref, serial_id
 from paperfeed.store.sql_helpers import insert_ignore, member_ref, user_fk
 
@@ -52,13 +53,15 @@ class Collection:
 
 
 def create_collection(*, conn: Connection, user_id: int, name: str, is_default: bool = False) -> Collection:
-    """A named collection; raises :class:`AccountError` (field ``name``) if empty or already used."""
+    """A named collection; raises :class:`AccountError` (field ``name``) if empty, :class:`AlreadyExists` if
+    the member already has one of that name (exact under concurrency)."""
     name = " ".join(name.split())[:100]
     if not name:
         raise AccountError("name", "a collection needs a name")
+    serialise(conn, f"collections:user:{user_id}")  # parallel creates with one name: one row, the rest 409
     exists = select(collections.c.id).where(collections.c.user_id == user_id, collections.c.name == name)
     if conn.execute(exists).first() is not None:
-        raise AccountError("name", f"you already have a collection named {name!r}")
+        raise AlreadyExists("name", f"you already have a collection named {name!r}")
     result = conn.execute(
         insert(collections).values(user_id=user_id, name=name, is_default=is_default, created_at=now_utc())
     )

@@ -26,6 +26,7 @@ from paperfeed.store.schema import paper_aliases, paper_categories, paper_versio
 # Fields copied as they are between Paper and the papers table.
 _SCALARS = ("title", "abstract", "published", "updated", *OPTIONAL_TEXT_FIELDS)
 _TEXT_FIELDS = ("title", "abstract", "authors", "categories", "primary_category")
+PASTED_SOURCE = "submission"  # the source of metadata a member pasted (community/submit.py)
 _CHUNK = 500  # ids per IN (...) clause, below every backend's parameter limit
 
 
@@ -160,6 +161,14 @@ def iter_papers(
         last = rows[-1].id
 
 
+def paper_id_by_title(*, conn: Connection, title: str) -> str | None:
+    """The id of a stored paper whose title is ``title`` as compared for identity (case, accents,
+    punctuation and spacing ignored), or None."""
+    key = normalise_title(title)
+    q = select(papers.c.id).where(papers.c.title_key == key).order_by(papers.c.id).limit(1)
+    return conn.execute(q).scalar() if key else None
+
+
 def all_ids(*, conn: Connection) -> list[str]:
     return list(conn.execute(select(papers.c.id).order_by(papers.c.id)).scalars())
 
@@ -182,10 +191,20 @@ def _is_newer(new: Paper, old: Paper) -> bool:
     return False
 
 
+def _is_arxiv_record(p: Paper) -> bool:
+    """A record that came from arXiv itself (an arXiv id with its version history), not pasted by a member."""
+    return p.source != PASTED_SOURCE and is_arxiv_id(p.id) and bool(p.versions)
+
+
 def merge_paper(old: Paper, new: Paper) -> Paper:
-    """What the store keeps when ``new`` arrives for the already stored ``old``."""
+    """What the store keeps when ``new`` arrives for the already stored ``old``.
+
+    Pasted metadata (a member's submission) is never authoritative: an arXiv record replaces its text."""
     merged = replace(old)
-    if _is_newer(new, old):
+    arxiv_over_pasted = old.source == PASTED_SOURCE and _is_arxiv_record(new)
+    if arxiv_over_pasted:
+        merged.source = new.source
+    if arxiv_over_pasted or _is_newer(new, old):
         for name in _SCALARS:
             value = getattr(new, name)
             if value not in (None, ""):
@@ -320,9 +339,11 @@ def upsert_papers(*, conn: Connection, papers_in: Sequence[Paper]) -> UpsertResu
         result.updated.append(merged.id)
     if new_rows:
         rows = []
-        for p in new_rows:
+        # Arrival numbers continue the store's: ties of one timestamp list in the order papers arrived.
+        last = conn.execute(select(func.max(papers.c.arrival))).scalar() or 0
+        for n, p in enumerate(new_rows, start=1):
             row = _to_row(p)
-            row.update(first_seen=p.first_seen or now, changed_at=now, withdrawn=False)
+            row.update(first_seen=p.first_seen or now, changed_at=now, withdrawn=False, arrival=last + n)
             rows.append(row)
         conn.execute(insert(papers), rows)
         _insert_children(conn, new_rows)

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, Select, select, update
+from sqlalchemy.exc import IntegrityError
 
 from paperfeed.search.analyze import fold
 from paperfeed.store.library import collection_items, collections
@@ -35,9 +36,15 @@ class Item:
     added_at: datetime
 
 
-def _slugify(name: str, collection_id: int) -> str:
+def _free_slug(conn: Connection, name: str) -> str:
+    """The collection's name as a slug (``reading-group``); ``-2``, ``-3``... only when that is taken."""
     base = re.sub(r"[^a-z0-9]+", "-", fold(name)).strip("-")[:80] or "collection"
-    return f"{base}-{collection_id}"
+    q = select(collections.c.slug).where((collections.c.slug == base) | collections.c.slug.like(f"{base}-%"))
+    taken = set(conn.execute(q).scalars())
+    n = 1
+    while (slug := base if n == 1 else f"{base}-{n}") in taken:
+        n += 1
+    return slug
 
 
 def _query() -> Select[Any]:
@@ -83,11 +90,17 @@ def set_public(
     if found is None or found.owner_id != user_id:
         return None
     values: dict[str, object] = {"public": public}
-    if found.slug is None:
-        values["slug"] = _slugify(found.name, collection_id)
     if description is not None:
         values["description"] = description[:MAX_NOTE]
     conn.execute(update(collections).where(collections.c.id == collection_id).values(**values))
+    for _ in range(20 if found.slug is None else 0):  # another member may take the same slug at the same moment
+        try:
+            with conn.begin_nested():
+                slug = _free_slug(conn, found.name)
+                conn.execute(update(collections).where(collections.c.id == collection_id).values(slug=slug))
+            break
+        except IntegrityError:  # uq_collections_slug: taken meanwhile, look again
+            continue
     return get_collection(conn=conn, collection_id=collection_id)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -106,10 +107,13 @@ papers = Table(
     Column("first_seen", UTCDateTime, nullable=False),
     Column("changed_at", UTCDateTime, nullable=False),
     Column("withdrawn", Boolean, nullable=False, default=False),
+    # Grows with each paper added: orders papers that share one timestamp by when they arrived (0014).
+    Column("arrival", BigInteger),
 )
 Index("ix_papers_published", papers.c.published)
 Index("ix_papers_first_seen", papers.c.first_seen)
 Index("ix_papers_changed_at", papers.c.changed_at)
+Index("ix_papers_arrival", papers.c.arrival)
 Index("ix_papers_title_key", papers.c.title_key)
 Index("ix_papers_primary_category", papers.c.primary_category)
 

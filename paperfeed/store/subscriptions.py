@@ -176,6 +176,19 @@ def confirm_subscriber(*, conn: Connection, subscriber_id: int, email: str, now:
     return get_subscriber(conn=conn, subscriber_id=subscriber_id)
 
 
+def confirm_pending(*, conn: Connection, subscriber_id: int, email: str, now: datetime) -> Subscriber | None:
+    """Activate the subscriber only while it is pending (one conditional UPDATE), so a confirmation link
+    never re-activates an address that unsubscribed or was suspended after it was sent. Returns the
+    subscriber as it now is (any status), or None if it is gone or its address changed."""
+    conn.execute(
+        update(subscribers)
+        .where(subscribers.c.id == subscriber_id, subscribers.c.email == email, subscribers.c.status == "pending")
+        .values(status="active", confirmed_at=now, bounce_count=0, unsubscribed_at=None)
+    )
+    sub = get_subscriber(conn=conn, subscriber_id=subscriber_id)
+    return sub if sub is not None and sub.email == email else None
+
+
 def update_preferences(*, conn: Connection, subscriber_id: int, prefs: dict[str, Any]) -> Subscriber | None:
     """Change the preference fields given in ``prefs`` (already validated)."""
     values = {k: v for k, v in prefs.items() if k in PREF_FIELDS}

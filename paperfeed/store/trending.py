@@ -28,7 +28,7 @@ from sqlalchemy.exc import OperationalError
 
 from paperfeed.store.schema import UTCDateTime, papers
 from paperfeed.store.submissions import submissions
-from paperfeed.store.votes import votes
+from paperfeed.store.votes import counted, votes
 
 Span = tuple[datetime | None, datetime | None]  # entered in [since, before); None: unbounded
 RECENT = timedelta(days=7)  # long windows are pruned with the top of this one (see _pruned)
@@ -62,7 +62,7 @@ def _score(conn: Connection, n: Any, hours: Any, gravity: float, offset_hours: f
 
 
 def _vote_count(paper_id: Any) -> Any:
-    return select(func.count()).select_from(votes).where(votes.c.paper_id == paper_id).scalar_subquery()
+    return select(func.count()).select_from(votes).where(votes.c.paper_id == paper_id, counted()).scalar_subquery()
 
 
 def _window_entries(since: datetime) -> Any:
@@ -81,7 +81,7 @@ def _window_entries(since: datetime) -> Any:
 def _all_entries(ids: Sequence[str] | None, min_votes: float = 0.0, entered_in: Span = (None, None)) -> Any:
     """(paper_id, n, entered_at) for every voted paper (optionally only ``ids``, only those with at least
     ``min_votes``, only those entered in ``entered_in``): one pass over the votes index."""
-    counts = select(votes.c.paper_id, func.count().label("n")).group_by(votes.c.paper_id)
+    counts = select(votes.c.paper_id, func.count().label("n")).where(counted()).group_by(votes.c.paper_id)
     if ids is not None:
         counts = counts.where(votes.c.paper_id.in_(list(ids)))
     if min_votes > 1:

@@ -11,6 +11,7 @@ from sqlalchemy import Boolean, Column, Connection, String, Table, Text, false, 
 from paperfeed.store.account_errors import AccountError
 from paperfeed.store.library import DEFAULT_COLLECTION, create_collection
 from paperfeed.store.papers import now_utc
+from paperfeed.store.rate_limits import serialise
 from paperfeed.store.schema import UTCDateTime, metadata, serial_id
 
 __all__ = [
@@ -106,6 +107,7 @@ def create_user(
     """Add a member; raises :class:`AccountError` naming ``email`` or ``username`` when already taken."""
     email = email.strip().lower()
     username = username.strip()
+    serialise(conn, "users:create")  # parallel sign-ups with one name or address: one account, the rest refused
     if get_user_by_email(conn=conn, email=email) is not None:
         raise AccountError("email", "an account with this email already exists")
     if get_user_by_username(conn=conn, username=username) is not None:

@@ -35,7 +35,7 @@ from paperfeed.web.comment_schemas import (
     ReportsOut,
     error_responses,
 )
-from paperfeed.web.deps import ApiUser, SettingsDep, StoreDep, api_user
+from paperfeed.web.deps import ApiUser, SettingsDep, StoreDep, VerifiedApiUser, api_user
 from paperfeed.web.listing import field_error
 from paperfeed.web.urls import SiteSettingsDep
 from paperfeed.web.views import paper_url
@@ -121,7 +121,11 @@ def list_comments(paper_id: str, engine: StoreDep, settings: SiteSettingsDep, vi
     responses=error_responses(401, 403, 404, 422, 429),
 )
 def post_comment(
-    paper_id: str, engine: StoreDep, settings: SiteSettingsDep, user: ApiUser, body: Annotated[CommentIn, Body()]
+    paper_id: str,
+    engine: StoreDep,
+    settings: SiteSettingsDep,
+    user: VerifiedApiUser,
+    body: Annotated[CommentIn, Body()],
 ) -> CommentOut:
     """Comment on a paper in Markdown, or reply to a top-level comment (``parent``)."""
 
@@ -179,7 +183,7 @@ def _vote(engine: StoreDep, user: User, comment_id: int, up: bool) -> CommentVot
 @router.post(
     "/comments/{comment_id}/vote", response_model=CommentVoteOut, responses=error_responses(401, 403, 404, 422)
 )
-def upvote_comment(comment_id: CommentId, engine: StoreDep, user: ApiUser) -> CommentVoteOut:
+def upvote_comment(comment_id: CommentId, engine: StoreDep, user: VerifiedApiUser) -> CommentVoteOut:
     """Upvote a comment (one vote per member: repeating it changes nothing)."""
     return _vote(engine, user, comment_id, True)
 

@@ -24,6 +24,8 @@ from fastapi.responses import Response
 from paperfeed.links import safe_url
 from paperfeed.models import DailySort, Paper
 from paperfeed.rank.daily import PeriodError, daily_papers
+from paperfeed.store.citations import cited_by_counts
+from paperfeed.store.keywords import keywords_for
 from paperfeed.store.papers import get_paper
 from paperfeed.store.users import UserPublic
 from paperfeed.web.deps import OptionalSearcher, SettingsDep, StoreDep
@@ -59,6 +61,7 @@ def hf_paper(entry: Entry) -> HfPaper:
         githubRepo=safe_url(p.code_url),
         ai_keywords=list(entry.keywords),
         numComments=entry.comments,
+        citedByCount=entry.cited_by,
     )
 
 
@@ -104,10 +107,23 @@ def list_daily_papers(
                 offset=p * limit,
                 limit=limit,
             )
+            phrases = keywords_for(conn=conn, ids=[e.paper.id for e in rows])
+            cited = cited_by_counts(conn=conn, paper_ids=[e.paper.id for e in rows])  # CITATIONS: citedByCount
     except PeriodError as exc:
         raise field_error(exc.field, str(exc)) from exc
     return [
-        hf_daily(Entry(e.paper, e.upvotes, e.submitted_at, e.submitted_by, e.num_comments), settings.base_url)
+        hf_daily(
+            Entry(
+                e.paper,
+                e.upvotes,
+                e.submitted_at,
+                e.submitted_by,
+                e.num_comments,
+                tuple(phrases.get(e.paper.id, ())),
+                cited.get(e.paper.id),
+            ),
+            settings.base_url,
+        )
         for e in rows
     ]
 
@@ -125,7 +141,20 @@ def search_papers(
     if not q.strip():
         with engine.connect() as conn:
             rows, _ = daily_papers(conn=conn, limit=limit)
-        entries = [Entry(e.paper, e.upvotes, e.submitted_at, e.submitted_by, e.num_comments) for e in rows]
+            phrases = keywords_for(conn=conn, ids=[e.paper.id for e in rows])
+            cited = cited_by_counts(conn=conn, paper_ids=[e.paper.id for e in rows])  # CITATIONS: citedByCount
+        entries = [
+            Entry(
+                e.paper,
+                e.upvotes,
+                e.submitted_at,
+                e.submitted_by,
+                e.num_comments,
+                tuple(phrases.get(e.paper.id, [])),
+                cited.get(e.paper.id),
+            )
+            for e in rows
+        ]
         return [hf_daily(e, settings.base_url) for e in entries]
     if searcher is None:
         raise HTTPException(503, "search is not available on this instance")

@@ -1,9 +1,10 @@
 """Paperfeed's own JSON API under ``/api/v1``: search with every option, papers, similar papers, upvotes,
 the member's library and submissions.
 
-Reads are open; writes take a personal API token (``Authorization: Bearer pf_...``, made on the account
-page). Every parameter is bounded and checked: a bad one answers 422 with a JSON body naming the field, in
-the shape of FastAPI's validation errors (``{"error": "limit: ...", "detail": [{"field": "limit", ...}]}``).
+Reads are open; writes, and papers like a text (``POST /similar``, a members' feature), take a personal
+API token (``Authorization: Bearer pf_...``, made on the account page). Every parameter is bounded and
+checked: a bad one answers 422 with a JSON body naming the field, in the shape of FastAPI's validation
+errors (``{"error": "limit: ...", "detail": [{"field": "limit", ...}]}``).
 Handlers only validate, call one service (the searcher, :mod:`paperfeed.store.votes`, :mod:`paperfeed.store.library`,
 :mod:`paperfeed.community.submit`) and shape the answer with :mod:`paperfeed.web.schemas`.
 """
@@ -17,15 +18,15 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 from sqlalchemy import Connection
 
 from paperfeed.community.submit import SubmitError, submit_arxiv, submit_metadata
-from paperfeed.links import safe_url
-from paperfeed.models import Paper, SearchHit, SearchMode, SearchSort
+from paperfeed.links import doi_url, safe_url
+from paperfeed.models import Paper, SearchHit, SearchMode, SearchSort, SimilarSort
 from paperfeed.rank.trending import forget_cached
 from paperfeed.store.library import collections_for_user, library_add, library_list, library_remove, saved_ids
 from paperfeed.store.papers import get_paper, get_papers
 from paperfeed.store.submissions import Submission, get_submission
 from paperfeed.store.users import User, UserPublic
 from paperfeed.store.votes import add_vote, remove_vote, vote_counts
-from paperfeed.web.deps import ApiUser, OptionalSearcher, SearcherDep, StoreDep
+from paperfeed.web.deps import ApiUser, OptionalSearcher, SearcherDep, StoreDep, VerifiedApiUser
 from paperfeed.web.listing import field_error, search_filters
 from paperfeed.web.schemas import (
     AuthorOut,
@@ -38,6 +39,7 @@ from paperfeed.web.schemas import (
     SearchOut,
     SimilarHitOut,
     SimilarOut,
+    SimilarTextIn,
     SubmissionIn,
     SubmissionOut,
     SubmitterOut,
@@ -83,7 +85,7 @@ def paper_out(
             markdown=page + ".md",
             abs=safe_url(paper.abs_url),
             pdf=safe_url(paper.pdf_url),
-            doi=f"https://doi.org/{paper.doi}" if paper.doi else None,
+            doi=doi_url(paper.doi) if paper.doi else None,
             code=safe_url(paper.code_url),
             project=safe_url(paper.project_url),
         ),
@@ -132,10 +134,18 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"results per page,
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="results to skip")]
 
 
-def _page_urls(request: Request, offset: int, limit: int, total: int) -> tuple[str | None, str | None]:
+def _page_urls(request: Request, base: str, offset: int, limit: int, total: int) -> tuple[str | None, str | None]:
+    """Links to the next and previous pages on ``base`` (``PAPERFEED_BASE_URL`` when set: never the Host
+    header a client sent)."""
     url = request.url.remove_query_params("page")
-    nxt = str(url.include_query_params(offset=offset + limit)) if offset + limit < total else None
-    prev = str(url.include_query_params(offset=max(offset - limit, 0))) if offset > 0 else None
+    root = request.scope.get("root_path", "")
+    path = url.path[len(root) :] if root and url.path.startswith(root) else url.path
+
+    def at(new_offset: int) -> str:
+        return f"{base.rstrip('/')}{path}?{url.include_query_params(offset=new_offset).query}"
+
+    nxt = at(offset + limit) if offset + limit < total else None
+    prev = at(max(offset - limit, 0)) if offset > 0 else None
     return nxt, prev
 
 
@@ -183,7 +193,7 @@ def search(
         raise field_error("q", str(exc)) from exc
     with engine.connect() as conn:
         data = hits_out(conn, results.hits, settings.base_url)
-    nxt, prev = _page_urls(request, offset, limit, results.total)
+    nxt, prev = _page_urls(request, settings.base_url, offset, limit, results.total)
     return SearchOut(
         query=q,
         mode=mode,
@@ -198,7 +208,7 @@ def search(
         data=data,
         next=nxt,
         prev=prev,
-        warning=" ".join(w for w in (results.error, results.warning) if w) or None,
+        warning=" ".join(w for w in (results.error, results.warning, results.hint) if w) or None,
         suggestion=results.suggestion,
         corrected=results.corrected,
     )
@@ -211,22 +221,50 @@ def similar(
     searcher: SearcherDep,
     settings: SiteSettingsDep,
     limit: Annotated[int, Query(ge=1, le=50, description="papers, 1 to 50")] = 10,
+    sort: Annotated[SimilarSort, Query(description="relevance, date (newest first) or upvotes")] = "relevance",
 ) -> SimilarOut:
     """Papers related to this one, best first, each with its ``reason``: "similar abstract", "same authors" or
-    "members who saved this also saved". Only papers related enough are listed (there may be fewer)."""
+    "members who saved this also saved". Only papers related enough are listed (there may be fewer);
+    ``sort=date|upvotes`` reorders those same papers."""
     with engine.connect() as conn:
         paper = _resolve(conn, paper_id)
     try:
-        hits = searcher.similar(paper.id, limit=limit)
+        hits = searcher.similar(paper.id, limit=limit, sort=sort)
     except KeyError as exc:
         raise HTTPException(404, f"{paper.id} is not in the search index yet") from exc
+    return _similar_out(engine, hits, settings.base_url, paper_id=paper.id, sort=sort)
+
+
+@router.post("/similar", response_model=SimilarOut)
+def similar_to_text(
+    engine: StoreDep,
+    searcher: SearcherDep,
+    settings: SiteSettingsDep,
+    user: ApiUser,
+    body: Annotated[SimilarTextIn, Body()],
+) -> SimilarOut:
+    """Papers like a text (``{"text": "...", "limit": 10, "sort": "relevance"}``), in the shape of a paper's
+    similar papers: the same ranking, the text standing in for the paper. ``warning`` says when the text was
+    cut (the ranking reads its first 2,500 characters) or search is degraded. Needs an API token."""
+    try:
+        found = searcher.similar_text(body.text, limit=body.limit, sort=body.sort)
+    except ValueError as exc:  # no words in the text
+        raise field_error("text", str(exc), where="body") from exc
+    return _similar_out(
+        engine, found.hits, settings.base_url, paper_id=None, sort=body.sort, warning=" ".join(found.notes) or None
+    )
+
+
+def _similar_out(
+    engine: Any, hits: list[SearchHit], base_url: str, *, paper_id: str | None, sort: str, warning: str | None = None
+) -> SimilarOut:
     with engine.connect() as conn:
-        papers = papers_out(conn, [h.paper for h in hits], settings.base_url)
+        papers = papers_out(conn, [h.paper for h in hits], base_url)
     data = [
         SimilarHitOut(paper=p, score=h.score, reason=h.reason, snippet=h.snippet.html())  # type: ignore[arg-type]
         for p, h in zip(papers, hits, strict=True)
     ]
-    return SimilarOut(id=paper.id, count=len(data), data=data)
+    return SimilarOut(id=paper_id, sort=sort, count=len(data), data=data, warning=warning)  # type: ignore[arg-type]
 
 
 def _vote(engine: Any, user: User, paper_id: str, up: bool) -> VoteOut:
@@ -242,7 +280,7 @@ def _vote(engine: Any, user: User, paper_id: str, up: bool) -> VoteOut:
 
 
 @router.post("/papers/{paper_id:path}/vote", response_model=VoteOut)
-def upvote(paper_id: str, engine: StoreDep, user: ApiUser) -> VoteOut:
+def upvote(paper_id: str, engine: StoreDep, user: VerifiedApiUser) -> VoteOut:
     """Upvote (one vote per member and paper: repeating it changes nothing)."""
     return _vote(engine, user, paper_id, True)
 
@@ -332,7 +370,7 @@ def submit(
     response: Response,
     engine: StoreDep,
     settings: SiteSettingsDep,
-    user: ApiUser,
+    user: VerifiedApiUser,
     searcher: OptionalSearcher,
     body: Annotated[SubmissionIn, Body()],
 ) -> SubmissionOut:
@@ -342,6 +380,7 @@ def submit(
         if body.title.strip() or body.abstract.strip() or body.authors:
             result = submit_metadata(
                 engine=engine,
+                settings=settings,
                 user_id=user.id,
                 title=body.title,
                 abstract=body.abstract,

@@ -37,24 +37,29 @@ from paperfeed.web import (
     api_v1,
     auth,
     authors,
+    citations,
     cite,
     comments,
     feeds,
     foryou,
+    graph_pages,
     pages,
     public_collections,
     status_page,
     subscriptions,
     verify_email,
 )
+from paperfeed.web.access_log import redact_access_log
 from paperfeed.web.api_docs import DOCS_CSP, DOCS_PATHS, install_api_docs
 from paperfeed.web.auth import login_throttles
-from paperfeed.web.deps import LoginRequired, login_url
+from paperfeed.web.body_limit import BodyLimit, too_large_message
+from paperfeed.web.deps import LoginRequired, VerificationRequired, login_url
 from paperfeed.web.error_docs import document_errors
 from paperfeed.web.faults import OUT_OF_RANGE, install_fault_handlers, is_out_of_range
 from paperfeed.web.proxies import add_proxy_headers
 from paperfeed.web.route_methods import allowed_methods, wrong_method
-from paperfeed.web.security import set_csrf_cookie
+from paperfeed.web.security import SESSION_COOKIE, set_csrf_cookie
+from paperfeed.web.similar_page import MAX_REQUEST_BYTES
 from paperfeed.web.static_assets import CachedStaticFiles
 from paperfeed.web.templating import make_templates, render
 
@@ -65,6 +70,8 @@ ROUTERS = (
     api_hf.router,
     api_comments.router,  # COMMUNITY: before api_v1, whose /papers/{id:path} would match .../comments
     api_suggest.router,  # SEARCH: /api/v1/suggest (suggestions as you type)
+    graph_pages.router,  # CITATIONS: /papers/{id}/graph and /api/v1/papers/{id}/graph, before api_v1 and pages
+    citations.router,  # CITATIONS: /api/v1/papers/{id}/references and /citations, before api_v1
     api_v1.router,
     feeds.router,
     subscriptions.router,  # DIGEST: subscribe / manage / unsubscribe pages and API
@@ -120,11 +127,21 @@ def _make_searcher(engine: Engine, settings: Settings) -> Searcher | None:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     import anyio
 
+    redact_access_log()  # mailed links' tokens never reach the access log (web/access_log.py)
     await anyio.to_thread.run_sync(start_store, app)
     from paperfeed.ingest.follow import start_following  # FOLLOW: PAPERFEED_FOLLOW harvests in the background
 
     follower = start_following(engine=app.state.engine, settings=app.state.settings, searcher=app.state.searcher)
+    from paperfeed.ingest.demo_enrich import start_demo_enrichment  # DEMO: arXiv records for the demo papers
+
+    searcher = app.state.searcher
+    demo = start_demo_enrichment(
+        engine=app.state.engine, settings=app.state.settings, on_new=searcher.refresh if searcher else None
+    )
+    app.state.demo_enricher = demo
     yield
+    if demo is not None:
+        await anyio.to_thread.run_sync(demo.stop)
     if follower is not None:
         await anyio.to_thread.run_sync(follower.stop)
     searcher = getattr(app.state, "searcher", None)
@@ -203,8 +220,18 @@ async def _on_http(request: Request, exc: StarletteHTTPException) -> Response:
     return response
 
 
+async def _too_large(request: Request, limit: int) -> Response:
+    return await _on_http(request, StarletteHTTPException(413, too_large_message(limit)))
+
+
 async def _on_login_required(request: Request, exc: LoginRequired) -> Response:
     return RedirectResponse(login_url(exc.next_url), status_code=303)
+
+
+async def _on_verification_required(request: Request, exc: VerificationRequired) -> Response:
+    """403 page saying why an unverified member cannot vote, comment, submit or claim, and how to verify."""
+    context = {"required": True, "acting": True, "email": exc.user.email}
+    return render(request, "account_verify.html", context, status_code=403)
 
 
 async def _on_data_error(request: Request, exc: DataError) -> Response:
@@ -245,6 +272,10 @@ def _add_middleware(app: FastAPI) -> None:
             response = await call_next(request)
         for key, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(key, value)
+        if SESSION_COOKIE in request.cookies or "authorization" in request.headers:
+            # An answer for a signed-in member (their account, library, name in the header): no shared cache
+            # may keep it, and no browser cache either (a shared computer).
+            response.headers.setdefault("Cache-Control", "private, no-store")
         docs_page = request.url.path in DOCS_PATHS  # local Swagger UI / ReDoc: their own policy
         response.headers.setdefault("Content-Security-Policy", DOCS_CSP if docs_page else _CSP)
         set_csrf_cookie(request, response)
@@ -274,9 +305,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]
     app.add_exception_handler(LoginRequired, _on_login_required)  # type: ignore[arg-type]
+    app.add_exception_handler(VerificationRequired, _on_verification_required)  # type: ignore[arg-type]
     app.add_exception_handler(DataError, _on_data_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_error)
     install_fault_handlers(app, _on_http)  # out-of-range numbers: 404; disk full: 503
+    # Innermost: bodies over PAPERFEED_MAX_BODY_BYTES are refused (413) before they are read (web/body_limit.py).
+    larger = {"/similar": MAX_REQUEST_BYTES}  # the PDF upload keeps its own bound
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, refuse=_too_large, larger=larger)
     # Inside the headers middleware, which streams every answer: there GZip would compress even tiny ones.
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES)
     _add_middleware(app)

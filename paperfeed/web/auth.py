@@ -13,16 +13,20 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from paperfeed.community.users import USERNAME_RE
+from paperfeed.config import Settings
+from paperfeed.digest.mailer import address_problem
 from paperfeed.email_verification import send_verification
 from paperfeed.ingest.validate import clean_text
 from paperfeed.store.account_errors import AccountError
 from paperfeed.store.api_tokens import create_api_token, list_api_tokens, revoke_all_api_tokens, revoke_api_token
 from paperfeed.store.papers import get_papers
+from paperfeed.store.rate_limits import RateLimited
 from paperfeed.store.sessions import create_session, delete_other_sessions, delete_session
 from paperfeed.store.submissions import submissions_by
 from paperfeed.store.users import create_user, get_user_by_email, get_user_by_username, set_password_hash
+from paperfeed.text_controls import invisible_problem
 from paperfeed.web.deps import CsrfProtected, CurrentUser, OptionalUser, SettingsDep, StoreDep
-from paperfeed.web.login_throttle import LoginThrottle, account_key, login_throttle
+from paperfeed.web.login_throttle import LoginThrottle, account_key, login_throttle, reserve_signup, signup_failed
 from paperfeed.web.pages import safe_next
 from paperfeed.web.security import (
     SESSION_COOKIE,
@@ -56,16 +60,24 @@ def _signed_in(
     return response
 
 
-def _signup_errors(email: str, username: str, password: str, site_name: str) -> tuple[dict[str, str], str]:
+def _signup_errors(
+    email: str, username: str, password: str, settings: Settings, display_name: str = ""
+) -> tuple[dict[str, str], str]:
     errors: dict[str, str] = {}
+    invisible = invisible_problem(display_name, "the display name")
+    if invisible:
+        errors["display_name"] = invisible
     normalised = email.strip().lower()
     try:
         normalised = validate_email(email.strip(), check_deliverability=False).normalized.lower()
+        unmailable = address_problem(settings, normalised)  # josé@... where the mail server lacks SMTPUTF8
+        if unmailable:
+            errors["email"] = unmailable
     except EmailNotValidError as exc:
         errors["email"] = str(exc)
     if not USERNAME_RE.match(username.strip()):
         errors["username"] = "2-32 letters, digits, '.', '_' or '-', starting with a letter or digit"
-    problem = password_problem(password, username=username, email=normalised, site_name=site_name)
+    problem = password_problem(password, username=username, email=normalised, site_name=settings.site_name)
     if problem:
         errors["password"] = problem
     return errors, normalised
@@ -90,7 +102,17 @@ def signup(
     next: Text = "",
 ) -> Response:  # noqa: A002
     """Create an account and sign in; errors are shown next to their fields."""
-    errors, normalised = _signup_errors(email, username, password, settings.site_name)
+    errors, normalised = _signup_errors(email, username, password, settings, display_name)
+    retry_after = 0
+    if not errors:
+        try:
+            reserved = reserve_signup(engine, address=request.client.host if request.client else "?")
+        except RateLimited as exc:
+            retry_after = exc.retry_after
+            errors["limit"] = (
+                f"Too many accounts were created from your network address. Try again in "
+                f"{(retry_after + 59) // 60} minutes."
+            )
     if not errors:
         try:
             with engine.begin() as conn:
@@ -104,11 +126,14 @@ def signup(
             send_verification(engine=engine, settings=settings, user=user)  # the account page tells the outcome
             return _signed_in(request, user.id, engine, settings, next)
         except AccountError as exc:
+            signup_failed(engine, reserved)
             errors[exc.field] = str(exc)
     form = {"email": email, "username": username, "display_name": display_name}
-    return render(
-        request, "signup.html", {"form": form, "errors": errors, "next": safe_next(next, "")}, status_code=400
-    )
+    context = {"form": form, "errors": errors, "next": safe_next(next, "")}
+    response = render(request, "signup.html", context, status_code=429 if retry_after else 400)
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 @router.get("/login")
@@ -127,7 +152,8 @@ def login(
     password: Annotated[str, Form(max_length=2000)],
     next: Text = "",
 ) -> Response:  # noqa: A002
-    """Sign in with email (or username) and password; repeated failures are slowed down (429)."""
+    """Sign in with email (or username) and password; repeated failures are slowed down (429 once the
+    typed name or the client address reached its limit; see :mod:`paperfeed.web.login_throttle`)."""
     ident = clean_text(email)
     with engine.connect() as conn:
         user = (
@@ -135,12 +161,13 @@ def login(
             if "@" in ident
             else get_user_by_username(conn=conn, username=ident)
         )
-    keys = {"account": account_key(user, ident), "address": request.client.host if request.client else "?"}
+    address = request.client.host if request.client else "?"
     throttle: LoginThrottle = request.app.state.login_throttles
-    wait = throttle.retry_after(**keys)
-    if wait:
-        minutes = (wait + 59) // 60
-        return render(
+    try:  # reserved before the password is checked: parallel guesses cannot outrun the count
+        reserved = throttle.reserve(engine, account=account_key(user, ident), ident=ident, address=address)
+    except RateLimited as exc:
+        minutes = (exc.retry_after + 59) // 60
+        limited = render(
             request,
             "login.html",
             {
@@ -151,15 +178,19 @@ def login(
             },
             status_code=429,
         )
-    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
-    if user is None or not ok:
-        throttle.fail(**keys)
+        limited.headers["Retry-After"] = str(exc.retry_after)
+        return limited
+    # a decoy (account locked, the typed name not): the same argon2 cost and answer as a wrong password,
+    # but the account's password is not checked and which names share an account stays hidden
+    ok = verify_password(user.password_hash if user and not reserved.decoy else _DUMMY_HASH, password)
+    if user is None or reserved.decoy or not ok:  # the reservation stays: it was a failure
         return render(
             request,
             "login.html",
             {"form": {"email": email}, "next": safe_next(next, ""), "error": "Wrong email or password."},
             status_code=400,
         )
+    throttle.succeeded(engine, reserved)
     if user.disabled:  # only said to someone who knows the password
         error = "This account has been disabled. Ask the site's administrators to enable it again."
         return render(

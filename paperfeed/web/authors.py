@@ -1,5 +1,7 @@
 """Author pages, authorship claims and public profiles.
 
+- ``GET /authors`` (``q``, ``p``): every author, most papers first, with a filter box; ``GET /api/v1/authors``
+  the same as ``{"data": [{"name", "papers", "url"}], "count"}``;
 - ``GET /authors/{name}``: the author's papers (newest first), co-authors, total upvotes;
 - ``GET /api/v1/authors/{name}``: ``{"name", "papers": [...], "coauthors": [...], "upvotes"}`` (404: unknown);
 - ``POST /papers/{id}/claim`` (``author``): a member claims to be that author; a moderator decides at
@@ -14,22 +16,23 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, HTTPException, Path, Request
+from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from paperfeed.community import authors as svc
 from paperfeed.community.comments import is_moderator
-from paperfeed.store.claims import pending_claims
-from paperfeed.store.papers import get_papers
+from paperfeed.store import authors as author_store
 from paperfeed.web.api_v1 import papers_out
-from paperfeed.web.deps import CsrfProtected, CurrentUser, OptionalUser, StoreDep
+from paperfeed.web.deps import CsrfProtected, CurrentUser, OptionalUser, StoreDep, VerifiedUser
+from paperfeed.web.page_params import Page
 from paperfeed.web.schemas import PaperOut
 from paperfeed.web.templating import render
 from paperfeed.web.urls import SiteSettingsDep
-from paperfeed.web.views import Card, decorate, paper_url
+from paperfeed.web.views import Card, decorate, page_links, paper_url
 
 router = APIRouter()
+AUTHORS_PER_PAGE = 100
 AuthorName = Annotated[str, Path(min_length=1, max_length=300)]
 
 
@@ -59,6 +62,47 @@ def _page(engine: StoreDep, name: str) -> svc.AuthorPage:
     return found
 
 
+class AuthorCountOut(BaseModel):
+    name: str = Field(description="the name as a paper writes it")
+    papers: int = Field(description="papers with this author")
+    url: str = Field(description="the author's page")
+
+
+class AuthorsOut(BaseModel):
+    data: list[AuthorCountOut] = Field(description="authors, most papers first")
+    count: int = Field(description="authors matching ``q`` in all")
+
+
+AuthorFilter = Annotated[str, Query(max_length=300, description="keep names holding every word of this")]
+
+
+def _index(engine: StoreDep, q: str, p: int) -> tuple[list[author_store.AuthorCount], int]:
+    with engine.connect() as conn:
+        return author_store.authors_by_papers(
+            conn=conn, contains=q, offset=(p - 1) * AUTHORS_PER_PAGE, limit=AUTHORS_PER_PAGE
+        )
+
+
+@router.get("/api/v1/authors", response_model=AuthorsOut, tags=["Authors"])
+def authors_api(engine: StoreDep, q: AuthorFilter = "", p: Page = 1) -> AuthorsOut:
+    """Every author, most papers first, 100 a page; ``q`` filters by name."""
+    rows, total = _index(engine, q, p)
+    return AuthorsOut(
+        data=[AuthorCountOut(name=a.name, papers=a.papers, url=author_url(a.name)) for a in rows], count=total
+    )
+
+
+@router.get("/authors", include_in_schema=False)
+@router.get("/authors/", include_in_schema=False)
+def authors_html(request: Request, engine: StoreDep, q: AuthorFilter = "", p: Page = 1) -> Response:
+    """The authors index: most papers first, with a filter box."""
+    rows, total = _index(engine, q, p)
+    pages = page_links("/authors", {"q": q}, p, AUTHORS_PER_PAGE, total)
+    start = (p - 1) * AUTHORS_PER_PAGE + 1
+    context = {"authors": rows, "total": total, "q": q, "pages": pages, "start": start, "tab": "authors"}
+    return render(request, "authors.html", context)
+
+
 @router.get("/api/v1/authors/{name:path}", response_model=AuthorPageOut, tags=["Authors"])
 def author_api(name: AuthorName, engine: StoreDep, settings: SiteSettingsDep) -> AuthorPageOut:
     """An author's papers (newest first) and co-authors; names grouped as documented in docs/api.md."""
@@ -83,7 +127,9 @@ def author_html(request: Request, name: AuthorName, engine: StoreDep, user: Opti
 
 
 @router.post("/papers/{paper_id:path}/claim", include_in_schema=False, dependencies=[CsrfProtected])
-def claim(paper_id: str, engine: StoreDep, user: CurrentUser, author: Annotated[str, Form(max_length=300)]) -> Response:
+def claim(
+    paper_id: str, engine: StoreDep, user: VerifiedUser, author: Annotated[str, Form(max_length=300)]
+) -> Response:
     """Claim authorship; the paper page then says the claim waits for a moderator."""
     try:
         with engine.begin() as conn:
@@ -98,9 +144,8 @@ def claims_queue(request: Request, engine: StoreDep, user: OptionalUser) -> Resp
     if not is_moderator(user):
         raise HTTPException(403, "Only moderators can see authorship claims. Sign in with a moderator account.")
     with engine.connect() as conn:
-        claims = pending_claims(conn=conn)
-        titles = {p.id: p.title for p in get_papers(conn=conn, ids=[c.paper_id for c in claims])}
-    return render(request, "claims.html", {"claims": claims, "titles": titles, "tab": "moderation"})
+        queue = svc.claims_queue(conn=conn)
+    return render(request, "claims.html", {"queue": queue, "tab": "moderation"})
 
 
 @router.post("/moderation/claims/{claim_id}/{decision}", include_in_schema=False, dependencies=[CsrfProtected])

@@ -25,7 +25,7 @@ from paperfeed.store.papers import get_paper, get_papers
 from paperfeed.store.users import User
 from paperfeed.web.comment_feed import discussion_atom
 from paperfeed.web.comment_schemas import MAX_ID
-from paperfeed.web.deps import CsrfProtected, CurrentUser, OptionalUser, StoreDep
+from paperfeed.web.deps import CsrfProtected, CurrentUser, OptionalUser, StoreDep, VerifiedUser
 from paperfeed.web.pages import safe_next
 from paperfeed.web.templating import render
 from paperfeed.web.urls import SiteSettingsDep
@@ -74,7 +74,7 @@ def post_comment(
     request: Request,
     paper_id: str,
     engine: StoreDep,
-    user: CurrentUser,
+    user: VerifiedUser,
     body: BodyField,
     parent: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None,
 ) -> Response:
@@ -131,7 +131,7 @@ def delete_comment(comment_id: CommentId, engine: StoreDep, user: CurrentUser) -
 def vote_comment(
     comment_id: CommentId,
     engine: StoreDep,
-    user: CurrentUser,
+    user: VerifiedUser,
     action: Annotated[Literal["up", "down"], Form()] = "up",
 ) -> Response:
     up = action == "up"

@@ -21,6 +21,7 @@ from paperfeed.rank.daily import (
     period_range,
 )
 from paperfeed.rank.trending import WINDOWS, trending
+from paperfeed.store.citation_graph import most_cited
 from paperfeed.store.papers import get_papers
 from paperfeed.web.deps import CsrfProtected, OptionalUser, StoreDep
 from paperfeed.web.page_params import PER_PAGE, OptionalDate, Page
@@ -28,6 +29,7 @@ from paperfeed.web.templating import render
 from paperfeed.web.views import Card, decorate, page_links
 
 router = APIRouter(dependencies=[CsrfProtected], include_in_schema=False)
+MOST_CITED_SPAN = timedelta(days=30)  # trending's "most cited this month"
 
 
 def _today() -> date:
@@ -150,7 +152,7 @@ def home(
             "period_params": period_params,
             "sort_urls": {
                 s: "/?" + urlencode({**period_params, "sort": s, **({"show": show} if show != "all" else {})})
-                for s in ("publishedAt", "trending")
+                for s in ("publishedAt", "trending", "citations")
             },
             "show": show,
             "show_urls": {
@@ -169,9 +171,13 @@ def trending_page(
     engine: StoreDep,
     user: OptionalUser,
     window: TrendingWindow = "week",
+    view: Literal["upvotes", "cited"] = "upvotes",
     p: Page = 1,
 ) -> Response:
-    """Papers ranked by upvotes with time decay (see :mod:`paperfeed.rank.trending`)."""
+    """Papers ranked by upvotes with time decay (see :mod:`paperfeed.rank.trending`); ``view=cited``: the
+    papers of the last 30 days, most cited first."""
+    if view == "cited":
+        return _most_cited_page(request, engine, user, p)
     with engine.connect() as conn:
         ids, scores = trending(conn=conn, window=window, offset=(p - 1) * PER_PAGE, limit=PER_PAGE + 1)
         more = len(ids) > PER_PAGE
@@ -179,7 +185,9 @@ def trending_page(
         papers = get_papers(conn=conn, ids=ids)
         score_of = dict(zip(ids, scores, strict=True))
         cards = decorate(conn, [Card(x, score=score_of[x.id]) for x in papers], user)
-    total = (p - 1) * PER_PAGE + len(cards) + (1 if more else 0)
+        total = (p - 1) * PER_PAGE + len(cards) + (1 if more else 0)
+        if not ids and p > 1:  # past the end: how many there are, to link back to the last page
+            total = len(trending(conn=conn, window=window, offset=0, limit=(p - 1) * PER_PAGE)[0])
     return render(
         request,
         "trending.html",
@@ -191,5 +199,33 @@ def trending_page(
             "page": p,
             "per_page": PER_PAGE,
             "pages": page_links("/trending", {"window": window}, p, PER_PAGE, total),
+        },
+    )
+
+
+def _most_cited_page(request: Request, engine: Any, user: Any, p: int) -> Response:
+    """Trending's "most cited this month": papers that entered the daily list in the last 30 days, most
+    cited first (OpenAlex counts stored by ``paperfeed citations``)."""
+    since = datetime.now(UTC) - MOST_CITED_SPAN
+    with engine.connect() as conn:
+        rows = most_cited(conn=conn, since=since, offset=(p - 1) * PER_PAGE, limit=PER_PAGE + 1)
+        more = len(rows) > PER_PAGE
+        rows = rows[:PER_PAGE]
+        by_id = {x.id: x for x in get_papers(conn=conn, ids=[r[0] for r in rows])}
+        cited = [Card(by_id[pid], reason=f"cited by {n}", score=n) for pid, n, _ in rows if pid in by_id]
+        cards = decorate(conn, cited, user)
+    total = (p - 1) * PER_PAGE + len(cards) + (1 if more else 0)
+    return render(
+        request,
+        "trending.html",
+        {
+            "tab": "trending",
+            "view": "cited",
+            "window": "month",
+            "windows": list(WINDOWS),
+            "cards": cards,
+            "page": p,
+            "per_page": PER_PAGE,
+            "pages": page_links("/trending", {"view": "cited"}, p, PER_PAGE, total),
         },
     )

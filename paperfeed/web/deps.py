@@ -5,6 +5,8 @@
 - ``CurrentUser``: the same but required; an HTML page redirects to ``/login?next=...``, a JSON route
   answers 401.
 - ``ApiUser``: the owner of a personal API token sent as ``Authorization: Bearer pf_...`` (401 otherwise).
+- ``VerifiedUser`` / ``VerifiedApiUser``: the same, with a verified email address: only they vote,
+  comment, submit papers and claim authorship (403 saying how to verify otherwise; a page explains it).
 - ``CsrfProtected``: a router dependency refusing POST forms without a valid CSRF token (400).
 """
 
@@ -123,6 +125,36 @@ def api_user(request: Request) -> User:
     return user
 
 
+VERIFY_FIRST = (
+    "verify your email address first: only members with a verified address can vote, comment, submit papers "
+    "and claim authorship. Follow the link mailed to you, or request a new one on your account page (/account)"
+)
+
+
+class VerificationRequired(Exception):
+    """Raised by ``VerifiedUser`` on an HTML page: the app answers 403 with a page linking to ``/account``."""
+
+    def __init__(self, user: User) -> None:
+        super().__init__(VERIFY_FIRST)
+        self.user = user
+
+
+def verified_user(request: Request, user: Annotated[User, Depends(current_user)]) -> User:
+    """The signed-in member, whose email address is verified (sybil sign-ups neither vote nor post)."""
+    if not user.email_verified:
+        if request.url.path.startswith("/api/"):
+            raise HTTPException(403, VERIFY_FIRST)
+        raise VerificationRequired(user)
+    return user
+
+
+def verified_api_user(user: Annotated[User, Depends(api_user)]) -> User:
+    """The owner of the API token, whose email address is verified (else 403 saying how to verify)."""
+    if not user.email_verified:
+        raise HTTPException(403, VERIFY_FIRST)
+    return user
+
+
 def login_url(next_url: str) -> str:
     return "/login?next=" + quote(next_url, safe="/")
 
@@ -134,6 +166,8 @@ OptionalSearcher = Annotated[Searcher | None, Depends(optional_searcher)]
 OptionalUser = Annotated[User | None, Depends(optional_user)]
 CurrentUser = Annotated[User, Depends(current_user)]
 ApiUser = Annotated[User, Depends(api_user)]
+VerifiedUser = Annotated[User, Depends(verified_user)]
+VerifiedApiUser = Annotated[User, Depends(verified_api_user)]
 CsrfProtected = Depends(require_csrf)
 
 __all__ = [
@@ -146,6 +180,9 @@ __all__ = [
     "SearcherDep",
     "SettingsDep",
     "StoreDep",
+    "VerificationRequired",
+    "VerifiedApiUser",
+    "VerifiedUser",
     "csrf_token",
     "login_url",
 ]

@@ -8,6 +8,7 @@ depends on, so a new endpoint is documented without a per-route patch:
 
 - 400 (a value the database cannot store, such as a NUL byte), 503 (search not loaded, disk full): all;
 - 401: routes that need a personal API token or a signed-in member;
+- 403: routes only members with a verified email address may use (vote, comment, submit);
 - 404: routes with path parameters (no such paper, comment, collection...);
 - 422: routes with parameters or a body, replacing FastAPI's ``HTTPValidationError`` (whose ``msg`` key
   our answers do not have).
@@ -25,7 +26,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
-from paperfeed.web.deps import api_user, current_user
+from paperfeed.web.deps import api_user, current_user, verified_api_user, verified_user
 from paperfeed.web.error_schemas import ErrorOut, ValidationErrorOut
 
 ERROR_TEXT = {
@@ -40,6 +41,7 @@ ERROR_TEXT = {
 }
 _REF = "#/components/schemas/"
 _SIGNED_IN: tuple[Callable[..., Any], ...] = (api_user, current_user)
+_VERIFIED: tuple[Callable[..., Any], ...] = (verified_api_user, verified_user)  # 403: verify your address first
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -69,6 +71,8 @@ def route_error_codes(route: APIRoute) -> list[int]:
     codes = [400, 503]
     if any(call in _SIGNED_IN for call in _calls(dependant)):
         codes.append(401)
+    if any(call in _VERIFIED for call in _calls(dependant)):
+        codes.append(403)
     tree = list(_tree(dependant))
     if any(d.path_params for d in tree):
         codes.append(404)

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from paperfeed.ingest.validate import clean_text
 from paperfeed.store import library as store_library
-from paperfeed.store.account_errors import AccountError
+from paperfeed.store.account_errors import AccountError, AlreadyExists
 from paperfeed.store.library import collections_for_user, library_list
 from paperfeed.store.papers import get_papers
 from paperfeed.web.deps import CsrfProtected, CurrentUser, StoreDep
@@ -53,6 +53,8 @@ def create_collection(
     try:
         with engine.begin() as conn:
             made = store_library.create_collection(conn=conn, user_id=user.id, name=clean_text(name))
+    except AlreadyExists as exc:
+        raise HTTPException(409, f"{exc.field}: {exc}") from exc
     except AccountError as exc:
         raise HTTPException(400, f"{exc.field}: {exc}") from exc
     return RedirectResponse(f"/library?c={made.id}", status_code=303)

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Connection
 
 from paperfeed.models import Paper
+from paperfeed.store.citations import cited_by_counts
 from paperfeed.store.comments import visible_counts
 from paperfeed.store.keywords import keywords_for
 from paperfeed.store.submissions import get_submission
@@ -35,6 +36,7 @@ class Entry:
     submitted_by: UserPublic | None
     comments: int = 0  # visible comments and replies: numComments
     keywords: tuple[str, ...] = ()  # keyphrases computed at index time: ai_keywords
+    cited_by: int | None = None  # OpenAlex cited_by_count (paperfeed citations): citedByCount
 
     @property
     def entered_at(self) -> datetime | None:
@@ -46,12 +48,14 @@ def entries_for(conn: Connection, papers: list[Paper]) -> list[Entry]:
     counts = vote_counts(conn=conn, ids=[p.id for p in papers])
     discussed = visible_counts(conn=conn, paper_ids=[p.id for p in papers])
     phrases = keywords_for(conn=conn, ids=[p.id for p in papers])
+    cited = cited_by_counts(conn=conn, paper_ids=[p.id for p in papers])
     out = []
     for p in papers:
         found = get_submission(conn=conn, paper_id=p.id)
         sub, who = found if found else (None, None)
         entry = Entry(p, counts.get(p.id, 0), sub.submitted_at if sub else None, who, discussed.get(p.id, 0))
         entry.keywords = tuple(phrases.get(p.id, ()))
+        entry.cited_by = cited.get(p.id)
         out.append(entry)
     return out
 

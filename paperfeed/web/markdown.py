@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from datetime import datetime
 
-from paperfeed.links import safe_url
+from paperfeed.links import doi_url, safe_url
 from paperfeed.models import Paper
 from paperfeed.store.users import UserPublic
 
@@ -61,7 +61,7 @@ def _links(paper: Paper, page_url: str) -> Iterable[str]:
         ("Paper page", page_url),
         ("arXiv", paper.abs_url),
         ("PDF", paper.pdf_url),
-        ("DOI", f"https://doi.org/{paper.doi}" if paper.doi else None),
+        ("DOI", doi_url(paper.doi) if paper.doi else None),
         ("Code", paper.code_url),
         ("Project page", paper.project_url),
     ]

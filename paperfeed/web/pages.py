@@ -6,6 +6,7 @@ more specific routes such as ``/papers/{id}.bib``):
 - :mod:`paperfeed.web.paper_pages`: the paper page, upvote, save to the library;
 - :mod:`paperfeed.web.library_pages`: the library and its collections;
 - :mod:`paperfeed.web.submit_page`: submit a paper;
+- :mod:`paperfeed.web.similar_page`: papers like a pasted abstract or an uploaded PDF;
 - here: the no-JavaScript theme switch.
 
 Handlers follow one shape: read parameters, call one service (``rank.daily``, ``rank.trending``, the
@@ -20,14 +21,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 
-from paperfeed.web import daily_pages, library_pages, paper_pages, search_page, submit_page
+from paperfeed.web import daily_pages, library_pages, paper_pages, search_page, similar_page, submit_page
 from paperfeed.web.deps import CsrfProtected
 from paperfeed.web.page_params import safe_next
 
 __all__ = ["router", "safe_next"]  # safe_next: imported from here by auth, comments and foryou
 
 router = APIRouter()
-for _area in (daily_pages, search_page, paper_pages, library_pages, submit_page):
+for _area in (daily_pages, search_page, paper_pages, library_pages, submit_page, similar_page):
     router.include_router(_area.router)
 
 

@@ -5,18 +5,20 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from paperfeed.community.authors import claim_context
 from paperfeed.ids import is_arxiv_id
+from paperfeed.models import SimilarSort
 from paperfeed.rank.trending import forget_cached
 from paperfeed.search.protocols import Searcher
 from paperfeed.store.library import collections_for_user, library_add, library_remove, paper_collections
 from paperfeed.store.papers import get_paper
 from paperfeed.store.submissions import get_submission
 from paperfeed.store.votes import add_vote, remove_vote, vote_counts
-from paperfeed.web.deps import CsrfProtected, CurrentUser, OptionalSearcher, OptionalUser, StoreDep
+from paperfeed.web.citations import citation_context
+from paperfeed.web.deps import CsrfProtected, CurrentUser, OptionalSearcher, OptionalUser, StoreDep, VerifiedUser
 from paperfeed.web.discussion import discussion_context
 from paperfeed.web.page_params import safe_next
 from paperfeed.web.templating import render
@@ -28,9 +30,15 @@ router = APIRouter(dependencies=[CsrfProtected], include_in_schema=False)
 
 @router.get("/papers/{paper_id:path}")
 def paper_page(
-    request: Request, paper_id: str, engine: StoreDep, user: OptionalUser, searcher: OptionalSearcher
+    request: Request,
+    paper_id: str,
+    engine: StoreDep,
+    user: OptionalUser,
+    searcher: OptionalSearcher,
+    similar_sort: Annotated[SimilarSort, Query(alias="similar")] = "relevance",
 ) -> Response:
-    """One paper: abstract, dates and versions, links, upvotes, library, similar papers."""
+    """One paper: abstract, dates and versions, links, upvotes, library, similar papers (``?similar=date`` or
+    ``upvotes`` reorders them)."""
     with engine.connect() as conn:
         paper = get_paper(conn=conn, paper_id=paper_id)
         if paper is None:
@@ -43,7 +51,8 @@ def paper_page(
         holding = paper_collections(conn=conn, user_id=user.id, paper_id=paper.id) if user else set()
         discussion = discussion_context(conn=conn, paper_id=paper.id, user=user)
         claiming = claim_context(conn=conn, paper=paper, user=user)  # AUTHORS: claim buttons
-    similar = _similar(searcher, paper.id)
+        cited = citation_context(conn=conn, paper_id=paper.id, show_all=request.query_params.get("cited") == "all")
+    similar = _similar(searcher, paper.id, sort=similar_sort)
     if similar:
         with engine.connect() as conn:
             similar = decorate(conn, similar, user)
@@ -56,20 +65,22 @@ def paper_page(
             "links": arxiv_links(paper),
             "submission": submission,
             "similar": similar,
+            "similar_sort": similar_sort,
             "collections": collections,
             "holding": holding,
             "is_arxiv": is_arxiv_id(paper.id),
             **discussion,
             **claiming,
+            **cited,  # CITATIONS: cited by, venue, references, citing works
         },
     )
 
 
-def _similar(searcher: Searcher | None, paper_id: str, limit: int = 6) -> list[Card]:
+def _similar(searcher: Searcher | None, paper_id: str, limit: int = 6, sort: str = "relevance") -> list[Card]:
     if searcher is None:
         return []
     try:
-        hits = searcher.similar(paper_id, limit=limit)
+        hits = searcher.similar(paper_id, limit=limit, sort=sort)
     except Exception:  # noqa: BLE001 - similar papers are a bonus: the page still renders
         log.exception("similar papers for %s failed", paper_id)
         return []
@@ -89,7 +100,7 @@ def vote(
     request: Request,
     paper_id: str,
     engine: StoreDep,
-    user: CurrentUser,
+    user: VerifiedUser,
     action: Annotated[Literal["up", "down"], Form()] = "up",
     next: Annotated[str | None, Form()] = None,
 ) -> Response:  # noqa: A002 - the form field's name

@@ -7,11 +7,18 @@ protocol is uvicorn's h11 protocol plus one timer: from the moment a connection 
 of the next request on it, the whole request (headers and body) must arrive within
 ``PAPERFEED_REQUEST_TIMEOUT`` seconds. Otherwise the server answers ``408 Request Timeout`` (when no
 response has started) and closes the connection. Time spent by the application answering is not limited.
+
+The same bound holds for writing: a client that stops reading its answer fills the socket buffers, and
+asyncio pauses the writer. If it stays paused (the client reads nothing) for ``PAPERFEED_REQUEST_TIMEOUT``
+seconds, the connection is reset (what is still buffered, in the process and in the kernel, is discarded),
+so a client that never reads cannot hold a connection, its buffers and a worker's response for ever.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 from functools import cache
 from typing import Any
 
@@ -41,6 +48,7 @@ class DeadlineH11Protocol(H11Protocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
+        self._write_deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -48,7 +56,32 @@ class DeadlineH11Protocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        self._disarm_write()
         super().connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        """The client stopped reading (the buffers are full): it has the timeout to start again."""
+        super().pause_writing()
+        if self._write_deadline is None:
+            self._write_deadline = self.loop.call_later(self._timeout(), self._write_expired)
+
+    def resume_writing(self) -> None:
+        self._disarm_write()
+        super().resume_writing()
+
+    def _disarm_write(self) -> None:
+        if self._write_deadline is not None:
+            self._write_deadline.cancel()
+            self._write_deadline = None
+
+    def _write_expired(self) -> None:
+        self._write_deadline = None
+        if self.transport.is_closing():
+            return
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:  # reset, not FIN: the kernel must not keep the unread answer for minutes either
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()  # close() would wait for the unread answer to drain: it never will
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
@@ -58,10 +91,12 @@ class DeadlineH11Protocol(H11Protocol):
         else:
             self._disarm()  # the whole request is in: the application may take its time
 
+    def _timeout(self) -> float:
+        return self.request_timeout if self.request_timeout is not None else _configured_timeout()
+
     def _arm(self) -> None:
         self._disarm()
-        timeout = self.request_timeout if self.request_timeout is not None else _configured_timeout()
-        self._deadline = self.loop.call_later(timeout, self._expired)
+        self._deadline = self.loop.call_later(self._timeout(), self._expired)
 
     def _disarm(self) -> None:
         if self._deadline is not None:

@@ -13,7 +13,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from paperfeed.models import MatchReason, RelatedReason, SearchMode, SearchSort
+from paperfeed.models import MatchReason, SearchMode, SearchSort, SimilarSort
+
+TEXT_MAX_CHARS = 100_000  # POST /api/v1/similar: a longer body is refused (422); the ranking reads 2,500
 
 # ---------------------------------------------------------------- Hugging Face wire format
 
@@ -62,6 +64,9 @@ class HfPaper(BaseModel):
         description="3 to 8 keyphrases extracted from the title and abstract at index time (empty until computed)",
     )
     numComments: int = 0
+    citedByCount: int | None = Field(
+        default=None, description="times cited, from OpenAlex (paperfeed citations); null until fetched"
+    )
 
 
 class HfDailyPaper(BaseModel):
@@ -172,14 +177,66 @@ class SearchOut(BaseModel):
 class SimilarHitOut(BaseModel):
     paper: PaperOut
     score: float = Field(description="fused relatedness: higher is closer (not comparable across papers)")
-    reason: RelatedReason = Field(description="why it is related: its text, a shared author, or members who saved both")
+    reason: str = Field(
+        description='why it is related: "similar abstract", "same authors", "members who saved this also saved", '
+        '"cited together with this paper by N papers" or "shares N references"'
+    )
     snippet: str = Field(description="HTML-safe abstract excerpt")
 
 
 class SimilarOut(BaseModel):
-    id: str
+    id: str | None = Field(description="the paper's id; null for papers like a text (POST /api/v1/similar)")
+    sort: SimilarSort = Field(default="relevance", description="order of the papers shown (the same papers)")
     count: int
     data: list[SimilarHitOut]
+    warning: str | None = Field(default=None, description="the text was cut, or search is degraded")
+
+
+class SimilarTextIn(BaseModel):
+    """Papers like a text: a pasted abstract or any passage, ranked as a paper's similar papers."""
+
+    text: str = Field(
+        max_length=TEXT_MAX_CHARS,
+        description="the text (a title and abstract); whitespace only is refused; past 2,500 characters it is cut",
+    )
+    limit: int = Field(default=10, ge=1, le=50, description="papers, 1 to 50")
+    sort: SimilarSort = Field(default="relevance", description="relevance, date (newest first) or upvotes")
+
+
+class OutsideLinksOut(BaseModel):
+    doi: str | None = Field(default=None, description="https://doi.org/... when the work has a DOI")
+    openalex: str = Field(description="the work's OpenAlex page")
+
+
+class OutsideWorkOut(BaseModel):
+    """A work that is not a paper of this site (from OpenAlex): what lists need to show it."""
+
+    id: None = Field(default=None, description="null: not a paper of this site")
+    title: str | None = Field(description="null when OpenAlex gave none")
+    year: int | None = None
+    doi: str | None = Field(default=None, description="bare DOI, 10.1109/cvpr.2016.90")
+    links: OutsideLinksOut
+
+
+class CitationHitOut(BaseModel):
+    paper: PaperOut | OutsideWorkOut = Field(description="a paper of this site, or an outside work (id null)")
+    openalex_id: str = Field(description="the work's OpenAlex id, W...")
+    cited_by_count: int | None = Field(description="how often OpenAlex counts it cited")
+    year: int | None = Field(description="publication year (OpenAlex)")
+
+
+class CitationListOut(BaseModel):
+    id: str
+    relation: Literal["references", "citations"]
+    openalex_id: str | None = Field(description="this paper's OpenAlex id; null until its citations are fetched")
+    cited_by_count: int | None = None
+    venue: str | None = Field(default=None, description="where it was published (OpenAlex primary location)")
+    total: int = Field(description="works in the whole list, for pagination")
+    offset: int
+    limit: int
+    count: int = Field(description="works on this page")
+    data: list[CitationHitOut]
+    warning: str | None = Field(default=None, description="set when this paper's citations were not fetched yet")
 
 
 class VoteOut(BaseModel):

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from paperfeed.models import SearchMode, SearchSort
+from paperfeed.store.query_examples import query_examples
 from paperfeed.web.deps import CsrfProtected, OptionalSearcher, OptionalUser, StoreDep
 from paperfeed.web.page_params import OptionalDate, Page, SearchText
 from paperfeed.web.templating import render
@@ -18,7 +19,7 @@ router = APIRouter(dependencies=[CsrfProtected], include_in_schema=False)
 
 
 SEARCH_MODES = ("hybrid", "bm25", "dense")
-SEARCH_SORTS = ("relevance", "date", "trending")
+SEARCH_SORTS = ("relevance", "date", "trending", "citations")
 SEARCH_PER_PAGE = 20
 
 
@@ -61,7 +62,13 @@ def search_page(
         "modes": SEARCH_MODES,
         "sorts": SEARCH_SORTS,
         "page": p,
+        "other_modes": {},
+        "hint": None,
+        "examples": None,
     }
+    if not (q.strip() or cat or date_from or date_to):  # the help: examples that find papers here
+        with engine.connect() as conn:
+            ctx["examples"] = query_examples(conn=conn)
     if q.strip() or cat or date_from or date_to:
         if searcher is None:
             ctx["error"] = "Search is not available on this instance right now."
@@ -94,6 +101,8 @@ def search_page(
             pages=page_links("/search", params, p, SEARCH_PER_PAGE, results.total),
             suggestion=results.suggestion,  # "Did you mean" (search/spelling.py); corrected: hits are for it
             corrected=results.corrected,
+            other_modes=results.other_modes,  # nothing found: the modes that do find papers, with their totals
+            hint=results.hint,
             suggestion_url="/search?" + urlencode({k: v for k, v in {**params, "q": results.suggestion}.items() if v}),
         )
     return render(request, "search.html", ctx)

@@ -3,17 +3,17 @@
 - Passwords: argon2id (argon2-cffi defaults), re-hashed on sign-in when the parameters change.
 - Sessions: a random token in an HttpOnly, SameSite=Lax cookie (Secure when ``base_url`` is https); the
   store keeps only its SHA-256 (see :mod:`paperfeed.store.sessions`).
-- CSRF: every browser gets a random id in an HttpOnly cookie; every form carries that id signed with the
-  instance secret (itsdangerous). A POST form is accepted only when its signed token matches the cookie,
-  so another site can neither read nor forge it.
+- CSRF: every browser gets a random id in an HttpOnly cookie; every form carries that id, and a digest of
+  the session cookie it was made under, signed with the instance secret (itsdangerous). A POST form is
+  accepted only when its signed token matches both cookies, so another site can neither read nor forge it,
+  and a CSRF cookie planted in a browser with a token minted for it is worthless once that browser signs in
+  (the token is bound to the session, which the planter does not have).
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
-import threading
-import time
-from collections import deque
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -81,48 +81,6 @@ def clear_session_cookie(response: Response, settings: Settings, request: Reques
     )
 
 
-# ---------------------------------------------------------------- sign-in throttling
-
-
-class Throttle:
-    """At most ``limit`` failures per key in a sliding ``window`` (seconds), kept in this process.
-
-    Sign-in failures are counted per (client address, account) and per client address, so guessing
-    passwords is slow while the real owner, from another address, can still sign in.
-    """
-
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit, self.window = limit, window
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        return times
-
-    def retry_after(self, key: str) -> int:
-        """Seconds until ``key`` may try again (0: now)."""
-        now = time.monotonic()
-        with self._lock:
-            times = self._recent(key, now)
-            if len(times) < self.limit:
-                return 0
-            return max(1, int(times[0] + self.window - now) + 1)
-
-    def fail(self, key: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            self._recent(key, now).append(now)
-            if len(self._failures) > 100_000:  # bounded memory under a flood of distinct keys
-                self._failures = {k: v for k, v in self._failures.items() if v}
-
-    def clear(self, key: str) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
-
-
 # ---------------------------------------------------------------- CSRF
 
 
@@ -145,12 +103,19 @@ def csrf_id(request: Request) -> str:
     return value
 
 
+def _session_binding(request: Request) -> str:
+    """A digest of the request's session cookie ("" when signed out): what a CSRF token is bound to."""
+    raw = request.cookies.get(SESSION_COOKIE, "")
+    return hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()[:32] if raw else ""
+
+
 def csrf_token(request: Request) -> str:
-    """The token to put in a form's hidden ``csrf_token`` field."""
+    """The token to put in a form's hidden ``csrf_token`` field (bound to the CSRF cookie and the session)."""
     cached = getattr(request.state, "csrf_token", None)
     if cached is None:  # one signature per page, however many forms it has
         settings: Settings = request.app.state.settings
-        cached = request.state.csrf_token = str(_serializer(settings).dumps(csrf_id(request)))
+        payload = [csrf_id(request), _session_binding(request)]
+        cached = request.state.csrf_token = str(_serializer(settings).dumps(payload))
     return str(cached)
 
 
@@ -162,7 +127,13 @@ def csrf_valid(request: Request, token: str | None) -> bool:
         value = _serializer(settings).loads(token, max_age=CSRF_MAX_AGE)
     except BadSignature:
         return False
-    return secrets.compare_digest(str(value), request.cookies[CSRF_COOKIE])
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+        return False  # a token of the older, unbound shape: the page is reloaded, as for an expired one
+    same_browser = secrets.compare_digest(value[0], request.cookies[CSRF_COOKIE])
+    session = _session_binding(request)
+    # Signed in: only a token made under this session. Signed out (sign in, sign up, subscribe): any token of
+    # this browser, since a signed-out request acts for nobody (a page shown before signing out still works).
+    return same_browser and (not session or secrets.compare_digest(value[1], session))
 
 
 def set_csrf_cookie(request: Request, response: Response) -> None:

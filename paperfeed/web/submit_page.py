@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from paperfeed.community.submit import SubmitError, submit_arxiv, submit_metadata
-from paperfeed.web.deps import CsrfProtected, CurrentUser, OptionalSearcher, SettingsDep, StoreDep
+from paperfeed.web.deps import CsrfProtected, OptionalSearcher, SettingsDep, StoreDep, VerifiedUser
 from paperfeed.web.templating import render
 from paperfeed.web.views import paper_url
 
@@ -17,7 +17,7 @@ router = APIRouter(dependencies=[CsrfProtected], include_in_schema=False)
 
 
 @router.get("/submit")
-def submit_form(request: Request, user: CurrentUser) -> Response:
+def submit_form(request: Request, user: VerifiedUser) -> Response:
     return render(request, "submit.html", {"tab": "submit", "form": {}, "errors": {}})
 
 
@@ -26,7 +26,7 @@ def submit(
     request: Request,
     engine: StoreDep,
     settings: SettingsDep,
-    user: CurrentUser,
+    user: VerifiedUser,
     searcher: OptionalSearcher,
     how: Annotated[Literal["arxiv", "paste"], Form()] = "paste",
     arxiv: Annotated[str, Form(max_length=300)] = "",
@@ -43,6 +43,7 @@ def submit(
         else:
             result = submit_metadata(
                 engine=engine,
+                settings=settings,
                 user_id=user.id,
                 title=title,
                 abstract=abstract,

@@ -20,13 +20,14 @@ from sqlalchemy import Engine
 from paperfeed.config import Settings
 from paperfeed.digest import subscribe as service
 from paperfeed.digest.compose import build_digest
-from paperfeed.digest.mailer import AddressError, normalise_address
+from paperfeed.digest.mailer import AddressError, address_problem, normalise_address
 from paperfeed.digest.render import digest_context, manage_url
 from paperfeed.digest.schedule import common_timezones
 from paperfeed.digest.tokens import TokenError
 from paperfeed.store import subscriptions as store
 from paperfeed.web.comment_schemas import ErrorOut
 from paperfeed.web.deps import CsrfProtected, CurrentUser, OptionalSearcher, OptionalUser, SettingsDep, StoreDep
+from paperfeed.web.listing import field_error as api_field_error
 from paperfeed.web.subscription_form import (
     MAIL_OFF,
     FormFlag,
@@ -135,6 +136,9 @@ def api_subscribe(
     nothing stored) when this instance has no mail settings, since no confirmation could be sent."""
     if not settings.emails_enabled:
         raise HTTPException(503, MAIL_OFF)
+    unmailable = address_problem(settings, body.email)
+    if unmailable:
+        raise api_field_error("email", unmailable, where="body")
     prefs = body.model_dump(exclude={"email"})
     _start(engine, settings, background, request, body.email, prefs)
     return SubscriptionAccepted()
@@ -174,6 +178,9 @@ def subscribe_submit(
         errors |= preference_error(exc)
     try:
         address = normalise_address(email)
+        unmailable = address_problem(settings, address)
+        if unmailable:
+            errors |= field_error("email", unmailable)
     except AddressError as exc:
         errors |= field_error("email", str(exc).removeprefix("email: "))
     if errors:
@@ -208,8 +215,29 @@ def _by_token(request: Request, lookup: Callable[[], store.Subscriber]) -> store
 
 
 @router.get("/subscriptions/confirm/{token}", include_in_schema=False)
+def confirm_page(request: Request, token: str, engine: StoreDep, settings: SettingsDep) -> Response:
+    """A page with the confirm button: a GET never confirms, since mail scanners follow links."""
+    sub = _by_token(
+        request, lambda: service.subscriber_for_token(engine=engine, settings=settings, token=token, purpose="confirm")
+    )
+    if isinstance(sub, Response):
+        return sub
+    if sub.status in ("unsubscribed", "suspended"):
+        return _link_error(request, TokenError(service.NOT_PENDING))
+    if sub.status == "active":
+        message = f"Digests are already sent to {sub.email}."
+        return _message(request, "You are subscribed", message, manage_url=manage_url(settings, sub))
+    return _message(
+        request,
+        "Confirm your subscription",
+        f"Send digests to {sub.email}?",
+        confirm_action=f"/subscriptions/confirm/{token}",
+    )
+
+
+@router.post("/subscriptions/confirm/{token}", include_in_schema=False)
 def confirm(request: Request, token: str, engine: StoreDep, settings: SettingsDep) -> Response:
-    """Confirms on GET: the link in the confirmation mail is the proof of ownership."""
+    """Confirms a pending subscription: the signed link in the confirmation mail is the proof of ownership."""
     sub = _by_token(request, lambda: service.confirm(engine=engine, settings=settings, token=token))
     if isinstance(sub, Response):
         return sub

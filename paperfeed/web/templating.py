@@ -202,7 +202,8 @@ def linkify(html: Markup | str) -> Markup:
 
 
 def shorten(text: str | None, limit: int = 300) -> str:
-    """At most ``limit`` characters, cut at a word boundary, with an ellipsis."""
+    """At most ``limit`` characters, cut at a word boundary, with an ellipsis: ``… the values…``, never
+    ``values.…`` or ``values,…`` (punctuation where the cut falls is dropped before the ellipsis)."""
     text = " ".join((text or "").split())
     if len(text) <= limit:
         return text
@@ -210,7 +211,7 @@ def shorten(text: str | None, limit: int = 300) -> str:
     # never end inside an open $...$: drop the unbalanced tail so the math filter stays clean
     if cut.count("$") % 2:
         cut = cut[: cut.rfind("$")].rstrip()
-    return cut + "…"
+    return cut.rstrip(".,;:!?-–— ") + "…"
 
 
 def authors_short(names: list[str], limit: int = 4) -> str:
@@ -225,6 +226,14 @@ def nice_date(value: date | datetime | None) -> str:
     return f"{value:%b} {value.day}, {value.year}"
 
 
+def nice_datetime(value: datetime | None) -> str:
+    """``Dec 7, 2026, 14:05 UTC``: a date with its time of day (comments, edits), in UTC as stored."""
+    if value is None:
+        return ""
+    when = value.astimezone(UTC) if value.tzinfo else value
+    return f"{nice_date(when)}, {when:%H:%M} UTC"
+
+
 def make_templates() -> Jinja2Templates:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
@@ -233,6 +242,7 @@ def make_templates() -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.filters.update(latex=latex, linkify=linkify, shorten=shorten, authors_short=authors_short, nice_date=nice_date)
+    env.filters["nice_datetime"] = nice_datetime
     env.filters["safe_url"] = safe_url  # links from data: only http(s), else nothing (paperfeed.links)
     env.globals.update(csrf_token=csrf_token, asset_url=asset_url)  # /static/x?v=<content hash>
     return Jinja2Templates(env=env)
@@ -246,6 +256,7 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
     today = datetime.now(UTC).date()
     ctx: dict[str, Any] = {
         "site_name": app.state.settings.site_name,
+        "mail_enabled": app.state.settings.emails_enabled,  # pages offer mail only when it can be sent
         "user": optional_user(request),
         "theme": request.cookies.get("theme") if request.cookies.get("theme") in ("light", "dark") else "",
         "path": request.url.path,

@@ -11,21 +11,14 @@ from fastapi.responses import RedirectResponse, Response
 
 from paperfeed.digest.tokens import TokenError
 from paperfeed.email_verification import send_verification, verify
+from paperfeed.store import rate_limits
 from paperfeed.store.users import User
 from paperfeed.web.deps import CsrfProtected, CurrentUser, SettingsDep, StoreDep
-from paperfeed.web.security import Throttle
 from paperfeed.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 RESENDS_PER_DAY = 5  # verification mails a member may ask for in 24 hours (no mail-bombing an address)
-
-
-def _resends(request: Request) -> Throttle:
-    """This app's count of verification mails sent on request (kept in the server process)."""
-    found = getattr(request.app.state, "verify_resends", None)
-    if found is None:
-        found = request.app.state.verify_resends = Throttle(RESENDS_PER_DAY, 24 * 3600)
-    return found  # type: ignore[no-any-return]
+RESEND_LIMITS = (rate_limits.Limit(RESENDS_PER_DAY, 24 * 3600, "verification mails a day"),)
 
 
 @router.get("/account/verify/{token}")
@@ -48,12 +41,15 @@ def resend(request: Request, engine: StoreDep, settings: SettingsDep, user: Curr
     """Mail a fresh verification link now; the account page then says what happened."""
     if user.email_verified:
         return RedirectResponse("/account", status_code=303)
-    key = f"user:{user.id}:{user.email}"
-    if _resends(request).retry_after(key):
+    try:  # counted before the mail goes: parallel requests cannot all pass the check
+        with engine.begin() as conn:
+            reserved = rate_limits.take(conn, key=f"verify-resend:user:{user.id}", limits=RESEND_LIMITS)
+    except rate_limits.RateLimited:
         return RedirectResponse("/account?verification=limit", status_code=303)
     outcome = send_verification(engine=engine, settings=settings, user=user)
-    if outcome.status == "sent":
-        _resends(request).fail(key)  # count mails actually handed to the server
+    if outcome.status != "sent":  # only mails handed to the server count
+        with engine.begin() as conn:
+            rate_limits.give_back(conn, event_ids=[reserved])
     return RedirectResponse(f"/account?verification={outcome.status}", status_code=303)
 
 

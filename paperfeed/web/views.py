@@ -14,7 +14,7 @@ from urllib.parse import quote, urlencode
 from sqlalchemy import Connection
 
 from paperfeed.ids import is_arxiv_id
-from paperfeed.links import safe_url
+from paperfeed.links import doi_url, safe_url
 from paperfeed.models import Paper, Snippet
 from paperfeed.store.claims import verified_names
 from paperfeed.store.comments import visible_counts
@@ -77,7 +77,7 @@ def arxiv_links(paper: Paper) -> dict[str, str]:
     if paper.pdf_url:
         links["PDF"] = paper.pdf_url
     if paper.doi:
-        links["DOI"] = "https://doi.org/" + quote(paper.doi, safe="/")
+        links["DOI"] = doi_url(paper.doi)
     if paper.code_url:
         links["Code"] = paper.code_url
     if paper.project_url and paper.project_url != paper.abs_url:
@@ -107,10 +107,17 @@ def decorate(conn: Connection, cards: Sequence[Card], user: User | None, counts:
 
 
 def page_links(base: str, params: Mapping[str, object], page: int, per_page: int, total: int) -> dict[str, str]:
-    """``prev``/``next`` URLs for ``p`` (1-based) that keep every other query parameter."""
+    """``prev``/``next`` URLs for ``p`` (1-based) that keep every other query parameter. A page past the end
+    of a non-empty list gets ``past_end`` (the URL of the last page, also its ``prev``), ``last_page`` and
+    ``first`` (the first page's URL)."""
     out: dict[str, str] = {}
     keep = {k: v for k, v in params.items() if v not in (None, "", [])}
-    if page > 1:
+    last = max(1, -(-total // per_page))
+    if total > 0 and page > last:
+        out["prev"] = out["past_end"] = base + "?" + urlencode({**keep, "p": last}, doseq=True)
+        out["last_page"] = str(last)
+        out["first"] = base + ("?" + urlencode(keep, doseq=True) if keep else "")
+    elif page > 1:
         out["prev"] = base + "?" + urlencode({**keep, "p": page - 1}, doseq=True)
     if page * per_page < total:
         out["next"] = base + "?" + urlencode({**keep, "p": page + 1}, doseq=True)
