@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     request_timeout: float = Field(default=15.0, gt=0, le=3600)
     # Largest request body accepted, in bytes: a longer one gets 413 before it is read (web/body_limit.py).
     max_body_bytes: int = Field(default=1 << 20, ge=1024, le=1 << 30)
+    # Accounts created per client address (paperfeed.web.login_throttle): an hour and a day.
+    signups_per_address_hour: int = Field(default=3, ge=1)
+    signups_per_address_day: int = Field(default=10, ge=1)
 
     # arXiv access (ingest/harvest). Pacing between calls, in seconds: arXiv asks for >= 3.
     arxiv_api_url: str = "https://export.arxiv.org/api/query"

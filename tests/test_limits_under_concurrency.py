@@ -35,7 +35,7 @@ from paperfeed.store.library import collections
 from paperfeed.store.schema import papers
 from paperfeed.store.users import get_user_by_username, users
 from paperfeed.web.app import create_app
-from paperfeed.web.login_throttle import PER_ACCOUNT, SIGNUP_LIMITS
+from paperfeed.web.login_throttle import PER_ACCOUNT
 from paperfeed.web.verify_email import RESENDS_PER_DAY
 from tests.community_helpers import PASSWORD, member
 from tests.factories import add_papers, cli_env, make_paper
@@ -211,7 +211,7 @@ def test_parallel_verification_resends_send_five_mails(settings: Settings, smtp:
 def test_parallel_sign_ups_from_one_address_are_limited(settings: Settings) -> None:
     """Item 5: 25 parallel sign-ups from one address create exactly the hour's allowance of accounts; the
     rest answer 429 saying why, with Retry-After."""
-    per_hour = SIGNUP_LIMITS[0].count
+    per_hour = settings.signups_per_address_hour  # 3 by default
     with served(settings) as (url, engine):
         browser = Browser(url)
         browser.refresh("/signup")

@@ -26,7 +26,14 @@ from paperfeed.store.submissions import submissions_by
 from paperfeed.store.users import create_user, get_user_by_email, get_user_by_username, set_password_hash
 from paperfeed.text_controls import invisible_problem
 from paperfeed.web.deps import CsrfProtected, CurrentUser, OptionalUser, SettingsDep, StoreDep
-from paperfeed.web.login_throttle import LoginThrottle, account_key, login_throttle, reserve_signup, signup_failed
+from paperfeed.web.login_throttle import (
+    LoginThrottle,
+    account_key,
+    login_throttle,
+    reserve_signup,
+    signup_failed,
+    signup_limits,
+)
 from paperfeed.web.pages import safe_next
 from paperfeed.web.security import (
     SESSION_COOKIE,
@@ -106,7 +113,9 @@ def signup(
     retry_after = 0
     if not errors:
         try:
-            reserved = reserve_signup(engine, address=request.client.host if request.client else "?")
+            reserved = reserve_signup(
+                engine, address=request.client.host if request.client else "?", limits=signup_limits(settings)
+            )
         except RateLimited as exc:
             retry_after = exc.retry_after
             errors["limit"] = (

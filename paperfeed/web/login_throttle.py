@@ -21,10 +21,12 @@ see :mod:`paperfeed.web.proxies`): a client cannot pick its own address with ``X
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from paperfeed.config import Settings
 from paperfeed.store import rate_limits
 from paperfeed.store.rate_limits import Limit, RateLimited
 from paperfeed.store.users import User
@@ -34,7 +36,6 @@ PER_ACCOUNT = 10  # failed sign-ins per account per quarter hour, from all addre
 LONG_NAME = 200  # longer names typed at sign-in are counted by their hash
 PER_ADDRESS = 50  # failed sign-ins per client address per quarter hour, over all accounts
 # accounts created per client address (one address cannot raise a crowd of voters)
-SIGNUP_LIMITS = (Limit(3, 3600, "sign-ups per address an hour"), Limit(10, 24 * 3600, "sign-ups per address a day"))
 
 
 def account_key(user: User | None, ident: str) -> str:
@@ -102,11 +103,20 @@ def login_throttle() -> LoginThrottle:
     )
 
 
-def reserve_signup(engine: Engine, *, address: str) -> int:
-    """Count one sign-up from ``address`` (``SIGNUP_LIMITS``); returns what :func:`signup_failed` gives
-    back. Raises :class:`~paperfeed.store.rate_limits.RateLimited` when the address has made enough."""
+def signup_limits(settings: Settings) -> tuple[Limit, Limit]:
+    """Accounts one client address may create: ``PAPERFEED_SIGNUPS_PER_ADDRESS_HOUR`` and ``_DAY``."""
+    return (
+        Limit(settings.signups_per_address_hour, 3600, "sign-ups per address an hour"),
+        Limit(settings.signups_per_address_day, 24 * 3600, "sign-ups per address a day"),
+    )
+
+
+def reserve_signup(engine: Engine, *, address: str, limits: Sequence[Limit]) -> int:
+    """Count one sign-up from ``address`` against ``limits`` (:func:`signup_limits`); returns what
+    :func:`signup_failed` gives back. Raises :class:`~paperfeed.store.rate_limits.RateLimited` when the address
+    has made enough."""
     with engine.begin() as conn:
-        return rate_limits.take(conn, key=f"signup:address:{address}", limits=SIGNUP_LIMITS)
+        return rate_limits.take(conn, key=f"signup:address:{address}", limits=limits)
 
 
 def signup_failed(engine: Engine, reserved: int) -> None:
