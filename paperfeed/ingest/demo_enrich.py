@@ -18,10 +18,7 @@ keep saying what a demo paper lacks, and the next try waits longer (``RETRY_FIRS
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +26,7 @@ from sqlalchemy import Engine
 
 from paperfeed.config import Settings
 from paperfeed.ingest.enrich import EnrichResult, enrich_pending
-from paperfeed.store.leases import release_lease, take_lease
+from paperfeed.ingest.leased import HeldLease, LeaseLost, run_steps, visible
 from paperfeed.store.papers import now_utc
 from paperfeed.store.state import get_state, set_state
 
@@ -41,21 +38,6 @@ SEEDED_KEY = "demo_seeded"  # written by paperfeed.ingest.demo when it seeds the
 BATCH = 20  # papers per round: the searcher is refreshed after each round that resolved some
 RETRY_FIRST = 300.0  # seconds before trying again when arXiv was unreachable; doubled per failure
 RETRY_MAX = 6 * 3600.0
-
-
-def _visible(logger: logging.Logger) -> None:
-    """Make these few lines reach stderr where no logging is configured (uvicorn sets up only its own)."""
-    if logger.handlers or logging.getLogger().handlers:
-        return
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-
-
-class LeaseLost(RuntimeError):
-    """Another worker holds the lease now, or this one is stopping."""
 
 
 def wanted(*, engine: Engine, settings: Settings) -> bool:
@@ -79,14 +61,13 @@ class DemoEnricher:
         self.engine = engine
         self.settings = settings
         self.on_new = on_new
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.holding = False
+        self.lease = HeldLease(engine=engine, name=LEASE_NAME, ttl=self.lease_ttl, logger=log, what="demo enrich")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.failures = 0
 
     def start(self) -> None:
-        _visible(log)
+        visible(log)
         self._thread = threading.Thread(target=self._loop, name="paperfeed-demo-enrich", daemon=True)
         self._thread.start()
 
@@ -95,7 +76,7 @@ class DemoEnricher:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        self._release()
+        self.lease.release()
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for the loop to end (done, or stopped)."""
@@ -104,27 +85,8 @@ class DemoEnricher:
 
     # ------------------------------------------------------------ lease and state
 
-    def _take(self) -> bool:
-        try:
-            with self.engine.begin() as conn:
-                self.holding = take_lease(conn=conn, name=LEASE_NAME, holder=self.holder, ttl=self.lease_ttl)
-        except Exception as exc:  # noqa: BLE001 - the database is briefly unreachable: not the holder now
-            log.warning("demo enrich: cannot reach the database for the lease: %s", exc)
-            self.holding = False
-        return self.holding
-
-    def _release(self) -> None:
-        if not self.holding:
-            return
-        try:
-            with self.engine.begin() as conn:
-                release_lease(conn=conn, name=LEASE_NAME, holder=self.holder)
-        except Exception:  # noqa: BLE001 - it expires by itself
-            pass
-        self.holding = False
-
     def _keep_going(self, _result: EnrichResult) -> None:
-        if self._stop.is_set() or not self._take():
+        if self._stop.is_set() or not self.lease.take():
             raise LeaseLost("the demo-enrich lease was lost or the server is stopping")
 
     def status(self) -> dict[str, Any]:
@@ -142,21 +104,13 @@ class DemoEnricher:
     # ------------------------------------------------------------ loop
 
     def _loop(self) -> None:
-        delay = 0.0
-        while not self._stop.wait(delay):
-            try:
-                delay = self.step()
-            except Exception:  # noqa: BLE001 - never let the thread die: log, wait, try again
-                log.exception("demo enrich: unexpected error")
-                delay = self.lease_ttl / 3
-            if delay < 0:
-                return
+        run_steps(self._stop, self.step, logger=log, what="demo enrich", retry=self.lease_ttl / 3)
 
     def step(self) -> float:
         """One round. Returns seconds until the next (negative: done for good)."""
         if self.status().get("state") == "done":
             return -1.0
-        if not self._take():
+        if not self.lease.take():
             return self.lease_ttl / 3
         try:
             report = enrich_pending(engine=self.engine, settings=self.settings, limit=BATCH, on_paper=self._keep_going)
@@ -179,7 +133,7 @@ class DemoEnricher:
                     wait / 60,
                 )
             self._save(state="offline", last_error=report.error)
-            self._release()
+            self.lease.release()
             return wait
         self.failures = 0
         counts = report.as_dict()
@@ -189,7 +143,7 @@ class DemoEnricher:
         if all(r.outcome == "failed" for r in report.results):  # nothing left but papers arXiv refused to look up
             self._save(state="done", counts=total, last_error=None)
             log.info("demo papers: arXiv lookups done (%s resolved)", total.get("resolved", 0))
-            self._release()
+            self.lease.release()
             return -1.0
         self._save(state="enriching", counts=total, last_error=None)
         log.info("demo papers: %d of %d looked up in this round found on arXiv", resolved, len(report.results))

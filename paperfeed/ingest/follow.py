@@ -16,11 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import socket
-import sys
 import threading
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,30 +29,14 @@ from paperfeed.ingest.follow_schedule import next_harvest, retry_delay
 from paperfeed.ingest.follow_status import LEASE_NAME, STATE_KEY  # named there: status reads them
 from paperfeed.ingest.harvest import HarvestReport, PageProgress, harvest_oai
 from paperfeed.ingest.http import PoliteClient
+from paperfeed.ingest.leased import HeldLease, LeaseLost, run_steps, visible
 from paperfeed.search.protocols import Searcher
-from paperfeed.store.leases import release_lease, take_lease
 from paperfeed.store.papers import now_utc
 from paperfeed.store.state import get_state, set_state
 
 log = logging.getLogger("paperfeed.follow")
 LEASE_TTL = 120.0  # seconds a holder keeps the lease without renewing it
 OnNew = Callable[[], object]
-
-
-class LeaseLost(RuntimeError):
-    """Another worker took the lease (this one stalled past its expiry): stop harvesting."""
-
-
-def _visible(logger: logging.Logger) -> None:
-    """Make the follower's lines reach stderr even where no logging is configured (uvicorn sets up its own
-    loggers only): one line per harvest or failure."""
-    if logger.handlers or logging.getLogger().handlers:
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
 
 
 def _iso(value: datetime) -> str:
@@ -78,33 +58,20 @@ class Follower:
         self.settings = settings
         self.categories = parse_follow(settings.follow)
         self.on_new = on_new
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.holding = False
+        self.lease = HeldLease(engine=engine, name=LEASE_NAME, ttl=self.lease_ttl, logger=log, what="arXiv follow")
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     # ------------------------------------------------------------ lease
 
-    def _take(self) -> bool:
-        try:
-            with self.engine.begin() as conn:
-                held = take_lease(conn=conn, name=LEASE_NAME, holder=self.holder, ttl=self.lease_ttl)
-        except Exception as exc:  # noqa: BLE001 - the database is briefly unreachable: not the holder now
-            log.warning("arXiv follow: cannot reach the database for the lease: %s", exc)
-            held = False
-        if self.holding and not held:
-            log.warning("arXiv follow: lease lost to another worker; %s stops harvesting", self.holder)
-        self.holding = held
-        return held
-
     def _heartbeat(self) -> None:
         while not self._stop.wait(self.lease_ttl / 3):
-            if self.holding:
-                self._take()
+            if self.lease.holding:
+                self.lease.take()
 
     def _check_lease(self, _progress: PageProgress | None = None) -> None:
         """Raise :class:`LeaseLost` when this worker no longer holds the lease (or is stopping)."""
-        if not self.holding or self._stop.is_set():
+        if not self.lease.holding or self._stop.is_set():
             raise LeaseLost("the arXiv follow lease was lost or the server is stopping")
 
     # ------------------------------------------------------------ state
@@ -122,7 +89,7 @@ class Follower:
 
     def start(self) -> None:
         """Run the loop and the lease heartbeat in daemon threads (one call per worker)."""
-        _visible(log)
+        visible(log)
         for name, target in (("paperfeed-follow", self._loop), ("paperfeed-follow-lease", self._heartbeat)):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -133,27 +100,15 @@ class Follower:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout)
-        if self.holding:
-            try:
-                with self.engine.begin() as conn:
-                    release_lease(conn=conn, name=LEASE_NAME, holder=self.holder)
-            except Exception:  # noqa: BLE001 - it expires by itself
-                pass
-            self.holding = False
+        self.lease.release()
 
     def _loop(self) -> None:
-        delay = 0.0
-        while not self._stop.wait(delay):
-            try:
-                delay = self.tick()
-            except Exception:  # noqa: BLE001 - never let the thread die: log, wait, try again
-                log.exception("arXiv follow: unexpected error")
-                delay = self.lease_ttl / 3
+        run_steps(self._stop, self.tick, logger=log, what="arXiv follow", retry=self.lease_ttl / 3)
 
     def tick(self, now: datetime | None = None) -> float:
         """One step: take or renew the lease and harvest if due. Returns seconds until the next step."""
         poll = self.lease_ttl / 3
-        if not self._take():
+        if not self.lease.take():
             return poll
         now = now or now_utc()
         state = self.load_state()
@@ -165,7 +120,7 @@ class Follower:
 
     def run(self, state: dict[str, Any], now: datetime) -> float:
         """Harvest every followed set now; record the outcome. Returns seconds until the next harvest."""
-        state.update(following=self.categories, state="harvesting", holder=self.holder, last_attempt=_iso(now))
+        state.update(following=self.categories, state="harvesting", holder=self.lease.holder, last_attempt=_iso(now))
         self._save(state)
         groups: dict[str, Any] = dict(state.get("groups") or {})
         total = HarvestReport()
@@ -294,5 +249,5 @@ def start_following(*, engine: Engine, settings: Settings, searcher: Searcher | 
         return None
     follower = Follower(engine=engine, settings=settings, on_new=searcher.refresh if searcher else None)
     follower.start()
-    log.info("arXiv follow: following %s (worker %s)", ", ".join(follower.categories), follower.holder)
+    log.info("arXiv follow: following %s (worker %s)", ", ".join(follower.categories), follower.lease.holder)
     return follower
