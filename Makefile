@@ -40,6 +40,7 @@ lint:
 	$(BIN)/ruff format --check paperfeed tests bench scripts
 	$(BIN)/ruff check paperfeed tests bench scripts
 	$(BIN)/mypy paperfeed
+	$(BIN)/lint-imports
 
 # Chromium screenshots of the demo (home, search, paper, trending, author pages) into docs/screenshots/.
 screenshots: install system-deps

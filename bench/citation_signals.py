@@ -5,7 +5,7 @@
     .venv/bin/python bench/citation_signals.py --grid                   # a few weight settings
     .venv/bin/python bench/citation_signals.py --dir ../shared/eval/cacm-cites --json
 
-Protocol and caveats: :mod:`paperfeed.search.citation_eval`. Prints NDCG@20 and Recall@100 of the hidden
+Protocol and caveats: :mod:`paperfeed.evaluation.citations`. Prints NDCG@20 and Recall@100 of the hidden
 half, before (fused text signals) and after (plus "cited together" / "shares references").
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from paperfeed.config import Settings  # noqa: E402
-from paperfeed.search.citation_eval import run  # noqa: E402
+from paperfeed.evaluation.citations import run  # noqa: E402
 
 GRID = [{"cocited": c, "coupled": c} for c in (0.5, 1.0, 2.0, 3.0, 4.0)]
 

@@ -1,21 +1,24 @@
 """Embedding throughput and quality: MiniLM as `paperfeed index` runs it now on a CPU (``search/minilm.py``
-``load_minilm``: int8 through OpenVINO, 192 word pieces; the torch path if that cannot be made) against the
+``load_minilm``: the path measured fastest on this CPU, ``search/calibration.py``; 192 word pieces) against the
 former path (sentence-transformers in float32, 256 word pieces, batches of 64), same papers, same run.
 
-    .venv/bin/python bench/embed.py [--limit N] [--json]
+    .venv/bin/python bench/embed.py [--limit N] [--json] [--recalibrate]
 
 Both paths embed the same SciFact corpus papers (all 5,183 by default; the first N with ``--limit``) in the
 same run, in alternating chunks of CHUNK papers, so a machine shared with other work slows both alike. Then
 hybrid nDCG@10 (the ranking users get) on SciFact train and Cranfield test with each path's vectors; papers
 not timed (``--limit``) are embedded through the embedding cache under the data dir. The last line with
-``--json`` is one object: papers_per_s, baseline_papers_per_s, ratio, ndcg_delta (SciFact train, new - old).
-Threads: torch's default (one per core) for both.
+``--json`` is one object: papers_per_s, baseline_papers_per_s, ratio, ndcg_delta (SciFact train, new - old),
+cran_ndcg_delta, path (the chosen one, with batch, workers, threads), cpu and cpu_flags (the machine that
+measured it), papers and the load average before and after. Threads: torch's default (one per core) for the
+former path. ``--recalibrate`` measures the paths again first (the choice is otherwise kept per CPU).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -26,8 +29,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from paperfeed.config import Settings  # noqa: E402
+from paperfeed.evaluation import retrieval as ev  # noqa: E402
 from paperfeed.models import Paper  # noqa: E402
-from paperfeed.search import evaluate as ev  # noqa: E402
+from paperfeed.search.calibration import choice_file, cpu_info, embedding_path  # noqa: E402
 from paperfeed.search.dense import DenseIndex, text_hash  # noqa: E402
 from paperfeed.search.embed import (  # noqa: E402
     Embedder,
@@ -110,24 +114,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, default=0, help="time only the first N SciFact papers (default: all)")
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    parser.add_argument("--recalibrate", action="store_true", help="measure the MiniLM paths on this CPU again")
     args = parser.parse_args()
     settings = Settings()
     source = minilm_path(settings)
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    if args.recalibrate:
+        choice_file(settings).unlink(missing_ok=True)
     old, new = FormerMiniLM(source), load_minilm(source, device="cpu", model_cache_dir=settings.model_cache_dir)
-    print(
-        f"new path: {getattr(new, 'precision', '?')}, {MAX_TOKENS} word pieces; former: float32, 256",
-        file=sys.stderr,
-    )
+    chosen = embedding_path(settings) or {}
+    path = {k: chosen.get(k) for k in ("path", "batch", "workers", "threads")}
+    print(f"new path: {path}, {MAX_TOKENS} word pieces; former: float32, 256", file=sys.stderr)
     sets = {name: ev.load_beir(EVAL / name, split) for name, split in SETS}
     texts = _texts(sets["scifact"])
     texts = texts[: args.limit] if args.limit else texts
     print(f"timing {len(texts)} SciFact papers, both paths, alternating chunks of {CHUNK}", file=sys.stderr)
     old_known, new_known, spent = timed(texts, old, new)
-    result: dict[str, float] = {
+    result: dict[str, object] = {
         "papers_per_s": round(len(texts) / spent["new"], 1),
         "baseline_papers_per_s": round(len(texts) / spent["old"], 1),
     }
     result["ratio"] = round(spent["old"] / spent["new"], 2)
+    load_timed = [round(x, 2) for x in os.getloadavg()]
     deltas = {}
     for name, data in sets.items():
         before = hybrid_ndcg(data, old, old_known, settings)
@@ -135,9 +143,11 @@ def main() -> None:
         deltas[name] = round(after - before, 4)
         print(f"{name}: hybrid nDCG@10 {before:.4f} (former) -> {after:.4f} (now), delta {after - before:+.4f}")
     result["ndcg_delta"] = deltas["scifact"]
+    result["cran_ndcg_delta"] = deltas["cran"]
+    result.update(path=path, **cpu_info(), papers=len(texts), load_before=load_before, load_after_timing=load_timed)
     print(
         f"{len(texts)} papers: now {result['papers_per_s']} papers/s "
-        f"({getattr(new, 'precision', '?')}, {MAX_TOKENS} word pieces), "
+        f"({path['path']}, {MAX_TOKENS} word pieces), "
         f"former {result['baseline_papers_per_s']} papers/s, ratio {result['ratio']}x; Cranfield nDCG delta "
         f"{deltas['cran']:+.4f} ({new.fingerprint})"
     )

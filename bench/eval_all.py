@@ -4,7 +4,7 @@
     .venv/bin/python bench/eval_all.py --sets scifact:train --models minilm
     .venv/bin/python bench/eval_all.py --tune   # the grid on SciFact train only (see docs/benchmarks.md)
 
-Report mode calls :func:`paperfeed.search.evaluate.evaluate` (the function behind ``paperfeed eval``) once per
+Report mode calls :func:`paperfeed.evaluation.retrieval.evaluate` (the function behind ``paperfeed eval``) once per
 set and model and prints a Markdown table, then one JSON document. Tune mode indexes SciFact *train* once and
 re-ranks it under each setting (fusion, RRF k, weights, depth, lexical field boosts), so each setting takes
 seconds. Embeddings are cached by content hash under ``--data-dir`` (the static model is distilled there on
@@ -26,8 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from paperfeed.config import Settings  # noqa: E402
-from paperfeed.search import lexical_query  # noqa: E402
-from paperfeed.search.evaluate import (  # noqa: E402
+from paperfeed.evaluation.retrieval import (  # noqa: E402
     METRICS,
     EvalError,
     build_indexes,
@@ -37,6 +36,7 @@ from paperfeed.search.evaluate import (  # noqa: E402
     ndcg_at,
     recall_at,
 )
+from paperfeed.search import lexical_query  # noqa: E402
 from paperfeed.search.fusion import get_fusion  # noqa: E402
 from paperfeed.search.query import ParsedQuery  # noqa: E402
 

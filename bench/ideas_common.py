@@ -19,7 +19,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from paperfeed.config import Settings  # noqa: E402
-from paperfeed.search.evaluate import BeirSet, build_indexes, load_beir, ndcg_at  # noqa: E402
+from paperfeed.evaluation.retrieval import BeirSet, build_indexes, load_beir, ndcg_at  # noqa: E402
 from paperfeed.search.fusion import convex_z  # noqa: E402
 from paperfeed.search.query import ParsedQuery  # noqa: E402
 

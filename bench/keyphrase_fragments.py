@@ -3,7 +3,7 @@
     .venv/bin/python bench/keyphrase_fragments.py            # before (YAKE + stop-word filter) and now
     .venv/bin/python bench/keyphrase_fragments.py --sample 100   # also print 100 chips of each, to judge by hand
 
-"Fragment" is the documented rule of :mod:`paperfeed.noun_phrases` (verb or adverb inside, opening -ing verb,
+"Fragment" is the documented rule of :mod:`paperfeed.keywords` (verb or adverb inside, opening -ing verb,
 ending on an adjective or compound modifier, or a title's name cut short). "Before" is the selection as it was
 until issue 22 (YAKE's candidates with only the stop-word and leading-verb filter), recomputed here in the same
 run; "now" is :func:`paperfeed.keywords.extract_keywords`. Because the rule is also the filter, the "now" share
@@ -30,8 +30,8 @@ from paperfeed.keywords import (  # noqa: E402
     _phrase_ok,
     _stopwords,
     extract_keywords,
+    fragment_reason,  # noqa: E402
 )
-from paperfeed.noun_phrases import fragment_reason  # noqa: E402
 
 DEMO = Path(__file__).resolve().parent.parent / "paperfeed" / "data" / "demo_papers.jsonl"
 

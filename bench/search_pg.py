@@ -10,7 +10,7 @@
 database given is wiped (papers and vectors) before loading: use a scratch database.
 
 Quality: the SciFact corpus is loaded into ``papers`` (one row per document, no merging), vectors of the
-same model go to ``paper_vectors``, and :func:`paperfeed.search.evaluate.run_queries` (the code behind
+same model go to ``paper_vectors``, and :func:`paperfeed.evaluation.retrieval.run_queries` (the code behind
 ``paperfeed eval``) ranks every train query with :class:`PgLexical` / :class:`PgDense` and with tantivy +
 the embedded vectors. Latency: the synthetic corpus of ``bench/corpus.py`` (real sentences) is loaded, then
 the same queries as the embedded benchmark are timed one at a time.
@@ -132,10 +132,10 @@ def load_vectors(dense: PgDense, ids: list[str], vectors: np.ndarray, hashes: li
 
 def eval_scifact(url: str, data_dir: Path, model: str, split: str = "train") -> dict[str, Any]:
     """nDCG@10 / Recall@100 / MRR@10 for bm25, dense, hybrid on both backends (same vectors, same code)."""
+    from paperfeed.evaluation.retrieval import build_indexes, load_beir, run_queries
     from paperfeed.models import Paper
     from paperfeed.search.dense import text_hash
     from paperfeed.search.embed import paper_text
-    from paperfeed.search.evaluate import build_indexes, load_beir, run_queries
 
     settings = Settings(_env_file=None, environment="test", data_dir=data_dir)  # type: ignore[call-arg]
     data = load_beir(SCIFACT, split)

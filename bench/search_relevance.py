@@ -34,8 +34,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from paperfeed.config import Settings  # noqa: E402
+from paperfeed.evaluation.retrieval import build_indexes, load_beir, ndcg_at  # noqa: E402
 from paperfeed.search import hybrid  # noqa: E402
-from paperfeed.search.evaluate import build_indexes, load_beir, ndcg_at  # noqa: E402
 from paperfeed.search.query import ParsedQuery  # noqa: E402
 
 SHARED_EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"

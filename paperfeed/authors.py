@@ -2,8 +2,8 @@
 
 A name's *key* is its folded words joined by single spaces: case and accents folded, punctuation and runs of
 whitespace dropped (``"Yann  LeCun"``, ``"yann lecun"`` and ``"Yánn LeCun"`` share ``yann lecun``; ``"J.-P.
-Dupont"`` is ``j p dupont``). The words are exactly the author terms of the search index
-(:func:`paperfeed.search.analyze.analyse_name`), so an author page and ``author:"..."`` find the same papers.
+Dupont"`` is ``j p dupont``). The words (:func:`paperfeed.text.words`) are exactly the author terms of the
+search index, so an author page and ``author:"..."`` find the same papers.
 
 Initials join a full name only when that is unambiguous: ``Y. LeCun`` (key ``y lecun``) is grouped with
 ``Yann LeCun`` when, among the names stored with the surname ``lecun``, exactly one full name has given names
@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from paperfeed.search.analyze import analyse_name
+from paperfeed.text import words
 
 MAX_KEY = 300
 
 
 def author_key(name: str) -> str:
     """The normalised form of an author name (``""`` for a name with no letters or digits)."""
-    return " ".join(analyse_name(name))[:MAX_KEY]
+    return " ".join(words(name))[:MAX_KEY]
 
 
 def surname_key(key: str) -> str:

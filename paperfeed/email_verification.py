@@ -22,8 +22,7 @@ from sqlalchemy import Engine
 
 from paperfeed.config import MIN_SECRET_LENGTH, Settings
 from paperfeed.digest.mailer import AddressError, Mailer, SendFailure, build_message, make_message_id
-from paperfeed.digest.render import RenderedMail, clean_line
-from paperfeed.digest.tokens import TokenError, read_signed
+from paperfeed.digest.render import RenderedMail, TokenError, clean_line, read_signed
 from paperfeed.store.email_verification import mark_email_verified, record_verification_sent
 from paperfeed.store.users import User, get_user
 

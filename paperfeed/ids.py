@@ -1,4 +1,4 @@
-"""Paper identity: arXiv id parsing and the stable id of papers that have none.
+"""Paper identity: arXiv id parsing, the stable id of papers that have none, and arXiv category names.
 
 Merging relies on two keys: the arXiv id (without version) and, failing that, a normalised title.
 """
@@ -74,3 +74,38 @@ def abs_url(arxiv_id: str) -> str:
 
 def pdf_url(arxiv_id: str) -> str:
     return f"https://arxiv.org/pdf/{arxiv_id}"
+
+
+# arXiv archives and categories (what PAPERFEED_FOLLOW names; ingest/arxiv_sets.py maps them to OAI-PMH sets).
+TOP_ARCHIVES = ("cs", "econ", "eess", "math", "nlin", "q-bio", "q-fin", "stat")
+PHYSICS_ARCHIVES = (
+    "astro-ph",
+    "cond-mat",
+    "gr-qc",
+    "hep-ex",
+    "hep-lat",
+    "hep-ph",
+    "hep-th",
+    "math-ph",
+    "nucl-ex",
+    "nucl-th",
+    "physics",
+    "quant-ph",
+)
+_CATEGORY_RE = re.compile(r"^([a-z][a-z-]*)(?:\.([A-Za-z][A-Za-z-]*))?$")
+
+
+def parse_follow(text: str) -> list[str]:
+    """``"cs.LG, cs.CL"`` -> ``["cs.LG", "cs.CL"]`` (duplicates dropped); ValueError naming a bad entry."""
+    out: list[str] = []
+    for raw in text.split(","):
+        item = raw.strip()
+        if not item:
+            continue
+        m = _CATEGORY_RE.match(item)
+        archive = m.group(1) if m else ""
+        if archive not in TOP_ARCHIVES and archive not in PHYSICS_ARCHIVES:
+            raise ValueError(f"{item[:60]!r} is not an arXiv category or archive (e.g. cs.LG, math.AG, hep-th, stat)")
+        if item.lower() not in {c.lower() for c in out}:
+            out.append(item)
+    return out

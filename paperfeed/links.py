@@ -45,3 +45,10 @@ def doi_url(doi: str) -> str:
     """``https://doi.org/<doi>`` with the DOI percent-encoded (``#``, ``?``, spaces, ``<`` cannot end or
     change the link): the one DOI link of pages, the Markdown export and the API."""
     return "https://doi.org/" + quote(doi.strip(), safe="/")
+
+
+def paper_url(paper_id: str, base: str = "") -> str:
+    """The one address of a paper: ``/papers/<id>``, after ``base`` for an absolute link. Old-style ids keep
+    their slash (``/papers/hep-th/9901001``); everything else that is not URL-safe is percent-encoded. Used by
+    pages, the API, feeds, mails, suggestions and the citation map alike."""
+    return base.rstrip("/") + "/papers/" + quote(paper_id, safe="/")

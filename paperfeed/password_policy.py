@@ -1,4 +1,5 @@
-"""Which new passwords are accepted, following NIST SP 800-63B (section 5.1.1.2).
+"""Passwords: which new ones are accepted, following NIST SP 800-63B (section 5.1.1.2), and how they are
+stored (argon2id, argon2-cffi defaults, re-hashed on sign-in when the parameters change).
 
 - at least 8 characters (and at most 1024), any characters but NUL; no composition rules;
 - refused when easy to guess: common passwords, repeats and sequences, dictionary words, and words taken
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import re
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from zxcvbn import zxcvbn
 
 MIN_PASSWORD = 8
@@ -49,3 +52,25 @@ def password_problem(password: str, *, username: str = "", email: str = "", site
     warning = str(result["feedback"].get("warning") or "").rstrip(".")
     reason = f"{warning[:1].lower()}{warning[1:]}" if warning else "it would be guessed quickly"
     return f"this password is too easy to guess ({reason}); a few uncommon words together make a strong one"
+
+
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """True when ``password`` matches; a malformed stored hash counts as a mismatch."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return True

@@ -35,8 +35,28 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
         embedder="none",
         base_url="http://testserver",
         arxiv_request_interval=0.0,
+        index_writer=False,  # tests drive the writer themselves (see written_before_each_request)
     )
     return ensure_secret_key(made)
+
+
+@pytest.fixture(autouse=True)
+def written_before_each_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every request a test client sends first runs the app's index writer until the published generation is
+    up to date with the store (nothing when it is): what a running instance's writer does within a second,
+    done deterministically, so no test races the writer or sleeps for it. Servers started as processes
+    (tests/servers.py) run their own writer; tests wait on what they publish."""
+    from fastapi.testclient import TestClient
+
+    send = TestClient.request
+
+    def request(self: TestClient, *args: object, **kwargs: object) -> object:
+        searcher = getattr(getattr(self.app, "state", None), "searcher", None)
+        if searcher is not None and hasattr(searcher, "catch_up"):
+            searcher.catch_up()
+        return send(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(TestClient, "request", request)
 
 
 @pytest.fixture

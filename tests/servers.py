@@ -76,10 +76,19 @@ def running(app: FastAPI, port: int, *, timeout: float = 120, **config: Any) -> 
             if time.monotonic() > deadline or not thread.is_alive():
                 raise RuntimeError("uvicorn did not start")
             time.sleep(0.05)
+        indexed(app)
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def indexed(app: FastAPI) -> None:
+    """Drive the app's index writer until what it publishes is in step with the store, and serve that (what a
+    running instance's writer does within a second, done now: tests never race it or sleep for it)."""
+    searcher = getattr(app.state, "searcher", None)
+    if searcher is not None:
+        searcher.catch_up()
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
+from paperfeed.community.votes import VoteOutcome, cast_vote
 from paperfeed.store.account_errors import AccountError
 from paperfeed.store.api_tokens import (
     api_tokens,
@@ -101,6 +102,22 @@ def test_one_vote_per_member_and_unvote(engine: Engine) -> None:
         assert remove_vote(conn=conn, user_id=ada.id, paper_id="2401.10001") is True
         assert remove_vote(conn=conn, user_id=ada.id, paper_id="2401.10001") is False
         assert vote_counts(conn=conn, ids=["2401.10001"]) == {"2401.10001": 1}
+
+
+def test_cast_vote_follows_old_ids_and_counts_after_the_vote(engine: Engine) -> None:
+    """The one way the paper page and the API vote: the paper's current id, its count, the member's vote."""
+    _papers(engine, "2401.10001")
+    ada, bob = _user(engine, "ada"), _user(engine, "bob")
+    up = cast_vote(engine=engine, user_id=ada.id, paper_id="2401.10001v2", up=True)
+    assert up == VoteOutcome("2401.10001", 1, True)
+    assert cast_vote(engine=engine, user_id=bob.id, paper_id="2401.10001", up=True) == VoteOutcome(
+        "2401.10001", 2, True
+    )
+    assert cast_vote(engine=engine, user_id=ada.id, paper_id="2401.10001", up=False) == VoteOutcome(
+        "2401.10001", 1, False
+    )
+    assert cast_vote(engine=engine, user_id=ada.id, paper_id="9999.99999", up=True) is None
+    assert cast_vote(engine=engine, user_id=ada.id, paper_id="x" * 300, up=True) is None
 
 
 def test_concurrent_votes_are_counted_exactly(engine: Engine) -> None:

@@ -1,10 +1,12 @@
 """docs/architecture.md stays true: its module map lists every module of ``paperfeed/`` (and no module that is
-gone), and every ``paperfeed.…`` name it mentions (the search request traced hop by hop) exists."""
+gone), its "Layers" section names every import-linter contract of ``pyproject.toml`` and every package in the
+``layers`` contract, and every ``paperfeed.…`` name it mentions (the search request traced hop by hop) exists."""
 
 from __future__ import annotations
 
 import importlib
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,22 @@ def test_the_search_trace_names_real_functions() -> None:
 @pytest.mark.parametrize("dotted", _named())
 def test_every_name_in_the_doc_exists(dotted: str) -> None:
     assert _resolve(dotted) is not None
+
+
+def _contracts() -> list[dict[str, object]]:
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    return list(config["tool"]["importlinter"]["contracts"])
+
+
+def test_the_layers_section_names_every_contract_and_every_layer() -> None:
+    layers = DOC.read_text(encoding="utf-8").split("## Layers")[1].split("\n## ")[0]
+    contracts = _contracts()
+    assert len(contracts) >= 3 and any(c["type"] == "layers" for c in contracts)
+    for contract in contracts:
+        assert f"| `{contract['id']}` | {contract['type']} |" in layers, f"contract {contract['id']} is not described"
+    (declared,) = [c for c in contracts if c["type"] == "layers"]
+    for layer in declared["layers"]:  # type: ignore[attr-defined]
+        for name in re.split(r"[|:]", layer):
+            module = name.strip()
+            shown = f"{module}/" if (PACKAGE / module).is_dir() else module
+            assert shown in layers, f"{shown} is in the layers contract but not in the Layers section"

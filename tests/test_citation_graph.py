@@ -15,10 +15,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from paperfeed.config import Settings
+from paperfeed.evaluation.citations import shared_links
 from paperfeed.models import Author, Paper
 from paperfeed.rank import citation_signals as cs
 from paperfeed.rank.similar import Subject, rank_similar
-from paperfeed.search.citation_eval import shared_links
 from paperfeed.search.lexical import LexicalDoc, LexicalIndex
 from paperfeed.web.app import create_app
 from tests.citation_data import add_citations, add_small_graph

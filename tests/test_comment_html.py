@@ -14,7 +14,7 @@ from alembic import command
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from paperfeed.community.render import render_comment
+from paperfeed.community.comments import render_comment
 from paperfeed.config import Settings
 from paperfeed.store.db import alembic_config, make_engine, upgrade
 from tests.community_helpers import member

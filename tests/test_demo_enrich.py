@@ -55,10 +55,10 @@ def _status(app: Any) -> dict[str, Any]:
 
 
 def _quiet(app: Any) -> None:
-    """Let the index upkeep finish the demo's first indexing before the server stops: a daemon thread still
-    inside the native indexer when the interpreter exits aborts it."""
+    """Bring the published index in step with the store before the server stops (the app's own writer thread
+    is stopped and joined when it does)."""
     if app.state.searcher is not None:
-        app.state.searcher.wait_background(240)
+        app.state.searcher.catch_up()
 
 
 def _slow(responder: Callable[[Request], Reply]) -> Callable[[Request], Reply]:

@@ -13,11 +13,11 @@ from paperfeed.digest.compose import build_digest
 from paperfeed.digest.mailer import AddressError, Mailer, build_message
 from paperfeed.digest.render import RenderedMail, render_digest
 from paperfeed.digest.send import send_digests
-from paperfeed.search.factory import make_searcher
 from paperfeed.store.papers import upsert_papers
 from paperfeed.store.send_ledger import ledger_rows
 from paperfeed.store.subscriptions import get_subscriber
 from tests.factories import make_paper
+from tests.searchers import indexed_searcher
 from tests.smtp_server import SmtpServer, add_active, mail_settings, smtp, upvote  # noqa: F401
 
 DAY1 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -79,9 +79,7 @@ def test_sections_in_order_and_each_paper_once(engine: Engine, settings: Setting
     with engine.connect() as conn:
         sub = get_subscriber(conn=conn, subscriber_id=sid)
         assert sub is not None
-        digest = build_digest(
-            conn=conn, searcher=make_searcher(engine=engine, settings=settings), subscriber=sub, now=DAY1
-        )
+        digest = build_digest(conn=conn, searcher=indexed_searcher(engine, settings), subscriber=sub, now=DAY1)
     assert [(s.kind, s.title, [i.paper.id for i in s.items]) for s in digest.sections] == [
         ("trending", "Trending", [hot.id]),  # hot matches the topic too, but is listed once
         ("topic", "sparse attention", [topical.id]),  # the 90-day-old match is not new

@@ -17,9 +17,8 @@ from typer.testing import CliRunner
 
 from paperfeed.cli import app as cli
 from paperfeed.config import Settings
-from paperfeed.digest.claims import claim_for
 from paperfeed.digest.compose import build_digest
-from paperfeed.digest.deliver import DeliveryCounts, deliver
+from paperfeed.digest.deliver import DeliveryCounts, claim_for, deliver
 from paperfeed.digest.mailer import Mailer, build_message
 from paperfeed.digest.render import render_digest
 from paperfeed.digest.send import SendOptions, send_digests

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -52,6 +53,20 @@ def model_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     )
 
 
+def _openvino_int8(settings: Settings) -> Any:
+    """The OpenVINO int8 MiniLM, made (or found) in the shared model cache, whichever path this CPU runs."""
+    from paperfeed.search import minilm_int8
+    from paperfeed.search.embed import minilm_path
+    from paperfeed.search.minilm import MAX_TOKENS, MiniLMEmbedder, minilm_fingerprint
+
+    if not minilm_int8.OPENVINO_AVAILABLE:
+        pytest.skip("openvino and nncf are not installed")
+    source = minilm_path(settings)
+    reference = MiniLMEmbedder(source, device="cpu", precision="float32").encode
+    folder = minilm_int8.build(source, minilm_int8.model_cache(""), MAX_TOKENS, reference, print)
+    return minilm_int8.Int8MiniLM(source, folder, minilm_fingerprint(source), MAX_TOKENS)
+
+
 def _check_rows(v: np.ndarray, n: int, dim: int) -> None:
     assert v.shape == (n, dim) and v.dtype == np.float32
     assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
@@ -86,24 +101,20 @@ def test_minilm_runs_in_bfloat16_where_the_cpu_has_it_and_agrees_with_float32(mo
 
 
 def test_minilm_on_a_cpu_is_int8_made_once_and_agrees_with_float32(model_settings: Settings) -> None:
-    """The default CPU path: MiniLM quantised to int8 with OpenVINO, built once per machine into the model
-    cache, close to the float32 vectors, under its own fingerprint (never mixed with float32 vectors)."""
+    """The OpenVINO int8 path: MiniLM quantised with NNCF, built once per machine into the model cache, close
+    to the float32 vectors, under its own fingerprint (never mixed with float32 vectors)."""
     from paperfeed.search import minilm_int8
     from paperfeed.search.embed import minilm_path
-    from paperfeed.search.minilm import MAX_TOKENS, load_minilm
+    from paperfeed.search.minilm import MAX_TOKENS, MiniLMEmbedder
 
-    if not minilm_int8.OPENVINO_AVAILABLE:
-        pytest.skip("openvino and nncf are not installed")
+    fast = _openvino_int8(model_settings)
+    assert fast.precision == "int8"
     source = minilm_path(model_settings)
-    fast = load_minilm(source, device="cpu")
-    assert isinstance(fast, minilm_int8.Int8MiniLM) and fast.precision == "int8"
-    from paperfeed.search.minilm import MiniLMEmbedder
-
     exact = MiniLMEmbedder(source, device="cpu", precision="float32")
     assert fast.fingerprint.startswith(exact.fingerprint + "-ovint8-")
     folder = minilm_int8.model_folder(source, minilm_int8.model_cache(""), MAX_TOKENS)
     made = (folder / "paperfeed.json").stat().st_mtime
-    again = load_minilm(source, device="cpu")  # found in the cache, not made again
+    again = _openvino_int8(model_settings)  # found in the cache, not made again
     assert (folder / "paperfeed.json").stat().st_mtime == made
     reference = exact.encode(TEXTS * 12)
     got = again.encode(TEXTS * 12)  # more than one batch: the parallel path
@@ -114,18 +125,42 @@ def test_minilm_on_a_cpu_is_int8_made_once_and_agrees_with_float32(model_setting
     assert got[0] @ got[1] > got[0] @ got[2] + 0.2
 
 
+def test_onnxruntime_int8_is_made_once_and_agrees_with_float32_alone_and_in_batches(model_settings: Settings) -> None:
+    """The ONNX Runtime int8 path (the fast one on AVX2-only CPUs): made once per machine, its own
+    fingerprint, vectors within 0.99 of float32 whether a text comes alone or in parallel batches."""
+    from paperfeed.search import minilm_onnx
+    from paperfeed.search.embed import minilm_path
+    from paperfeed.search.minilm import MAX_TOKENS, MiniLMEmbedder, minilm_fingerprint
+    from paperfeed.search.minilm_int8 import model_cache
+
+    if not minilm_onnx.ONNXRUNTIME_AVAILABLE:
+        pytest.skip("onnxruntime and onnx are not installed")
+    source = minilm_path(model_settings)
+    exact = MiniLMEmbedder(source, device="cpu", precision="float32")
+    folder = minilm_onnx.build(source, model_cache(""), MAX_TOKENS, exact.encode, print)
+    made = (folder / "paperfeed.json").stat().st_mtime
+    assert minilm_onnx.build(source, model_cache(""), MAX_TOKENS, exact.encode, print) == folder
+    assert (folder / "paperfeed.json").stat().st_mtime == made
+    fast = minilm_onnx.OrtInt8MiniLM(source, folder, minilm_fingerprint(source), MAX_TOKENS, workers=2, threads=1)
+    assert fast.fingerprint.startswith(exact.fingerprint + "-ortint8-")
+    long = "Stochastic gradient descent with momentum on non-convex objectives. " * 40
+    texts = [*TEXTS, long] * 10
+    got = fast.encode(texts)
+    _check_rows(got, 40, 384)
+    assert np.min(np.sum(exact.encode(texts) * got, axis=1)) >= 0.99
+    alone = np.vstack([fast.encode([t]) for t in texts[:4]])  # activations are scaled per batch: near, not equal
+    assert np.min(np.sum(alone * got[:4], axis=1)) > 0.99
+    assert got[0] @ got[1] > got[0] @ got[2] + 0.2
+
+
 def test_int8_batches_of_abstracts_agree_with_float32_and_with_each_text_alone(model_settings: Settings) -> None:
     """Batches whose texts reach the word-piece cut run on the fixed-shape model (filler rows pad the last
     one); the rest and queries on the dynamic one. Every path gives each text its own vector."""
-    from paperfeed.search import minilm_int8
     from paperfeed.search.embed import minilm_path
-    from paperfeed.search.minilm import MiniLMEmbedder, load_minilm
+    from paperfeed.search.minilm import MiniLMEmbedder
 
-    if not minilm_int8.OPENVINO_AVAILABLE:
-        pytest.skip("openvino and nncf are not installed")
+    fast = _openvino_int8(model_settings)
     source = minilm_path(model_settings)
-    fast = load_minilm(source, device="cpu")
-    assert isinstance(fast, minilm_int8.Int8MiniLM)
     topics = ["protein folding", "sparse attention", "glacier melt", "bond pricing", "soil microbes"]
     long = [
         f"A study of {t}, number {k}. " + f"We measure {t} in {k + 3} settings and report what changes. " * 25
@@ -149,12 +184,10 @@ def test_int8_embedders_are_freed_after_batches_without_hanging(model_settings: 
 
     from paperfeed.search import minilm_int8
     from paperfeed.search.embed import minilm_path
-    from paperfeed.search.minilm import MAX_TOKENS, load_minilm
+    from paperfeed.search.minilm import MAX_TOKENS
 
-    if not minilm_int8.OPENVINO_AVAILABLE:
-        pytest.skip("openvino and nncf are not installed")
+    _openvino_int8(model_settings)  # made (or found) in the shared cache
     source = minilm_path(model_settings)
-    load_minilm(source, device="cpu")  # made (or found) in the shared cache
     folder = minilm_int8.model_folder(source, minilm_int8.model_cache(""), MAX_TOKENS)
     script = (
         "import sys\n"
@@ -220,25 +253,30 @@ def test_making_the_int8_model_reports_nothing_to_openvino_or_nncf_telemetry(tmp
     assert not (tmp_path / "intel").exists()  # no client id, no usage counter
 
 
-def test_a_damaged_int8_model_falls_back_to_torch_with_a_warning(
-    model_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_damaged_int8_model_is_never_chosen(model_settings: Settings, tmp_path: Path) -> None:
+    """An int8 model that cannot be loaded is measured as unavailable; MiniLM runs on another path."""
     import shutil
 
-    from paperfeed.search import minilm_int8
+    from paperfeed.search import minilm_int8, minilm_onnx
+    from paperfeed.search.calibration import CHOICE_FILE
     from paperfeed.search.embed import minilm_path
-    from paperfeed.search.minilm import MAX_TOKENS, MiniLMEmbedder, load_minilm
+    from paperfeed.search.minilm import MAX_TOKENS, load_minilm
 
-    if not minilm_int8.OPENVINO_AVAILABLE:
-        pytest.skip("openvino and nncf are not installed")
+    built = _openvino_int8(model_settings)  # made (or found) in the shared cache
     source = minilm_path(model_settings)
-    load_minilm(source, device="cpu")  # made (or found) in the shared cache
-    built = minilm_int8.model_folder(source, minilm_int8.model_cache(""), MAX_TOKENS)
-    shutil.copytree(built, tmp_path / built.name)
-    (tmp_path / built.name / "model.xml").write_text("<net><layers><layer id=")  # cut short
+    del built
+    for module in (minilm_int8, minilm_onnx):
+        if module is minilm_onnx and not minilm_onnx.ONNXRUNTIME_AVAILABLE:
+            continue
+        folder = module.model_folder(source, minilm_int8.model_cache(""), MAX_TOKENS)
+        if folder.is_dir():
+            shutil.copytree(folder, tmp_path / folder.name, ignore=shutil.ignore_patterns("compiled"))
+    damaged = minilm_int8.model_folder(source, tmp_path, MAX_TOKENS)
+    (damaged / "model.xml").write_text("<net><layers><layer id=")  # cut short
     emb = load_minilm(source, device="cpu", model_cache_dir=str(tmp_path))
-    assert isinstance(emb, MiniLMEmbedder)
-    assert "warning: int8 MiniLM unavailable (cannot load" in capsys.readouterr().err
+    assert not isinstance(emb, minilm_int8.Int8MiniLM)
+    trials = {t["path"]: t for t in json.loads((tmp_path / CHOICE_FILE).read_text())["trials"]}
+    assert "cannot load" in trials["openvino-int8"]["error"]
     _check_rows(emb.encode(TEXTS), 3, 384)
 
 
@@ -307,12 +345,10 @@ def test_serving_the_int8_model_reports_nothing_and_leaves_no_defunct_child(
 
     from paperfeed.search import minilm_int8
     from paperfeed.search.embed import minilm_path
-    from paperfeed.search.minilm import MAX_TOKENS, load_minilm
+    from paperfeed.search.minilm import MAX_TOKENS
 
-    if not minilm_int8.OPENVINO_AVAILABLE:
-        pytest.skip("openvino and nncf are not installed")
+    _openvino_int8(model_settings)  # made (or found) in the shared cache
     source = minilm_path(model_settings)
-    load_minilm(source, device="cpu")  # made (or found) in the shared cache
     folder = minilm_int8.model_folder(source, minilm_int8.model_cache(""), MAX_TOKENS)
     script = (
         "import os, sys\n"

@@ -20,12 +20,12 @@ from typer.testing import CliRunner
 
 from paperfeed.cli import app as cli_app
 from paperfeed.config import Settings
+from paperfeed.evaluation.related import load_links
+from paperfeed.evaluation.retrieval import PlainBM25
 from paperfeed.rank.similar import Subject, rank_similar
 from paperfeed.search.dense import DenseIndex
 from paperfeed.search.embed import EMBEDDERS_AVAILABLE
-from paperfeed.search.evaluate import PlainBM25
 from paperfeed.search.lexical import LexicalDoc, LexicalIndex
-from paperfeed.search.related_eval import load_links
 from tests.test_search_service import static_model  # noqa: F401 - the session fixture
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 
 from paperfeed.cli import app as cli_app
 from paperfeed.config import Settings
-from paperfeed.ingest.follow_schedule import next_announcement, next_harvest
+from paperfeed.ingest.follow import next_announcement, next_harvest
 from paperfeed.store.db import open_store
 from paperfeed.store.leases import get_lease, take_lease
 from paperfeed.store.papers import get_paper
@@ -114,8 +114,11 @@ def test_serve_follow_harvests_on_start_into_home_page_search_and_status(setting
             assert "from arXiv" in home  # the badge of papers that arrived by themselves
             assert f'published <time datetime="{TODAY}"' in home
 
-            found = httpx.get(url + "/api/v1/search", params={"q": "mixture routing"}).json()
-            assert [h["paper"]["id"] for h in found["data"]][:1] == ["2611.00001"]
+            def searchable() -> bool:  # the server's index writer publishes new papers within seconds
+                found = httpx.get(url + "/api/v1/search", params={"q": "mixture routing"}).json()
+                return [h["paper"]["id"] for h in found["data"]][:1] == ["2611.00001"]
+
+            _wait(searchable, 30, "the harvested papers in search")
 
             _wait(lambda: "following cs.LG, cs.CL" in httpx.get(url + "/status").text, 20, "/status")
             status = httpx.get(url + "/status").text

@@ -14,7 +14,6 @@ from paperfeed.config import Settings
 from paperfeed.digest.compose import build_digest
 from paperfeed.models import Author, Paper
 from paperfeed.rank.foryou import recommend
-from paperfeed.search.factory import make_searcher
 from paperfeed.store.api_tokens import create_api_token
 from paperfeed.store.library import library_add
 from paperfeed.store.sessions import create_session
@@ -24,6 +23,7 @@ from paperfeed.store.votes import add_vote
 from paperfeed.web.app import create_app
 from paperfeed.web.security import SESSION_COOKIE
 from tests.factories import create_verified_user, keyed_corpus, make_paper
+from tests.searchers import indexed_searcher
 from tests.smtp_server import add_active
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -52,14 +52,16 @@ def test_recommendations_follow_the_library_with_reasons(
     engine: Engine, settings: Settings, corpus: dict[str, Paper]
 ) -> None:
     user = _member(engine, corpus)
-    searcher = make_searcher(engine=engine, settings=settings)
+    searcher = indexed_searcher(engine, settings)
     with engine.connect() as conn:
         recs = recommend(conn=conn, user_id=user.id, searcher=searcher, limit=10)
         assert recs.source == "lexical" and recs.seeds == 2  # no model in tests: words only
         assert corpus["saved"].id not in recs.ids and corpus["voted"].id not in recs.ids  # never the library
         assert corpus["bread"].id not in recs.ids  # nothing in common with the library
         assert {corpus["gnn_new"].id, corpus["diff_new"].id} <= set(recs.ids)
-        assert recs.reasons[corpus["gnn_new"].id] == f"similar abstract to {corpus['saved'].title}"
+        # the writer has computed keyphrases too: the reason names the ones the paper shares with the library
+        shared = "shares keywords graph neural networks"
+        assert recs.reasons[corpus["gnn_new"].id] == f"similar abstract to {corpus['saved'].title}; {shared}"
         assert recs.reasons[corpus["diff_new"].id] == f"similar abstract to {corpus['voted'].title}"
         assert recs.kinds[corpus["gnn_new"].id] == "similar abstract"
         assert recs.scores == sorted(recs.scores, reverse=True)
@@ -81,7 +83,7 @@ def test_without_search_or_library_there_is_nothing_and_it_says_why(
     with engine.connect() as conn:
         none = recommend(conn=conn, user_id=user.id, searcher=None)
         assert (none.ids, none.source, none.seeds) == ([], "none", 2)
-        nothing = recommend(conn=conn, user_id=empty.id, searcher=make_searcher(engine=engine, settings=settings))
+        nothing = recommend(conn=conn, user_id=empty.id, searcher=indexed_searcher(engine, settings))
         assert (nothing.ids, nothing.seeds) == ([], 0)
 
 
@@ -128,7 +130,7 @@ def test_digest_has_a_for_you_section_after_trending_and_topics(
         voter = create_verified_user(conn=conn, email="v@example.org", username="v", password_hash="x")
         add_vote(conn=conn, user_id=voter.id, paper_id=corpus["diff_new"].id)
     sid = add_active(engine, "ada@example.org", for_you=True, topics=["sourdough"])
-    searcher = make_searcher(engine=engine, settings=settings)
+    searcher = indexed_searcher(engine, settings)
     with engine.connect() as conn:
         sub = get_subscriber(conn=conn, subscriber_id=sid)
         assert sub is not None
@@ -138,7 +140,11 @@ def test_digest_has_a_for_you_section_after_trending_and_topics(
     assert sections == [
         ("trending", [corpus["diff_new"].id], [""]),
         ("topic", [corpus["bread"].id], ["matches sourdough"]),
-        ("for_you", [corpus["gnn_new"].id], [f"similar abstract to {corpus['saved'].title}"]),
+        (
+            "for_you",
+            [corpus["gnn_new"].id],
+            [f"similar abstract to {corpus['saved'].title}; shares keywords graph neural networks"],
+        ),
     ]
 
 

@@ -23,6 +23,7 @@ import pytest
 
 from paperfeed.config import Settings
 from paperfeed.search.embed import EMBEDDERS_AVAILABLE
+from paperfeed.search.generations import FileGenerations
 from tests.smtp_server import free_port
 from tests.test_search_service import static_model  # noqa: F401 - the session fixture
 
@@ -96,6 +97,14 @@ def server(tmp_path: Path, static_model: Path) -> Iterator[Server]:  # noqa: F81
         srv.proc.wait(timeout=30)
 
 
+def _published(index_dir: Path, folder: str) -> Path:
+    """A folder of the generation the server answers from (the one the pointer names)."""
+    files = FileGenerations(index_dir)
+    manifest = files.current()
+    assert manifest is not None, "nothing published"
+    return files.folder(manifest, folder)
+
+
 def _files(folder: Path) -> list[Path]:
     return [p for p in folder.iterdir() if p.is_file() and not p.name.endswith(".lock")]
 
@@ -130,7 +139,7 @@ def _recovered(server: Server) -> None:
 
 def test_truncated_lexical_files_while_serving(server: Server) -> None:
     before = server.search(mode="bm25")
-    for path in _files(server.index_dir / "lexical"):
+    for path in _files(_published(server.index_dir, "lexical")):
         os.truncate(path, path.stat().st_size // 2)
     # the answer that finds the damage says so (a check skipped while a background job holds the index lock
     # leaves it to the next answer, which is why this polls)
@@ -139,7 +148,7 @@ def test_truncated_lexical_files_while_serving(server: Server) -> None:
         h["paper"]["id"] for h in before["data"]
     ]  # served from the good copy
     _recovered(server)
-    for path in _files(server.index_dir / "lexical"):
+    for path in _files(_published(server.index_dir, "lexical")):
         os.truncate(path, 0)
     mended = False
     for _ in range(60):  # polled for the reason given in _noticed
@@ -157,7 +166,7 @@ def test_truncated_lexical_files_while_serving(server: Server) -> None:
 
 
 def test_corrupted_and_deleted_dense_files_while_serving(server: Server) -> None:
-    folder = server.index_dir / "dense" / "static"
+    folder = _published(server.index_dir, "dense/static")
     for path in _files(folder):
         if path.suffix == ".npy":
             with open(path, "r+b") as fh:  # same size, other bytes: only the checksum tells
@@ -177,7 +186,7 @@ def test_deleted_index_directory_while_serving(server: Server) -> None:
     answer = _noticed(server)
     assert answer["data"]
     _recovered(server)
-    assert (server.index_dir / "lexical" / "paperfeed.manifest.json").is_file()
+    assert (_published(server.index_dir, "lexical") / "paperfeed.manifest.json").is_file()
 
 
 def test_index_check_names_damage_and_a_server_started_on_it_rebuilds(tmp_path: Path, static_model: Path) -> None:  # noqa: F811
@@ -186,7 +195,7 @@ def test_index_check_names_damage_and_a_server_started_on_it_rebuilds(tmp_path: 
     assert built.returncode == 0, built.stderr
     assert _check(env).returncode == 0
     settings = Settings(data_dir=tmp_path / "data", database_url=env["PAPERFEED_DATABASE_URL"])  # type: ignore[call-arg]
-    victim = max(_files(settings.index_dir / "lexical"), key=lambda p: p.stat().st_size)
+    victim = max(_files(_published(settings.index_dir, "lexical")), key=lambda p: p.stat().st_size)
     os.truncate(victim, 10)
     check = _check(env)
     assert check.returncode == 1 and victim.name in check.stdout and "damaged" in check.stderr

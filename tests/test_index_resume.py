@@ -17,8 +17,8 @@ from sqlalchemy import Engine
 
 from paperfeed.config import Settings
 from paperfeed.ingest.demo import DEMO_PATH
-from paperfeed.search import status
 from paperfeed.search.embed import EMBEDDERS_AVAILABLE
+from paperfeed.search.generations import FileGenerations
 from paperfeed.search.status import index_status
 from tests.factories import add_papers, cli_env, make_paper
 
@@ -50,7 +50,8 @@ def _vectors(settings: Settings, engine: Engine) -> int:
     """MiniLM vectors committed so far (not the interim static model's, which `index` may build first)."""
     if settings.search_backend == "postgres":
         return index_status(settings.model_copy(update={"embedder": "minilm"}), engine)["vectors"]
-    return status._vectors(settings.index_dir / "dense" / "minilm")
+    published = FileGenerations(settings.index_dir).current()  # each flush is published as it is made
+    return published.vectors.get("minilm", 0) if published is not None else 0
 
 
 def test_killed_index_resumes_without_redoing_work(settings: Settings, engine: Engine, tmp_path: Path) -> None:

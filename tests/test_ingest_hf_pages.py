@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from paperfeed.ingest import build_demo
+from paperfeed.ingest import demo
 from paperfeed.ingest.formats import detect_format
 from paperfeed.ingest.hf_pages import parse_hf_page
 from paperfeed.ingest.run import ingest_paths
@@ -89,8 +89,8 @@ def test_the_three_saved_pages_give_the_341_distinct_papers(engine: Engine) -> N
 @needs_pages
 def test_demo_corpus_is_regenerated_reproducibly(tmp_path: Path) -> None:
     out = tmp_path / "demo.jsonl"
-    assert build_demo.main(["--source", str(PAGES[0].parent), "--out", str(out)]) == 0
-    assert out.read_bytes() == build_demo.DEFAULT_OUT.read_bytes()
+    assert demo.main(["--source", str(PAGES[0].parent), "--out", str(out)]) == 0
+    assert out.read_bytes() == demo.DEFAULT_OUT.read_bytes()
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 341 and len({r["id"] for r in rows}) == 341
     assert all(r["title"] and len(r["abstract"]) > 100 for r in rows)
@@ -99,7 +99,7 @@ def test_demo_corpus_is_regenerated_reproducibly(tmp_path: Path) -> None:
 
 
 def test_shipped_demo_corpus_ingests_cleanly(engine: Engine) -> None:
-    report = ingest_paths(engine=engine, paths=[build_demo.DEFAULT_OUT])
+    report = ingest_paths(engine=engine, paths=[demo.DEFAULT_OUT])
     assert report.added == 341 and report.rejected == []
 
 

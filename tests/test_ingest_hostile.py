@@ -331,7 +331,7 @@ def test_ctrl_c_inside_a_batch_write_rolls_that_batch_back(engine: Engine, monke
 def test_a_gigantic_line_is_rejected_without_being_held_in_memory(engine: Engine, tmp_path: Path) -> None:
     """A line four times the limit is skipped after one limit-sized read: the peak memory of the whole ingest
     stays far under the line's length."""
-    from paperfeed.ingest.textutil import MAX_LINE_BYTES
+    from paperfeed.ingest.parsing import MAX_LINE_BYTES
 
     path = tmp_path / "s.json"
     chunk = b"x" * (1 << 20)
@@ -359,7 +359,7 @@ def test_a_gigantic_line_is_rejected_without_being_held_in_memory(engine: Engine
 def test_line_and_document_limits() -> None:
     import io
 
-    from paperfeed.ingest.textutil import numbered_lines, read_document
+    from paperfeed.ingest.parsing import numbered_lines, read_document
 
     data = b"short\n" + b"y" * 250 + b"\nafter\nlast-without-newline"
     got = list(numbered_lines(io.BufferedReader(io.BytesIO(data)), limit=100))

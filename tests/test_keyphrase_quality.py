@@ -11,8 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from paperfeed.keywords import extract_keywords, refresh_keywords
-from paperfeed.noun_phrases import fragment_reason
+from paperfeed.keywords import extract_keywords, fragment_reason, refresh_keywords
 from paperfeed.store.keywords import keywords_for, store_keywords
 from paperfeed.store.papers import now_utc, upsert_papers
 from paperfeed.web.app import create_app, start_store

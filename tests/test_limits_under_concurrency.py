@@ -30,7 +30,7 @@ from paperfeed.digest.subscribe import PER_ADDRESS as SUBSCRIBE_MAILS_PER_ADDRES
 from paperfeed.digest.subscribe import PER_CLIENT as SUBSCRIBES_PER_CLIENT
 from paperfeed.store import comments as comment_store
 from paperfeed.store import rate_limits
-from paperfeed.store import subscribe_requests as requests_store
+from paperfeed.store import subscriptions as requests_store
 from paperfeed.store.library import collections
 from paperfeed.store.schema import papers
 from paperfeed.store.users import get_user_by_username, users

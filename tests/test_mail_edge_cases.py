@@ -12,7 +12,7 @@ from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 
 from paperfeed.config import Settings
-from paperfeed.digest.tokens import make_token
+from paperfeed.digest.render import make_token
 from paperfeed.store.subscriptions import get_subscriber
 from paperfeed.store.users import get_user_by_email
 from paperfeed.web.app import create_app

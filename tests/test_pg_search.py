@@ -15,6 +15,7 @@ from paperfeed.search.query import parse_query
 from paperfeed.store.db import open_store
 from paperfeed.store.papers import upsert_papers
 from tests.factories import corpus, store_settings
+from tests.searchers import similar
 
 
 @pytest.fixture
@@ -115,7 +116,7 @@ def test_searcher_on_the_postgres_backend(pg_engine: Engine, tmp_path) -> None: 
     results = searcher.search("graph -survey", limit=5)
     assert [h.paper.id for h in results.hits] == ["2401.00001"] and results.total == 1
     assert not (tmp_path / "index").exists() or not any((tmp_path / "index").rglob("meta.json"))
-    assert [h.paper.id for h in searcher.similar("2401.00001", limit=1)] == ["2401.00002"]
+    assert [h.paper.id for h in similar(searcher, "2401.00001", limit=1)] == ["2401.00002"]
 
 
 def test_common_words_are_dropped_from_the_candidates_of_a_broad_query() -> None:

@@ -22,7 +22,6 @@ from paperfeed.rank.foryou import recommend
 from paperfeed.rank.recommend import rank_library
 from paperfeed.rank.similar import Subject
 from paperfeed.search.dense import DenseIndex
-from paperfeed.search.factory import make_searcher
 from paperfeed.search.lexical import LexicalDoc, LexicalIndex
 from paperfeed.store.api_tokens import create_api_token
 from paperfeed.store.library import library_add
@@ -32,6 +31,7 @@ from paperfeed.store.users import User, create_user
 from paperfeed.web.app import create_app
 from paperfeed.web.security import SESSION_COOKIE
 from tests.factories import keyed_corpus, make_paper
+from tests.searchers import indexed_searcher
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -156,7 +156,7 @@ def test_recommendations_leave_out_the_library_and_are_deterministic(
 ) -> None:
     [ann] = _members(engine, ["ann"])
     _save(engine, ann, corpus["gnn"], corpus["gnn2"])
-    searcher = make_searcher(engine=engine, settings=settings)
+    searcher = indexed_searcher(engine, settings)
     with engine.connect() as conn:
         recs = recommend(conn=conn, user_id=ann.id, searcher=searcher, limit=10)
         again = recommend(conn=conn, user_id=ann.id, searcher=searcher, limit=10)

@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from paperfeed.rank import signals as sig
-from paperfeed.search.analyze import _TOKEN, MAX_TOKEN_LEN, analyse, fold, words
+from paperfeed.search.analyze import MAX_TOKEN_LEN, analyse, fold, words
 from paperfeed.search.dense import DenseIndex
 from paperfeed.search.lexical import LexicalDoc, LexicalIndex
+from paperfeed.text import TOKEN as _TOKEN
 
 
 def test_ascii_tokenizer_path_cuts_words_exactly_like_the_pattern() -> None:

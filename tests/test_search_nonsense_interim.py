@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine
 
 from paperfeed.config import Settings
-from paperfeed.search import hybrid, readiness
+from paperfeed.search import hybrid
 from paperfeed.search.embed import EMBEDDERS_AVAILABLE
 from paperfeed.search.query import parse_query
 from tests.searchers import interim_static_searcher
@@ -44,12 +44,13 @@ def test_no_known_word_shows_nothing_by_meaning_however_close(settings: Settings
     """On SciFact's 5,183 abstracts the quick static model puts this very query at cosine 0.40 from its
     nearest paper, past the static threshold (docs/decisions.md): with no cut at all, still nothing."""
     s = interim_static_searcher(engine, settings)
-    served = readiness.served(s.upkeep)  # type: ignore[attr-defined]
-    assert served is not None and served.model == "static"
+    served = s.current()
+    assert served.served_model == "static" and served.embedder is not None
 
     def ranked(text: str, mode: str) -> list[str]:
+        assert served.embedder is not None
         vector = served.embedder.encode([text])[0]
-        options = dict(lexical=s.lexical, dense=served.dense, vector=vector, min_similarity=-1.0)
+        options = dict(lexical=served.lexical, dense=served.dense, vector=vector, min_similarity=-1.0)
         return hybrid.rank(parse_query(text), mode=mode, **options).ids  # type: ignore[arg-type]
 
     for mode in ("dense", "hybrid"):

@@ -157,3 +157,34 @@ def test_postgres_search_says_how_many_papers_are_ready(pg_url: str, tmp_path: P
         assert s.status()["state"] == "ready" and s.status()["vectors"] == len(CORPUS)
     finally:
         engine.dispose()
+
+
+@needs_model
+def test_vectors_still_being_made_are_said_in_every_interface(
+    static_settings: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Words published, no vectors yet: search, similar papers, "for you" and feeds all say so, with the same
+    figures as /status (issue 20: every answer that lacks something says so, in every interface)."""
+    from paperfeed.rank.foryou import recommend
+    from paperfeed.search.reader import GenerationSearcher
+    from paperfeed.store.library import library_add
+    from paperfeed.store.users import create_user
+
+    make_searcher(engine=engine, settings=static_settings).refresh(dense=False)
+    monkeypatch.setattr(GenerationSearcher, "catch_up", lambda self, *a, **k: None)  # the writer is still embedding
+    said = f"meaning-based search: 0 of {len(CORPUS)} papers ready"
+    with TestClient(create_app(static_settings)) as client:
+        search = client.get("/api/v1/search", params={"q": "graph neural networks"}).json()
+        assert said in search["warning"] and search["data"]
+        similar = client.get("/api/v1/papers/2104.00004/similar").json()
+        assert said in (similar["warning"] or "")
+        feed = client.get("/feeds/search.atom", params={"q": "graph neural networks"}).text
+        assert said in feed
+        status = client.get("/status").text
+        assert "<dt>Vectors</dt><dd>0" in status and "<dt>Search</dt><dd>building</dd>" in status
+        with engine.begin() as conn:
+            user = create_user(conn=conn, email="ada@example.org", username="ada", password_hash="x")
+            library_add(conn=conn, user_id=user.id, paper_id="2104.00004")
+        with engine.connect() as conn:
+            recs = recommend(conn=conn, user_id=user.id, searcher=client.app.state.searcher)  # type: ignore[attr-defined]
+        assert recs.warning is not None and said in recs.warning

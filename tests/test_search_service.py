@@ -5,7 +5,6 @@ with a real static model (built once per session from MiniLM's own token embeddi
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -14,13 +13,14 @@ import pytest
 from sqlalchemy import Engine
 
 from paperfeed.config import Settings
-from paperfeed.search import sync, upkeep
+from paperfeed.search import sync
 from paperfeed.search.embed import EMBEDDERS_AVAILABLE
-from paperfeed.search.factory import make_searcher
+from paperfeed.search.factory import make_searcher, make_writer
 from paperfeed.search.query import QueryError
-from paperfeed.search.service import SearchService
+from paperfeed.search.reader import GenerationSearcher
 from paperfeed.store.papers import upsert_papers
 from tests.factories import corpus_rows, make_paper
+from tests.searchers import similar
 
 
 def _when(year: int, month: int = 6, day: int = 1) -> datetime:
@@ -36,7 +36,7 @@ def _store(engine: Engine, papers: list) -> None:
 
 
 @pytest.fixture
-def searcher(engine: Engine, settings: Settings) -> SearchService:
+def searcher(engine: Engine, settings: Settings) -> GenerationSearcher:
     _store(engine, [make_paper(**row) for row in CORPUS])
     s = make_searcher(engine=engine, settings=settings)
     report = s.refresh()
@@ -51,14 +51,14 @@ def ids(results) -> list[str]:
 # ---------------------------------------------------------------- ranking and the query language
 
 
-def test_a_title_query_finds_its_paper_first(searcher: SearchService) -> None:
+def test_a_title_query_finds_its_paper_first(searcher: GenerationSearcher) -> None:
     for row in CORPUS:
         results = searcher.search(str(row["title"]), mode="bm25")
         assert ids(results)[0] == row["id"], row["title"]
         assert results.hits[0].reason == "lexical" and results.hits[0].score > 0
 
 
-def test_hits_carry_html_safe_snippets_with_marked_terms(searcher: SearchService, engine: Engine) -> None:
+def test_hits_carry_html_safe_snippets_with_marked_terms(searcher: GenerationSearcher, engine: Engine) -> None:
     hostile = "We inject <script>alert(1)</script> into turbulence models & more."
     _store(engine, [make_paper(id="2402.00008", title="Escaping markup in abstracts", abstract=hostile)])
     searcher.refresh()
@@ -71,33 +71,33 @@ def test_hits_carry_html_safe_snippets_with_marked_terms(searcher: SearchService
     assert [hit.snippet.text[s:e] for s, e in hit.snippet.marks] == ["script", "script", "turbulence"]
 
 
-def test_phrases_must_appear_as_phrases(searcher: SearchService) -> None:
+def test_phrases_must_appear_as_phrases(searcher: GenerationSearcher) -> None:
     found = ids(searcher.search('"message passing"'))
     assert set(found) == {"2301.00001", "2306.00006"}  # 2305.00005 has "passing messages", not the phrase
 
 
-def test_excluded_words_and_phrases_remove_papers(searcher: SearchService) -> None:
+def test_excluded_words_and_phrases_remove_papers(searcher: GenerationSearcher) -> None:
     assert "2306.00006" in ids(searcher.search("graph neural networks"))
     assert "2306.00006" not in ids(searcher.search("graph neural networks -survey"))
     found = ids(searcher.search('graph -"message passing"'))
     assert found == ["2401.00007"]
 
 
-def test_author_filter(searcher: SearchService) -> None:
+def test_author_filter(searcher: GenerationSearcher) -> None:
     assert set(ids(searcher.search("author:lovelace"))) == {"2301.00001", "2306.00006"}
     assert ids(searcher.search('graph author:"Alan Turing"')) == ["2401.00007"]
     assert searcher.search("author:nobody").total == 0
     assert searcher.search('author:"Curie Ada"').total == 0  # the end of one name and the start of the next
 
 
-def test_category_filter_by_category_archive_and_form_field(searcher: SearchService) -> None:
+def test_category_filter_by_category_archive_and_form_field(searcher: GenerationSearcher) -> None:
     assert set(ids(searcher.search("cat:cs.CL"))) == {"2302.00002", "2305.00005"}
     assert set(ids(searcher.search("cat:q-bio"))) == {"2301.00001", "2203.00003"}
     assert ids(searcher.search("networks", categories=["physics"])) == []
     assert set(ids(searcher.search("networks", categories=["q-bio.BM"]))) == {"2301.00001", "2203.00003"}
 
 
-def test_year_and_date_range_filters(searcher: SearchService) -> None:
+def test_year_and_date_range_filters(searcher: GenerationSearcher) -> None:
     assert set(ids(searcher.search("graph year:2023"))) == {"2301.00001", "2306.00006"}
     assert ids(searcher.search("graph year:2024")) == ["2401.00007"]
     assert set(ids(searcher.search("year:2021-2022"))) == {"2203.00003", "2104.00004"}
@@ -106,12 +106,12 @@ def test_year_and_date_range_filters(searcher: SearchService) -> None:
     assert set(ids(found)) == {"2306.00006", "2401.00007"}
 
 
-def test_filters_alone_list_newest_first(searcher: SearchService) -> None:
+def test_filters_alone_list_newest_first(searcher: GenerationSearcher) -> None:
     found = ids(searcher.search("cat:cs"))
     assert found == ["2401.00007", "2306.00006", "2305.00005", "2302.00002", "2301.00001"]
 
 
-def test_sort_by_date_and_by_query_clause(searcher: SearchService) -> None:
+def test_sort_by_date_and_by_query_clause(searcher: GenerationSearcher) -> None:
     by_date = ids(searcher.search("graph", sort="date"))
     assert by_date == ["2401.00007", "2306.00006", "2301.00001"]
     assert ids(searcher.search("graph sort:date")) == by_date
@@ -121,7 +121,7 @@ def test_sort_by_date_and_by_query_clause(searcher: SearchService) -> None:
     assert newest[0] == "2401.00007" and newest[-1] == "2203.00003" and sorted(newest) == sorted(relevance)
 
 
-def test_sort_by_trending_puts_voted_papers_first(searcher: SearchService, engine: Engine) -> None:
+def test_sort_by_trending_puts_voted_papers_first(searcher: GenerationSearcher, engine: Engine) -> None:
     from paperfeed.store.users import create_user
     from paperfeed.store.votes import add_vote
 
@@ -134,7 +134,7 @@ def test_sort_by_trending_puts_voted_papers_first(searcher: SearchService, engin
     assert trending[0] == "2306.00006" and sorted(trending) == sorted(relevance)
 
 
-def test_pages_are_consistent_and_total_is_exact(searcher: SearchService, engine: Engine) -> None:
+def test_pages_are_consistent_and_total_is_exact(searcher: GenerationSearcher, engine: Engine) -> None:
     _store(
         engine,
         [
@@ -155,7 +155,7 @@ def test_pages_are_consistent_and_total_is_exact(searcher: SearchService, engine
 # ---------------------------------------------------------------- hostile and empty input
 
 
-def test_empty_query_gives_a_helpful_error_not_hits(searcher: SearchService) -> None:
+def test_empty_query_gives_a_helpful_error_not_hits(searcher: GenerationSearcher) -> None:
     for q in ("", "   ", "!!! ???", "the of and"):
         results = searcher.search(q)
         assert results.hits == [] and results.total == 0 and results.error and "search" in results.error
@@ -187,7 +187,7 @@ NOTHING_TO_SEARCH = "Nothing to search for"
     ],
 )
 def test_hostile_queries_find_what_their_words_say_or_explain_why_not(
-    searcher: SearchService, q: str, expected: set[str] | str
+    searcher: GenerationSearcher, q: str, expected: set[str] | str
 ) -> None:
     results = searcher.search(q)
     if isinstance(expected, str):
@@ -214,7 +214,7 @@ def test_hostile_queries_find_what_their_words_say_or_explain_why_not(
     ],
 )
 def test_unreadable_values_raise_query_error_with_a_message(
-    searcher: SearchService, kwargs: dict, message: str
+    searcher: GenerationSearcher, kwargs: dict, message: str
 ) -> None:
     q = kwargs.pop("q")
     with pytest.raises(QueryError, match=message):
@@ -224,7 +224,7 @@ def test_unreadable_values_raise_query_error_with_a_message(
 # ---------------------------------------------------------------- incremental refresh
 
 
-def test_refresh_indexes_only_what_changed(searcher: SearchService, engine: Engine) -> None:
+def test_refresh_indexes_only_what_changed(searcher: GenerationSearcher, engine: Engine) -> None:
     assert searcher.refresh()["indexed"] == 0
     title, abstract = "Quantum error correction with surface codes", "Surface codes protect logical qubits."
     _store(engine, [make_paper(id="2403.00009", title=title, abstract=abstract)])
@@ -233,28 +233,24 @@ def test_refresh_indexes_only_what_changed(searcher: SearchService, engine: Engi
     assert ids(searcher.search("surface codes"))[0] == "2403.00009"
 
 
-def test_new_papers_become_searchable_without_an_explicit_refresh(
-    searcher: SearchService, engine: Engine, monkeypatch: pytest.MonkeyPatch
+def test_a_new_paper_is_searchable_once_the_writer_has_published_it(
+    searcher: GenerationSearcher, engine: Engine
 ) -> None:
-    monkeypatch.setattr(upkeep, "CHECK_INTERVAL", 0.0)
+    """Readers answer from the published generation only: a paper stored after it is found once the writer
+    (here driven explicitly, as `paperfeed index` or a server's writer does) publishes the next one."""
     assert searcher.search("superconducting qubits").total == 0
     _store(engine, [make_paper(id="2403.00010", title="Superconducting qubits at scale")])
+    assert searcher.search("superconducting qubits").total == 0  # not published yet: no request indexes it
+    before = searcher.generation()
+    searcher.catch_up()
+    assert searcher.generation() != before
     assert ids(searcher.search("superconducting qubits")) == ["2403.00010"]
+    same = searcher.generation()
+    searcher.catch_up()  # nothing changed: nothing published
+    assert searcher.generation() == same
 
 
-def test_a_large_backlog_is_indexed_in_the_background(
-    searcher: SearchService, engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(upkeep, "CHECK_INTERVAL", 0.0)
-    monkeypatch.setattr(upkeep, "INLINE_REFRESH_MAX", 0)  # every backlog counts as a bulk ingest
-    _store(engine, [make_paper(title=f"Photonic crystal cavity {i}") for i in range(5)])
-    searcher.search("photonic crystal")  # answers at once from the index as it is, starts the refresh
-    searcher.wait_background(30)
-    monkeypatch.setattr(upkeep, "CHECK_INTERVAL", 3600.0)
-    assert searcher.search("photonic crystal").total == 5
-
-
-def test_changed_text_is_reindexed(searcher: SearchService, engine: Engine) -> None:
+def test_changed_text_is_reindexed(searcher: GenerationSearcher, engine: Engine) -> None:
     newer = make_paper(
         **{**CORPUS[3], "abstract": "Now about hypersonic shock waves.", "versions": [], "updated": _when(2025, 1)}
     )
@@ -278,7 +274,7 @@ def test_renamed_paper_is_found_under_its_new_id_only(engine: Engine, settings: 
 
 
 def test_another_searcher_sees_the_same_index_without_reindexing(
-    searcher: SearchService, engine: Engine, settings: Settings
+    searcher: GenerationSearcher, engine: Engine, settings: Settings
 ) -> None:
     other = make_searcher(engine=engine, settings=settings)
     assert other.refresh()["indexed"] == 0
@@ -291,8 +287,10 @@ def test_interrupted_refresh_resumes_where_it_stopped(
     _store(engine, [make_paper(title=f"Resumable paper {i}") for i in range(30)])
     monkeypatch.setattr(sync, "LEXICAL_BATCH", 5)
     monkeypatch.setattr(sync, "LEXICAL_COMMIT_ROWS", 10)
-    s = make_searcher(engine=engine, settings=settings)
-    real_add, calls = s.lexical.add, []
+    writer = make_writer(engine=engine, settings=settings)
+    lexical = writer.working_lexical()
+    assert lexical is not None
+    real_add, calls = lexical.add, []
 
     def failing_add(docs):  # the machine dies while indexing the fifth batch
         calls.append(1)
@@ -300,17 +298,19 @@ def test_interrupted_refresh_resumes_where_it_stopped(
             raise KeyboardInterrupt
         return real_add(docs)
 
-    monkeypatch.setattr(s.lexical, "add", failing_add)
+    monkeypatch.setattr(lexical, "add", failing_add)
     with pytest.raises(KeyboardInterrupt):
-        s.refresh()
-    monkeypatch.setattr(s.lexical, "add", real_add)
-    fresh = make_searcher(engine=engine, settings=settings)
-    assert fresh.lexical.count() == 20  # two commits of 10 survived
-    report = fresh.refresh()
+        writer.run()
+    monkeypatch.setattr(lexical, "add", real_add)
+    again = make_writer(engine=engine, settings=settings)
+    resumed = again.working_lexical()
+    assert resumed is not None and resumed.count() == 20  # two commits of 10 survived
+    report = again.run()
     assert report["indexed"] == 10 and report["lexical_docs"] == 30
+    assert make_searcher(engine=engine, settings=settings).search("resumable paper").total == 30
 
 
-def test_concurrent_searches_during_refresh(searcher: SearchService, engine: Engine) -> None:
+def test_concurrent_searches_during_refresh(searcher: GenerationSearcher, engine: Engine) -> None:
     errors: list[BaseException] = []
 
     def hammer() -> None:
@@ -334,30 +334,30 @@ def test_concurrent_searches_during_refresh(searcher: SearchService, engine: Eng
 # ---------------------------------------------------------------- similar papers
 
 
-def test_similar_excludes_itself_and_duplicates(searcher: SearchService, engine: Engine) -> None:
+def test_similar_excludes_itself_and_duplicates(searcher: GenerationSearcher, engine: Engine) -> None:
     # Two arXiv ids with one title are kept apart by the store: a duplicate similar papers must hide.
     title = "Graph Neural Networks for Molecule Property Prediction!"
     abstract = "Message passing graph neural networks predict molecular properties of drug candidates."
     _store(engine, [make_paper(id="2402.00013", title=title, abstract=abstract)])
     searcher.refresh()
     assert "2402.00013" in ids(searcher.search("molecule property prediction"))
-    hits = searcher.similar("2301.00001", limit=5)
+    hits = similar(searcher, "2301.00001", limit=5)
     found = [h.paper.id for h in hits]
     assert "2301.00001" not in found and found
     assert all("molecule property prediction" not in h.paper.title.lower() for h in hits)
     assert found[0] in {"2401.00007", "2306.00006"}
     assert all(h.reason in ("similar abstract", "same authors") for h in hits)  # factory papers share authors
-    assert len(searcher.similar("2301.00001", limit=2)) == 2
+    assert len(similar(searcher, "2301.00001", limit=2)) == 2
 
 
-def test_similar_follows_versions_and_rejects_unknown_ids(searcher: SearchService) -> None:
-    assert [h.paper.id for h in searcher.similar("2301.00001v2", limit=3)] == [
-        h.paper.id for h in searcher.similar("2301.00001", limit=3)
+def test_similar_follows_versions_and_rejects_unknown_ids(searcher: GenerationSearcher) -> None:
+    assert [h.paper.id for h in similar(searcher, "2301.00001v2", limit=3)] == [
+        h.paper.id for h in similar(searcher, "2301.00001", limit=3)
     ]
     with pytest.raises(KeyError):
-        searcher.similar("9999.99999")
+        similar(searcher, "9999.99999")
     with pytest.raises(KeyError):
-        searcher.similar("'; DROP TABLE papers; --")
+        similar(searcher, "'; DROP TABLE papers; --")
 
 
 # ---------------------------------------------------------------- semantic search (real static model)
@@ -386,7 +386,7 @@ def static_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def semantic(engine: Engine, settings: Settings, static_model: Path) -> SearchService:
+def semantic(engine: Engine, settings: Settings, static_model: Path) -> GenerationSearcher:
     _store(engine, [make_paper(**row) for row in CORPUS])
     model_settings = settings.model_copy(update={"embedder": "static", "static_model_path": str(static_model)})
     s = make_searcher(engine=engine, settings=model_settings)
@@ -396,7 +396,7 @@ def semantic(engine: Engine, settings: Settings, static_model: Path) -> SearchSe
 
 
 @needs_model
-def test_hybrid_search_fuses_lexical_and_semantic_matches(semantic: SearchService) -> None:
+def test_hybrid_search_fuses_lexical_and_semantic_matches(semantic: GenerationSearcher) -> None:
     results = semantic.search("graph neural networks molecules", mode="hybrid")
     assert ids(results)[0] in {"2301.00001", "2401.00007"}
     assert results.hits[0].reason == "both"
@@ -408,7 +408,7 @@ def test_hybrid_search_fuses_lexical_and_semantic_matches(semantic: SearchServic
 
 
 @needs_model
-def test_semantic_candidates_obey_the_filters(semantic: SearchService) -> None:
+def test_semantic_candidates_obey_the_filters(semantic: GenerationSearcher) -> None:
     found = semantic.search("airplane aerodynamics year:2023", mode="dense")
     assert "2104.00004" not in ids(found)
     assert all(h.paper.published and h.paper.published.year == 2023 for h in found.hits)
@@ -417,8 +417,8 @@ def test_semantic_candidates_obey_the_filters(semantic: SearchService) -> None:
 
 
 @needs_model
-def test_similar_uses_vectors_and_new_papers_get_embedded(semantic: SearchService, engine: Engine) -> None:
-    hits = semantic.similar("2301.00001", limit=3)
+def test_similar_uses_vectors_and_new_papers_get_embedded(semantic: GenerationSearcher, engine: Engine) -> None:
+    hits = similar(semantic, "2301.00001", limit=3)
     assert hits and all(h.reason in ("similar abstract", "same authors") for h in hits)
     assert "2301.00001" not in [h.paper.id for h in hits]
     assert hits[0].paper.id == "2401.00007"
@@ -439,12 +439,12 @@ def test_a_missing_model_degrades_to_bm25_with_a_warning(
     results = s.search("graph neural networks", mode="hybrid")
     assert results.hits and all(h.reason == "lexical" for h in results.hits)
     assert "BM25" in caplog.text
-    assert s.similar("2301.00001", limit=2)
+    assert similar(s, "2301.00001", limit=2)
 
 
 @needs_model
 def test_a_model_change_re_embeds_and_never_mixes_spaces(
-    semantic: SearchService, engine: Engine, static_model: Path, tmp_path: Path
+    semantic: GenerationSearcher, engine: Engine, static_model: Path, tmp_path: Path
 ) -> None:
     """Another static model (other weights) in the same place: everything is embedded again, and until
     then semantic search falls back to BM25 rather than comparing vectors of two models."""
@@ -457,11 +457,11 @@ def test_a_model_change_re_embeds_and_never_mixes_spaces(
     )
     settings = semantic.settings.model_copy(update={"static_model_path": str(other)})
     switched = make_searcher(engine=engine, settings=settings)
-    switched.upkeep._checked = time.monotonic()  # no lazy refresh: look at the index as the old model left it
     before = switched.search("graph neural networks molecules", mode="dense")
     assert before.hits, "the BM25 fallback must still answer"
     assert all(h.reason == "lexical" for h in before.hits)
     report = switched.refresh()
     assert report["embedded"] == len(CORPUS) and report["vectors"] == len(CORPUS)
-    assert switched.dense_index().dim == 128
+    dense = switched.indexes().dense
+    assert dense is not None and dense.dim == 128
     assert ids(switched.search("graph neural networks molecules", mode="dense"))[0] in {"2301.00001", "2401.00007"}

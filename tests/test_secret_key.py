@@ -20,7 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from paperfeed.config import Settings
-from paperfeed.digest.tokens import make_token
+from paperfeed.digest.render import make_token
 from paperfeed.secret_key import ensure_secret_key, key_path
 from paperfeed.store.subscriptions import get_subscriber
 from paperfeed.web.app import create_app

@@ -31,7 +31,8 @@ from paperfeed.web.app import create_app
 from paperfeed.web.security import SESSION_COOKIE
 from tests.factories import add_papers, api_token, cli_env, make_paper
 from tests.pdf_files import make_pdf
-from tests.servers import CHROMIUM, chromium_tab, free_port, running
+from tests.searchers import similar_text
+from tests.servers import CHROMIUM, chromium_tab, free_port, indexed, running
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 ABSTRACT = (
@@ -368,6 +369,7 @@ def test_similar_page_uploads_a_pdf_in_chromium_without_javascript(settings: Set
     with running(app, port) as base:
         engine: Engine = app.state.engine
         papers = _corpus(engine)
+        indexed(app)  # the papers stored after the start: published before they are asked for
         cookie = _session(engine, _member(engine, "lin"))
         good, scan = tmp_path / "paper.pdf", tmp_path / "scan.pdf"
         good.write_bytes(make_pdf(["Graph networks for chemistry", "Abstract", ABSTRACT]))
@@ -404,11 +406,11 @@ def test_the_served_model_embeds_the_text_once(settings: Settings, engine: Engin
     model = HashingEmbedder(name="static")
     searcher = make_searcher(engine=engine, settings=settings, embedder=model)
     searcher.refresh()
-    found = searcher.similar_text(f"  {ABSTRACT}\n\n", limit=10)
+    found = similar_text(searcher, f"  {ABSTRACT}\n\n", limit=10)
     assert found.notes == [] and ABSTRACT in model.embedded  # whitespace collapsed, then embedded
     assert {h.paper.title for h in found.hits} >= MOLECULES
     assert papers["bread"].title not in {h.paper.title for h in found.hits}
     embedded = len(model.embedded)
-    by_date = searcher.similar_text(ABSTRACT, limit=10, sort="date")
+    by_date = similar_text(searcher, ABSTRACT, limit=10, sort="date")
     assert len(model.embedded) == embedded  # the same text: its vector comes from the cache
     assert {h.paper.id for h in by_date.hits} == {h.paper.id for h in found.hits}

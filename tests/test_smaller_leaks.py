@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from paperfeed.community.users import add_user
 from paperfeed.config import Settings
+from paperfeed.search.generations import FileGenerations
 from paperfeed.store.library import collections_for_user
 from paperfeed.store.roles import set_role
 from paperfeed.store.users import get_user_by_username
@@ -159,20 +160,33 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(settings: Settin
 
 
 def test_an_index_folder_replaced_by_a_file_is_reported_and_rebuilt(
-    settings: Settings, caplog: pytest.LogCaptureFixture
+    settings: Settings, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The writer finds the damage, says so to every reader (the pointer carries it) until a whole generation
+    is published, and answers are whole again; a real server's answers in between carry the warning
+    (tests/test_index_damage.py)."""
+    said: list[list[str]] = []
+    mark = FileGenerations.mark_damage
+
+    def spy(self: FileGenerations, damage: list[str]) -> None:
+        said.append(list(damage))
+        mark(self, damage)
+
+    monkeypatch.setattr(FileGenerations, "mark_damage", spy)
     with site_client(settings, [make_paper(title=f"Graph networks part {i}") for i in range(3)]) as c:
         c.app.state.searcher.refresh()  # type: ignore[attr-defined]
-        lexical = settings.index_dir / "lexical"
+        files = FileGenerations(settings.index_dir)
+        published = files.current()
+        assert published is not None
+        lexical = files.folder(published, "lexical")
         shutil.rmtree(lexical)
         lexical.write_text("not an index")
         caplog.set_level(logging.WARNING)
-        damaged = c.get("/api/v1/search", params={"q": "graph", "mode": "bm25"}).json()
-        assert damaged["total"] == 3 and "damaged" in damaged["warning"]
+        again = c.get("/api/v1/search", params={"q": "graph", "mode": "bm25"}).json()  # the writer runs first
+        assert said and any("a file where the index folder belongs" in d for d in said[0])
         assert any("a file where the index folder belongs" in r.getMessage() for r in caplog.records)
-        for _ in range(200):
-            again = c.get("/api/v1/search", params={"q": "graph", "mode": "bm25"}).json()
-            if "damaged" not in (again.get("warning") or "") and lexical.is_dir():
-                break
-        assert lexical.is_dir() and again["total"] == 3 and "damaged" not in (again.get("warning") or "")
+        repaired = files.current()
+        assert repaired is not None and repaired.generation != published.generation and not repaired.damage
+        assert files.folder(repaired, "lexical").is_dir()
+        assert again["total"] == 3 and again["warning"] is None
     assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info]

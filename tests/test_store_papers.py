@@ -90,13 +90,25 @@ def test_duplicates_inside_one_batch_are_merged(engine: Engine) -> None:
 def test_get_papers_keeps_order_and_skips_unknown_ids(engine: Engine) -> None:
     papers = [make_paper() for _ in range(4)]
     _upsert(engine, papers)
-    wanted = [papers[2].id, "9999.99999", papers[0].id]
+    wanted = [papers[2].id, "9999.99999", papers[0].id, papers[2].id]
     with engine.connect() as conn:
         got = get_papers(conn=conn, ids=wanted)
-        assert [p.id for p in got] == [papers[2].id, papers[0].id]
+        assert list(got) == [papers[2].id, papers[0].id] and got[papers[0].id].title == papers[0].title
         assert get_paper(conn=conn, paper_id=papers[1].id + "v3") is not None
         batches = list(iter_papers(conn=conn, batch_size=3))
     assert [len(b) for b in batches] == [3, 1]
+
+
+def test_get_papers_answers_an_old_id_under_the_id_asked_for(engine: Engine) -> None:
+    """A paper renamed from its derived id to its arXiv id is found by both, each under the id asked for."""
+    page_copy = make_paper(title="Sparse attention revisited", abstract="Abstract.", versions=[], source="hf-page")
+    page_copy.id = derived_id(page_copy.title, page_copy.abstract)
+    _upsert(engine, [page_copy])
+    _upsert(engine, [make_paper(id="2405.00999", title="Sparse attention revisited", abstract="Abstract.")])
+    with engine.connect() as conn:
+        got = get_papers(conn=conn, ids=[page_copy.id, "2405.00999"])
+    assert list(got) == [page_copy.id, "2405.00999"]
+    assert got[page_copy.id].id == got["2405.00999"].id == "2405.00999"
 
 
 def test_hostile_text_is_stored_verbatim(engine: Engine) -> None:

@@ -12,8 +12,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from paperfeed.config import Settings
 from paperfeed.digest import subscribe as service
-from paperfeed.digest.render import manage_url, unsubscribe_url
-from paperfeed.digest.tokens import TokenError, make_token, read_token
+from paperfeed.digest.render import TokenError, make_token, manage_url, read_token, unsubscribe_url
 from paperfeed.store.subscriptions import Subscriber, get_subscriber
 from paperfeed.web.app import create_app
 from tests.smtp_server import SmtpServer, smtp  # noqa: F401

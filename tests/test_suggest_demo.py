@@ -27,9 +27,6 @@ def client(settings: Settings) -> Iterator[TestClient]:
         finally:
             spelling.wait_for_vocabulary(spelling.FIRST_BUILD_WAIT)
         yield c
-        # the demo's first indexing runs in the background: a daemon thread still inside the native indexer
-        # when the interpreter exits aborts it
-        app.state.searcher.wait_background(240)
 
 
 def _get(client: TestClient, q: str) -> list[dict[str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from paperfeed.community.users import USERNAME_RULE, UserAdminError, add_user
 from paperfeed.config import Settings
 from paperfeed.store.papers import upsert_papers
 from paperfeed.web.app import create_app
@@ -188,6 +190,17 @@ def test_signup_errors_name_fields(client: TestClient) -> None:
         "/signup", data={"email": "ADA@example.org", "username": "ada2", "password": "long enough", "csrf_token": token}
     )
     assert dup.status_code == 400 and "already exists" in dup.text
+
+
+def test_one_signup_rule_for_the_page_and_the_admins(client: TestClient) -> None:
+    """The sign-up page and ``paperfeed users add`` (the admin page too) refuse the same input, saying the same."""
+    token = csrf_of(client.get("/signup").text)
+    data = {"email": "ada@example.org", "username": "-ada", "password": "correct horse", "csrf_token": token}
+    page = client.post("/signup", data=data)
+    assert page.status_code == 400 and USERNAME_RULE in html.unescape(page.text)
+    with client.app.state.engine.begin() as conn, pytest.raises(UserAdminError) as refused:  # type: ignore[attr-defined]
+        add_user(conn=conn, username="-ada", email="ada@example.org", password="correct horse")
+    assert (refused.value.field, str(refused.value)) == ("username", USERNAME_RULE)
 
 
 def test_secure_cookie_behind_https(settings: Settings) -> None:

@@ -17,18 +17,15 @@ import typer
 
 from paperfeed.cli.common import DbOption, set_global_db
 
-# Command modules, in the order their commands are listed (a module imported by another comes right after it).
+# Command modules, in the order their commands are listed (no command module imports another).
 COMMAND_MODULES = (
-    "citations_cmds",
-    "store_cmds",
-    "db_cmds",
     "digest_cmds",
-    "enrich_cmds",
     "harvest_cmds",
     "model_cmds",
     "related_cmds",
     "search_cmds",
     "status_cmds",
+    "store_cmds",
     "users_cmds",
     "web_cmds",
 )

@@ -1,5 +1,5 @@
 """Digest commands: ``digest send`` (for cron), ``digest status``, ``digest preview EMAIL`` and the
-long-running ``worker`` (its loop lives in :mod:`paperfeed.digest.worker`)."""
+long-running ``worker`` (its loop lives in :mod:`paperfeed.digest.send`)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,10 @@ from paperfeed.cli import app
 from paperfeed.cli.common import DbOption, JsonOption, console, fail, get_engine, get_settings, print_json
 from paperfeed.config import Settings
 from paperfeed.digest.compose import build_digest
+from paperfeed.digest.deliver import ledger_status
 from paperfeed.digest.mailer import AddressError, normalise_address
 from paperfeed.digest.render import render_digest
-from paperfeed.digest.send import SendReport, send_digests
-from paperfeed.digest.status import ledger_status
-from paperfeed.digest.worker import run_worker
+from paperfeed.digest.send import SendReport, run_worker, send_digests
 from paperfeed.search.factory import make_searcher
 from paperfeed.search.protocols import Searcher
 from paperfeed.store.subscriptions import get_subscriber
@@ -47,7 +46,9 @@ def _parse_now(value: str | None) -> datetime:
 def digest_searcher(engine: Engine, settings: Settings) -> Searcher | None:
     """The search service for topics and "for you", or None (with a warning) when it cannot be built."""
     try:
-        return make_searcher(engine=engine, settings=settings)
+        searcher = make_searcher(engine=engine, settings=settings)
+        searcher.catch_up(blocking=False)  # digests are composed from an index in step with the store
+        return searcher
     except Exception as exc:  # noqa: BLE001 - topics need search; trending does not
         console.print(f"[yellow]warning:[/yellow] search unavailable, topics are skipped: {exc}")
         return None
@@ -184,8 +185,9 @@ def worker(
     SIGTERM or Ctrl-C (the digest being sent is finished and recorded first). With --now the clock
     starts at that time and advances in real time (to test a schedule)."""
     settings = get_settings(db)
-    if not settings.emails_enabled:
-        fail(f"email is not configured: set {' and '.join(settings.mail_settings_missing)}")
+    missing = f"email is not configured: set {' and '.join(settings.mail_settings_missing)}"
+    if not settings.emails_enabled and not settings.index_writer:
+        fail(missing)
     skew = _parse_now(now) - datetime.now(UTC) if now else timedelta(0)
     engine = get_engine(settings)
     searcher = digest_searcher(engine, settings)
@@ -197,6 +199,19 @@ def worker(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    halt_writer = None
+    if settings.index_writer:  # WRITER: the one index writer of the instance, when this worker holds its lease
+        from paperfeed.search.writer import start_index_writer
+
+        halt_writer = start_index_writer(engine=engine, settings=settings, model=searcher.model if searcher else None)
+        console.print("worker: keeping the search indexes in step with the store (when no server does)")
+    if not settings.emails_enabled:
+        console.print(f"worker: no digests: {missing}")
+        stop.wait()
+        if halt_writer is not None:
+            halt_writer()
+        console.print("worker: stopped")
+        return
     limit = 1 if once else max_cycles
     console.print(f"worker: checking for due digests every {interval:g}s")
     cycles = run_worker(
@@ -209,4 +224,6 @@ def worker(
         max_cycles=limit,
         skew=skew,
     )
+    if halt_writer is not None:
+        halt_writer()
     console.print(f"worker: stopped after {cycles} cycle{'s' if cycles != 1 else ''}")

@@ -1,7 +1,15 @@
-"""Network ingestion commands: ``harvest arxiv`` (OAI-PMH) and ``fetch-arxiv`` (API)."""
+"""Network ingestion commands: ``harvest arxiv`` (OAI-PMH), ``fetch-arxiv`` (API), ``enrich`` (give papers
+without an arXiv id their arXiv record, see paperfeed.ingest.enrich) and ``citations`` (citation counts and
+links from OpenAlex, see paperfeed.ingest.citations).
+
+The commands that call arXiv share one client (:func:`arxiv_client`): paced and retried requests whose
+waits are reported on stderr, and Ctrl-C answered with what was kept.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, NoReturn
 
 import typer
@@ -9,7 +17,6 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from paperfeed.cli import app
-from paperfeed.cli.arxiv_client import arxiv_client
 from paperfeed.cli.common import (
     DbOption,
     JsonOption,
@@ -21,6 +28,9 @@ from paperfeed.cli.common import (
     print_notes,
     print_rejections,
 )
+from paperfeed.config import Settings
+from paperfeed.ingest.citations import PaperOutcome, fetch_citations, openalex_client
+from paperfeed.ingest.enrich import EnrichResult, enrich_pending
 from paperfeed.ingest.harvest import (
     METADATA_PREFIXES,
     HarvestError,
@@ -30,7 +40,24 @@ from paperfeed.ingest.harvest import (
     harvest_oai,
     last_harvest,
 )
+from paperfeed.ingest.http import PoliteClient
 from paperfeed.ingest.run import IngestReport
+
+
+def _say_arxiv_wait(reason: str, seconds: float) -> None:
+    console.print(f"[yellow]arXiv:[/yellow] {reason}; retrying in {seconds:.1f} s", highlight=False)
+
+
+@contextmanager
+def arxiv_client(settings: Settings, *, interrupted: str) -> Iterator[PoliteClient]:
+    """A paced arXiv client for the block; Ctrl-C in it exits 130 with ``interrupted`` (what is kept, what
+    to run to go on)."""
+    with PoliteClient.from_settings(settings, on_wait=_say_arxiv_wait) as client:
+        try:
+            yield client
+        except KeyboardInterrupt:
+            fail(interrupted, 130)
+
 
 harvest_app = typer.Typer(help="Harvest papers from remote archives.", no_args_is_help=True)
 app.add_typer(harvest_app, name="harvest")
@@ -171,3 +198,104 @@ def fetch_arxiv_cmd(
             soft_wrap=True,
         )
     _summary(report, f"; not found {len(report.not_found)}" if report.not_found else "")
+
+
+_ENRICH_COLOURS = {"resolved": "green", "ambiguous": "yellow", "not_found": "yellow", "failed": "red"}
+
+
+def _enrich_line(result: EnrichResult) -> None:
+    what = f" -> {result.arxiv_id}" if result.outcome == "resolved" else f": {result.reason}" if result.reason else ""
+    colour = _ENRICH_COLOURS[result.outcome]
+    console.print(
+        f"[{colour}]{result.outcome.replace('_', ' ')}[/{colour}] {result.id} {escape(result.title[:80] + what)}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command("enrich")
+def enrich_cmd(
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Look up at most N papers (newest first).", show_default=False)
+    ] = None,
+    retry: Annotated[
+        bool, typer.Option("--retry", help="Also look up papers an earlier run did not find or found ambiguous.")
+    ] = False,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Find papers without an arXiv id (HF pages, BibTeX, submissions) on arXiv by exact title, and fill in
+    their arXiv id, authors, dates, categories and links. Papers tried before are skipped unless --retry."""
+    settings = get_settings(db)
+    engine = get_engine(settings, seed=True)
+    interrupted = "interrupted: papers resolved so far are kept; run the same command again to finish"
+    with arxiv_client(settings, interrupted=interrupted) as client:
+        report = enrich_pending(
+            engine=engine,
+            settings=settings,
+            limit=limit,
+            retry=retry,
+            client=client,
+            on_paper=None if as_json else _enrich_line,
+        )
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        counts = report.as_dict()
+        summary = ", ".join(
+            f"{k.replace('_', ' ')} {counts[k]}" for k in ("resolved", "ambiguous", "not_found", "failed")
+        )
+        typer.echo(
+            summary if report.results else "nothing to enrich: every paper has an arXiv id or was tried (--retry)"
+        )
+    if report.error:
+        fail(f"{report.error}; papers resolved before it stopped are kept, run again to go on")
+
+
+_CITATION_COLOURS = {"resolved": "green", "not_found": "yellow", "failed": "red"}
+
+
+def _citation_line(result: PaperOutcome) -> None:
+    colour = _CITATION_COLOURS[result.outcome]
+    what = f" {result.openalex_id}, cited by {result.cited_by_count}" if result.outcome == "resolved" else ""
+    console.print(f"[{colour}]{result.outcome.replace('_', ' ')}[/{colour}] {result.id}{what}", highlight=False)
+
+
+def _say_openalex_wait(reason: str, seconds: float) -> None:
+    console.print(f"[yellow]OpenAlex:[/yellow] {reason}; retrying in {seconds:.1f} s", highlight=False)
+
+
+@app.command("citations")
+def citations_cmd(
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            min=1,
+            help="Look up at most N papers (unfinished, then never fetched, then the oldest).",
+            show_default=False,
+        ),
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Fetch citation counts, venues, references and citing works of every paper with an arXiv id from
+    OpenAlex (PAPERFEED_OPENALEX_URL; CC0 data). Reruns refresh counts; a stopped run goes on next time."""
+    settings = get_settings(db)
+    engine = get_engine(settings)
+    with openalex_client(settings, on_wait=_say_openalex_wait) as client:
+        try:
+            on_paper = None if as_json else _citation_line
+            report = fetch_citations(engine=engine, settings=settings, limit=limit, client=client, on_paper=on_paper)
+        except KeyboardInterrupt:
+            fail("interrupted: what was fetched so far is kept; run the same command again to go on", 130)
+    counts = report.as_dict()
+    if as_json:
+        print_json(counts)
+    elif report.papers:
+        summary = ", ".join(f"{k.replace('_', ' ')} {counts[k]}" for k in ("resolved", "not_found", "failed"))
+        typer.echo(f"{summary}; {report.edges} citation edges stored ({report.requests} OpenAlex requests)")
+    elif not report.error:
+        typer.echo("no paper with an arXiv id to look up")
+    if report.error:
+        fail(f"{report.error}; what was fetched before it stopped is kept, run again to go on")

@@ -1,5 +1,5 @@
 """Related-paper evaluation: ``paperfeed eval-similar`` and ``paperfeed eval-foryou``, thin wrappers over
-:mod:`paperfeed.search.related_eval` (protocol in ``../shared/eval/cacm-cites/README.md``)."""
+:mod:`paperfeed.evaluation.related` (protocol in ``../shared/eval/cacm-cites/README.md``)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ ModelOption = Annotated[str, typer.Option("--model", help="Embedding model: mini
 
 
 def _run(folder: Path, which: str, model: str) -> dict[str, dict[str, float]]:
-    from paperfeed.search.evaluate import EvalError
-    from paperfeed.search.related_eval import run
+    from paperfeed.evaluation.related import run
+    from paperfeed.evaluation.retrieval import EvalError
 
     if model != "none" and model not in EMBEDDER_NAMES:
         fail(f"--model must be one of: {', '.join(EMBEDDER_NAMES)}, none (got {model!r})")

@@ -1,5 +1,5 @@
 """Search commands: ``paperfeed index``, ``search``, ``similar`` and ``eval``, thin wrappers over the
-searcher (:func:`paperfeed.search.factory.make_searcher`) and :mod:`paperfeed.search.evaluate`."""
+searcher (:func:`paperfeed.search.factory.make_searcher`) and :mod:`paperfeed.evaluation.retrieval`."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from paperfeed.cli.progress import progress_reporter
 from paperfeed.config import Settings
 from paperfeed.links import safe_url
 from paperfeed.models import SearchHit
+from paperfeed.rank.related import papers_like_text, similar_papers
 from paperfeed.search import spelling
 from paperfeed.search.dense import DenseIndexError
 from paperfeed.search.embed import EMBEDDER_NAMES, EmbedderError, get_embedder
@@ -25,8 +26,8 @@ from paperfeed.search.factory import make_searcher
 from paperfeed.search.hybrid import MODES
 from paperfeed.search.lexical import LexicalIndexError
 from paperfeed.search.minilm import DEVICES
-from paperfeed.search.protocols import Searcher
 from paperfeed.search.query import SORTS, QueryError
+from paperfeed.search.reader import GenerationSearcher
 from paperfeed.search.vectors import VectorStoreError
 
 # Model loading must not print load reports and progress bars of its own into the command's output.
@@ -47,7 +48,7 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
-def _searcher(engine: Engine, settings: Settings, model: str | None, *, explicit: bool) -> Searcher:
+def _searcher(engine: Engine, settings: Settings, model: str | None, *, explicit: bool) -> GenerationSearcher:
     """A Searcher for ``model``; an explicitly asked model that cannot load is an error, not a fallback."""
     name = model or settings.embedder
     _choice("--model", name, (*EMBEDDER_NAMES, "none"))
@@ -135,9 +136,12 @@ def index(
         fail("interrupted: the work committed so far is kept; run `paperfeed index` again to finish", 130)
     if report.get("warning"):
         console.print(f"[yellow]warning:[/yellow] {escape(report['warning'])}", highlight=False)
+    path = _embedding_line(settings, report)
     if as_json:
         print_json(report)
         return
+    if path:
+        console.print(path, highlight=False)
     typer.echo(
         f"indexed {report['indexed']} papers, removed {report['deleted']}, "
         f"embedded {report['embedded']} ({report['model']}); {report['lexical_docs']} searchable, "
@@ -145,7 +149,23 @@ def index(
     )
 
 
-def _ready_searcher(settings: Settings, db: str | None) -> Searcher:
+def _embedding_line(settings: Settings, report: dict[str, Any]) -> str | None:
+    """Which MiniLM path embedded, at what measured rate (``report["embedding"]`` too), on stderr."""
+    if report.get("model") != "minilm":
+        return None
+    from paperfeed.search.calibration import embedding_path
+
+    path = embedding_path(settings)
+    report["embedding"] = path
+    if path is None:
+        return None
+    return (
+        f"embedding path: {path['path']} (batch {path['batch']}), measured {path['papers_per_s']} papers/s "
+        f"and {path['query_ms']} ms a query on {path['cpu']} ({', '.join(path['cpu_flags'] or []) or 'no AVX'})"
+    )
+
+
+def _ready_searcher(settings: Settings, db: str | None) -> tuple[Engine, GenerationSearcher]:
     """A Searcher over a refreshed index; large embedding backlogs are left to `paperfeed index`."""
     from paperfeed.search.status import index_status
 
@@ -155,9 +175,9 @@ def _ready_searcher(settings: Settings, db: str | None) -> Searcher:
         pending = index_status(settings, engine)["pending"]
         if searcher.model is None or pending <= CLI_EMBED_LIMIT:
             with progress_reporter(console, lines=False) as progress:
-                searcher.refresh(progress=progress)
+                searcher.catch_up(progress, blocking=False)  # a running writer publishes by itself
         else:
-            searcher.refresh(dense=False)
+            searcher.catch_up(dense=False, blocking=False)
             console.print(
                 f"[yellow]note:[/yellow] {pending} papers are not embedded yet; semantic results "
                 "skip them until `paperfeed index` has run",
@@ -165,7 +185,7 @@ def _ready_searcher(settings: Settings, db: str | None) -> Searcher:
             )
     except (LexicalIndexError, DenseIndexError, VectorStoreError, EmbedderError, OSError) as exc:
         console.print(f"[yellow]warning:[/yellow] {escape(str(exc))}; searching the index as it is", highlight=False)
-    return searcher
+    return engine, searcher
 
 
 def hit_json(hit: SearchHit, settings: Settings) -> dict[str, Any]:
@@ -215,7 +235,7 @@ def search(
     _choice("--mode", mode, MODES)
     _choice("--sort", sort, SORTS)
     settings = get_settings(db)
-    searcher = _ready_searcher(settings, db)
+    engine, searcher = _ready_searcher(settings, db)
     spelling.wait_for_vocabulary(None)  # a one-shot command waits for the spelling vocabulary, however long
     try:
         results = searcher.search(query, limit=limit, offset=offset, mode=mode, sort=sort, spell=True)
@@ -297,20 +317,20 @@ def similar(
         fail("give a paper ID or --text FILE (one of them)")
     source = _text_of(text) if text is not None else ""
     settings = get_settings(db)
-    searcher = _ready_searcher(settings, db)
+    engine, searcher = _ready_searcher(settings, db)
     if text is not None:
         try:
-            found = searcher.similar_text(source, limit=limit, sort=sort)
+            found = papers_like_text(engine=engine, searcher=searcher, text=source, limit=limit, sort=sort)
         except ValueError as exc:
             fail(f"--text {text}: {exc}")
-        for note in found.notes:  # on stderr: stdout (--json) stays the results only
-            console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
-        hits = found.hits
     else:
         try:
-            hits = searcher.similar(str(paper_id), limit=limit, sort=sort)
+            found = similar_papers(engine=engine, searcher=searcher, paper_id=str(paper_id), limit=limit, sort=sort)
         except KeyError:
             fail(f"there is no paper {str(paper_id)[:100]!r} in the store")
+    for note in found.notes:  # on stderr: stdout (--json) stays the results only
+        console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
+    hits = found.hits
     if as_json:
         print_json([hit_json(h, settings) for h in hits])
         return
@@ -337,7 +357,7 @@ def eval_cmd(
 ) -> None:
     """Evaluate retrieval on a BEIR benchmark: nDCG@10, Recall@100 and MRR@10 per mode (with a model, also
     each mode without the relevance cut and the naive RRF of a plain BM25 and the embedding)."""
-    from paperfeed.search.evaluate import EvalError, evaluate
+    from paperfeed.evaluation.retrieval import EvalError, evaluate
 
     chosen = list(dict.fromkeys(modes or list(MODES)))
     for m in chosen:

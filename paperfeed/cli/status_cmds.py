@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from paperfeed.cli import app
 from paperfeed.cli.common import DbOption, JsonOption, get_engine, get_settings, print_json
 from paperfeed.config import Settings
-from paperfeed.ingest.arxiv_sets import parse_follow
+from paperfeed.ids import parse_follow
 from paperfeed.ingest.follow_status import harvest_status
 from paperfeed.search.status import index_status
 
@@ -26,6 +26,8 @@ STATUS_SECTIONS: list[tuple[str | None, StatusSection]] = [
     (None, lambda settings, engine: index_status(settings, engine)),
     # The arXiv follower (paperfeed serve --follow): what the harvesting worker last recorded.
     ("harvest", lambda settings, engine: harvest_status(engine=engine, following=parse_follow(settings.follow))),
+    # EMBEDDING: which MiniLM path this machine measured fastest, and its rate (search/calibration.py)
+    ("embedding", lambda settings, engine: _embedding(settings)),
 ]
 STATE_TEXT = {
     "ready": "ready: every paper searchable by words and by meaning",
@@ -33,6 +35,18 @@ STATE_TEXT = {
     "damaged": "damaged: index files are damaged; `paperfeed index --check` names them, `paperfeed index` rebuilds",
     "off": "off: no embedding model, keyword search only",
 }
+
+
+def _embedding(settings: Settings) -> dict[str, Any]:
+    """The embedding path and its measured rate (read from the choice file: no model is loaded)."""
+    if settings.embedder != "minilm":
+        return {"path": f"{settings.embedder} (no MiniLM path to choose)"}
+    from paperfeed.search.calibration import embedding_path
+
+    found = embedding_path(settings)
+    if found is None:
+        return {"path": "not measured yet (measured once per CPU when MiniLM first embeds papers)"}
+    return found
 
 
 def collect_status(settings: Settings, engine: Engine) -> dict[str, Any]:

@@ -1,10 +1,13 @@
-"""Store commands: ingest, export, stats, show, db upgrade."""
+"""Store commands: ingest, export (every paper or one collection's, as Paperfeed JSONL or BibTeX), stats,
+show, ``db upgrade`` and ``db copy SRC DST`` (move a whole instance between SQLite and PostgreSQL, verified).
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import IO, Annotated
 
 import typer
 from rich.progress import (
@@ -15,7 +18,10 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
+from sqlalchemy import Connection
+from sqlalchemy.engine import make_url
 
+from paperfeed.cite import bibtex_entries
 from paperfeed.cli import app
 from paperfeed.cli.common import (
     DbOption,
@@ -28,13 +34,44 @@ from paperfeed.cli.common import (
     print_notes,
     print_rejections,
 )
-from paperfeed.cli.export_formats import EXPORT_FORMATS, export_papers, write_bibtex
 from paperfeed.ingest.formats import FORMATS
 from paperfeed.ingest.paperfeed_jsonl import paper_to_json, write_jsonl
 from paperfeed.ingest.run import IngestError, ingest_paths
 from paperfeed.links import safe_url
+from paperfeed.models import Paper
 from paperfeed.store.db import StoreError, open_store, upgrade
-from paperfeed.store.papers import get_paper, paper_stats
+from paperfeed.store.papers import get_paper, get_papers, iter_papers, paper_stats
+from paperfeed.store.public_collections import find_by_name, items
+from paperfeed.store.transfer import BATCH, CopyError, copy_database
+
+EXPORT_FORMATS = ("jsonl", "bibtex")
+
+
+def export_papers(*, conn: Connection, collection: str | None, username: str | None) -> Iterator[Paper] | str:
+    """The papers to export (a lazy stream for the whole store), or why the collection cannot be used."""
+    if collection is None:
+        if username is not None:
+            return "--user only goes with --collection"
+        return (p for batch in iter_papers(conn=conn) for p in batch)
+    found = find_by_name(conn=conn, name=collection, username=username)
+    if not found:
+        who = f" of member {username!r}" if username else ""
+        return f"no collection named {collection!r}{who}"
+    if len(found) > 1:
+        owners = ", ".join(sorted(c.owner for c in found))
+        return f"{len(found)} members have a collection named {collection!r} ({owners}): say whose with --user"
+    ids = [i.paper_id for i in items(conn=conn, collection_id=found[0].id, limit=1_000_000)]
+    return iter(get_papers(conn=conn, ids=ids).values())
+
+
+def write_bibtex(papers: Iterable[Paper], out: IO[str]) -> int:
+    """Write BibTeX entries (keys made unique, blank line between), streaming; returns how many."""
+    n = 0
+    for entry in bibtex_entries(papers):
+        out.write(("\n" if n else "") + entry)
+        n += 1
+    return n
+
 
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -192,3 +229,52 @@ def db_upgrade(db: DbOption = None) -> None:
 
 
 __all__ = ["paper_to_json"]
+
+
+def _safe(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@db_app.command("copy")
+def db_copy(
+    src: Annotated[str, typer.Argument(metavar="SRC_URL", help="Source: SQLite file path or postgresql:// URL.")],
+    dst: Annotated[str, typer.Argument(metavar="DST_URL", help="Destination (created and migrated if needed).")],
+    force: Annotated[bool, typer.Option("--force", help="Replace the contents of a non-empty destination.")] = False,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Rows per read/write batch.")] = BATCH,
+    as_json: JsonOption = False,
+) -> None:
+    """Copy every table from SRC_URL to DST_URL in one transaction, verified by counts and checksums.
+
+    Stop the site and workers first (or make the source read-only): rows written during the copy are not
+    carried over. Search indexes are not copied; run `paperfeed index --db DST_URL` afterwards.
+    """
+    src_url = get_settings(src).resolved_database_url
+    dst_url = get_settings(dst).resolved_database_url
+    if make_url(src_url) == make_url(dst_url):
+        fail("SRC_URL and DST_URL are the same database")
+    engines = []
+    try:
+        for db in (src, dst):
+            try:
+                engines.append(open_store(get_settings(db)))
+            except StoreError as exc:
+                fail(str(exc))
+        say = (lambda m: None) if as_json else (lambda m: console.print(m, highlight=False))
+        try:
+            report = copy_database(src=engines[0], dst=engines[1], force=force, batch_size=batch_size, log=say)
+        except CopyError as exc:
+            fail(str(exc))
+    finally:
+        for engine in engines:
+            engine.dispose()
+    if as_json:
+        print_json({"source": _safe(src_url), "destination": _safe(dst_url), **report.as_dict()})
+        return
+    for name in report.skipped:
+        console.print(
+            f"[yellow]not copied[/yellow] {name}: a table this version of Paperfeed does not know", highlight=False
+        )
+    typer.echo(
+        f"copied {report.rows} rows in {len(report.tables)} tables from {_safe(src_url)} to "
+        f"{_safe(dst_url)}; counts and checksums verified"
+    )

@@ -10,7 +10,7 @@ import typer
 
 from paperfeed.cli import app
 from paperfeed.cli.common import DbOption, console, fail, get_engine, get_settings
-from paperfeed.ingest.arxiv_sets import parse_follow
+from paperfeed.ids import parse_follow
 
 WORKER_HEALTHCHECK_S = 120  # how long a worker may take to answer uvicorn's supervisor (start-up included)
 

@@ -64,7 +64,7 @@ def author_page(*, conn: Connection, name: str) -> AuthorPage | None:
         return None
     full = [k for k in keys if not is_initials(k)] or keys
     written = author_store.spellings(conn=conn, keys=full) or [name]
-    papers = get_papers(conn=conn, ids=ids)
+    papers = list(get_papers(conn=conn, ids=ids).values())
     verified = claim_store.verified_names(conn=conn, paper_ids=ids)
     members = sorted({u for names in verified.values() for n, u in names.items() if author_key(n) in keys})
     return AuthorPage(
@@ -117,11 +117,11 @@ class QueuedClaim:
 def claims_queue(*, conn: Connection) -> list[QueuedClaim]:
     """The pending claims, oldest first, each with what a moderator needs to judge it."""
     claims = claim_store.pending_claims(conn=conn)
-    titles = {p.id: p.title for p in get_papers(conn=conn, ids=[c.paper_id for c in claims])}
+    titles = {pid: p.title for pid, p in get_papers(conn=conn, ids=[c.paper_id for c in claims]).items()}
     out = []
     for c in claims:
         ids = claim_store.submitted_with_author(conn=conn, user_id=c.user_id, name_key=author_key(c.author_name))
-        out.append(QueuedClaim(c, titles.get(c.paper_id, c.paper_id), get_papers(conn=conn, ids=ids)))
+        out.append(QueuedClaim(c, titles.get(c.paper_id, c.paper_id), list(get_papers(conn=conn, ids=ids).values())))
     return out
 
 
@@ -134,8 +134,8 @@ def profile(*, conn: Connection, username: str) -> Profile | None:
     submitted_ids = [s.paper_id for s in submissions_by(conn=conn, user_id=user.id)]
     return Profile(
         user=user,
-        claimed=get_papers(conn=conn, ids=claimed_ids),
-        submitted=get_papers(conn=conn, ids=submitted_ids),
+        claimed=list(get_papers(conn=conn, ids=claimed_ids).values()),
+        submitted=list(get_papers(conn=conn, ids=submitted_ids).values()),
         collections=public_collections_of(conn=conn, user_id=user.id),
     )
 

@@ -1,4 +1,5 @@
-"""Discussion rules: who may post, edit, delete, vote, report, hide and restore, and how often.
+"""Discussion rules: who may post, edit, delete, vote, report, hide and restore, how often, and how a comment's
+Markdown becomes safe HTML.
 
 Web pages and the API call these functions and turn :class:`CommentError` into their own answer (a form
 error or an HTTP status); no SQL here (see :mod:`paperfeed.store.comments`).
@@ -7,6 +8,18 @@ Rate limits, per member, counted from the store (exact across processes and rest
 
 - comments and replies: :data:`COMMENT_LIMITS` (5 a minute, 50 a day);
 - reports: :data:`REPORT_LIMITS` (20 a day).
+
+Rendering (:func:`render_comment`): markdown-it-py renders, nh3 (ammonia) sanitises.
+
+- Raw HTML in a comment is shown as text (markdown-it ``html=False``); nh3 then keeps only the tags below,
+  so nothing executable survives even if the renderer let something through.
+- Bare ``http(s)://`` URLs become links (linkify-it-py), like written ``[text](url)`` links.
+- Links keep only absolute ``http``, ``https`` and ``mailto`` targets (no ``javascript:`` or ``data:``, and no
+  relative or protocol-relative ``//host`` ones, which would point wherever the page is served from) and get
+  ``rel="nofollow ugc"``; a link whose target is dropped stays as its text.
+- The HTML is rendered once, when a comment is written or edited, and stored (``comments.body_html``).
+- Headings and images are not rendered: ``# x`` stays a paragraph (a page has one ``<h1>``), and
+  ``![alt](url)`` becomes a link, so a comment cannot load third-party images.
 """
 
 from __future__ import annotations
@@ -15,17 +28,19 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
 
+import nh3
+from markdown_it import MarkdownIt
 from sqlalchemy import Connection
 
-from paperfeed.community.render import render_comment
-from paperfeed.store import comment_reports as reports_store
 from paperfeed.store import comments as store
 from paperfeed.store import rate_limits
 from paperfeed.store.comments import CommentRow
 from paperfeed.store.rate_limits import Limit
 from paperfeed.store.users import User
-from paperfeed.text_controls import invisible_problem
+from paperfeed.text import invisible_problem
 
 MAX_BODY = 10_000
 MAX_REASON = 500
@@ -85,7 +100,7 @@ class QueueItem:
     """A reported comment in the moderators' queue, with its open reports."""
 
     comment: CommentView
-    reports: list[reports_store.ReportRow]
+    reports: list[store.ReportRow]
 
 
 def is_moderator(user: User | None) -> bool:
@@ -195,7 +210,7 @@ def set_hidden(*, conn: Connection, user: User, comment_id: int, hidden: bool) -
         raise CommentError(403, "only moderators can hide or restore comments")
     _load(conn, comment_id, user)
     store.set_hidden(conn=conn, comment_id=comment_id, by=user.id if hidden else None)
-    reports_store.resolve_reports(conn=conn, comment_id=comment_id)
+    store.resolve_reports(conn=conn, comment_id=comment_id)
     return view(_load(conn, comment_id, user), user)
 
 
@@ -204,7 +219,7 @@ def dismiss_reports(*, conn: Connection, user: User, comment_id: int) -> int:
     if not is_moderator(user):
         raise CommentError(403, "only moderators can dismiss reports")
     _load(conn, comment_id, user)
-    return reports_store.resolve_reports(conn=conn, comment_id=comment_id)
+    return store.resolve_reports(conn=conn, comment_id=comment_id)
 
 
 def report_comment(*, conn: Connection, user: User, comment_id: int, reason: str) -> bool:
@@ -213,9 +228,9 @@ def report_comment(*, conn: Connection, user: User, comment_id: int, reason: str
     if row.user_id == user.id:
         raise CommentError(422, "you cannot report your own comment; edit or delete it instead")
     text = clean_body(reason or "no reason given", name="reason", limit=MAX_REASON)
-    since = lambda s: reports_store.reports_since(conn=conn, user_id=user.id, since=s)  # noqa: E731
+    since = lambda s: store.reports_since(conn=conn, user_id=user.id, since=s)  # noqa: E731
     _check_rate(conn, f"reports:user:{user.id}", REPORT_LIMITS, since, "reports")
-    return reports_store.add_report(conn=conn, comment_id=comment_id, user_id=user.id, reason=text)
+    return store.add_report(conn=conn, comment_id=comment_id, user_id=user.id, reason=text)
 
 
 def vote_comment(*, conn: Connection, user: User, comment_id: int, up: bool) -> CommentView:
@@ -243,6 +258,16 @@ def discussion(*, conn: Connection, paper_id: str, viewer: User | None) -> Discu
     return Discussion(paper_id=paper_id, count=sum(r.visible for r in rows), threads=list(threads.values()))
 
 
+def discussion_context(*, conn: Connection, paper_id: str, user: User | None) -> dict[str, Any]:
+    """What the paper page's discussion section (``_discussion.html``) needs, in one call: threads as ``user``
+    may see them, whether they can moderate, and the length limit of a comment."""
+    return {
+        "discussion": discussion(conn=conn, paper_id=paper_id, viewer=user),
+        "can_moderate": is_moderator(user),
+        "comment_limit": MAX_BODY,
+    }
+
+
 def comment_view(*, conn: Connection, comment_id: int, viewer: User | None) -> CommentView:
     return view(_load(conn, comment_id, viewer), viewer)
 
@@ -252,7 +277,7 @@ def report_queue(*, conn: Connection, user: User) -> list[QueueItem]:
     if not is_moderator(user):
         raise CommentError(403, "only moderators can see the reports queue")
     items: dict[int, QueueItem] = {}
-    for report in reports_store.open_reports(conn=conn):
+    for report in store.open_reports(conn=conn):
         if report.comment_id not in items:
             row = store.get_comment(conn=conn, comment_id=report.comment_id)
             if row is None:
@@ -260,3 +285,48 @@ def report_queue(*, conn: Connection, user: User) -> list[QueueItem]:
             items[report.comment_id] = QueueItem(comment=view(row, user), reports=[])
         items[report.comment_id].reports.append(report)
     return list(items.values())
+
+
+ALLOWED_TAGS = {
+    "a", "blockquote", "br", "code", "em", "hr", "li", "ol", "p", "pre", "strong", "ul",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}}
+URL_SCHEMES = {"http", "https", "mailto"}
+
+# ``linkify`` (linkify-it-py) makes bare URLs with a scheme links (``https://x.org/y``); fuzzy links stay off,
+# so ``example.com``, ``www.x.org``, file names and version numbers stay text.
+_md = (
+    MarkdownIt("commonmark", {"html": False, "linkify": True, "typographer": False})
+    .enable("linkify")
+    .disable(["heading", "lheading", "image"])
+)
+if _md.linkify is None:  # markdown-it makes it only when linkify-it-py is installed (a dependency)
+    raise ImportError("comments need linkify-it-py: pip install linkify-it-py")
+_md.linkify.set({"fuzzy_link": False, "fuzzy_email": False})
+
+
+def _absolute_links_only(tag: str, attribute: str, value: str) -> str | None:
+    """nh3's attribute filter: an ``href`` stays only with one of :data:`URL_SCHEMES` and, for the web ones,
+    a host (``//evil.example`` and ``/path`` are dropped)."""
+    if tag != "a" or attribute != "href":
+        return value
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in URL_SCHEMES:
+        return None
+    if parts.scheme.lower() != "mailto" and not parts.netloc:
+        return None
+    return value
+
+
+def render_comment(markdown: str) -> str:
+    """Sanitised HTML for a comment's Markdown (safe to insert into a page or a feed)."""
+    html = _md.render(markdown)
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="nofollow ugc",
+        strip_comments=True,
+        attribute_filter=_absolute_links_only,
+    )

@@ -54,11 +54,6 @@ def _record(
         found = get_submission(conn=conn, paper_id=paper_id)
     assert found is not None
     sub, who = found
-    if searcher is not None:
-        try:
-            searcher.refresh()
-        except Exception:  # noqa: BLE001 - the paper is stored; the index catches up on the next refresh
-            log.exception("search refresh after submission of %s failed", paper_id)
     return SubmitResult(paper_id, created, sub.submitted_at, who.username if who else None)
 
 

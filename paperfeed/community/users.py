@@ -14,7 +14,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Connection, Engine
 
 from paperfeed.errors import FieldError
-from paperfeed.password_policy import password_problem
+from paperfeed.password_policy import hash_password, password_problem
 from paperfeed.store import roles
 from paperfeed.store.account_errors import AccountError
 from paperfeed.store.api_tokens import create_api_token
@@ -22,11 +22,12 @@ from paperfeed.store.email_verification import mark_email_verified
 from paperfeed.store.rate_limits import serialised
 from paperfeed.store.roles import Role
 from paperfeed.store.users import User, create_user, get_user_by_username
-from paperfeed.web.security import hash_password
+from paperfeed.text import invisible_problem
 
 ROLES = roles.ROLES
 Change = Literal["role", "disable", "enable"]
-USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,31}$")  # also the sign-up form's rule (web/auth.py)
+USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,31}$")
+USERNAME_RULE = "use 2-32 letters, digits, '.', '_' or '-', starting with a letter or digit"
 
 
 class UserAdminError(FieldError):
@@ -40,19 +41,36 @@ def find_user(*, conn: Connection, username: str) -> User:
     return user
 
 
-def add_user(
-    *, conn: Connection, username: str, email: str, password: str, role: Role = "member", site_name: str = ""
-) -> User:
-    """Create an account with the sign-up page's rules (username, email and password checks)."""
-    if not USERNAME_RE.match(username.strip()):
-        raise UserAdminError("username", "use 2-32 letters, digits, '.', '_' or '-', starting with a letter or digit")
+def signup_problems(
+    *, username: str, email: str, password: str, site_name: str = "", display_name: str = ""
+) -> tuple[dict[str, str], str]:
+    """The one sign-up rule (the sign-up page, the admin page, ``paperfeed users add``): what is wrong with
+    each field (field -> message, empty when the account may be made) and the email address normalised."""
+    errors: dict[str, str] = {}
+    invisible = invisible_problem(display_name, "the display name")
+    if invisible:
+        errors["display_name"] = invisible
+    normalised = email.strip().lower()
     try:
         normalised = validate_email(email.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
-        raise UserAdminError("email", str(exc)) from exc
+        errors["email"] = str(exc)
+    if not USERNAME_RE.match(username.strip()):
+        errors["username"] = USERNAME_RULE
     problem = password_problem(password, username=username.strip(), email=normalised, site_name=site_name)
     if problem:
-        raise UserAdminError("password", problem)
+        errors["password"] = problem
+    return errors, normalised
+
+
+def add_user(
+    *, conn: Connection, username: str, email: str, password: str, role: Role = "member", site_name: str = ""
+) -> User:
+    """Create an account with the sign-up rules (:func:`signup_problems`)."""
+    errors, normalised = signup_problems(username=username, email=email, password=password, site_name=site_name)
+    for field in ("username", "email", "password"):
+        if field in errors:
+            raise UserAdminError(field, errors[field])
     if role not in ROLES:
         raise UserAdminError("role", f"role must be one of {', '.join(ROLES)}")
     try:

@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from paperfeed.models import Paper, SearchResults
 from paperfeed.rank.foryou import DenseLike, is_new
 from paperfeed.search.protocols import Searcher
+from paperfeed.search.request import SearchQuery
 from paperfeed.store.papers import get_papers
 from paperfeed.store.send_ledger import sent_paper_ids
 from paperfeed.store.subscriptions import Subscriber
@@ -124,7 +125,7 @@ def _trending(conn: Connection, cache: ComposeCache, since: datetime, now: datet
     window = trending_window(since, now)
     if window not in cache.trending:
         ids, _scores = trending(conn=conn, window=window, now=now, limit=200)
-        cache.trending[window] = get_papers(conn=conn, ids=ids)
+        cache.trending[window] = list(get_papers(conn=conn, ids=ids).values())
     return cache.trending[window]
 
 
@@ -148,10 +149,7 @@ def _topic(searcher: Searcher | None, cache: ComposeCache, topic: str, since: da
 
 def _search_newest(searcher: Searcher, topic: str) -> SearchResults | None:
     try:
-        try:
-            return searcher.search(topic, limit=TOPIC_DEPTH, offset=0, sort="date")
-        except TypeError:  # a searcher without ``sort``: relevance order
-            return searcher.search(topic, limit=TOPIC_DEPTH, offset=0)
+        return searcher.answer(SearchQuery.of(q=topic, limit=TOPIC_DEPTH, offset=0, sort="date"))
     except Exception as exc:  # noqa: BLE001 - a broken topic must not block the rest of the digest
         log.warning("topic %r failed: %s", topic, exc)
         return None
@@ -179,7 +177,7 @@ def _for_you(
     )
     if not recs.ids:
         return
-    papers = {p.id: p for p in get_papers(conn=conn, ids=recs.ids)}
+    papers = get_papers(conn=conn, ids=recs.ids)
     section = DigestSection("for_you", "For you")
     for pid in recs.ids:
         if pid in papers and pid not in taken:

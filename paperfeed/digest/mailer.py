@@ -34,7 +34,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from paperfeed.config import Settings
 from paperfeed.digest.render import RenderedMail
-from paperfeed.text_controls import without_invisible
+from paperfeed.text import without_invisible
 
 MAX_ADDRESS = 254
 # SMTP line endings; headers fold at RFC 5322's hard limit so a long List-Unsubscribe URL stays one plain

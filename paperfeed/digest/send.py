@@ -1,33 +1,92 @@
-"""Send every due digest exactly once per period: compose, claim in the ledger, SMTP, settle.
+"""Send every due digest exactly once per period: who is due and when, compose, claim in the ledger, SMTP,
+settle; and the long-running worker behind ``paperfeed worker``.
 
 Per due subscriber: compose (read only; an empty digest is skipped and claims nothing), claim the
-(subscriber, period) ledger row (:mod:`paperfeed.digest.claims`), then deliver it
-(:mod:`paperfeed.digest.deliver`): ``sending`` just before the SMTP DATA command, ``sent`` right after the
-server accepted the message, ``uncertain`` if the connection broke in between. Once DATA has started a
-digest is never sent again automatically. See ``docs/digest.md``.
+(subscriber, period) ledger row (:func:`paperfeed.digest.deliver.claim_for`), then deliver it
+(:func:`paperfeed.digest.deliver.deliver`): ``sending`` just before the SMTP DATA command, ``sent`` right
+after the server accepted the message, ``uncertain`` if the connection broke in between. Once DATA has
+started a digest is never sent again automatically. See ``docs/digest.md``.
+
+Schedule: a subscriber is due when, in their own time zone, their sending hour has come:
+- ``daily``: every day from ``send_hour`` on; period key ``YYYY-MM-DD`` (their local date);
+- ``weekdays``: Monday to Friday from ``send_hour`` on; same key as daily (switching between the two never
+  yields two digests on one day);
+- ``weekly``: from Monday ``send_hour`` on, once per ISO week; period key ``YYYY-Www``.
+Because "due" lasts until the end of the period, a cron run that is late (or a machine that was down)
+still sends the digest when it comes back; the ledger makes a second run within the period a no-op.
+
+Worker (:func:`run_worker`): one :func:`send_digests` pass every ``interval`` seconds until ``stop`` is set
+(the CLI sets it on SIGTERM / Ctrl-C) or ``max_cycles`` ran. A pass that raises is reported and the loop
+goes on: the ledger keeps every pass safe to repeat.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import Engine
 
 from paperfeed.config import Settings
-from paperfeed.digest.claims import claim_for, worker_name
 from paperfeed.digest.compose import ComposeCache, Digest, build_digest
-from paperfeed.digest.deliver import DeliveryCounts, deliver
+from paperfeed.digest.deliver import DeliveryCounts, claim_for, deliver, worker_name
 from paperfeed.digest.mailer import AddressError, ConnectFailure, Mailer, build_message, make_message_id
 from paperfeed.digest.render import render_digest
-from paperfeed.digest.schedule import due_period
 from paperfeed.rank.foryou import DenseLike
 from paperfeed.search.protocols import Searcher
 from paperfeed.store.send_ledger import final_statuses
 from paperfeed.store.subscriptions import Subscriber, list_subscribers
+
+
+def zone(name: str) -> ZoneInfo:
+    """The subscriber's time zone; an unknown name (should not be stored) falls back to UTC."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def is_valid_timezone(name: str) -> bool:
+    if not name or len(name) > 64 or ".." in name or name.startswith("/"):
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def common_timezones() -> list[str]:
+    """Every IANA zone name known to this system, sorted (for the preferences form)."""
+    return sorted(z for z in available_timezones() if "/" in z or z == "UTC")
+
+
+def period_key(frequency: str, local: datetime) -> str:
+    """The period a send at local time ``local`` belongs to."""
+    if frequency == "weekly":
+        year, week, _ = local.isocalendar()
+        return f"{year}-W{week:02d}"
+    return local.date().isoformat()
+
+
+def due_period(sub: Subscriber, now: datetime) -> str | None:
+    """The period key if ``sub`` is due at ``now``, else None (wrong day or hour not reached)."""
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    local = now.astimezone(zone(sub.timezone))
+    hour_reached = local.hour >= sub.send_hour
+    if sub.frequency == "weekly":
+        if local.weekday() == 0 and not hour_reached:
+            return None
+    elif not hour_reached or (sub.frequency == "weekdays" and local.weekday() >= 5):
+        return None
+    return period_key(sub.frequency, local)
+
 
 STALE_AFTER = timedelta(minutes=15)
 MAX_ATTEMPTS = 8
@@ -219,3 +278,54 @@ def _one(
     except ConnectFailure:
         return False
     return True
+
+
+def run_worker(
+    *,
+    engine: Engine,
+    settings: Settings,
+    searcher: Searcher | None,
+    interval: float,
+    stop: threading.Event,
+    say: Callable[[str], None],
+    max_cycles: int | None = None,
+    skew: timedelta = timedelta(0),
+) -> int:
+    """Run passes until stopped; returns how many ran. ``skew`` shifts the clock (``--now``)."""
+    cycles = 0
+    while not stop.is_set():
+        run_cycle(
+            engine=engine,
+            settings=settings,
+            searcher=searcher,
+            moment=datetime.now(UTC) + skew,
+            stop=stop,
+            say=say,
+            verbose=max_cycles is not None,
+        )
+        cycles += 1
+        if max_cycles is not None and cycles >= max_cycles:
+            break
+        stop.wait(interval)
+    return cycles
+
+
+def run_cycle(
+    *,
+    engine: Engine,
+    settings: Settings,
+    searcher: Searcher | None,
+    moment: datetime,
+    stop: threading.Event,
+    say: Callable[[str], None],
+    verbose: bool,
+) -> None:
+    """One pass; a failure is reported and swallowed. A pass that did nothing is only reported when
+    ``verbose`` (bounded runs)."""
+    try:
+        report = send_digests(engine=engine, settings=settings, searcher=searcher, now=moment, should_stop=stop.is_set)
+    except Exception as exc:  # noqa: BLE001 - keep the scheduler alive
+        say(f"worker: run failed: {exc}")
+        return
+    if verbose or report.sent or report.failed or report.uncertain or report.exhausted:
+        say(f"worker {report.now}: {report.summary()}")

@@ -28,15 +28,13 @@ from paperfeed.digest.mailer import (
     make_message_id,
     normalise_address,
 )
-from paperfeed.digest.render import render_confirmation
-from paperfeed.digest.schedule import is_valid_timezone
-from paperfeed.digest.tokens import Purpose, TokenError, read_token
+from paperfeed.digest.render import Purpose, TokenError, read_token, render_confirmation
+from paperfeed.digest.send import is_valid_timezone
 from paperfeed.search.query import QueryError, parse_query
 from paperfeed.store import rate_limits
-from paperfeed.store import subscribe_requests as requests_store
 from paperfeed.store import subscriptions as store
 from paperfeed.store.subscriptions import FREQUENCIES, Subscriber
-from paperfeed.text_controls import invisible_problem
+from paperfeed.text import invisible_problem
 
 log = logging.getLogger(__name__)
 
@@ -145,17 +143,15 @@ def request_subscription(
     with engine.begin() as conn:
         # counted and recorded in one serialised step: parallel requests cannot all see room for a mail
         rate_limits.serialise(conn, f"subscribe:address:{address}", f"subscribe:client:{client}")
-        if requests_store.count_requests(conn=conn, since=now - timedelta(hours=1), client=client) >= PER_CLIENT:
+        if store.count_requests(conn=conn, since=now - timedelta(hours=1), client=client) >= PER_CLIENT:
             raise RateLimited("too many subscribe requests from this client; try again in an hour")
-        recent = requests_store.count_requests(
-            conn=conn, since=now - timedelta(days=1), email=address, mailed_only=True
-        )
+        recent = store.count_requests(conn=conn, since=now - timedelta(days=1), email=address, mailed_only=True)
         sub, needs_confirmation = store.create_or_refresh_pending(
             conn=conn, email=address, prefs=prefs, now=now, user_id=user_id
         )
         mail = recent < PER_ADDRESS
-        requests_store.record_request(conn=conn, email=address, client=client, now=now, mailed=mail)
-        requests_store.prune_requests(conn=conn, before=now - timedelta(days=2))
+        store.record_request(conn=conn, email=address, client=client, now=now, mailed=mail)
+        store.prune_requests(conn=conn, before=now - timedelta(days=2))
     return SubscribeResult(accepted=True, mail_to=sub if mail else None, already_active=not needs_confirmation)
 
 

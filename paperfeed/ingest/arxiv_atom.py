@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from paperfeed.ids import abs_url, pdf_url, split_arxiv_id
-from paperfeed.ingest.textutil import latex_accents, parse_date
+from paperfeed.ingest.parsing import parse_date
 from paperfeed.ingest.validate import clean_text, record_item
-from paperfeed.ingest.xml_pages import XmlPage, page_parser, parse_page
-from paperfeed.ingest.xmlutil import XmlDoc, numbered, text_of
+from paperfeed.ingest.xmlutil import XmlDoc, XmlPage, numbered, page_parser, parse_page, text_of
 from paperfeed.models import Author, Paper, Rejection, Version
+from paperfeed.text import latex_accents
 
 ATOM = "http://www.w3.org/2005/Atom"
 ARXIV = "http://arxiv.org/schemas/atom"

@@ -30,10 +30,10 @@ from typing import Any
 import feedparser
 
 from paperfeed.ids import abs_url, pdf_url, split_arxiv_id
-from paperfeed.ingest.readers import document_parser
-from paperfeed.ingest.textutil import authors_from_string, latex_accents
+from paperfeed.ingest.parsing import authors_from_string, document_parser
 from paperfeed.ingest.validate import record_item
 from paperfeed.models import Author, Paper, ParsedItem, Rejection, Version
+from paperfeed.text import latex_accents
 
 SOURCE = "arxiv-rss"
 _HEAD = re.compile(r"^\s*arXiv:(?P<id>\S+)\s+Announce Type:\s*(?P<type>[\w-]+)\s*(?:Abstract:\s*)?", re.IGNORECASE)

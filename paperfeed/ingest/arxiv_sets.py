@@ -3,46 +3,18 @@
 arXiv's OAI-PMH interface offers one set per archive (``cs``, ``math``, ``stat``...; the physics archives as
 ``physics:hep-th``, ``physics:astro-ph``...), not per category, so following ``cs.LG`` harvests set ``cs``
 and keeps the papers listed in ``cs.LG`` (primary or cross-list). Following a bare archive (``math``) keeps
-all of it. No settings or network here: :mod:`paperfeed.config` validates ``PAPERFEED_FOLLOW`` with it.
+all of it. The category names themselves (:func:`paperfeed.ids.parse_follow`) are base knowledge:
+:mod:`paperfeed.config` validates ``PAPERFEED_FOLLOW`` with them.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
-TOP_ARCHIVES = ("cs", "econ", "eess", "math", "nlin", "q-bio", "q-fin", "stat")
-PHYSICS_ARCHIVES = (
-    "astro-ph",
-    "cond-mat",
-    "gr-qc",
-    "hep-ex",
-    "hep-lat",
-    "hep-ph",
-    "hep-th",
-    "math-ph",
-    "nucl-ex",
-    "nucl-th",
-    "physics",
-    "quant-ph",
-)
-_CATEGORY_RE = re.compile(r"^([a-z][a-z-]*)(?:\.([A-Za-z][A-Za-z-]*))?$")
+from paperfeed.ids import PHYSICS_ARCHIVES, TOP_ARCHIVES, parse_follow
 
-
-def parse_follow(text: str) -> list[str]:
-    """``"cs.LG, cs.CL"`` -> ``["cs.LG", "cs.CL"]`` (duplicates dropped); ValueError naming a bad entry."""
-    out: list[str] = []
-    for raw in text.split(","):
-        item = raw.strip()
-        if not item:
-            continue
-        m = _CATEGORY_RE.match(item)
-        archive = m.group(1) if m else ""
-        if archive not in TOP_ARCHIVES and archive not in PHYSICS_ARCHIVES:
-            raise ValueError(f"{item[:60]!r} is not an arXiv category or archive (e.g. cs.LG, math.AG, hep-th, stat)")
-        if item.lower() not in {c.lower() for c in out}:
-            out.append(item)
-    return out
+# parse_follow: still imported from here by cli/status_cmds.py and web/status_page.py
+__all__ = ["PHYSICS_ARCHIVES", "TOP_ARCHIVES", "in_followed", "oai_set", "parse_follow", "sets_for"]
 
 
 def oai_set(category: str) -> str:

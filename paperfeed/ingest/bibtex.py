@@ -17,7 +17,7 @@ from bibtexparser.model import Entry, ParsingFailedBlock
 from pylatexenc.latex2text import LatexNodes2Text
 
 from paperfeed.ids import abs_url, derived_id, pdf_url, split_arxiv_id
-from paperfeed.ingest.readers import document_parser
+from paperfeed.ingest.parsing import document_parser
 from paperfeed.ingest.validate import paper_or_reason
 from paperfeed.models import Author, Paper, ParsedItem, Rejection, Version
 

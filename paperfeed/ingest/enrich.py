@@ -30,9 +30,9 @@ from paperfeed.config import Settings
 from paperfeed.ids import normalise_title
 from paperfeed.ingest.arxiv_atom import parse_atom_bytes
 from paperfeed.ingest.http import ArxivUnavailable, PoliteClient
-from paperfeed.ingest.textutil import latex_accents, title_key
 from paperfeed.models import Paper
 from paperfeed.store.paper_merge import adopt_arxiv_record, papers_missing_arxiv_id, remember_attempt
+from paperfeed.text import latex_accents, title_key
 
 log = logging.getLogger("paperfeed.enrich")
 Outcome = Literal["resolved", "ambiguous", "not_found", "failed"]

@@ -10,33 +10,79 @@ per try, the status says so, and the next try waits longer (jittered backoff); t
 After each harvest the holder also fetches citations from OpenAlex (:mod:`paperfeed.ingest.citations`) for new
 papers and for those last fetched ``PAPERFEED_CITATIONS_REFRESH_DAYS`` ago, unless ``PAPERFEED_FOLLOW_CITATIONS``
 is off.
+
+When: the follower harvests ``ANNOUNCE_MARGIN`` after each arXiv announcement (Sunday to Thursday at 20:00
+US Eastern time; none on Friday and Saturday evenings; its OAI-PMH metadata follows shortly after), and after
+failures with jittered backoff.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import random
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, time, timedelta, tzinfo
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine
 
 from paperfeed.config import Settings
-from paperfeed.ingest.arxiv_sets import in_followed, parse_follow, sets_for
-from paperfeed.ingest.follow_schedule import next_harvest, retry_delay
+from paperfeed.ids import parse_follow
+from paperfeed.ingest.arxiv_sets import in_followed, sets_for
 from paperfeed.ingest.follow_status import LEASE_NAME, STATE_KEY  # named there: status reads them
 from paperfeed.ingest.harvest import HarvestReport, PageProgress, harvest_oai
 from paperfeed.ingest.http import PoliteClient
 from paperfeed.ingest.leased import HeldLease, LeaseLost, run_steps, visible
-from paperfeed.search.protocols import Searcher
 from paperfeed.store.papers import now_utc
 from paperfeed.store.state import get_state, set_state
 
 log = logging.getLogger("paperfeed.follow")
 LEASE_TTL = 120.0  # seconds a holder keeps the lease without renewing it
 OnNew = Callable[[], object]
+
+
+ANNOUNCE_DAYS = (6, 0, 1, 2, 3)  # Sunday..Thursday (Monday = 0)
+ANNOUNCE_TIME = time(20, 0)
+ANNOUNCE_MARGIN = timedelta(hours=1)
+RETRY_CAP = 3600.0  # the longest wait between two failed tries, in seconds
+
+
+def eastern() -> tzinfo:
+    """US Eastern time; without a time zone database, EST (the margin absorbs the summer hour)."""
+    try:
+        return ZoneInfo("America/New_York")
+    except ZoneInfoNotFoundError:  # pragma: no cover - slim images without tzdata
+        from datetime import timezone
+
+        return timezone(timedelta(hours=-5), "EST")
+
+
+def next_announcement(now: datetime) -> datetime:
+    """The first arXiv announcement strictly after ``now`` (aware), in UTC."""
+    zone = eastern()
+    local = now.astimezone(zone)
+    for offset in range(8):
+        day = local.date() + timedelta(days=offset)
+        if day.weekday() not in ANNOUNCE_DAYS:
+            continue
+        at = datetime.combine(day, ANNOUNCE_TIME, tzinfo=zone)
+        if at > now:
+            return at.astimezone(UTC)
+    raise AssertionError("an announcement happens every week")  # pragma: no cover
+
+
+def next_harvest(now: datetime) -> datetime:
+    """When to harvest next after a successful harvest at ``now``: after the next announcement."""
+    return next_announcement(now) + ANNOUNCE_MARGIN
+
+
+def retry_delay(failures: int, base: float, cap: float = RETRY_CAP) -> float:
+    """Seconds before try ``failures + 1``: ``base`` doubled per failure, capped, with up to +50 % jitter."""
+    step = min(cap, base * (2 ** max(failures - 1, 0)))
+    return min(cap * 1.5, step * (1.0 + random.uniform(0.0, 0.5)))
 
 
 def _iso(value: datetime) -> str:
@@ -240,7 +286,14 @@ class Follower:
             log.exception("arXiv follow: refreshing search after the harvest failed")
 
 
-def start_following(*, engine: Engine, settings: Settings, searcher: Searcher | None = None) -> Follower | None:
+class Refreshable(Protocol):
+    """What the follower needs of a searcher (:class:`paperfeed.search.protocols.Searcher` is one): catch up
+    with the store after a harvest. Declared here so ingestion does not import search."""
+
+    def refresh(self) -> object: ...
+
+
+def start_following(*, engine: Engine, settings: Settings, searcher: Refreshable | None = None) -> Follower | None:
     """Start this worker's follower when ``PAPERFEED_FOLLOW`` names categories; None otherwise.
 
     After a harvest that stored something, ``searcher`` is refreshed so the new papers are searchable at once

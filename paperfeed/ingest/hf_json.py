@@ -14,8 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from paperfeed.ids import abs_url, derived_id, pdf_url, split_arxiv_id
-from paperfeed.ingest.readers import document_parser
-from paperfeed.ingest.textutil import as_str, parse_date
+from paperfeed.ingest.parsing import as_str, document_parser, parse_date
 from paperfeed.ingest.validate import record_item
 from paperfeed.models import Author, Paper, ParsedItem, Rejection
 

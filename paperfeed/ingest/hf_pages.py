@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from paperfeed.ids import derived_id
-from paperfeed.ingest.textutil import latex_accents, line_too_long, numbered_lines
+from paperfeed.ingest.parsing import line_too_long, numbered_lines
 from paperfeed.ingest.validate import clean_paper, clean_text
 from paperfeed.models import Paper, ParsedItem, Rejection
+from paperfeed.text import latex_accents
 
 SOURCE = "hf-page"
 CHROME = frozenset(

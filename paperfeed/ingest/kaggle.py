@@ -20,14 +20,14 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from paperfeed.ids import ARXIV_ID_RE
-from paperfeed.ingest.readers import json_lines
-from paperfeed.ingest.textutil import (
+from paperfeed.ingest.parsing import (
     authors_from_string,
-    latex_accents,
+    json_lines,
     parse_date,
     parse_rfc2822,
 )
 from paperfeed.models import Author, Paper, ParsedItem, Version
+from paperfeed.text import latex_accents
 
 SOURCE = "kaggle"
 _MONTHS = {

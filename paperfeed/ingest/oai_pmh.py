@@ -14,17 +14,16 @@ from dataclasses import dataclass
 from lxml import etree
 
 from paperfeed.ids import abs_url, pdf_url, split_arxiv_id
-from paperfeed.ingest.textutil import (
+from paperfeed.ingest.parsing import (
     authors_from_string,
-    latex_accents,
     parse_date,
     split_categories,
     version_number,
 )
 from paperfeed.ingest.validate import clean_text, record_item
-from paperfeed.ingest.xml_pages import XmlPage, page_parser, parse_page
-from paperfeed.ingest.xmlutil import XmlDoc, numbered, text_of
+from paperfeed.ingest.xmlutil import XmlDoc, XmlPage, numbered, page_parser, parse_page, text_of
 from paperfeed.models import Author, DeletedRecord, Paper, ParsedItem, Rejection, Version
+from paperfeed.text import latex_accents
 
 OAI = "http://www.openarchives.org/OAI/2.0/"
 ARXIV_NS = "http://arxiv.org/OAI/arXiv/"

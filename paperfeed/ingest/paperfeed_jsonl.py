@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import IO, Any, BinaryIO
 
-from paperfeed.ingest.readers import json_lines
+from paperfeed.ingest.parsing import json_lines
 from paperfeed.models import OPTIONAL_TEXT_FIELDS, Author, Paper, ParsedItem, Version
 
 FORMAT_TAG = "paperfeed/1"

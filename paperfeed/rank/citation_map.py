@@ -22,6 +22,7 @@ from typing import Literal
 import numpy as np
 from sqlalchemy import Connection
 
+from paperfeed.links import paper_url
 from paperfeed.store import citation_graph as cg
 
 Relation = Literal["paper", "reference", "citation", "co-cited", "coupled"]
@@ -131,9 +132,8 @@ def citation_map(*, conn: Connection, paper_id: str, title: str, max_nodes: int 
 
 
 def paper_link(paper_id: str) -> str:
-    from urllib.parse import quote
-
-    return "/papers/" + quote(paper_id, safe="/")
+    """A paper's page on this site (:func:`paperfeed.links.paper_url`)."""
+    return paper_url(paper_id)
 
 
 def _outside_link(work: cg.GraphWork) -> str:

@@ -11,7 +11,7 @@ then "shares N references", else the reason the other signals give.
 
 A paper without citation data goes through :func:`rank_similar` exactly as before (the same call).
 Weights were chosen on ``cacm-cites`` with half of each paper's links hidden (docs/search.md,
-:mod:`paperfeed.search.citation_eval`).
+:mod:`paperfeed.evaluation.citations`).
 """
 
 from __future__ import annotations

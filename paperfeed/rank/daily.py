@@ -139,7 +139,7 @@ def daily_papers(
         limit=limit,
         members_only=members_only,
     )
-    by_id = {p.id: p for p in get_papers(conn=conn, ids=[r.paper_id for r in rows])}
+    by_id = get_papers(conn=conn, ids=[r.paper_id for r in rows])
     discussed = visible_counts(conn=conn, paper_ids=list(by_id))
     entries = []
     for r in rows:

@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 from paperfeed.models import Paper
 from paperfeed.rank.keyword_reasons import add_keyword_reasons
 from paperfeed.rank.recommend import rank_library
-from paperfeed.rank.related import indexes_of, subject_of
+from paperfeed.rank.related import subject_of
 from paperfeed.rank.signals import DenseLike
 from paperfeed.rank.similar import REASON_AUTHORS, REASON_COSAVED
 from paperfeed.search.protocols import Searcher
@@ -48,6 +48,7 @@ class Recommendations:
     source: str = "none"  # dense | lexical | none: the similarity that produced them
     seeds: int = 0  # library papers they were computed from
     dismissed: int = 0  # papers the member said "not interested" in
+    warning: str | None = None  # what is degraded in the indexes they were ranked from (vectors being made...)
 
 
 def library_seeds(*, conn: Connection, user_id: int) -> list[str]:
@@ -96,9 +97,11 @@ def recommend(
     """Up to ``limit`` papers for this member, best first, with reasons."""
     seed_ids = library_seeds(conn=conn, user_id=user_id)
     dismissed = not_interested_ids(conn=conn, user_id=user_id)
-    lexical, found_dense, _model = indexes_of(searcher)
-    dense = dense if dense is not None else found_dense
+    indexes = searcher.indexes() if searcher is not None else None
+    lexical = indexes.lexical if indexes is not None else None
+    dense = dense if dense is not None else (indexes.dense if indexes is not None else None)
     out = Recommendations(seeds=len(seed_ids), dismissed=len(dismissed))
+    out.warning = searcher.warning("hybrid") if searcher is not None else None
     if not seed_ids or limit <= 0 or lexical is None:
         return out
     seeds = [subject_of(p) for p in _in_order(get_papers(conn=conn, ids=seed_ids), seed_ids)]
@@ -114,7 +117,7 @@ def recommend(
         limit=limit * NEW_ONLY_DEPTH if since is not None else limit,
     )
     out.source = "dense" if dense is not None and len(dense) else "lexical"  # type: ignore[arg-type]
-    papers = {p.id: p for p in get_papers(conn=conn, ids=ranked.ids)}
+    papers = get_papers(conn=conn, ids=ranked.ids)
     titles = {s.id: s.title for s in seeds}
     for pid, score in zip(ranked.ids, ranked.scores, strict=True):
         p = papers.get(pid)
@@ -134,6 +137,5 @@ def recommend(
     return out
 
 
-def _in_order(papers: list[Paper], ids: list[str]) -> list[Paper]:
-    by_id = {p.id: p for p in papers}
+def _in_order(by_id: dict[str, Paper], ids: list[str]) -> list[Paper]:
     return [by_id[i] for i in ids if i in by_id]

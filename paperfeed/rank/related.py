@@ -24,10 +24,10 @@ from sqlalchemy import Engine
 from paperfeed.ids import normalise_title
 from paperfeed.models import Paper, SearchHit, SimilarSort
 from paperfeed.rank.citation_signals import rank_with_citations, ties_of
-from paperfeed.rank.signals import DenseLike, LexicalLike
 from paperfeed.rank.similar import Related, Subject, rank_similar
+from paperfeed.search.protocols import Indexes, Searcher
 from paperfeed.search.snippet import snippet
-from paperfeed.store.papers import get_papers
+from paperfeed.store.papers import get_paper, get_papers
 from paperfeed.store.related import co_saved
 from paperfeed.store.votes import vote_counts
 
@@ -36,23 +36,49 @@ SIMILAR_SORTS: tuple[str, ...] = get_args(SimilarSort)
 # What the ranking reads of a text: a paper is its title and abstract, and arXiv abstracts hold at most 1,920
 # characters; a longer text is cut (at a word) with a note, so it weighs like a paper's title and abstract.
 TEXT_CHARS = 2_500
+MAX_LIMIT = 1_000
 NO_WORDS = "give some text: a title and abstract, or any passage (it has no words)"
 
 
-def indexes_of(searcher: Any) -> tuple[LexicalLike | None, DenseLike | None, str | None]:
-    """The lexical index, the usable vectors and their model of a search service (Nones without one),
-    brought up to date with the store first, as a search would be."""
-    if searcher is None or getattr(searcher, "lexical", None) is None:
-        return None, None, None
-    upkeep = getattr(searcher, "upkeep", None)
-    if upkeep is not None:
-        from paperfeed.search import readiness
+@dataclass
+class TextMatches:
+    """Related papers (of a paper, or like a text), and what the answer must say (the text was cut, search
+    is degraded)."""
 
-        upkeep.maybe_refresh()  # as before a search: catch up with the store when it moved
-        use = readiness.served(upkeep)
-        return searcher.lexical, (use.dense if use is not None else None), (use.model if use is not None else None)
-    dense_of = getattr(searcher, "dense_index", None)
-    return searcher.lexical, (dense_of() if callable(dense_of) else None), getattr(searcher, "model", None)
+    hits: list[SearchHit] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def similar_papers(
+    *, engine: Engine, searcher: Searcher, paper_id: str, limit: int = 10, sort: str = "relevance"
+) -> TextMatches:
+    """The papers nearest to ``paper_id`` (an id, old id or versioned id), best first: the paper page,
+    ``/api/v1/papers/{id}/similar`` and ``paperfeed similar``. Every signal fused (words, meaning, shared
+    authors, members' co-saves, citations), each hit with its reason, only candidates strong enough to show.
+    ``sort`` (relevance, date, upvotes) reorders those shown; ``notes``: what is degraded in the indexes
+    they come from (vectors still being made...). Unknown id: ``KeyError``."""
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    with engine.connect() as conn:
+        paper = get_paper(conn=conn, paper_id=str(paper_id).strip())
+    if paper is None:
+        raise KeyError(f"there is no paper {str(paper_id)[:100]!r}")
+    indexes = searcher.indexes()
+    found = similar_hits(engine=engine, paper=paper, indexes=indexes, limit=limit, sort=sort)
+    return TextMatches(found, [indexes.warning] if indexes.warning else [])
+
+
+def papers_like_text(
+    *, engine: Engine, searcher: Searcher, text: str, limit: int = 10, sort: str = "relevance"
+) -> TextMatches:
+    """Papers like ``text`` (a pasted abstract, a PDF's text), ranked as a paper's similar papers are, the text
+    standing in for the paper. ``notes``: the text was cut, search is degraded. ``ValueError`` for a text with
+    no words or an unknown ``sort``."""
+    bounded, cut = bound_text(text)
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    indexes = searcher.indexes()  # one generation: the vectors and the model that embeds the text agree
+    vector = indexes.embed(bounded) if indexes.embed is not None else None
+    found = text_hits(engine=engine, text=bounded, indexes=indexes, vector=vector, limit=limit, sort=sort)
+    return TextMatches(found, [n for n in (cut, indexes.warning) if n])
 
 
 def subject_of(paper: Paper) -> Subject:
@@ -65,34 +91,25 @@ def similar_hits(
     *,
     engine: Engine,
     paper: Paper,
-    lexical: LexicalLike,
-    dense: DenseLike | None,
-    model: str | None,
+    indexes: Indexes,
     limit: int,
     sort: str = "relevance",
 ) -> list[SearchHit]:
-    """Up to ``limit`` papers related to ``paper``, best first (or by ``sort``), each with its reason."""
+    """Up to ``limit`` papers related to ``paper``, best first (or by ``sort``), each with its reason, from
+    the ``indexes`` of the generation served."""
     with engine.connect() as conn:
         together = co_saved(conn=conn, paper_ids=[paper.id], limit=100)
         ties = ties_of(conn=conn, paper_id=paper.id)  # CITATIONS: cited together, shares references
     ranked = rank_with_citations(  # rank_similar plus the citation signals (none: rank_similar unchanged)
         subject_of(paper),
         ties,
-        lexical=lexical,
-        dense=dense,
+        lexical=indexes.lexical,
+        dense=indexes.dense,
         co_saved=(list(together), list(together.values())),
-        model=model,
+        model=indexes.model,
         limit=limit * 2 + 10,  # room for duplicates left out when hydrating
     )
     return hits(engine, paper, ranked, limit, sort)
-
-
-@dataclass
-class TextMatches:
-    """Papers like a text, and what the answer must say (the text was cut, search is degraded)."""
-
-    hits: list[SearchHit] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
 
 def bound_text(text: str) -> tuple[str, str | None]:
@@ -115,17 +132,16 @@ def text_hits(
     *,
     engine: Engine,
     text: str,
-    lexical: LexicalLike,
-    dense: DenseLike | None,
+    indexes: Indexes,
     vector: Any | None,
-    model: str | None,
     limit: int,
     sort: str = "relevance",
 ) -> list[SearchHit]:
     """Up to ``limit`` papers like ``text`` (already bounded), ranked as similar papers are, with ``vector``
-    (the text's embedding under ``model``) standing in for a paper's stored one."""
+    (the text's embedding by the served model) standing in for a paper's stored one."""
+    dense = indexes.dense
     subject = Subject("", "", text, vector=vector if dense is not None else None, is_text=True)
-    ranked = rank_similar(subject, lexical=lexical, dense=dense, model=model, limit=limit * 2 + 10)
+    ranked = rank_similar(subject, lexical=indexes.lexical, dense=dense, model=indexes.model, limit=limit * 2 + 10)
     return hits(engine, None, ranked, limit, sort)
 
 
@@ -141,7 +157,7 @@ def hits(engine: Engine, paper: Paper | None, ranked: Related, limit: int, sort:
         raise ValueError(f"sort must be one of {', '.join(SIMILAR_SORTS)}, got {sort!r}")
     head = ranked.ids[: limit * 2 + 10]
     with engine.connect() as conn:
-        by_id = {p.id: p for p in get_papers(conn=conn, ids=head)}
+        by_id = get_papers(conn=conn, ids=head)
     own_title = normalise_title(paper.title) if paper is not None else None
     score = dict(zip(ranked.ids, ranked.scores, strict=True))
     kept: list[tuple[str, Paper]] = []

@@ -17,11 +17,11 @@ import math
 import re
 from collections import Counter
 from collections.abc import Collection, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
-from paperfeed.rank.term_stats import tantivy_doc_freqs, weighted_terms
+from paperfeed.rank.term_stats import weighted_terms
 from paperfeed.search.analyze import words
 from paperfeed.search.query import ParsedQuery
 
@@ -32,36 +32,41 @@ _INITIALS = re.compile(r"([A-Z][A-Za-z'\-]+(?: [A-Z][A-Za-z'\-]+)?),\s*((?:[A-Z]
 
 
 class LexicalLike(Protocol):
+    """What related-paper ranking asks of a keyword index (:class:`paperfeed.search.protocols.LexicalBackend`)."""
+
     def search(
         self, query: ParsedQuery | str, k: int, *, allowed: Collection[str] | None = None
     ) -> tuple[list[str], list[float]]: ...
 
     def filter_ids(self, query: ParsedQuery, ids: Collection[str]) -> set[str]: ...
 
+    def doc_freqs(self, terms: Sequence[str]) -> tuple[dict[str, float], float]: ...
+
 
 class DenseLike(Protocol):
+    """What related-paper ranking asks of stored vectors (:class:`paperfeed.search.protocols.DenseBackend`)."""
+
     def vector(self, paper_id: str) -> np.ndarray | None: ...
+
+    def vectors(self, ids: Collection[str]) -> tuple[list[str], np.ndarray]: ...
 
     def search(self, vector: np.ndarray, k: int) -> tuple[list[str], list[float]]: ...
 
+    def similar(self, paper_id: str, k: int) -> tuple[list[str], list[float]]: ...
+
     def __contains__(self, paper_id: object) -> bool: ...
 
+    def __len__(self) -> int: ...
 
-def doc_freqs(lexical: Any, terms: Sequence[str]) -> tuple[dict[str, float], float]:
-    """Papers holding each analysed term (title or abstract), and the number of papers."""
-    if getattr(lexical, "_searcher", None) is not None:  # tantivy: exact counts, remembered per index version
-        return tantivy_doc_freqs(lexical, terms)
-    stats_of = getattr(lexical, "_stats", None)
-    if stats_of is not None:  # PostgreSQL: the planner statistics BM25 itself uses there (cached)
-        with lexical.engine.connect() as conn:
-            stats = stats_of(conn)
-        # terms below the statistics' horizon are "rare", not absent: never dropped as single-paper terms
-        return {t: max(stats.freq(t) * stats.n, 2.0) for t in terms}, float(stats.n)
-    return {}, 0.0
+
+def doc_freqs(lexical: LexicalLike, terms: Sequence[str]) -> tuple[dict[str, float], float]:
+    """Papers holding each analysed term (title or abstract), and the number of papers (the engine's own
+    counts: tantivy's, or on PostgreSQL the planner statistics its BM25 uses)."""
+    return lexical.doc_freqs(terms)
 
 
 def select_terms(
-    title: str, abstract: str, lexical: Any, n_terms: int = QUERY_TERMS, min_df: int = 2, max_repeat: int = 1
+    title: str, abstract: str, lexical: LexicalLike, n_terms: int = QUERY_TERMS, min_df: int = 2, max_repeat: int = 1
 ) -> list[str]:
     """The ``n_terms`` words of the text with the highest tf-idf (words held by fewer than ``min_df`` papers are
     dropped: for an indexed paper, one holding it alone can match nothing else; a text that is no paper passes
@@ -113,42 +118,16 @@ def dense_neighbours(dense: DenseLike | None, paper_id: str, k: int) -> tuple[li
     """Cosine neighbours of an indexed paper (itself and same-text duplicates left out)."""
     if dense is None or paper_id not in dense:
         return [], []
-    similar = getattr(dense, "similar", None)
-    if similar is not None:
-        ids, scores = similar(paper_id, k)
-        return list(ids), [float(s) for s in scores]
-    vec = dense.vector(paper_id)
-    if vec is None:
-        return [], []
-    ids, scores = dense.search(vec, k + 1)
-    pairs = [(i, float(s)) for i, s in zip(ids, scores, strict=True) if i != paper_id][:k]
-    return [i for i, _ in pairs], [s for _, s in pairs]
+    ids, scores = dense.similar(paper_id, k)
+    return list(ids), [float(s) for s in scores]
 
 
-def vectors_of(dense: Any, ids: Sequence[str]) -> dict[str, np.ndarray]:
+def vectors_of(dense: DenseLike | None, ids: Sequence[str]) -> dict[str, np.ndarray]:
     """Unit vectors of those of ``ids`` that have one (one matrix read, or one query on PostgreSQL)."""
     if dense is None or not ids:
         return {}
-    engine = getattr(dense, "engine", None)
-    rows_of = getattr(dense, "vectors", None)
-    if engine is not None and hasattr(dense, "fingerprint"):
-        from paperfeed.store.related import pg_vectors
-
-        with engine.connect() as conn:
-            raw = pg_vectors(conn=conn, ids=ids)
-        found, mat = (
-            list(raw),
-            (np.stack([np.asarray(v, dtype=np.float32).ravel() for v in raw.values()]) if raw else None),
-        )
-    elif callable(rows_of):
-        found, mat = rows_of(ids)
-    else:
-        raw = {pid: v for pid in ids if (v := dense.vector(pid)) is not None}
-        found, mat = (
-            list(raw),
-            (np.stack([np.asarray(v, dtype=np.float32).ravel() for v in raw.values()]) if raw else None),
-        )
-    if mat is None or not found:
+    found, mat = dense.vectors(ids)
+    if not found:
         return {}
     return unit_rows(found, np.asarray(mat, dtype=np.float32))
 

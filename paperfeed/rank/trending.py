@@ -24,15 +24,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection
 
-from paperfeed.store.trending import trending_rows
+from paperfeed.store.trending import GRAVITY, OFFSET_HOURS, score_papers, trending_rows
 
-GRAVITY = 1.8
-OFFSET_HOURS = 2.0
+__all__ = ["GRAVITY", "OFFSET_HOURS", "score_papers"]  # the score's constants and per-paper scores live with its SQL
+
 WINDOWS: dict[str, timedelta | None] = {
     "day": timedelta(days=1),
     "week": timedelta(days=7),
@@ -95,17 +94,3 @@ def forget_cached() -> None:
     """Drop every cached ranking; called after a vote is committed, so the next page ranks it."""
     with _cache_lock:
         _cache.clear()
-
-
-def score_papers(*, conn: Connection, ids: Sequence[str], now: datetime | None = None) -> dict[str, float]:
-    """Trending score of each of ``ids`` (0.0 for papers without votes); used by search ``sort=trending``."""
-    now = _now(now)
-    out = dict.fromkeys(ids, 0.0)
-    unique = list(out)
-    for i in range(0, len(unique), 500):
-        chunk = unique[i : i + 500]
-        for pid, score, _n, _entered in trending_rows(
-            conn=conn, now=now, since=None, gravity=GRAVITY, offset_hours=OFFSET_HOURS, limit=len(chunk), ids=chunk
-        ):
-            out[pid] = score
-    return out

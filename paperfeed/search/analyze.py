@@ -6,56 +6,15 @@ snippet highlighter agree on every token by construction, whatever engine sits u
 
 from __future__ import annotations
 
-import re
 import threading
-import unicodedata
 from collections.abc import Iterator
 
 import Stemmer
 
-# Lucene's English stop words (also bm25s's): short, so topical words like "model" or "cell" still count.
-STOP_WORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "but",
-        "by",
-        "for",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "no",
-        "not",
-        "of",
-        "on",
-        "or",
-        "such",
-        "that",
-        "the",
-        "their",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "to",
-        "was",
-        "will",
-        "with",
-    ]
-)
-_TOKEN = re.compile(r"[^\W_]+")
-# ASCII text (nearly all of it once folded) is cut by turning every byte but a letter or digit into a space and
-# splitting: the same tokens as _TOKEN (on ASCII, [^\W_] is exactly str.isalnum), about 3x faster.
-_ASCII_GAPS = bytes(c if chr(c).isalnum() else 32 for c in range(256))
-MAX_TOKEN_LEN = 40
+from paperfeed.text import MAX_TOKEN_LEN, STOP_WORDS, TOKEN, fold, tokens, words
+
+__all__ = ["MAX_TOKEN_LEN", "STOP_WORDS", "TOKEN", "fold", "tokens", "words"]  # the base text rules, re-exported
+
 ANALYZER_VERSION = 1  # bump when tokens change: indexes made with another version are rebuilt
 
 _local = threading.local()
@@ -68,28 +27,6 @@ def _stemmer() -> Stemmer.Stemmer:
         stemmer = Stemmer.Stemmer("english")
         _local.stemmer = stemmer
     return stemmer
-
-
-def fold(text: str) -> str:
-    """Lower case without accents: ``Ångström`` -> ``angstrom``."""
-    if text.isascii():  # fast path, same result: nothing to decompose or strip
-        return text.casefold()
-    text = unicodedata.normalize("NFKD", text)
-    if text.isascii():
-        return text.casefold()
-    return "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
-
-
-def _tokens(folded: str) -> list[str]:
-    """Runs of letters and digits (``_TOKEN``), through the fast path when the text is ASCII."""
-    if folded.isascii():
-        return folded.encode("ascii").translate(_ASCII_GAPS).decode("ascii").split()
-    return _TOKEN.findall(folded)
-
-
-def words(text: str) -> list[str]:
-    """Folded word tokens (letters and digits), stop words kept, over-long tokens dropped."""
-    return [t for t in _tokens(fold(text)) if len(t) <= MAX_TOKEN_LEN]
 
 
 def stem(token: str) -> str:
@@ -113,7 +50,7 @@ def analyse(text: str) -> list[str]:
     once per process and remembered: indexing spends most of its time here)."""
     get = _TERMS.get
     out = []
-    for word in _tokens(fold(text)):
+    for word in tokens(fold(text)):
         term = get(word)
         if term is None:
             term = _term(word)
@@ -130,7 +67,7 @@ def analyse_name(text: str) -> list[str]:
 def spans(text: str) -> Iterator[tuple[int, int, str]]:
     """``(start, end, stem)`` of every non-stop-word token of the original ``text``, for highlighting."""
     stemmer = _stemmer()
-    for m in _TOKEN.finditer(text):
+    for m in TOKEN.finditer(text):
         token = fold(m.group())
         if token in STOP_WORDS or len(token) > MAX_TOKEN_LEN:
             continue

@@ -1,9 +1,8 @@
-"""An in-memory structure built from the whole store and rebuilt, in a background thread, when the store changes.
+"""An in-memory structure built from the whole store and rebuilt when the store changes.
 
 Used by the spelling vocabulary (:mod:`paperfeed.search.spelling`) and the suggestions-as-you-type index
 (:mod:`paperfeed.search.suggest`). Readers always get a complete structure (the old one until the new one is
-ready); a cheap "did the store change?" query runs at most every ``CHECK_INTERVAL`` seconds and a rebuild
-starts at most every ``min_interval`` seconds.
+ready); a server's index watcher rebuilds it, at most every ``min_interval`` seconds, when the store changed.
 """
 
 from __future__ import annotations
@@ -22,11 +21,12 @@ from paperfeed.store.index_sync import change_marker
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-CHECK_INTERVAL = 2.0
 
 
 class StoreSnapshot(Generic[T]):
-    """``get()`` returns the latest structure built by ``build(conn)``, or None before the first is ready."""
+    """``get()`` returns the latest structure built by ``build(conn)``. Nothing here starts a thread: the
+    structure is built by whoever asks first (a command, or a server's index watcher at start) and rebuilt by
+    :meth:`refresh_if_changed`, which a server's index watcher calls after each new generation."""
 
     def __init__(self, *, engine: Engine, build: Callable[[Connection], T], name: str, min_interval: float) -> None:
         self.engine = engine
@@ -35,10 +35,8 @@ class StoreSnapshot(Generic[T]):
         self._build = build
         self._value: T | None = None
         self._built_for: Any = None  # the store's change marker the value was built from
-        self._built_at = 0.0
-        self._checked = -CHECK_INTERVAL
+        self._built_at = -min_interval
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
         self.error: str | None = None
 
     @property
@@ -46,44 +44,34 @@ class StoreSnapshot(Generic[T]):
         return self._value is not None
 
     def get(self, *, wait: float | None = 0.0) -> T | None:
-        """The current structure; starts a rebuild when the store changed. Before the first build is ready,
-        waits up to ``wait`` seconds for it (None: as long as it takes)."""
-        now = time.monotonic()
-        if now - self._checked >= CHECK_INTERVAL:
-            self._checked = now
-            self._maybe_rebuild(now)
-        thread = self._thread
-        if self._value is None and thread is not None and (wait is None or wait > 0):
-            thread.join(wait)
+        """The current structure. Before the first is built: built now, in this thread, unless ``wait`` is 0
+        (then None)."""
+        if self._value is None and (wait is None or wait > 0):
+            self.rebuild()
         return self._value
 
     def rebuild(self) -> None:
-        """Build the structure from the store now, in this thread (waits for a build in progress first)."""
+        """Build the structure from the store now, in this thread (one build at a time)."""
         with self._lock:
-            thread = self._thread
-        if thread is not None:
-            thread.join()
-        with self.engine.connect() as conn:
-            marker = change_marker(conn=conn)
-        self._run(marker)
+            with self.engine.connect() as conn:
+                marker = change_marker(conn=conn)
+            self._run(marker)
 
-    def _maybe_rebuild(self, now: float) -> None:
+    def refresh_if_changed(self, *, now: bool = False) -> None:
+        """Rebuild when the store changed since the last build, at most every ``min_interval`` seconds (``now``:
+        whatever the time since the last build)."""
+        if not now and self._value is not None and time.monotonic() - self._built_at < self.min_interval:
+            return
         with self._lock:
-            if self._thread is not None and self._thread.is_alive():
-                return
-            if self._value is not None and now - self._built_at < self.min_interval:
-                return
             try:
                 with self.engine.connect() as conn:
                     marker = change_marker(conn=conn)
-            except Exception:  # noqa: BLE001 - the store is unreachable: keep what we have
-                log.exception("%s: cannot read the store's change marker", self.name)
+            except Exception as exc:  # noqa: BLE001 - the store is unreachable: keep what we have
+                log.warning("%s: cannot read the store's change marker (%s)", self.name, exc)
                 return
             if self._value is not None and marker == self._built_for:
                 return
-            thread = threading.Thread(target=self._run, args=(marker,), name=f"paperfeed-{self.name}", daemon=True)
-            thread.start()
-            self._thread = thread  # published only once started: readers may join it at once
+            self._run(marker)
 
     def _run(self, marker: Any) -> None:
         started = time.perf_counter()

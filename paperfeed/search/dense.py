@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine
@@ -211,8 +212,24 @@ class DenseIndex:
 
     # ------------------------------------------------------------ updating
 
+    @property
+    def marker(self) -> Any:
+        """The store's change marker these vectors were last brought up to date with."""
+        return self.store.meta.get("marker")
+
+    def set_marker(self, marker: Any) -> None:
+        self.store.meta["marker"] = marker
+        self.store.save_meta()
+
     def update(
-        self, engine: Engine, embedder: Embedder, progress: Progress | None = None, batch_size: int | None = None
+        self,
+        engine: Engine,
+        embedder: Embedder,
+        progress: Progress | None = None,
+        batch_size: int | None = None,
+        *,
+        flush_seconds: float = FLUSH_SECONDS,
+        on_flush: Callable[[], None] | None = None,
     ) -> int:
         """Embed papers added or changed since the last update; returns how many were embedded.
 
@@ -228,7 +245,9 @@ class DenseIndex:
             meta["pending"] = pending
             self.store.save_meta()
         since = datetime.fromisoformat(pending["since"]) if pending["since"] else None
-        embedded = self._embed_changed(engine, embedder, since, progress, batch_size or READ_ROWS)
+        embedded = self._embed_changed(
+            engine, embedder, since, progress, batch_size or READ_ROWS, flush_seconds, on_flush or (lambda: None)
+        )
         with engine.connect() as conn:
             present = set(all_ids(conn=conn))
         self._drop_missing(present)
@@ -254,6 +273,8 @@ class DenseIndex:
         since: datetime | None,
         progress: Progress | None,
         batch_size: int,
+        flush_seconds: float,
+        on_flush: Callable[[], None],
     ) -> int:
         """Embed papers whose text has no vector yet, newest first. A resumed run reads again the papers of
         the interrupted one and skips those whose vectors were committed (same text hash)."""
@@ -278,8 +299,9 @@ class DenseIndex:
                     buf_hashes.extend(h for _, _, h in todo)
                     embedded += len(todo)
                 seen += len(batch)
-                if len(buf_ids) >= FLUSH_ROWS or time.monotonic() - last_flush > FLUSH_SECONDS:
+                if len(buf_ids) >= FLUSH_ROWS or time.monotonic() - last_flush > flush_seconds:
                     self._flush(buf_vecs, buf_ids, buf_hashes)
+                    on_flush()  # the writer publishes what is flushed (readers see vectors as they come)
                     last_flush = time.monotonic()
                 if progress is not None:
                     progress(seen, total)

@@ -78,7 +78,11 @@ def _convex(
     normed = [dict(zip(ids, norm(list(scores)), strict=True)) for ids, scores in rankings]
     floors = [min(n.values(), default=0.0) if missing is None else missing for n in normed]
     everyone = dict.fromkeys(pid for ids, _ in rankings for pid in ids)
-    out = {pid: sum(w * n.get(pid, f) for n, w, f in zip(normed, ws, floors, strict=True)) for pid in everyone}
+    out: dict[str, float] = dict.fromkeys(everyone, 0)  # int 0 first, as sum() starts: the same floats
+    for n, w, f in zip(normed, ws, floors, strict=True):  # list by list: the same additions, in the same order
+        get = n.get
+        for pid in everyone:
+            out[pid] += w * get(pid, f)
     return _ordered(out)
 
 

@@ -1,12 +1,11 @@
-"""Index files a running server can trust: a manifest per index folder, checks, private copies, publishing.
+"""Index folders a server can trust: a manifest per folder, checks, and a reader's verified private copies.
 
-Every index folder (``lexical/``, ``dense/<model>/``) gets ``paperfeed.manifest.json`` after each committed
-write: each file's size, modification time and BLAKE2 digest. A server never memory-maps the files under the
-index directory: it copies them (a copy, never a hard link, so truncating the visible files cannot reach the
-pages it maps) into a private folder outside the data directory, verifying every digest on the way, and opens
-that copy. It writes into its private copy too and *publishes* the result (each changed file written under a
-temporary name and renamed, the manifest last). :func:`check` compares a folder with its manifest (sizes and
-times at every look, digests when they differ), so damage is found, named and repaired from the private copy.
+Every folder of a published generation (``lexical/``, ``dense/<model>/``) holds ``paperfeed.manifest.json``:
+each file's size, modification time and BLAKE2 digest (written by :mod:`paperfeed.search.generations`). A
+server never memory-maps the published files: it copies them (a copy, never a hard link, so truncating the
+published files cannot reach the pages it maps) into a private folder outside the data directory, verifying
+every digest on the way (:func:`copy_verified`), and opens that copy. :func:`check` compares a folder with its
+manifest (sizes and times, digests when they differ), so the writer finds damage and publishes again.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ import json
 import os
 import shutil
 import tempfile
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +41,7 @@ def digest_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _files(folder: Path) -> list[Path]:
+def files_of(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if p.is_file() and not _skipped(p.name))
@@ -56,31 +54,6 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) and isinstance(data.get("files"), dict) else None
-
-
-def generation(folder: Path) -> str | None:
-    """The generation named by ``folder``'s manifest (a new one at every committed write), or None."""
-    manifest = read_manifest(folder)
-    return None if manifest is None else str(manifest.get("generation"))
-
-
-def write_manifest(folder: Path, known: dict[str, Any] | None = None) -> dict[str, Any]:
-    """List every file of ``folder`` with its size, time and digest (a file unchanged since ``known`` keeps
-    its digest unread); written atomically. Call it holding the folder's writer lock."""
-    files: dict[str, dict[str, Any]] = {}
-    old = (known or {}).get("files", {})
-    for path in _files(folder):
-        st = path.stat()
-        prev = old.get(path.name)
-        same = prev and prev["size"] == st.st_size and prev["mtime_ns"] == st.st_mtime_ns
-        digest = prev["digest"] if same else digest_file(path)
-        files[path.name] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "digest": digest}
-    manifest = {"generation": uuid.uuid4().hex, "files": files}
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / (MANIFEST + f".tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(manifest, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, folder / MANIFEST)
-    return manifest
 
 
 def check(folder: Path, manifest: dict[str, Any] | None = None, *, full: bool = False) -> str | None:
@@ -127,11 +100,11 @@ def remove_stale_private() -> None:
             pid = int(path.name[len(PRIVATE_PREFIX) :].split("-", 1)[0])
         except ValueError:
             continue
-        if pid != os.getpid() and not _alive(pid):
+        if pid != os.getpid() and not alive(pid):
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -179,33 +152,3 @@ def _copy_one(src: Path, dst: Path, entry: dict[str, Any]) -> None:
         raise IndexFilesError(f"{src}: unreadable ({exc.strerror or exc})") from exc
     if size != entry["size"] or h.hexdigest() != entry["digest"]:
         raise IndexFilesError(f"{src}: {size} bytes, does not match its manifest (truncated or corrupted)")
-
-
-def publish(src: Path, dst: Path) -> dict[str, Any]:
-    """Make ``dst`` (a visible index folder) hold exactly ``src``'s files (a private copy that was just
-    committed): changed files are written under a temporary name and renamed, files ``src`` no longer has are
-    removed, and the manifest comes last. Call it holding the folder's writer lock."""
-    src_manifest = write_manifest(src, read_manifest(src))
-    if (dst.exists() and not dst.is_dir()) or (dst.is_symlink() and not dst.exists()):
-        dst.unlink()  # a file put where the folder belongs (check() reported it): the folder is written anew
-    dst.mkdir(parents=True, exist_ok=True)
-    current = read_manifest(dst) or {"files": {}}
-    for name, entry in src_manifest["files"].items():
-        have = current["files"].get(name)
-        if have and have["digest"] == entry["digest"] and _unchanged(dst / name, have):
-            continue
-        tmp = dst / f"{name}.tmp-{os.getpid()}"
-        shutil.copyfile(src / name, tmp)
-        os.replace(tmp, dst / name)
-    for path in _files(dst):
-        if path.name not in src_manifest["files"]:
-            path.unlink(missing_ok=True)
-    return write_manifest(dst, current)
-
-
-def _unchanged(path: Path, entry: dict[str, Any]) -> bool:
-    try:
-        st = path.stat()
-    except OSError:
-        return False
-    return st.st_size == entry["size"] and st.st_mtime_ns == entry["mtime_ns"]

@@ -22,7 +22,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 4
 META_FILE = "paperfeed.json"
 WRITER_HEAP = 64_000_000
+MAX_FREQS = 500_000  # document frequencies remembered per index (forgotten all at once when full)
 _NAME_SEP = re.compile(r"[,;\n]")
 _NAME_GAP = "|"  # never produced by the analyzer, so no query term matches it
 _MUST = tantivy.Occur.Must
@@ -121,6 +122,8 @@ class LexicalIndex(LexicalSearch):
         self._writer: Any = None
         self._lock = threading.Lock()
         self._reloaded = time.monotonic()
+        self._freqs: dict[str, float] = {}
+        self._freqs_version: tuple[int, int] | None = None
 
     @classmethod
     def open(cls, path: Path) -> LexicalIndex:
@@ -153,6 +156,20 @@ class LexicalIndex(LexicalSearch):
                 raise LexicalIndexError(f"cannot open the search index in {path}: {again}") from again
         out = cls(path, index, schema, meta)
         out.save_meta()
+        return out
+
+    @classmethod
+    def open_published(cls, path: Path) -> LexicalIndex:
+        """Open a published generation's index read-only: nothing is written, and the index never changes
+        under it (no reloads). Raises :class:`LexicalIndexError` when it cannot be read."""
+        path = Path(path)
+        try:
+            meta = json.loads((path / META_FILE).read_text())
+            index = tantivy.Index.open(str(path))
+        except (OSError, ValueError) as exc:
+            raise LexicalIndexError(f"cannot open the search index in {path}: {exc}") from exc
+        out = cls(path, index, _schema(), meta)
+        out._reloaded = float("inf")
         return out
 
     # ------------------------------------------------------------ writing
@@ -234,13 +251,29 @@ class LexicalIndex(LexicalSearch):
 
     def _searcher(self) -> tantivy.Searcher:
         now = time.monotonic()
-        if now - self._reloaded > 1.0:  # pick up commits made by other processes
+        if now - self._reloaded > 1.0:  # pick up commits (a published index never reloads: it never changes)
             self._index.reload()
             self._reloaded = now
         return self._index.searcher()
 
     def count(self) -> int:
         return int(self._searcher().num_docs)
+
+    def doc_freqs(self, terms: Sequence[str]) -> tuple[dict[str, float], float]:
+        """Papers holding each analysed term (title or abstract) and the number of papers; remembered while
+        the index is unchanged (a published generation never changes)."""
+        searcher = self._searcher()
+        version = (int(searcher.num_docs), int(searcher.num_segments))
+        if self._freqs_version != version or len(self._freqs) >= MAX_FREQS:
+            self._freqs, self._freqs_version = {}, version
+        known = self._freqs
+        out: dict[str, float] = {}
+        for t in terms:
+            d = known.get(t)
+            if d is None:
+                d = known[t] = float(searcher.doc_freq("abstract", t))  # the body field holds the title too
+            out[t] = d
+        return out, float(searcher.num_docs)
 
     def digests(self, ids: Collection[str]) -> dict[str, str]:
         """The stored content digest of those of ``ids`` that are indexed."""

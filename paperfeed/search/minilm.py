@@ -1,5 +1,7 @@
-"""all-MiniLM-L6-v2, on the fastest path that keeps its quality. :func:`load_minilm` picks it: on a CPU the
-int8 model made with OpenVINO (``minilm_int8.py``), else this module's torch model (sentence-transformers):
+"""all-MiniLM-L6-v2, on the fastest path that keeps its quality. :func:`load_minilm` picks it: on a CPU the path
+measured fastest on this CPU (``calibration.py``) among the int8 model made with OpenVINO
+(``minilm_int8.py``: the fast one on CPUs with AMX or AVX-512 VNNI), the int8 model for ONNX Runtime
+(``minilm_onnx.py``: the fast one on AVX2-only CPUs) and this module's torch model (sentence-transformers):
 
 - CUDA (``device="cuda"``): float16 weights, large batches.
 - A CPU with native bfloat16 (Intel AMX or AVX512-BF16): bfloat16 weights, batches of 16 texts of similar
@@ -9,21 +11,28 @@ int8 model made with OpenVINO (``minilm_int8.py``), else this module's torch mod
 A lower precision is used only after checking it on a few texts against float32 (``MIN_COSINE``); the vectors
 agree to a cosine of 0.9999, so they share the float32 fingerprint and an index never needs re-embedding
 because the machine changed. Texts are cut at ``MAX_TOKENS`` word pieces. Throughput and quality against the
-former path (float32, 256 word pieces): docs/decisions.md, "Embeddings at scale". Loaded from a local folder only.
+former path (float32, 256 word pieces): docs/decisions.md, "Embeddings at scale" and "One embedding path per
+CPU, chosen by measurement". Loaded from a local folder only.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from paperfeed.search.embed import Embedder, EmbedderError, _fingerprint, _normalise, _require_ml
+
+if TYPE_CHECKING:
+    from paperfeed.search import calibration
 
 log = logging.getLogger(__name__)
 
@@ -178,25 +187,117 @@ class MiniLMEmbedder:
 
 
 def load_minilm(path: Path, *, device: str = "auto", model_cache_dir: str = "") -> Embedder:
-    """The fastest MiniLM-quality embedder here: int8 through OpenVINO on a CPU (made once per machine, see
-    ``minilm_int8.py``), else the torch model (bfloat16 or float32 on a CPU, float16 on CUDA). A CPU path that
-    cannot be made falls back to torch with a ``warning:`` line on stderr and in the log."""
+    """The fastest MiniLM-quality embedder here. On CUDA: torch in float16. On a CPU: the path measured fastest
+    on this CPU among OpenVINO int8, ONNX Runtime int8 and torch (float32, bfloat16 where native), each in a
+    few batch and thread settings, keeping only those whose vectors agree with float32 (``calibration.py``;
+    measured once per CPU, remembered in the model cache). An int8 model that cannot be made is left out
+    with a ``warning:`` line on stderr and in the log."""
+    from paperfeed.search import calibration
     from paperfeed.search import minilm_int8 as int8
 
-    if resolve_device(device) != "cpu" or not int8.OPENVINO_AVAILABLE:
+    if resolve_device(device) != "cpu":
         return MiniLMEmbedder(path, device=device)
+    cache = int8.model_cache(model_cache_dir)
+    reference = _Reference(path)
+    try:
+        model, _ = calibration.fastest(
+            file=cache / calibration.CHOICE_FILE,
+            key=_paths_key(path),
+            reference=reference.get,
+            candidates=cpu_candidates(path, cache, reference),
+            say=_say,
+        )
+    except OSError as exc:  # the model cache cannot be written: measure nothing, run the float32 model
+        _warn(f"warning: cannot keep the embedding path choice in {cache} ({exc}); embedding with torch float32")
+        return MiniLMEmbedder(path, device="cpu")
+    return model
 
-    def say(msg: str) -> None:
-        print(msg, file=sys.stderr)
 
-    def reference(texts: list[str]) -> np.ndarray:  # the float32 model, loaded only to verify a new build
-        return MiniLMEmbedder(path, device="cpu", precision="float32").encode(texts)
+def _say(msg: str) -> None:
+    log.info(msg)
+    print(msg, file=sys.stderr)
+
+
+def _warn(line: str) -> None:
+    log.warning(line)
+    print(line, file=sys.stderr)
+
+
+def _paths_key(path: Path) -> str:
+    """What the measured choice depends on besides the CPU: the weights, the cut and the engines' versions."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    parts = [minilm_fingerprint(path)]
+    for package in ("torch", "openvino", "nncf", "onnxruntime", "onnx"):
+        try:
+            parts.append(f"{package}={version(package)}")
+        except PackageNotFoundError:
+            parts.append(f"{package}=none")
+    return ";".join(parts)
+
+
+class _Reference:
+    """The float32 torch model, made once: the reference every path is compared with, and a candidate."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._model: MiniLMEmbedder | None = None
+
+    def get(self) -> MiniLMEmbedder:
+        if self._model is None:
+            self._model = MiniLMEmbedder(self.path, device="cpu", precision="float32")
+        return self._model
+
+
+def cpu_candidates(path: Path, cache: Path, reference: _Reference | None = None) -> list[calibration.Candidate]:
+    """The CPU paths worth timing here, the float32 torch model first (the fallback when nothing else agrees).
+
+    Nothing is loaded here: each candidate makes its model when measured or chosen, an int8 model on first use
+    (once per machine, up to a minute); one that cannot be made is recorded as unavailable, with a warning."""
+    from paperfeed.search import minilm_int8 as int8
+    from paperfeed.search import minilm_onnx as onnx
+    from paperfeed.search.calibration import Candidate
+
+    reference = reference or _Reference(path)
+    fingerprint = minilm_fingerprint(path)
+    cores = _cores()
+
+    def float32_encode(texts: list[str]) -> np.ndarray:  # loads torch only when a model must be made or checked
+        return reference.get().encode(texts)
+
+    def openvino() -> Embedder:
+        folder = _made("OpenVINO", lambda: int8.build(path, cache, MAX_TOKENS, float32_encode, _say))
+        return int8.Int8MiniLM(path, folder, fingerprint, MAX_TOKENS)
+
+    def onnxruntime(batch: int, workers: int, threads: int) -> Embedder:
+        folder = _made("ONNX Runtime", lambda: onnx.build(path, cache, MAX_TOKENS, float32_encode, _say))
+        return onnx.OrtInt8MiniLM(path, folder, fingerprint, MAX_TOKENS, batch=batch, workers=workers, threads=threads)
+
+    found = [Candidate("torch-float32", BATCH["float32"], cores, 1, reference.get)]
+    if cpu_has_native_bf16():
+        found.append(Candidate("torch-bfloat16", BATCH["bfloat16"], cores, 1, functools.partial(_bfloat16, path)))
+    if int8.OPENVINO_AVAILABLE:
+        found.append(Candidate("openvino-int8", int8.BATCH, 0, 0, openvino))
+    if onnx.ONNXRUNTIME_AVAILABLE:
+        for batch, workers, threads in ((16, cores, 1), (32, 1, cores)):
+            make = functools.partial(onnxruntime, batch, workers, threads)
+            found.append(Candidate("onnxruntime-int8", batch, workers, threads, make))
+    return found
+
+
+def _bfloat16(path: Path) -> MiniLMEmbedder:
+    model = MiniLMEmbedder(path, device="cpu", precision="bfloat16")
+    if model.precision != "bfloat16":  # it disagreed with float32 and fell back: not a path of its own
+        raise EmbedderError("torch-bfloat16 disagrees with float32 on the check texts")
+    return model
+
+
+def _made(engine: str, build: Callable[[], Path]) -> Path:
+    """The folder ``build`` makes (or finds); a failure is warned about and raised as ``Int8Unavailable``."""
+    from paperfeed.search.minilm_int8 import Int8Unavailable
 
     try:
-        folder = int8.build(path, int8.model_cache(model_cache_dir), MAX_TOKENS, reference, say)
-        return int8.Int8MiniLM(path, folder, minilm_fingerprint(path), MAX_TOKENS)
-    except (int8.Int8Unavailable, OSError) as exc:  # OSError: the cache folder cannot hold the model
-        line = f"warning: int8 MiniLM unavailable ({exc}); embedding with the torch model"
-        log.warning(line)
-        say(line)
-        return MiniLMEmbedder(path, device="cpu")
+        return build()
+    except (Int8Unavailable, OSError) as exc:  # OSError: the cache folder cannot hold the model
+        _warn(f"warning: int8 MiniLM for {engine} unavailable ({exc}); not used")
+        raise Int8Unavailable(str(exc)) from exc

@@ -1,4 +1,5 @@
-"""MiniLM quantised to int8 with OpenVINO, the fastest MiniLM-quality path measured on a 2-core CPU.
+"""MiniLM quantised to int8 with OpenVINO, the fastest MiniLM-quality path measured on a 2-core CPU with AMX
+(on an AVX2-only CPU ONNX Runtime's int8 model is faster: ``minilm_onnx.py``; ``calibration.py`` chooses).
 
 The shipped all-MiniLM-L6-v2 weights are converted to OpenVINO (mean pooling and L2 normalisation inside the
 graph; the token-type embedding, always type 0 here, folded into the position embeddings), then quantised to
@@ -7,7 +8,7 @@ package; nothing is downloaded. This happens once per machine (about 35 s on 2 c
 into ``<model cache>/minilm-ov-int8-<key>/``: a temporary folder under a file lock, renamed when complete, so
 several processes (a server, ``paperfeed index``, test workers) never build or read half a model. The result is
 verified against the float32 sentence-transformers model on a few texts (``MIN_COSINE``) before use; anything
-that fails falls back to the torch path with a ``warning:`` line (see ``minilm.load_minilm``).
+that fails is left out of the paths measured, with a ``warning:`` line (see ``minilm.cpu_candidates``).
 
 Batches of papers run on two compiled forms of it: batches whose longest text is (nearly) at the word-piece cut,
 most abstracts, on a model with the fixed shape ``BATCH`` x cut, which OpenVINO runs faster than the same
@@ -103,9 +104,10 @@ def without_telemetry() -> None:
     OptInChecker.check = declined  # type: ignore[method-assign]
 
 
-def _convert(source: Path, max_tokens: int) -> Any:
-    """The float32 OpenVINO model: BERT + mean pooling + L2 normalisation, dynamic batch and length."""
-    import openvino as ov
+def pooled_bert(source: Path) -> Any:
+    """The float32 torch module ``(input_ids, attention_mask) -> vectors``: BERT + mean pooling + L2
+    normalisation, the token-type embedding (always type 0 here) folded into the position table. Converted to
+    OpenVINO here and exported to ONNX by ``minilm_onnx.py``."""
     import torch
     from transformers import AutoModel
 
@@ -139,14 +141,29 @@ def _convert(source: Path, max_tokens: int) -> Any:
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled, p=2, dim=1)
 
+    return Pooled().eval()
+
+
+def example_inputs() -> tuple[Any, Any]:
+    """Two rows of 16 word pieces, the second padded: traced with padding, so the masked path is recorded."""
+    import torch
+
     ids = torch.ones(2, 16, dtype=torch.long)
     mask = torch.ones(2, 16, dtype=torch.long)
-    mask[1, 10:] = 0  # traced with padding, so the masked path is the one recorded
+    mask[1, 10:] = 0
+    return ids, mask
+
+
+def _convert(source: Path, max_tokens: int) -> Any:
+    """The float32 OpenVINO model of :func:`pooled_bert`, dynamic batch and length."""
+    import openvino as ov
+    import torch
+
     shape = [("input_ids", [-1, -1], ov.Type.i64), ("attention_mask", [-1, -1], ov.Type.i64)]
     with torch.no_grad(), warnings.catch_warnings():
         # the tracer notes shape checks it records as constants; the graph is checked against float32 after
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        return ov.convert_model(Pooled().eval(), example_input=(ids, mask), input=shape)
+        return ov.convert_model(pooled_bert(source), example_input=example_inputs(), input=shape)
 
 
 def _quantise(model: Any, tokenizer: Any, max_tokens: int) -> Any:

@@ -227,6 +227,13 @@ class PgLexical(LexicalSearch):
             self._cached = (_Stats.read(conn), now)
         return self._cached[0]
 
+    def doc_freqs(self, terms: Sequence[str]) -> tuple[dict[str, float], float]:
+        """Papers holding each analysed term and the number of papers, from the planner statistics BM25 uses
+        here (cached); terms below the statistics' horizon count as rare, never as absent."""
+        with self.engine.connect() as conn:
+            stats = self._stats(conn)
+        return {t: max(stats.freq(t) * stats.n, 2.0) for t in terms}, float(stats.n)
+
     def filter_ids(self, query: ParsedQuery, ids: Collection[str]) -> set[str]:
         """Those of ``ids`` that satisfy the query's constraints (holds semantic candidates to the rules)."""
         if not ids:

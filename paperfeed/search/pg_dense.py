@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from time import monotonic
 from typing import Any
@@ -86,6 +86,17 @@ class PgDense:
         with self.engine.connect() as conn:
             found = vsql.get_vector(conn=conn, paper_id=paper_id)
         return None if found is None else found[0]
+
+    def vectors(self, ids: Collection[str]) -> tuple[list[str], np.ndarray]:
+        """Those of ``ids`` that have a vector, and their vectors as rows in that order (one query)."""
+        from paperfeed.store.related import pg_vectors
+
+        with self.engine.connect() as conn:
+            raw = pg_vectors(conn=conn, ids=list(ids))
+        found = [pid for pid in ids if pid in raw]
+        if not found:
+            return [], np.zeros((0, self.dim), dtype=np.float32)
+        return found, np.stack([np.asarray(raw[pid], dtype=np.float32).ravel() for pid in found])
 
     def ef_search(self, k: int) -> int:
         """``hnsw.ef_search`` for ``k`` results: at least ``k``, wider as the table grows (pgvector's cap)."""
@@ -175,10 +186,29 @@ class PgDense:
             vsql.upsert_vectors(conn=conn, ids=ids, vectors=vectors, hashes=hashes, fingerprint=self.fingerprint)
         self._count = None
 
+    @property
+    def marker(self) -> Any:
+        """The store's change marker these vectors were last brought up to date with."""
+        return self.meta.get("marker")
+
+    def set_marker(self, marker: Any) -> None:
+        self.meta["marker"] = marker
+        with self.engine.begin() as conn:
+            set_state(conn=conn, key=STATE_KEY, value=self.meta)
+
     def commit(self) -> None:
         """Nothing to merge: every write is already searchable (kept for the ``DenseIndex`` surface)."""
 
-    def update(self, engine: Engine, embedder: Embedder, progress: Any = None, batch_size: int | None = None) -> int:
+    def update(
+        self,
+        engine: Engine,
+        embedder: Embedder,
+        progress: Any = None,
+        batch_size: int | None = None,
+        *,
+        flush_seconds: float = 0.0,
+        on_flush: Any = None,
+    ) -> int:
         """Embed papers added or changed since the last update, newest first (unchanged text is skipped by its
         hash, so a killed run resumes without redoing work);
         vectors of deleted papers go with them (foreign key). Returns how many were embedded."""
@@ -199,6 +229,8 @@ class PgDense:
                     self.add([i for i, _, _ in todo], embedder.encode([t for _, t, _ in todo]), [h for _, _, h in todo])
                 embedded += len(todo)
                 seen += len(batch)
+                if todo and on_flush is not None:
+                    on_flush()  # committed: the writer says how many vectors are there now
                 if progress is not None:
                     progress(seen, total)
         self.ensure_index()

@@ -1,36 +1,37 @@
-"""The typed surfaces of search: what the web, the CLI and digests may ask of a searcher, and what a searcher
-asks of its lexical and dense backends.
+"""The typed surfaces of search: what the web, the CLI, ranking and digests may ask of a searcher, and what a
+searcher is composed of.
 
-Two searchers implement :class:`Searcher`: the embedded one (tantivy + vector files with an hnswlib graph,
-:class:`paperfeed.search.service.EmbeddedSearcher`) and the PostgreSQL one (tsvector + pgvector,
-:class:`paperfeed.search.service.PgSearcher`). Build one with :func:`paperfeed.search.factory.make_searcher`.
+A :class:`Searcher` is built by :func:`paperfeed.search.factory.make_searcher`. It answers from the newest
+published index generation (:mod:`paperfeed.search.generations`), composed as one
+:class:`~paperfeed.search.service.SearchService` of a :class:`LexicalBackend` (tantivy files or PostgreSQL full
+text), a :class:`DenseBackend` (vector files or pgvector) with its embedder, and a speller. Ranking
+(:mod:`paperfeed.rank`) receives the backends through :meth:`Searcher.indexes`, never the searcher's insides.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any, Protocol, TypedDict, runtime_checkable
+from typing import Any, Protocol, TypedDict, runtime_checkable
 
 import numpy as np
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
-from paperfeed.models import SearchHit, SearchResults
+from paperfeed.models import SearchResults
 from paperfeed.search.embed import Embedder
+from paperfeed.search.request import SearchQuery
 from paperfeed.search.retrievers import DenseSearch, LexicalSearch
 from paperfeed.search.sync import Progress
 
-if TYPE_CHECKING:
-    from paperfeed.rank.related import TextMatches
-
 
 class IndexState(TypedDict):
-    """What ``paperfeed status --json`` and the searcher report about the indexes.
+    """What ``paperfeed status --json``, ``/status`` and every answer's warning say about the indexes, read
+    from the newest published manifest.
 
-    ``state``: ``ready`` (every paper searchable by words and by meaning), ``building`` (vectors missing or
-    stale: papers still being indexed or embedded), ``damaged`` (index files damaged: rebuilding), ``off``
-    (no embedding model: keyword search only)."""
+    ``state``: ``ready`` (every paper searchable by words and by meaning), ``building`` (words or vectors
+    still being made), ``damaged`` (index files damaged: being published again), ``off`` (no embedding model:
+    keyword search only)."""
 
     papers: int
     lexical_docs: int
@@ -41,18 +42,31 @@ class IndexState(TypedDict):
 
 
 class LexicalBackend(LexicalSearch, Protocol):
-    """BM25 over papers (tantivy files: ``LexicalIndex``; PostgreSQL full text: ``PgLexical``), as ranking
-    needs it (:class:`~paperfeed.search.retrievers.LexicalSearch`) plus its size."""
+    """BM25 over papers (tantivy files: ``LexicalIndex``; PostgreSQL full text: ``PgLexical``), plus what
+    ranking needs of the corpus: its size and document frequencies."""
 
     def count(self) -> int: ...
 
+    def doc_freqs(self, terms: Sequence[str]) -> tuple[dict[str, float], float]:
+        """Papers holding each analysed term (title or abstract), and the number of papers."""
+        ...
+
 
 class DenseBackend(DenseSearch, Protocol):
-    """The stored vectors of one model (files: ``DenseIndex``; a PostgreSQL table: ``PgDense``), as ranking
-    needs them (:class:`~paperfeed.search.retrievers.DenseSearch`) plus what upkeep and similar papers use."""
+    """The stored vectors of one model (files: ``DenseIndex``; a PostgreSQL table: ``PgDense``)."""
 
     @property
     def dim(self) -> int: ...
+
+    @property
+    def fingerprint(self) -> str: ...
+
+    @property
+    def marker(self) -> Any:
+        """The store's change marker the vectors were last brought up to date with."""
+        ...
+
+    def set_marker(self, marker: Any) -> None: ...
 
     def __len__(self) -> int: ...
 
@@ -62,31 +76,40 @@ class DenseBackend(DenseSearch, Protocol):
 
     def vector(self, paper_id: str) -> np.ndarray | None: ...
 
+    def vectors(self, ids: Collection[str]) -> tuple[list[str], np.ndarray]:
+        """The stored vectors of those of ``ids`` that have one: their ids and one matrix, in that order."""
+        ...
+
     def similar(self, paper_id: str, k: int) -> tuple[list[str], list[float]]: ...
 
     def update(
-        self, engine: Engine, embedder: Embedder, progress: Callable[[int, int | None], None] | None = None
+        self,
+        engine: Engine,
+        embedder: Embedder,
+        progress: Callable[[int, int | None], None] | None = None,
+        batch_size: int | None = None,
+        *,
+        flush_seconds: float = ...,
+        on_flush: Callable[[], None] | None = None,
     ) -> int: ...
 
 
 @dataclass(frozen=True)
-class SearchRequest:
-    """One search as :meth:`Searcher.search` was asked it (fields in the order of its parameters)."""
+class Indexes:
+    """What ranking outside search (related papers, "for you") reads of one generation: the keyword index, the
+    vectors that answer meaning-based search (None when none do), their model, how to embed a text for them
+    (None without vectors), and what an answer from them must say is degraded."""
 
-    q: str
-    limit: int
-    offset: int
-    mode: str
-    sort: str
-    categories: list[str] | None
-    date_from: date | None
-    date_to: date | None
-    spell: bool
+    lexical: LexicalBackend
+    dense: DenseBackend | None
+    model: str | None
+    embed: Callable[[str], np.ndarray] | None = None
+    warning: str | None = None
 
 
 @runtime_checkable
 class Searcher(Protocol):
-    """Search and similar papers over one store, kept in step with it. Thread-safe."""
+    """Search over the newest published index generation of one store. Thread-safe."""
 
     @property
     def model(self) -> str | None:
@@ -96,6 +119,12 @@ class Searcher(Protocol):
     @property
     def semantic_error(self) -> str | None:
         """Why meaning-based search is off (model missing or broken), or None."""
+        ...
+
+    def answer(self, query: SearchQuery, *, conn: Connection | None = None) -> SearchResults:
+        """One page of results for ``query``; ``warning`` says what is degraded (vectors being built, damaged
+        index). Raises :class:`~paperfeed.search.query.QueryError` for a query it cannot read. ``conn``: the
+        request's database connection, so a request uses one (else the answer opens its own)."""
         ...
 
     def search(
@@ -111,43 +140,39 @@ class Searcher(Protocol):
         date_to: date | None = None,
         spell: bool = False,
     ) -> SearchResults:
-        """One page of results for query ``q`` (the query language, see docs/search.md) plus filters;
-        ``warning`` says what is degraded (vectors being built, damaged index). ``spell``: a "did you mean"
-        ``suggestion``, and its results when ``q`` finds little (interactive interfaces only: the page,
-        ``/api/v1/search``, ``paperfeed search``). The one definition of these parameters and their
-        defaults: a searcher implements :meth:`answer`."""
-        request = SearchRequest(q, limit, offset, mode, sort, categories, date_from, date_to, spell)
-        return self.answer(request)
+        """:meth:`answer` for loose values (digests, scripts, tests)."""
+        query = SearchQuery.of(
+            q=q,
+            limit=limit,
+            offset=offset,
+            mode=mode,
+            sort=sort,
+            categories=categories,
+            date_from=date_from,
+            date_to=date_to,
+            spell=spell,
+        )
+        return self.answer(query)
 
-    def answer(self, request: SearchRequest) -> SearchResults:
-        """The page of results for one :class:`SearchRequest` (what :meth:`search` asks)."""
+    def warning(self, mode: str = "hybrid") -> str | None:
+        """What an answer in ``mode`` from the generation served now must say is degraded (None: nothing)."""
         ...
 
-    def similar(self, paper_id: str, *, limit: int = 10, sort: str = "relevance") -> list[SearchHit]:
-        """The papers nearest to ``paper_id``, best first (or by ``sort``: date, upvotes); ``KeyError`` for an
-        unknown id."""
+    def indexes(self) -> Indexes:
+        """The backends of the generation served now, as one consistent snapshot (for ranking outside search:
+        related papers, papers like a text, "for you")."""
         ...
 
-    def similar_text(self, text: str, *, limit: int = 10, sort: str = "relevance") -> TextMatches:
-        """Papers like ``text``, ranked as :meth:`similar` ranks a paper's; ``ValueError`` when it has no words."""
-        ...
-
-    def refresh(self, progress: Progress | None = None, *, dense: bool = True) -> dict[str, Any]:
-        """Index what changed in the store; returns counts (see ``paperfeed index --json``)."""
+    def refresh(self, progress: Progress | None = None, *, dense: bool = True, blocking: bool = True) -> dict[str, Any]:
+        """Run the index writer to completion in this process and serve what it published (``paperfeed index``,
+        tests); returns its counts (see ``paperfeed index --json``). Not ``blocking``: nothing is done while
+        another writer is at work (``{"busy": True}``)."""
         ...
 
     def status(self) -> IndexState:
-        """Papers, indexed documents, vectors, model, pending papers and the overall state."""
-        ...
-
-    def dense_index(self) -> DenseBackend | None:
-        """The vectors searched now (None without a model or before any were made)."""
-        ...
-
-    def wait_background(self, timeout: float | None = None) -> None:
-        """Wait for background index upkeep to finish (tests, clean shutdown)."""
+        """The figures of the newest published manifest (what ``paperfeed status --json`` says)."""
         ...
 
     def close(self) -> None:
-        """Release what the searcher holds (a server's private index copies)."""
+        """Release what the searcher holds (a server's private copies, its watcher)."""
         ...

@@ -1,13 +1,14 @@
-"""The search service: one code path for the web pages, the JSON API, the CLI and digests.
+"""The search service: one published index generation, composed of its backends, answering queries.
 
-A searcher answers queries in the query language (:meth:`SearchService.search`) and finds related papers
-(:meth:`SearchService.similar`); keeping its indexes in step with the store is the job of its
-:mod:`~paperfeed.search.upkeep` (``IndexUpkeep`` for tantivy + vector files, ``PgUpkeep`` for PostgreSQL).
-Two classes implement :class:`paperfeed.search.protocols.Searcher`: :class:`EmbeddedSearcher` and
-:class:`PgSearcher`; :func:`paperfeed.search.factory.make_searcher` picks one from the settings.
+:class:`SearchService` holds a lexical backend, the vectors that answer meaning-based search with their
+embedder, and a speller, all of one generation (:mod:`paperfeed.search.generations`); it never changes. The
+searcher every interface holds (:mod:`paperfeed.search.reader`) swaps in a new service when the writer
+publishes a new generation. Each answer carries the warning of its generation (:mod:`~.readiness`).
 
-Every answer says what is degraded (``SearchResults.warning``): vectors still being built, a model that cannot
-be loaded, damaged index files (:mod:`~paperfeed.search.readiness`).
+A search, hop by hop: :meth:`SearchService.answer` reads the parsed :class:`~paperfeed.search.request.SearchQuery`,
+ranks with :func:`paperfeed.search.hybrid.rank` (BM25 page and vector neighbours fused), and hydrates the page
+of papers once (:meth:`SearchService._hits`). Related papers are ranked above search, from :meth:`indexes`
+(:mod:`paperfeed.rank.related`).
 """
 
 from __future__ import annotations
@@ -15,30 +16,26 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from paperfeed.models import Paper, SearchHit, SearchResults
-from paperfeed.rank.trending import score_papers
 from paperfeed.search import hybrid, readiness, relevance
 from paperfeed.search.embed import Embedder
-from paperfeed.search.protocols import DenseBackend, IndexState, LexicalBackend, Searcher, SearchRequest
-from paperfeed.search.query import SORTS, ParsedQuery, QueryError, add_filters, parse_query
+from paperfeed.search.generations import Manifest
+from paperfeed.search.protocols import DenseBackend, Indexes, LexicalBackend
+from paperfeed.search.query import ParsedQuery
+from paperfeed.search.request import SearchQuery
 from paperfeed.search.snippet import snippet
-from paperfeed.search.spelling import search_with_spelling
-from paperfeed.search.sync import Progress
-from paperfeed.search.upkeep import IndexUpkeep, PgUpkeep
+from paperfeed.search.spelling import FEW, Speller
 from paperfeed.store.authors import name_variants
 from paperfeed.store.citation_graph import citation_counts
-from paperfeed.store.papers import get_paper, get_papers
+from paperfeed.store.papers import get_papers
+from paperfeed.store.trending import score_papers
 
-if TYPE_CHECKING:
-    from paperfeed.rank.related import TextMatches
-
-MAX_LIMIT = 1_000
 MAX_DEPTH = hybrid.MAX_RESULTS  # fused (hybrid/dense) results reach this far; BM25 pages reach every match
 QUERY_VECTOR_CACHE = 256
 EMPTY_QUERY = (
@@ -51,116 +48,124 @@ NOTHING_SEARCHABLE = (
 )
 
 
-class SearchService(Searcher):
-    """Search and similar papers over one store. Thread-safe: web handlers share one instance.
+class QueryVectors:
+    """Query texts embedded, remembered (a small LRU shared by the generations a searcher serves)."""
 
-    ``upkeep`` keeps its indexes in step with the store (built by
-    :func:`paperfeed.search.factory.make_searcher`, which holds the options).
-    """
-
-    upkeep_class: type[IndexUpkeep] = IndexUpkeep
-
-    def __init__(self, upkeep: IndexUpkeep) -> None:
-        self.engine = upkeep.engine
-        self.settings = upkeep.settings
-        self.upkeep = upkeep
-        self._state_lock = threading.Lock()
+    def __init__(self, size: int = QUERY_VECTOR_CACHE) -> None:
+        self._size = size
+        self._lock = threading.Lock()
         self._vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+
+    def of(self, embedder: Embedder, text: str) -> np.ndarray:
+        key = (embedder.fingerprint, text)
+        with self._lock:
+            vec = self._vectors.get(key)
+            if vec is not None:
+                self._vectors.move_to_end(key)
+                return vec
+        vec = embedder.encode([text])[0]
+        with self._lock:
+            self._vectors[key] = vec
+            while len(self._vectors) > self._size:
+                self._vectors.popitem(last=False)
+        return vec
+
+
+@dataclass(frozen=True)
+class SearchService:
+    """Search and similar papers over one published generation. Immutable; thread-safe.
+
+    ``dense``/``embedder``/``served_model``: the vectors that answer meaning-based search and the model that
+    embeds queries for them (None: keyword search only); ``configured``: the model the instance is set up with
+    and ``model_error`` why it cannot be used; ``manifest``: what the generation holds (None before the first)."""
+
+    engine: Engine
+    lexical: LexicalBackend
+    dense: DenseBackend | None
+    embedder: Embedder | None
+    served_model: str | None
+    speller: Speller
+    manifest: Manifest | None
+    configured: str | None
+    model_error: str | None = None
+    vectors: QueryVectors = field(default_factory=QueryVectors)
 
     # ------------------------------------------------------------ state
 
-    @property
-    def model(self) -> str | None:
-        return self.upkeep.model
+    def warning(self, mode: str = "hybrid") -> str | None:
+        """What an answer in ``mode`` from this generation must say is degraded."""
+        return readiness.answer_warning(self.manifest, mode, self.configured, self.model_error)
 
-    @property
-    def backend(self) -> str:
-        return self.upkeep.backend
+    def indexes(self) -> Indexes:
+        embed = self._embed if self.embedder is not None and self.dense is not None else None
+        return Indexes(self.lexical, self.dense, self.served_model, embed, self.warning("hybrid"))
 
-    @property
-    def lexical(self) -> LexicalBackend:
-        return self.upkeep.lexical
-
-    @property
-    def semantic_error(self) -> str | None:
-        """Why semantic search is off (model missing or broken), or None."""
-        return self.upkeep.models.error(self.model) if self.model else None
-
-    def embedder(self, *, wait: bool = True) -> Embedder | None:
-        """The configured model's embedder, loaded on first use (None when it cannot be, or, without
-        ``wait``, while another thread loads it)."""
-        return self.upkeep.models.get(self.model, wait=wait) if self.model else None
-
-    def dense_index(self) -> DenseBackend | None:
-        """The stored vectors of the configured model; None without a model."""
-        return self.upkeep.dense_index()
-
-    def refresh(self, progress: Progress | None = None, *, dense: bool = True) -> dict[str, Any]:
-        """Make papers added, changed or renamed in the store since the last refresh searchable.
-
-        Incremental and resumable (a killed run continues where it stopped); ``dense=False`` leaves the
-        embeddings for later. Returns counts: ``indexed``, ``deleted``, ``embedded``, ``papers``,
-        ``lexical_docs``, ``vectors``, ``model``, ``seconds`` (``warning`` when semantic search is off)."""
-        return self.upkeep.refresh(progress, dense=dense)
-
-    def status(self) -> IndexState:
-        return readiness.index_state(self.upkeep)
-
-    def wait_background(self, timeout: float | None = None) -> None:
-        """Wait for a background refresh to finish (tests, clean shutdown)."""
-        self.upkeep.wait_background(timeout)
-
-    def close(self) -> None:
-        self.upkeep.close()
+    def _embed(self, text: str) -> np.ndarray:
+        assert self.embedder is not None
+        return self.vectors.of(self.embedder, text)
 
     # ------------------------------------------------------------ searching
 
-    def answer(self, request: SearchRequest) -> SearchResults:
-        """One page of results for ``request`` (see :meth:`Searcher.search`).
+    def answer(self, query: SearchQuery, *, conn: Connection | None = None) -> SearchResults:
+        """One page of results for ``query`` (see :meth:`paperfeed.search.protocols.Searcher.answer`).
 
-        Raises :class:`QueryError` (a ``ValueError``) for a query it cannot read, with a message for the user;
-        an empty query gives no hits and a helpful ``error``. ``spell``: add a "did you mean" suggestion and
-        search with it when ``q`` finds little (:mod:`paperfeed.search.spelling`)."""
-        if request.spell:
-            return search_with_spelling(self, request)
-        q, mode, limit, offset = request.q, request.mode, request.limit, request.offset
-        parsed, sort = _prepare(request)
-        if parsed.authors:  # initials and full names of one person match each other (paperfeed.authors)
-            with self.engine.connect() as conn:
-                parsed.author_variants = name_variants(conn=conn, names=parsed.authors)
+        An empty query gives no hits and a helpful ``error``. ``spell``: a "did you mean" suggestion, and the
+        corrected query's results when the query as typed matches fewer than ``FEW`` papers by keywords.
+        ``conn``: the request's database connection (else one is opened for the answer)."""
+        if conn is None:
+            with self.engine.connect() as own:
+                return self.answer(query, conn=own)
+        results = self._answer(query, conn)
+        if not query.spell or results.error:
+            return results
+        suggestion = self.speller.suggest(query.q, lexical=self.lexical)
+        if suggestion is None:
+            return results
+        results.suggestion = suggestion
+        corrected = query.but(q=suggestion, spell=False)
+        typed = self.lexical.search_page(query.parsed, 1).total
+        if typed >= FEW or self.lexical.search_page(corrected.parsed, 1).total <= typed:
+            return results
+        fixed = self._answer(corrected, conn)
+        fixed.query, fixed.suggestion, fixed.corrected = query.q, suggestion, True
+        fixed.warning = fixed.warning or results.warning
+        return fixed
+
+    def _answer(self, query: SearchQuery, conn: Connection) -> SearchResults:
+        q, mode, limit, offset = query.q, query.mode, query.limit, query.offset
+        parsed, sort = query.parsed, query.effective_sort
         if parsed.is_empty:
             error = NOTHING_SEARCHABLE if q.strip() else EMPTY_QUERY
             return SearchResults([], 0, q, offset, limit, error=error)
-        damage = self.upkeep.maybe_refresh()
-        use = readiness.served(self.upkeep) if mode != "bm25" else None
-        warning = readiness.answer_warning(self.upkeep, mode, use, damage)
-        vector = self._query_vector(parsed, use)
-        if vector is None and sort not in ("trending", "citations"):  # BM25: the engine pages and sorts exactly
+        if parsed.authors:  # initials and full names of one person match each other (paperfeed.authors)
+            parsed.author_variants = name_variants(conn=conn, names=parsed.authors)
+        warning = self.warning(mode)
+        vector = self._query_vector(parsed) if mode != "bm25" else None
+        if vector is None and sort not in ("trending", "citations"):  # BM25: the engine pages and sorts
             page = self.lexical.search_page(parsed, limit, offset=offset, by_date=sort == "date")
             ranks = {p: offset + r for r, p in enumerate(page.ids, 1)}
             ranking = hybrid.Ranking(page.ids, page.scores, page.total, ranks)
-            hits = self._hits(page.ids, ranking, parsed)
+            hits = self._hits(conn, page.ids, ranking, parsed)
             found = SearchResults(hits, page.total, q, offset, limit, warning=warning)
             return self._say_what_finds(found, parsed, mode)
-        # Only plausible matches (relevance.py); date/trending/citations sorts order all of them, up to MAX_DEPTH.
+        # Only plausible matches (relevance.py); date/trending/citations sorts order all, up to MAX_DEPTH.
         want = MAX_DEPTH if sort != "relevance" else offset + limit
-        served_model = use.model if use is not None else self.model
         ranking = hybrid.rank(
             parsed,
             mode=mode if vector is not None else "bm25",
             lexical=self.lexical,
-            dense=use.dense if use is not None else None,
+            dense=self.dense,
             vector=vector,
             depth=min(max(hybrid.DEPTH, want), MAX_DEPTH) if mode == "dense" else hybrid.DEPTH,
-            weights=hybrid.weights_for(served_model),
-            min_similarity=relevance.min_similarity(served_model),
+            weights=hybrid.weights_for(self.served_model or self.configured),
+            min_similarity=relevance.min_similarity(self.served_model or self.configured),
             want=want,
         )
         ids, total = ranking.ids, ranking.total
         if sort != "relevance":
-            ids = self._sorted(ids[:MAX_DEPTH], sort)
+            ids = _sorted(conn, ids[:MAX_DEPTH], sort)
             total = len(ids)
-        hits = self._hits(ids[offset : offset + limit], ranking, parsed)
+        hits = self._hits(conn, ids[offset : offset + limit], ranking, parsed)
         return self._say_what_finds(SearchResults(hits, total, q, offset, limit, warning=warning), parsed, mode)
 
     def _say_what_finds(self, results: SearchResults, parsed: ParsedQuery, mode: str) -> SearchResults:
@@ -171,15 +176,15 @@ class SearchService(Searcher):
         found: dict[str, int] = {}
         if mode != "bm25":
             found["bm25"] = self.lexical.search_page(parsed, 1).total
-        use = readiness.served(self.upkeep)
-        if mode != "dense" and use is not None:
+        vector = self._query_vector(parsed) if mode != "dense" else None
+        if vector is not None:
             ranking = hybrid.rank(
                 parsed,
                 mode="dense",
                 lexical=self.lexical,
-                dense=use.dense,
-                vector=self._query_vector(parsed, use),
-                min_similarity=relevance.min_similarity(use.model),
+                dense=self.dense,
+                vector=vector,
+                min_similarity=relevance.min_similarity(self.served_model),
                 want=1,
             )
             found["dense"] = ranking.total
@@ -197,53 +202,19 @@ class SearchService(Searcher):
             results.hint = f"No paper contains these words; {n} match by meaning (mode=dense)."
         return results
 
-    def _query_vector(self, parsed: ParsedQuery, use: readiness.Served | None) -> np.ndarray | None:
-        """The query vector for the vectors searched now, or None when the search runs on BM25."""
-        if use is None or not parsed.text.strip():
+    def _query_vector(self, parsed: ParsedQuery) -> np.ndarray | None:
+        """The query vector for the vectors served, or None when the search runs on BM25."""
+        if self.embedder is None or self.dense is None or not parsed.text.strip():
             return None
-        return self._vector_of(use, parsed.text)
+        return self.vectors.of(self.embedder, parsed.text)
 
-    def _vector_of(self, use: readiness.Served, text: str) -> np.ndarray:
-        """``text`` embedded by the served model, from a small cache (a query, or a text re-sorted)."""
-        key = (use.embedder.fingerprint, text)
-        with self._state_lock:
-            vec = self._vectors.get(key)
-            if vec is not None:
-                self._vectors.move_to_end(key)
-        if vec is None:
-            vec = use.embedder.encode([text])[0]
-            with self._state_lock:
-                self._vectors[key] = vec
-                while len(self._vectors) > QUERY_VECTOR_CACHE:
-                    self._vectors.popitem(last=False)
-        return vec
-
-    def _sorted(self, ids: list[str], sort: str) -> list[str]:
-        """Candidates re-ordered by date (newest first), trending score or citations (most cited first, from
-        OpenAlex; papers without citation data count 0); relevance breaks ties."""
-        with self.engine.connect() as conn:
-            if sort == "citations":
-                cited = citation_counts(conn=conn, paper_ids=ids)
-                return sorted(ids, key=lambda pid: -cited.get(pid, 0))
-            if sort == "date":
-                papers = _hydrate(conn, ids)
-                floor = datetime.min.replace(tzinfo=None)
-
-                def when(pid: str) -> datetime:
-                    p = papers.get(pid)
-                    d = (p.published or p.first_seen) if p is not None else None
-                    return d.replace(tzinfo=None) if d is not None else floor
-
-                return sorted(ids, key=when, reverse=True)
-            scores = score_papers(conn=conn, ids=ids)
-        return sorted(ids, key=lambda pid: -scores.get(pid, 0.0))
-
-    def _hits(self, ids: Sequence[str], ranking: hybrid.Ranking, parsed: ParsedQuery) -> list[SearchHit]:
+    def _hits(
+        self, conn: Connection, ids: Sequence[str], ranking: hybrid.Ranking, parsed: ParsedQuery
+    ) -> list[SearchHit]:
         """Hydrate ``ids`` once and wrap each paper with its score, reason and highlighted snippet."""
         if not ids:
             return []
-        with self.engine.connect() as conn:
-            by_id = _hydrate(conn, ids)
+        by_id = get_papers(conn=conn, ids=list(ids))
         score_of = dict(zip(ranking.ids, ranking.scores, strict=True))
         terms = parsed.scored_terms
         out: list[SearchHit] = []
@@ -265,95 +236,22 @@ class SearchService(Searcher):
             )
         return out
 
-    # ------------------------------------------------------------ similar papers
 
-    def similar(self, paper_id: str, *, limit: int = 10, sort: str = "relevance") -> list[SearchHit]:
-        """The papers nearest to ``paper_id`` (an id, old id or versioned id), best first.
+def _sorted(conn: Connection, ids: list[str], sort: str) -> list[str]:
+    """Candidates re-ordered by date (newest first), trending score or citations (most cited first, from
+    OpenAlex; papers without citation data count 0); relevance breaks ties."""
+    if sort == "citations":
+        cited = citation_counts(conn=conn, paper_ids=ids)
+        return sorted(ids, key=lambda pid: -cited.get(pid, 0))
+    if sort == "date":
+        papers: dict[str, Paper] = get_papers(conn=conn, ids=ids)
+        floor = datetime.min.replace(tzinfo=None)
 
-        Every signal fused (words, meaning, shared authors, members' co-saves), each hit with its reason, and
-        only candidates strong enough to show (:mod:`paperfeed.rank.related`). Duplicates (same normalised
-        title) are left out. ``sort`` (relevance, date, upvotes) reorders those shown. Unknown id: ``KeyError``."""
-        from paperfeed.rank.related import similar_hits
+        def when(pid: str) -> datetime:
+            p = papers.get(pid)
+            d = (p.published or p.first_seen) if p is not None else None
+            return d.replace(tzinfo=None) if d is not None else floor
 
-        limit = max(1, min(int(limit), MAX_LIMIT))
-        with self.engine.connect() as conn:
-            paper = get_paper(conn=conn, paper_id=str(paper_id).strip())
-        if paper is None:
-            raise KeyError(f"there is no paper {str(paper_id)[:100]!r}")
-        self.upkeep.maybe_refresh()
-        use = readiness.served(self.upkeep)
-        return similar_hits(
-            engine=self.engine,
-            paper=paper,
-            lexical=self.lexical,
-            dense=use.dense if use is not None else None,
-            model=use.model if use is not None else None,
-            limit=limit,
-            sort=sort,
-        )
-
-    def similar_text(self, text: str, *, limit: int = 10, sort: str = "relevance") -> TextMatches:
-        """Papers like ``text`` (a pasted abstract, a PDF's text), ranked as :meth:`similar` ranks a paper's,
-        the text standing in for the paper. ``notes``: the text was cut, search is degraded. ``ValueError``
-        for a text with no words or an unknown ``sort``."""
-        from paperfeed.rank.related import TextMatches, bound_text, text_hits
-
-        bounded, cut = bound_text(text)
-        limit = max(1, min(int(limit), MAX_LIMIT))
-        damage = self.upkeep.maybe_refresh()
-        use = readiness.served(self.upkeep)
-        warning = readiness.answer_warning(self.upkeep, "hybrid", use, damage)
-        found = text_hits(
-            engine=self.engine,
-            text=bounded,
-            lexical=self.lexical,
-            dense=use.dense if use is not None else None,
-            vector=self._vector_of(use, bounded) if use is not None else None,
-            model=use.model if use is not None else None,
-            limit=limit,
-            sort=sort,
-        )
-        return TextMatches(found, [n for n in (cut, warning) if n])
-
-
-def _hydrate(conn: Connection, ids: Sequence[str]) -> dict[str, Paper]:
-    """Papers by the id the index knows them by, loaded in one query. An id the index has not caught up
-    with (a paper renamed since) is followed through its alias, one by one: rare and cheap."""
-    by_id = {p.id: p for p in get_papers(conn=conn, ids=list(ids))}
-    for pid in ids:
-        if pid not in by_id:
-            p = get_paper(conn=conn, paper_id=pid)
-            if p is not None:
-                by_id[pid] = p
-    return by_id
-
-
-def _prepare(request: SearchRequest) -> tuple[ParsedQuery, str]:
-    """Parse the query and fold in the filters given beside it; every bad value is a clear QueryError."""
-    q, mode, sort, limit, offset = request.q, request.mode, request.sort, request.limit, request.offset
-    if mode not in hybrid.MODES:
-        raise QueryError(f"mode must be one of {', '.join(hybrid.MODES)}, got {mode!r}")
-    if sort not in SORTS:
-        raise QueryError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
-    if not 1 <= int(limit) <= MAX_LIMIT:
-        raise QueryError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
-    if int(offset) < 0:
-        raise QueryError(f"offset must be 0 or more, got {offset}")
-    if not isinstance(q, str):
-        raise QueryError("the query must be text")
-    parsed = add_filters(
-        parse_query(q), categories=request.categories, date_from=request.date_from, date_to=request.date_to
-    )
-    return parsed, parsed.sort or sort
-
-
-class EmbeddedSearcher(SearchService):
-    """tantivy for words, vector files (exact search, an hnswlib graph above 20,000 papers) for meaning."""
-
-    upkeep_class = IndexUpkeep
-
-
-class PgSearcher(SearchService):
-    """PostgreSQL full text for words, pgvector for meaning: nothing kept beside the database."""
-
-    upkeep_class = PgUpkeep
+        return sorted(ids, key=when, reverse=True)
+    scores = score_papers(conn=conn, ids=ids)
+    return sorted(ids, key=lambda pid: -scores.get(pid, 0.0))

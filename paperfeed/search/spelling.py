@@ -24,21 +24,19 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine
 from symspellpy import SymSpell, Verbosity
 
-from paperfeed.models import SearchResults
 from paperfeed.search.analyze import STOP_WORDS, fold, stem
 from paperfeed.search.corpus_cache import PerStore, StoreSnapshot
-from paperfeed.search.query import FIELDS, ParsedQuery, add_filters, parse_query
+from paperfeed.search.query import FIELDS, parse_query
 from paperfeed.store.suggest import iter_texts
 
 if TYPE_CHECKING:
-    from paperfeed.search.protocols import LexicalBackend, SearchRequest
-    from paperfeed.search.service import SearchService
+    from paperfeed.search.protocols import LexicalBackend
 
 MIN_LENGTH = 4  # shorter words (acronyms: gnn, vae, llm) are never corrected
 MIN_DF = 2  # a correction must be a word of at least this many papers (1 on corpora under SMALL_CORPUS)
@@ -110,6 +108,10 @@ class Speller:
             engine=engine, build=build_vocabulary, name="spelling vocabulary", min_interval=REBUILD_INTERVAL
         )
 
+    def refresh_if_changed(self, *, now: bool = False) -> None:
+        """Rebuild the vocabulary when the store changed (a server's index watcher calls it)."""
+        self._vocabulary.refresh_if_changed(now=now)
+
     def vocabulary(self, *, wait: bool = True) -> Vocabulary | None:
         return self._vocabulary.get(wait=_first_build_wait[0] if wait else 0.0)
 
@@ -148,7 +150,7 @@ def _correct(token: str, vocab: Vocabulary, lexical: LexicalBackend | None) -> s
     best = vocab.best(word)
     if best is None or best == word:
         return None
-    if lexical is not None and _keyword_total(lexical, parse_query(word)) > 0:
+    if lexical is not None and lexical.search_page(parse_query(word), 1).total > 0:
         return None  # the index knows it (a paper newer than the vocabulary)
     if token.isupper() and len(token) > 1:
         return best.upper()
@@ -181,37 +183,3 @@ def correctable_spans(q: str) -> list[tuple[int, int]]:
         if not (negated or field):
             spans.extend((start + m2.start(), start + m2.end()) for m2 in _TOKEN.finditer(text[start:end]))
     return spans
-
-
-def _keyword_total(lexical: LexicalBackend, parsed: ParsedQuery) -> int:
-    """How many papers match the words of ``parsed`` (and its filters) in the lexical index."""
-    return int(lexical.search_page(parsed, 1).total)
-
-
-def _filtered(q: str, request: SearchRequest) -> ParsedQuery:
-    """``q`` parsed, with the request's filters."""
-    return add_filters(
-        parse_query(q), categories=request.categories, date_from=request.date_from, date_to=request.date_to
-    )
-
-
-def search_with_spelling(searcher: SearchService, request: SearchRequest) -> SearchResults:
-    """``request`` answered without spelling, with a spelling suggestion, and the corrected query's results
-    when the query as typed matches fewer than ``FEW`` papers by keywords (see the module's docstring).
-    """
-    q = request.q
-    results = searcher.answer(replace(request, spell=False))
-    if results.error:
-        return results
-    lexical = searcher.lexical
-    suggestion = speller_for(searcher.engine).suggest(q, lexical=lexical)
-    if suggestion is None:
-        return results
-    results.suggestion = suggestion
-    typed = _keyword_total(lexical, _filtered(q, request))
-    if typed >= FEW or _keyword_total(lexical, _filtered(suggestion, request)) <= typed:
-        return results
-    fixed = searcher.answer(replace(request, q=suggestion, spell=False))
-    fixed.query, fixed.suggestion, fixed.corrected = q, suggestion, True
-    fixed.warning = fixed.warning or results.warning
-    return fixed

@@ -25,10 +25,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from sqlalchemy import Connection, Engine
 
+from paperfeed.links import paper_url
 from paperfeed.search.analyze import STOP_WORDS, stem, words
 from paperfeed.search.corpus_cache import PerStore, StoreSnapshot
 from paperfeed.search.spelling import correct_query
@@ -173,7 +174,7 @@ class SuggestIndex:
         spare = limit - n_queries - n_authors - len(ranks)  # too few papers: more of the others
         n_queries = min(len(queries), n_queries + spare)
         out = [Suggestion("query", text, _search_url(text)) for text in queries[:n_queries]]
-        out += [Suggestion("paper", self.papers.names[r], _paper_url(self.ids[r])) for r in ranks]
+        out += [Suggestion("paper", self.papers.names[r], paper_url(self.ids[r])) for r in ranks]
         out += [Suggestion("author", name, _search_url(f'author:"{name}"')) for name in authors[:n_authors]]
         return out[:limit]
 
@@ -191,10 +192,6 @@ class SuggestIndex:
             out = [correction.strip()]
         typed_text = " ".join(typed)
         return [x for x in dict.fromkeys(out) if " ".join(words(x)) != typed_text][:MAX_QUERIES]
-
-
-def _paper_url(paper_id: str) -> str:
-    return "/papers/" + quote(paper_id, safe="/")
 
 
 def _search_url(text: str) -> str:
@@ -219,6 +216,10 @@ class Suggester:
     @property
     def ready(self) -> bool:
         return self._index.ready
+
+    def refresh_if_changed(self, *, now: bool = False) -> None:
+        """Rebuild the index when the store changed (a server's index watcher calls it)."""
+        self._index.refresh_if_changed(now=now)
 
     def refresh(self) -> None:
         """Rebuild the index from the store now (it also catches up by itself, within ``REBUILD_INTERVAL``)."""

@@ -3,7 +3,8 @@
 The index remembers (in ``lexical/paperfeed.json``) a watermark on ``papers.changed_at``; a refresh reads
 the papers changed since, replaces their documents (skipping those whose content digest is unchanged),
 deletes the old ids of renamed papers, and commits every ``LEXICAL_COMMIT_ROWS`` papers with the position
-reached, so an interrupted refresh continues where it stopped. Used by :mod:`paperfeed.search.upkeep`.
+reached, so an interrupted refresh continues where it stopped. Used by the index writer
+(:mod:`paperfeed.search.writer`).
 """
 
 from __future__ import annotations
@@ -162,7 +163,7 @@ def _reconcile(lex: LexicalIndex, conn: Connection) -> int:
     gone, missing = indexed - present, sorted(present - indexed)
     lex.delete(gone)
     for i in range(0, len(missing), LEXICAL_BATCH):
-        lex.add(lexical_doc(p) for p in get_papers(conn=conn, ids=missing[i : i + LEXICAL_BATCH]))
+        lex.add(lexical_doc(p) for p in get_papers(conn=conn, ids=missing[i : i + LEXICAL_BATCH]).values())
     lex.commit()
     if gone or missing:
         log.info("search index reconciled: %d removed, %d added", len(gone), len(missing))

@@ -5,7 +5,6 @@ from paperfeed.store import (
     authors,  # noqa: F401
     citations,  # noqa: F401
     claims,  # noqa: F401
-    comment_reports,  # noqa: F401
     comments,  # noqa: F401
     keywords,  # noqa: F401
     leases,  # noqa: F401
@@ -16,7 +15,6 @@ from paperfeed.store import (
     send_ledger,  # noqa: F401
     sessions,  # noqa: F401
     submissions,  # noqa: F401
-    subscribe_requests,  # noqa: F401
     subscriptions,  # noqa: F401
     users,  # noqa: F401
     votes,  # noqa: F401

@@ -25,10 +25,10 @@ from sqlalchemy.exc import IntegrityError
 
 import paperfeed.store.all_tables  # noqa: F401 - every table on ``metadata``, so all foreign keys are seen
 from paperfeed.ids import DERIVED_PREFIX
-from paperfeed.ingest.textutil import title_key
 from paperfeed.models import Paper
 from paperfeed.store.papers import _to_row, _write_children, get_papers, merge_paper, now_utc
 from paperfeed.store.schema import kv_state, metadata, paper_aliases, paper_categories, paper_versions, papers
+from paperfeed.text import title_key
 
 ATTEMPT_PREFIX = "enrich:"
 # Rows describing the paper itself: rewritten from the arXiv record, never moved.
@@ -61,7 +61,7 @@ def papers_missing_arxiv_id(*, conn: Connection, limit: int | None, include_trie
                 for r in conn.execute(select(kv_state.c.key).where(kv_state.c.key.in_(keys)))
             )
         ids = [i for i in ids if i not in tried]
-    return get_papers(conn=conn, ids=ids[:limit] if limit is not None else ids)
+    return list(get_papers(conn=conn, ids=ids[:limit] if limit is not None else ids).values())
 
 
 def remember_attempt(*, conn: Connection, paper_id: str, outcome: str) -> None:
@@ -102,12 +102,10 @@ def adopt_arxiv_record(*, conn: Connection, paper_id: str, record: Paper) -> str
     None, and nothing changes, when ``record.id`` is stored as a paper whose title is not ``record``'s
     (two different papers are never merged).
     """
-    found = get_papers(conn=conn, ids=[paper_id])
-    if not found or found[0].id != paper_id:
+    old = get_papers(conn=conn, ids=[paper_id]).get(paper_id)
+    if old is None or old.id != paper_id:
         raise ValueError(f"{paper_id} is not stored under that id")
-    old = found[0]
-    existing = get_papers(conn=conn, ids=[record.id])
-    target = existing[0] if existing else None
+    target = get_papers(conn=conn, ids=[record.id]).get(record.id)
     if target is not None and title_key(target.title) != title_key(record.title):
         return None
     if target is not None:

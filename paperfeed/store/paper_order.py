@@ -32,6 +32,6 @@ def iter_newest_first(
 
     def batches() -> Iterator[list[Paper]]:
         for start in range(0, len(ids), batch_size):
-            yield get_papers(conn=conn, ids=ids[start : start + batch_size])
+            yield list(get_papers(conn=conn, ids=ids[start : start + batch_size]).values())
 
     return len(ids), batches()

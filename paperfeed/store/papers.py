@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, func, insert, select, update
 
 from paperfeed.ids import is_arxiv_id, normalise_title
 from paperfeed.models import OPTIONAL_TEXT_FIELDS, Author, Paper, Version
@@ -78,60 +79,79 @@ def _from_row(row: Any, versions: list[Version]) -> Paper:
     )
 
 
+_READ = ("id", "authors", "categories", "source", "first_seen", "changed_at", "withdrawn", *_SCALARS)
+
+
+@cache
+def _rows_by_id() -> Select[Any]:
+    """The columns a Paper is made of, for the ids ``:ids`` (built once: a page pays only for running it)."""
+    return select(*(papers.c[name] for name in _READ)).where(papers.c.id.in_(bindparam("ids", expanding=True)))
+
+
+@cache
+def _aliased() -> Select[Any]:
+    return select(paper_aliases.c.alias, paper_aliases.c.paper_id).where(
+        paper_aliases.c.alias.in_(bindparam("ids", expanding=True))
+    )
+
+
+@cache
+def _versions_of() -> Select[Any]:
+    v = paper_versions.c
+    return select(v.paper_id, v.version, v.created, v.size).where(v.paper_id.in_(bindparam("ids", expanding=True)))
+
+
 def _load_versions(conn: Connection, ids: Sequence[str]) -> dict[str, list[Version]]:
     out: dict[str, list[Version]] = {i: [] for i in ids}
     for chunk in _chunks(list(ids)):
-        q = (
-            select(paper_versions)
-            .where(paper_versions.c.paper_id.in_(chunk))
-            .order_by(paper_versions.c.paper_id, paper_versions.c.version)
-        )
-        for r in conn.execute(q):
+        for r in conn.execute(_versions_of(), {"ids": list(chunk)}):
             out[r.paper_id].append(Version(r.version, r.created, r.size))
+    for found in out.values():
+        found.sort(key=lambda v: v.version)
     return out
 
 
 # ---------------------------------------------------------------- reads
 
 
-def get_papers(*, conn: Connection, ids: Sequence[str]) -> list[Paper]:
-    """Papers for ``ids``, in the order given; unknown ids are left out (aliases are followed)."""
+def get_papers(*, conn: Connection, ids: Sequence[str]) -> dict[str, Paper]:
+    """The papers known by ``ids``, keyed by the id asked for, in the order asked; unknown ids are left out.
+
+    An old id (an alias: a ``pf-`` id renamed to its arXiv id) maps to the paper under its current id, so
+    ``found[old].id`` is the new id; ids asked for twice are answered once."""
     if not ids:
-        return []
-    ids = list(dict.fromkeys(ids))
+        return {}
+    wanted = list(dict.fromkeys(ids))
     rows: dict[str, Any] = {}
-    for chunk in _chunks(ids):
-        for r in conn.execute(select(papers).where(papers.c.id.in_(chunk))):
-            rows[r.id] = r
-    missing = [i for i in ids if i not in rows]
+    for chunk in _chunks(wanted):
+        rows.update((r.id, r) for r in conn.execute(_rows_by_id(), {"ids": list(chunk)}))
     alias_of: dict[str, str] = {}
-    if missing:
-        for chunk in _chunks(missing):
-            q = select(paper_aliases).where(paper_aliases.c.alias.in_(chunk))
-            alias_of.update({r.alias: r.paper_id for r in conn.execute(q)})
-        targets = [t for t in alias_of.values() if t not in rows]
-        for chunk in _chunks(targets):
-            for r in conn.execute(select(papers).where(papers.c.id.in_(chunk))):
-                rows[r.id] = r
+    missing = [i for i in wanted if i not in rows]
+    for chunk in _chunks(missing):
+        alias_of.update((r.alias, r.paper_id) for r in conn.execute(_aliased(), {"ids": list(chunk)}))
+    targets = list({t for t in alias_of.values() if t not in rows})
+    for chunk in _chunks(targets):
+        rows.update((r.id, r) for r in conn.execute(_rows_by_id(), {"ids": list(chunk)}))
     versions = _load_versions(conn, list(rows))
-    out: list[Paper] = []
-    for i in ids:
-        key = i if i in rows else alias_of.get(i)
-        if key is not None and key in rows:
-            out.append(_from_row(rows[key], versions[key]))
+    made = {pid: _from_row(r, versions[pid]) for pid, r in rows.items()}
+    out: dict[str, Paper] = {}
+    for i in wanted:
+        current = i if i in made else alias_of.get(i)
+        if current is not None and current in made:
+            out[i] = made[current]
     return out
 
 
 def get_paper(*, conn: Connection, paper_id: str) -> Paper | None:
     """One paper by id or alias (``2401.01234v2`` is read as ``2401.01234``)."""
-    found = get_papers(conn=conn, ids=[paper_id])
-    if not found and "v" in paper_id:
+    found = get_papers(conn=conn, ids=[paper_id]).get(paper_id)
+    if found is None and "v" in paper_id:
         from paperfeed.ids import split_arxiv_id
 
         parsed = split_arxiv_id(paper_id)
         if parsed:
-            found = get_papers(conn=conn, ids=[parsed[0]])
-    return found[0] if found else None
+            found = get_papers(conn=conn, ids=[parsed[0]]).get(parsed[0])
+    return found
 
 
 def resolve_id(*, conn: Connection, paper_id: str) -> str | None:
@@ -246,14 +266,7 @@ def _same(a: Paper, b: Paper) -> bool:
 def _find_existing(conn: Connection, batch: Sequence[Paper]) -> dict[str, Paper]:
     """Stored papers matching the batch, keyed by incoming paper id (by id, alias, then title)."""
     ids = [p.id for p in batch]
-    by_id = {p.id: p for p in get_papers(conn=conn, ids=ids)}  # current ids; aliases followed
-    found: dict[str, Paper] = {i: by_id[i] for i in ids if i in by_id}
-    missing = [i for i in ids if i not in found]
-    for chunk in _chunks(missing):  # an old pf- id now known by its arXiv id
-        q = select(paper_aliases.c.alias, paper_aliases.c.paper_id).where(paper_aliases.c.alias.in_(chunk))
-        for r in conn.execute(q):
-            if r.paper_id in by_id:
-                found[r.alias] = by_id[r.paper_id]
+    found = get_papers(conn=conn, ids=ids)  # by the incoming id: an old pf- id finds its arXiv-id paper
     unmatched = [p for p in batch if p.id not in found]
     keys = list({normalise_title(p.title) for p in unmatched})
     by_key: dict[str, str] = {}
@@ -268,7 +281,7 @@ def _find_existing(conn: Connection, batch: Sequence[Paper]) -> dict[str, Paper]
         if target is None or (is_arxiv_id(p.id) and is_arxiv_id(target)):
             continue
         title_ids[p.id] = target
-    stored = {q.id: q for q in get_papers(conn=conn, ids=list(set(title_ids.values())))}
+    stored = get_papers(conn=conn, ids=list(set(title_ids.values())))
     for pid, target in title_ids.items():
         if target in stored:
             found[pid] = stored[target]
@@ -355,7 +368,7 @@ def mark_withdrawn(*, conn: Connection, ids: Sequence[str]) -> list[str]:
     """Mark stored papers withdrawn (their source deleted them); nothing is removed. Aliases are followed.
 
     Returns the ids newly marked; unknown ids and papers already withdrawn are left alone."""
-    targets = [p.id for p in get_papers(conn=conn, ids=ids)]
+    targets = list(dict.fromkeys(p.id for p in get_papers(conn=conn, ids=ids).values()))
     if not targets:
         return []
     marked: list[str] = []

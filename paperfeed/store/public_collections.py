@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import Connection, Row, Select, select, update
 from sqlalchemy.exc import IntegrityError
 
-from paperfeed.search.analyze import fold
 from paperfeed.store.library import collection_items, collections
 from paperfeed.store.users import users
+from paperfeed.text import fold
 
 MAX_NOTE = 2000
 

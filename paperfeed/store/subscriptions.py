@@ -1,5 +1,6 @@
 """Subscribers SQL: an address, its status (pending, active, unsubscribed, suspended) and its digest
-preferences. Rate limits live in :mod:`paperfeed.store.subscribe_requests`, what was sent in
+preferences; and subscribe requests, one row per request (web form or API), kept only for rate limiting per
+address and per client (see :mod:`paperfeed.digest.subscribe` for the limits). What was sent lives in
 :mod:`paperfeed.store.send_ledger`."""
 
 from __future__ import annotations
@@ -9,7 +10,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import JSON, Boolean, Column, Connection, Index, Integer, String, Table, func, insert, select, update
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Connection,
+    Index,
+    Integer,
+    String,
+    Table,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed.store.schema import UTCDateTime, metadata, serial_id
@@ -217,3 +232,41 @@ def count_by_status(*, conn: Connection) -> dict[str, int]:
     for status, n in conn.execute(select(subscribers.c.status, func.count()).group_by(subscribers.c.status)):
         counts[str(status)] = int(n)
     return counts
+
+
+subscribe_requests = Table(
+    "subscribe_requests",
+    metadata,
+    serial_id(),
+    Column("email", String(254), nullable=False),
+    Column("client", String(128), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("mailed", Boolean, nullable=False, default=False),
+)
+Index("ix_subscribe_requests_email", subscribe_requests.c.email, subscribe_requests.c.created_at)
+Index("ix_subscribe_requests_client", subscribe_requests.c.client, subscribe_requests.c.created_at)
+
+
+def count_requests(
+    *, conn: Connection, since: datetime, email: str | None = None, client: str | None = None, mailed_only: bool = False
+) -> int:
+    """Subscribe requests since ``since`` for an address or a client (rate limiting)."""
+    t = subscribe_requests.c
+    query = select(func.count()).select_from(subscribe_requests).where(t.created_at >= since)
+    if email is not None:
+        query = query.where(t.email == email)
+    if client is not None:
+        query = query.where(t.client == client)
+    if mailed_only:
+        query = query.where(t.mailed.is_(True))
+    return int(conn.execute(query).scalar_one())
+
+
+def record_request(*, conn: Connection, email: str, client: str, now: datetime, mailed: bool) -> None:
+    """Remember one request; ``mailed`` says whether it sent a mail (only those count per address)."""
+    conn.execute(insert(subscribe_requests).values(email=email, client=client[:128], created_at=now, mailed=mailed))
+
+
+def prune_requests(*, conn: Connection, before: datetime) -> int:
+    """Forget subscribe requests older than ``before`` (they no longer count towards any limit)."""
+    return conn.execute(delete(subscribe_requests).where(subscribe_requests.c.created_at < before)).rowcount

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Float, bindparam, case, cast, func, literal, select, union_all
@@ -32,6 +32,9 @@ from paperfeed.store.votes import counted, votes
 
 Span = tuple[datetime | None, datetime | None]  # entered in [since, before); None: unbounded
 RECENT = timedelta(days=7)  # long windows are pruned with the top of this one (see _pruned)
+
+GRAVITY = 1.8  # score = upvotes / (hours since entry + OFFSET_HOURS) ** GRAVITY (Hacker News constants)
+OFFSET_HOURS = 2.0
 
 
 def _ensure_pow(conn: Connection) -> None:
@@ -173,3 +176,18 @@ def _pruned(
     older_rows = _page(conn, older, now, gravity, offset_hours, 0, k)
     merged = sorted(recent + older_rows, key=lambda r: (-r[1], -r[2], -r[3].timestamp(), r[0]))
     return merged[max(offset, 0) : k]
+
+
+def score_papers(*, conn: Connection, ids: Sequence[str], now: datetime | None = None) -> dict[str, float]:
+    """Trending score of each of ``ids`` (0.0 for papers without votes); used by search ``sort=trending``."""
+    now = now or datetime.now(UTC)
+    now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+    out = dict.fromkeys(ids, 0.0)
+    unique = list(out)
+    for i in range(0, len(unique), 500):
+        chunk = unique[i : i + 500]
+        for pid, score, _n, _entered in trending_rows(
+            conn=conn, now=now, since=None, gravity=GRAVITY, offset_hours=OFFSET_HOURS, limit=len(chunk), ids=chunk
+        ):
+            out[pid] = score
+    return out

@@ -20,20 +20,20 @@ from xml.sax.saxutils import escape as xml_escape
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
+from sqlalchemy import Connection
 
+from paperfeed.errors import FieldError
 from paperfeed.links import safe_url
 from paperfeed.models import DailySort, Paper
-from paperfeed.rank.daily import PeriodError, daily_papers
-from paperfeed.store.citations import cited_by_counts
-from paperfeed.store.keywords import keywords_for
+from paperfeed.rank.daily import DailyEntry, PeriodError, daily_papers
+from paperfeed.store.paper_facts import paper_facts
 from paperfeed.store.papers import get_paper
 from paperfeed.store.users import UserPublic
 from paperfeed.web.deps import OptionalSearcher, SettingsDep, StoreDep
-from paperfeed.web.listing import Entry, entries_for, field_error
+from paperfeed.web.listing import Entry, entries_for, field_error, search_query
 from paperfeed.web.markdown import paper_markdown
 from paperfeed.web.schemas import HfAuthor, HfDailyPaper, HfPaper, HfUser, hf_time
-from paperfeed.web.urls import SiteSettingsDep
-from paperfeed.web.views import paper_url
+from paperfeed.web.urls import SiteSettingsDep, paper_url
 
 router = APIRouter(tags=["Hugging Face-compatible"])
 MAX_LIMIT = 100
@@ -73,10 +73,28 @@ def hf_daily(entry: Entry, base_url: str) -> HfDailyPaper:
         submittedOnDailyAt=when,
         title=entry.paper.title,
         summary=entry.paper.abstract,
-        thumbnail=base_url.rstrip("/") + paper_url(entry.paper.id) + "/thumbnail.svg",
+        thumbnail=paper_url(entry.paper.id, base_url) + "/thumbnail.svg",
         submittedBy=hf_user(entry.submitted_by),
         numComments=entry.comments,
     )
+
+
+def _daily_entries(conn: Connection, rows: list[DailyEntry]) -> list[Entry]:
+    """The entries of a daily list: its own upvotes, submissions and comments, with keyphrases and citation
+    counts (:func:`paper_facts`)."""
+    facts = paper_facts(conn, [e.paper.id for e in rows])
+    return [
+        Entry(
+            e.paper,
+            e.upvotes,
+            e.submitted_at,
+            e.submitted_by,
+            e.num_comments,
+            tuple(facts[e.paper.id].keywords),
+            facts[e.paper.id].cited_by,  # CITATIONS: citedByCount
+        )
+        for e in rows
+    ]
 
 
 HfLimit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"papers per page, 1 to {MAX_LIMIT}")]
@@ -107,25 +125,10 @@ def list_daily_papers(
                 offset=p * limit,
                 limit=limit,
             )
-            phrases = keywords_for(conn=conn, ids=[e.paper.id for e in rows])
-            cited = cited_by_counts(conn=conn, paper_ids=[e.paper.id for e in rows])  # CITATIONS: citedByCount
+            entries = _daily_entries(conn, rows)
     except PeriodError as exc:
         raise field_error(exc.field, str(exc)) from exc
-    return [
-        hf_daily(
-            Entry(
-                e.paper,
-                e.upvotes,
-                e.submitted_at,
-                e.submitted_by,
-                e.num_comments,
-                tuple(phrases.get(e.paper.id, ())),
-                cited.get(e.paper.id),
-            ),
-            settings.base_url,
-        )
-        for e in rows
-    ]
+    return [hf_daily(e, settings.base_url) for e in entries]
 
 
 @router.get("/api/papers/search", response_model=list[HfDailyPaper])
@@ -141,25 +144,14 @@ def search_papers(
     if not q.strip():
         with engine.connect() as conn:
             rows, _ = daily_papers(conn=conn, limit=limit)
-            phrases = keywords_for(conn=conn, ids=[e.paper.id for e in rows])
-            cited = cited_by_counts(conn=conn, paper_ids=[e.paper.id for e in rows])  # CITATIONS: citedByCount
-        entries = [
-            Entry(
-                e.paper,
-                e.upvotes,
-                e.submitted_at,
-                e.submitted_by,
-                e.num_comments,
-                tuple(phrases.get(e.paper.id, [])),
-                cited.get(e.paper.id),
-            )
-            for e in rows
-        ]
+            entries = _daily_entries(conn, rows)
         return [hf_daily(e, settings.base_url) for e in entries]
     if searcher is None:
         raise HTTPException(503, "search is not available on this instance")
     try:
-        results = searcher.search(q, limit=limit, offset=0)
+        results = searcher.answer(search_query(q=q, cats=[], limit=limit))
+    except FieldError as exc:
+        raise field_error(exc.field, str(exc)) from exc
     except ValueError as exc:  # QueryError: a malformed query
         raise field_error("q", str(exc)) from exc
     with engine.connect() as conn:
@@ -214,7 +206,7 @@ def thumbnail(paper_id: str, engine: StoreDep, settings: SettingsDep) -> Respons
 def read_paper(paper_id: str, engine: StoreDep, settings: SiteSettingsDep) -> Response:
     """The paper page as Markdown (``HfApi.read_paper``); titles and abstracts are escaped, never HTML."""
     paper, entry = _load(engine, paper_id)
-    page = settings.base_url.rstrip("/") + paper_url(paper.id)
+    page = paper_url(paper.id, settings.base_url)
     text = paper_markdown(
         paper, page_url=page, upvotes=entry.upvotes, submitted_at=entry.submitted_at, submitted_by=entry.submitted_by
     )

@@ -40,6 +40,6 @@ def suggest(
     limit: Annotated[int, Query(ge=1, le=MAX_SUGGEST_LIMIT, description=f"1 to {MAX_SUGGEST_LIMIT}")] = 8,
 ) -> SuggestOut:
     """Suggestions for the text typed so far: query completions, paper titles, authors (empty for empty q)."""
-    lexical = getattr(searcher, "lexical", None)
+    lexical = searcher.indexes().lexical if searcher is not None else None
     found = suggester_for(engine).suggest(q, limit=limit, speller=speller_for(engine), lexical=lexical)
     return SuggestOut(data=[SuggestionOut(type=s.type, text=s.text, url=s.url) for s in found])

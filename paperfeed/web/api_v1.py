@@ -18,16 +18,17 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 from sqlalchemy import Connection
 
 from paperfeed.community.submit import SubmitError, submit_arxiv, submit_metadata
+from paperfeed.community.votes import cast_vote
+from paperfeed.errors import FieldError
 from paperfeed.links import doi_url, safe_url
 from paperfeed.models import Paper, SearchHit, SearchMode, SearchSort, SimilarSort
-from paperfeed.rank.trending import forget_cached
+from paperfeed.rank.related import papers_like_text, similar_papers
 from paperfeed.store.library import collections_for_user, library_add, library_list, library_remove, saved_ids
+from paperfeed.store.paper_facts import PaperFacts, paper_facts
 from paperfeed.store.papers import get_paper, get_papers
-from paperfeed.store.submissions import Submission, get_submission
-from paperfeed.store.users import User, UserPublic
-from paperfeed.store.votes import add_vote, remove_vote, vote_counts
+from paperfeed.store.users import User
 from paperfeed.web.deps import ApiUser, OptionalSearcher, SearcherDep, StoreDep, VerifiedApiUser
-from paperfeed.web.listing import field_error, search_filters
+from paperfeed.web.listing import field_error, search_query
 from paperfeed.web.schemas import (
     AuthorOut,
     CollectionOut,
@@ -46,8 +47,7 @@ from paperfeed.web.schemas import (
     VersionOut,
     VoteOut,
 )
-from paperfeed.web.urls import SiteSettingsDep
-from paperfeed.web.views import paper_url
+from paperfeed.web.urls import SiteSettingsDep, paper_url
 
 router = APIRouter(prefix="/api/v1", tags=["Paperfeed API v1"])
 MAX_LIMIT = 100
@@ -55,17 +55,11 @@ MAX_OFFSET = 10_000
 UNKNOWN_PAPER = "no paper with this id"
 
 
-def paper_out(
-    paper: Paper,
-    *,
-    base_url: str,
-    upvotes: int = 0,
-    submission: tuple[Submission, UserPublic | None] | None = None,
-) -> PaperOut:
+def paper_out(paper: Paper, *, base_url: str, facts: PaperFacts | None = None) -> PaperOut:
     """The API view of a paper: metadata, links (only http(s)), upvotes and who submitted it."""
-    page = base_url.rstrip("/") + paper_url(paper.id)
-
-    sub, who = submission if submission else (None, None)
+    page = paper_url(paper.id, base_url)
+    facts = facts if facts is not None else PaperFacts()
+    who = facts.submitted_by
     return PaperOut(
         id=paper.id,
         title=paper.title,
@@ -89,23 +83,16 @@ def paper_out(
             code=safe_url(paper.code_url),
             project=safe_url(paper.project_url),
         ),
-        upvotes=upvotes,
-        submitted_at=sub.submitted_at if sub else None,
+        upvotes=facts.upvotes,
+        submitted_at=facts.submitted_at,
         submitted_by=SubmitterOut(username=who.username, display_name=who.display_name) if who else None,
     )
 
 
 def papers_out(conn: Connection, papers: list[Paper], base_url: str) -> list[PaperOut]:
-    counts = vote_counts(conn=conn, ids=[p.id for p in papers])
-    return [
-        paper_out(
-            p,
-            base_url=base_url,
-            upvotes=counts.get(p.id, 0),
-            submission=get_submission(conn=conn, paper_id=p.id),
-        )
-        for p in papers
-    ]
+    """:func:`paper_out` for each of ``papers``, their upvotes and submissions read at once."""
+    facts = paper_facts(conn, [p.id for p in papers])
+    return [paper_out(p, base_url=base_url, facts=facts[p.id]) for p in papers]
 
 
 def hits_out(conn: Connection, hits: list[SearchHit], base_url: str) -> list[SearchHitOut]:
@@ -172,33 +159,35 @@ def search(
     page: Annotated[int | None, Query(ge=1, le=MAX_OFFSET, description="1-based page; sets offset")] = None,
 ) -> SearchOut:
     """Search papers: query language, mode, sort, category and date filters, pagination, match reasons."""
-    cats = search_filters(q, cat, date_from, date_to)
     if page is not None:
         offset = (page - 1) * limit
         if offset > MAX_OFFSET:
             raise field_error("page", f"pages go up to offset {MAX_OFFSET}")
-    try:
-        results = searcher.search(
-            q,
-            limit=limit,
-            offset=offset,
-            mode=mode,
-            sort=sort,
-            categories=cats or None,
-            date_from=date_from,
-            date_to=date_to,
-            spell=True,  # "suggestion" (search/spelling.py)
-        )
-    except ValueError as exc:  # QueryError: the message says which part of the query
-        raise field_error("q", str(exc)) from exc
-    with engine.connect() as conn:
+    with engine.connect() as conn:  # one connection for the whole request
+        try:
+            query = search_query(
+                q=q,
+                cats=cat,
+                date_from=date_from,
+                date_to=date_to,
+                limit=limit,
+                offset=offset,
+                mode=mode,
+                sort=sort,
+                spell=True,  # "suggestion" (search/spelling.py)
+            )
+            results = searcher.answer(query, conn=conn)
+        except FieldError as exc:
+            raise field_error(exc.field, str(exc)) from exc
+        except ValueError as exc:  # QueryError: the message says which part of the query
+            raise field_error("q", str(exc)) from exc
         data = hits_out(conn, results.hits, settings.base_url)
     nxt, prev = _page_urls(request, settings.base_url, offset, limit, results.total)
     return SearchOut(
         query=q,
         mode=mode,
         sort=sort,
-        categories=cats,
+        categories=list(query.categories),
         date_from=date_from,
         date_to=date_to,
         total=results.total,
@@ -229,10 +218,11 @@ def similar(
     with engine.connect() as conn:
         paper = _resolve(conn, paper_id)
     try:
-        hits = searcher.similar(paper.id, limit=limit, sort=sort)
+        found = similar_papers(engine=engine, searcher=searcher, paper_id=paper.id, limit=limit, sort=sort)
     except KeyError as exc:
         raise HTTPException(404, f"{paper.id} is not in the search index yet") from exc
-    return _similar_out(engine, hits, settings.base_url, paper_id=paper.id, sort=sort)
+    warning = " ".join(found.notes) or None  # what is degraded (vectors still being made...): never silent
+    return _similar_out(engine, found.hits, settings.base_url, paper_id=paper.id, sort=sort, warning=warning)
 
 
 @router.post("/similar", response_model=SimilarOut)
@@ -247,7 +237,7 @@ def similar_to_text(
     similar papers: the same ranking, the text standing in for the paper. ``warning`` says when the text was
     cut (the ranking reads its first 2,500 characters) or search is degraded. Needs an API token."""
     try:
-        found = searcher.similar_text(body.text, limit=body.limit, sort=body.sort)
+        found = papers_like_text(engine=engine, searcher=searcher, text=body.text, limit=body.limit, sort=body.sort)
     except ValueError as exc:  # no words in the text
         raise field_error("text", str(exc), where="body") from exc
     return _similar_out(
@@ -268,15 +258,10 @@ def _similar_out(
 
 
 def _vote(engine: Any, user: User, paper_id: str, up: bool) -> VoteOut:
-    with engine.begin() as conn:
-        paper = _resolve(conn, paper_id)
-        if up:
-            add_vote(conn=conn, user_id=user.id, paper_id=paper.id)
-        else:
-            remove_vote(conn=conn, user_id=user.id, paper_id=paper.id)
-        count = vote_counts(conn=conn, ids=[paper.id])[paper.id]
-    forget_cached()  # committed: the next trending page counts this vote
-    return VoteOut(id=paper.id, upvotes=count, voted=up)
+    outcome = cast_vote(engine=engine, user_id=user.id, paper_id=paper_id, up=up)
+    if outcome is None:
+        raise HTTPException(404, f"{UNKNOWN_PAPER}: {paper_id[:100]!r}")
+    return VoteOut(id=outcome.paper_id, upvotes=outcome.upvotes, voted=outcome.voted)
 
 
 @router.post("/papers/{paper_id:path}/vote", response_model=VoteOut)
@@ -324,7 +309,7 @@ def library(
             for c in collections_for_user(conn=conn, user_id=user.id)
         ]
         ids = library_list(conn=conn, user_id=user.id, collection_id=collection, offset=offset, limit=limit)
-        data = papers_out(conn, get_papers(conn=conn, ids=ids), settings.base_url)
+        data = papers_out(conn, list(get_papers(conn=conn, ids=ids).values()), settings.base_url)
     return LibraryOut(collection=current, collections=cols, offset=offset, limit=limit, count=len(data), data=data)
 
 

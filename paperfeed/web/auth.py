@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from email_validator import EmailNotValidError, validate_email
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from paperfeed.community.users import USERNAME_RE
+from paperfeed.community.users import signup_problems
 from paperfeed.config import Settings
 from paperfeed.digest.mailer import address_problem
 from paperfeed.email_verification import send_verification
@@ -24,7 +23,6 @@ from paperfeed.store.rate_limits import RateLimited
 from paperfeed.store.sessions import create_session, delete_other_sessions, delete_session
 from paperfeed.store.submissions import submissions_by
 from paperfeed.store.users import create_user, get_user_by_email, get_user_by_username, set_password_hash
-from paperfeed.text_controls import invisible_problem
 from paperfeed.web.deps import CsrfProtected, CurrentUser, OptionalUser, SettingsDep, StoreDep
 from paperfeed.web.login_throttle import (
     LoginThrottle,
@@ -70,23 +68,14 @@ def _signed_in(
 def _signup_errors(
     email: str, username: str, password: str, settings: Settings, display_name: str = ""
 ) -> tuple[dict[str, str], str]:
-    errors: dict[str, str] = {}
-    invisible = invisible_problem(display_name, "the display name")
-    if invisible:
-        errors["display_name"] = invisible
-    normalised = email.strip().lower()
-    try:
-        normalised = validate_email(email.strip(), check_deliverability=False).normalized.lower()
-        unmailable = address_problem(settings, normalised)  # josé@... where the mail server lacks SMTPUTF8
-        if unmailable:
-            errors["email"] = unmailable
-    except EmailNotValidError as exc:
-        errors["email"] = str(exc)
-    if not USERNAME_RE.match(username.strip()):
-        errors["username"] = "2-32 letters, digits, '.', '_' or '-', starting with a letter or digit"
-    problem = password_problem(password, username=username, email=normalised, site_name=settings.site_name)
-    if problem:
-        errors["password"] = problem
+    """The sign-up rule (:func:`signup_problems`), and an address this instance's mail server can reach: the
+    confirmation is mailed at once."""
+    errors, normalised = signup_problems(
+        username=username, email=email, password=password, site_name=settings.site_name, display_name=display_name
+    )
+    unmailable = None if "email" in errors else address_problem(settings, normalised)  # josé@... without SMTPUTF8
+    if unmailable:
+        errors["email"] = unmailable
     return errors, normalised
 
 
@@ -290,7 +279,7 @@ def my_submissions(request: Request, engine: StoreDep, user: CurrentUser) -> Res
     """Papers this member submitted, newest first."""
     with engine.connect() as conn:
         subs = submissions_by(conn=conn, user_id=user.id, limit=200)
-        papers = {p.id: p for p in get_papers(conn=conn, ids=[s.paper_id for s in subs])}
+        papers = get_papers(conn=conn, ids=[s.paper_id for s in subs])
         cards = decorate(
             conn,
             [

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from paperfeed.community import authors as svc
 from paperfeed.community.comments import is_moderator
+from paperfeed.links import paper_url
 from paperfeed.store import authors as author_store
 from paperfeed.web.api_v1 import papers_out
 from paperfeed.web.deps import CsrfProtected, CurrentUser, OptionalUser, StoreDep, VerifiedUser
@@ -29,7 +30,7 @@ from paperfeed.web.page_params import Page
 from paperfeed.web.schemas import PaperOut
 from paperfeed.web.templating import render
 from paperfeed.web.urls import SiteSettingsDep
-from paperfeed.web.views import Card, decorate, page_links, paper_url
+from paperfeed.web.views import Card, decorate, page_links
 
 router = APIRouter()
 AUTHORS_PER_PAGE = 100

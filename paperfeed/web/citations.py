@@ -15,6 +15,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import Connection
 
+from paperfeed.links import paper_url
 from paperfeed.models import Paper
 from paperfeed.store.citations import CitationFacts, CitedWork, citation_facts, citations_of, count_links, references_of
 from paperfeed.store.papers import get_paper, get_papers
@@ -22,7 +23,6 @@ from paperfeed.web.api_v1 import papers_out
 from paperfeed.web.deps import StoreDep
 from paperfeed.web.schemas import CitationHitOut, CitationListOut, OutsideLinksOut, OutsideWorkOut
 from paperfeed.web.urls import SiteSettingsDep
-from paperfeed.web.views import paper_url
 
 Relation = Literal["references", "citations"]
 PAGE_LIST = 20  # entries of each list on the paper page (?cited=all: up to PAGE_ALL)
@@ -72,7 +72,7 @@ def citation_list(*, conn: Connection, paper_id: str, relation: Relation, limit:
     refs, cites = count_links(conn=conn, paper_id=paper_id) if facts else (0, 0)
     fetch = references_of if relation == "references" else citations_of
     works = fetch(conn=conn, paper_id=paper_id, limit=limit, offset=offset) if facts else []
-    papers = {p.id: p for p in get_papers(conn=conn, ids=[w.paper_id for w in works if w.paper_id])}
+    papers = get_papers(conn=conn, ids=[w.paper_id for w in works if w.paper_id])
     entries = [CitationEntry(w, papers.get(w.paper_id) if w.paper_id else None) for w in works]
     return CitationList(paper_id, relation, facts, refs if relation == "references" else cites, entries)
 

@@ -9,9 +9,9 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import RedirectResponse, Response
 
 from paperfeed.cite import bibtex
+from paperfeed.links import paper_url
 from paperfeed.store.papers import get_paper
 from paperfeed.web.deps import StoreDep
-from paperfeed.web.views import paper_url
 
 router = APIRouter()
 

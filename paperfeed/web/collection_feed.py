@@ -11,7 +11,7 @@ from paperfeed.config import Settings
 from paperfeed.models import Paper
 from paperfeed.store.public_collections import Item, PublicCollection
 from paperfeed.web.comment_feed import ATOM_NS, _iso, _sub
-from paperfeed.web.views import paper_url
+from paperfeed.web.urls import paper_url
 
 
 def collection_atom(
@@ -34,7 +34,7 @@ def collection_atom(
         paper = papers.get(item.paper_id)
         if paper is None:
             continue
-        url = base + paper_url(paper.id)
+        url = paper_url(paper.id, base)
         entry = _sub(root, "entry")
         _sub(entry, "title", " ".join(paper.title.split()), type="text")
         _sub(entry, "id", url)

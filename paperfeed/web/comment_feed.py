@@ -10,8 +10,8 @@ from lxml import etree
 
 from paperfeed.community.comments import CommentView, Discussion
 from paperfeed.config import Settings
+from paperfeed.links import paper_url
 from paperfeed.models import Paper
-from paperfeed.web.views import paper_url
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 FEED_SIZE = 100

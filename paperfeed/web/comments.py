@@ -20,16 +20,16 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Connection
 
 from paperfeed.community import comments as svc
+from paperfeed.links import paper_url
 from paperfeed.store.comments import get_comment
 from paperfeed.store.papers import get_paper, get_papers
 from paperfeed.store.users import User
+from paperfeed.web.api_comments import MAX_ID
 from paperfeed.web.comment_feed import discussion_atom
-from paperfeed.web.comment_schemas import MAX_ID
 from paperfeed.web.deps import CsrfProtected, CurrentUser, OptionalUser, StoreDep, VerifiedUser
 from paperfeed.web.pages import safe_next
 from paperfeed.web.templating import render
 from paperfeed.web.urls import SiteSettingsDep
-from paperfeed.web.views import paper_url
 
 router = APIRouter(dependencies=[CsrfProtected], include_in_schema=False)
 CommentId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -183,7 +183,8 @@ def moderation(request: Request, engine: StoreDep, user: OptionalUser) -> Respon
     assert user is not None
     with engine.connect() as conn:
         items = svc.report_queue(conn=conn, user=user)
-        titles = {p.id: p.title for p in get_papers(conn=conn, ids=[i.comment.row.paper_id for i in items])}
+        found = get_papers(conn=conn, ids=[i.comment.row.paper_id for i in items])
+        titles = {paper_id: p.title for paper_id, p in found.items()}
     return render(request, "moderation.html", {"items": items, "titles": titles, "tab": "moderation"})
 
 

@@ -183,8 +183,9 @@ def trending_page(
         more = len(ids) > PER_PAGE
         ids, scores = ids[:PER_PAGE], scores[:PER_PAGE]
         papers = get_papers(conn=conn, ids=ids)
-        score_of = dict(zip(ids, scores, strict=True))
-        cards = decorate(conn, [Card(x, score=score_of[x.id]) for x in papers], user)
+        cards = decorate(
+            conn, [Card(papers[i], score=s) for i, s in zip(ids, scores, strict=True) if i in papers], user
+        )
         total = (p - 1) * PER_PAGE + len(cards) + (1 if more else 0)
         if not ids and p > 1:  # past the end: how many there are, to link back to the last page
             total = len(trending(conn=conn, window=window, offset=0, limit=(p - 1) * PER_PAGE)[0])
@@ -211,7 +212,7 @@ def _most_cited_page(request: Request, engine: Any, user: Any, p: int) -> Respon
         rows = most_cited(conn=conn, since=since, offset=(p - 1) * PER_PAGE, limit=PER_PAGE + 1)
         more = len(rows) > PER_PAGE
         rows = rows[:PER_PAGE]
-        by_id = {x.id: x for x in get_papers(conn=conn, ids=[r[0] for r in rows])}
+        by_id = get_papers(conn=conn, ids=[r[0] for r in rows])
         cited = [Card(by_id[pid], reason=f"cited by {n}", score=n) for pid, n, _ in rows if pid in by_id]
         cards = decorate(conn, cited, user)
     total = (p - 1) * PER_PAGE + len(cards) + (1 if more else 0)

@@ -26,16 +26,16 @@ from fastapi.responses import Response
 from lxml import etree
 
 from paperfeed.config import Settings
+from paperfeed.errors import FieldError
 from paperfeed.links import safe_url
 from paperfeed.models import DailySort, SearchMode, SearchSort, TrendingWindow
 from paperfeed.rank.daily import PeriodError, daily_papers
 from paperfeed.rank.trending import trending
 from paperfeed.store.papers import get_papers
 from paperfeed.web.deps import OptionalSearcher, StoreDep
-from paperfeed.web.listing import Entry, entries_for, field_error, search_filters
+from paperfeed.web.listing import Entry, entries_for, field_error, search_query
 from paperfeed.web.page_params import SearchText
-from paperfeed.web.urls import SiteSettingsDep
-from paperfeed.web.views import paper_url
+from paperfeed.web.urls import SiteSettingsDep, paper_url
 
 router = APIRouter(tags=["Feeds"])
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -71,7 +71,7 @@ class Feed:
         self.entries, self.base, self.site = list(entries), settings.base_url.rstrip("/"), settings.site_name
 
     def url_of(self, e: Entry) -> str:
-        return self.base + paper_url(e.paper.id)
+        return paper_url(e.paper.id, self.base)
 
     def updated(self) -> datetime:
         stamps = [self.stamp(e) for e in self.entries]
@@ -221,7 +221,7 @@ def trending_feed(
     """Trending papers: upvotes with time decay, best first."""
     with engine.connect() as conn:
         ids, _ = trending(conn=conn, window=window, limit=FEED_SIZE)
-        entries = entries_for(conn, get_papers(conn=conn, ids=ids))
+        entries = entries_for(conn, list(get_papers(conn=conn, ids=ids).values()))
     return feed.answer(
         title=f"trending papers ({window})",
         subtitle="Papers ranked by upvotes with time decay",
@@ -244,25 +244,23 @@ def search_feed(
     date_to: Annotated[date | None, Query(alias="to")] = None,
 ) -> Response:
     """The first results of a search, in the search's order (``sort=date`` for a "new matches" feed)."""
-    cats = search_filters(q, cat, date_from, date_to)
+    try:
+        query = search_query(
+            q=q, cats=cat, date_from=date_from, date_to=date_to, limit=FEED_SIZE, offset=0, mode=mode, sort=sort
+        )
+    except FieldError as exc:
+        raise field_error(exc.field, str(exc)) from exc
     if searcher is None:
         raise HTTPException(503, "search is not available on this instance")
-    try:
-        results = searcher.search(
-            q,
-            limit=FEED_SIZE,
-            offset=0,
-            mode=mode,
-            sort=sort,
-            categories=cats or None,
-            date_from=date_from,
-            date_to=date_to,
-        )
-    except ValueError as exc:
-        raise field_error("q", str(exc)) from exc
-    with engine.connect() as conn:
+    with engine.connect() as conn:  # one connection for the whole request
+        try:
+            results = searcher.answer(query, conn=conn)
+        except ValueError as exc:
+            raise field_error("q", str(exc)) from exc
         entries = entries_for(conn, [h.paper for h in results.hits])
     what = f"Papers matching \u201c{q.strip()}\u201d" if q.strip() else "Papers matching the filters"
+    if results.warning:  # vectors still being made, damaged files...: a feed reader is told too
+        what = f"{what}. Note: {results.warning}"
     return feed.answer(
         title=f"search {q.strip() or 'results'}",
         subtitle=what,

@@ -51,6 +51,9 @@ class ForYouOut(BaseModel):
     )
     library_size: int = Field(description="saved and upvoted papers the recommendations come from")
     not_interested: int = Field(description='papers the member said "not interested" in (left out, and down-weighted)')
+    warning: str | None = Field(
+        default=None, description="what is degraded in the search indexes they come from (vectors still being made...)"
+    )
 
 
 class NotInterestedOut(BaseModel):
@@ -69,11 +72,17 @@ def for_you(request: Request, engine: StoreDep, user: CurrentUser) -> Response:
     """Papers for the member from their saved and upvoted ones, best first, each with its reason."""
     recs = _recommend(request, engine, user, LIMIT)
     with engine.connect() as conn:
-        papers = {p.id: p for p in get_papers(conn=conn, ids=recs.ids)}
+        papers = get_papers(conn=conn, ids=recs.ids)
         cards = [Card(papers[pid], score=s) for pid, s in zip(recs.ids, recs.scores, strict=True) if pid in papers]
         cards = decorate(conn, cards, user)
     items = [{"card": c, "why": recs.reasons.get(c.paper.id, "")} for c in cards]
-    context = {"tab": "for-you", "items": items, "seeds": recs.seeds, "dismissed": recs.dismissed}
+    context = {
+        "tab": "for-you",
+        "items": items,
+        "seeds": recs.seeds,
+        "dismissed": recs.dismissed,
+        "notice": recs.warning,  # vectors still being made...: never silent
+    }
     context["search_available"] = getattr(request.app.state, "searcher", None) is not None
     return render(request, "foryou.html", context)
 
@@ -114,7 +123,7 @@ def for_you_api(
     """Recommendations for the token's owner, best first, each with its reason."""
     recs = _recommend(request, engine, user, limit)
     with engine.connect() as conn:
-        papers = {p.id: p for p in get_papers(conn=conn, ids=recs.ids)}
+        papers = get_papers(conn=conn, ids=recs.ids)
         found = [(pid, score) for pid, score in zip(recs.ids, recs.scores, strict=True) if pid in papers]
         out = papers_out(conn, [papers[pid] for pid, _ in found], settings.base_url)
     data = [
@@ -134,6 +143,7 @@ def for_you_api(
         source=source,  # type: ignore[arg-type]
         library_size=recs.seeds,
         not_interested=recs.dismissed,
+        warning=recs.warning,
     )
 
 

@@ -12,12 +12,12 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from paperfeed.links import paper_url
 from paperfeed.models import Paper
 from paperfeed.rank.citation_map import CitationMap, citation_map, grouped
 from paperfeed.store.papers import get_paper
 from paperfeed.web.deps import CsrfProtected, StoreDep
 from paperfeed.web.templating import render
-from paperfeed.web.views import paper_url
 
 router = APIRouter()
 UNKNOWN_PAPER = "no paper with this id"

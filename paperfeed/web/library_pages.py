@@ -31,7 +31,7 @@ def library(request: Request, engine: StoreDep, user: CurrentUser, c: int | None
             raise HTTPException(404, "That collection does not exist.")
         ids = library_list(conn=conn, user_id=user.id, collection_id=c, offset=(p - 1) * PER_PAGE, limit=PER_PAGE + 1)
         more = len(ids) > PER_PAGE
-        cards = decorate(conn, [Card(x) for x in get_papers(conn=conn, ids=ids[:PER_PAGE])], user)
+        cards = decorate(conn, [Card(x) for x in get_papers(conn=conn, ids=ids[:PER_PAGE]).values()], user)
     total = (p - 1) * PER_PAGE + len(cards) + (1 if more else 0)
     return render(
         request,

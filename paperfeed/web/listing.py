@@ -1,24 +1,23 @@
-"""What the two JSON APIs and the feeds share: a paper's daily-list entry (upvotes, submission, comments,
-keyphrases), the category/date filter check, and the 422 that names the field at fault."""
+"""What the search page, the two JSON APIs and the feeds share: a paper's daily-list entry (upvotes,
+submission, comments, keyphrases), the reading of a search request into a :class:`SearchQuery`, and the 422
+that names the field at fault."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Connection
 
+from paperfeed.errors import FieldError
 from paperfeed.models import Paper
-from paperfeed.store.citations import cited_by_counts
-from paperfeed.store.comments import visible_counts
-from paperfeed.store.keywords import keywords_for
-from paperfeed.store.submissions import get_submission
+from paperfeed.search.query import QueryError
+from paperfeed.search.request import SearchQuery
+from paperfeed.store.paper_facts import paper_facts
 from paperfeed.store.users import UserPublic
-from paperfeed.store.votes import vote_counts
 
-_CAT = re.compile(r"^[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z0-9-]+)?$")
+MAX_CATEGORIES = 20
 
 
 def field_error(field: str, message: str, where: str = "query") -> RequestValidationError:
@@ -44,37 +43,55 @@ class Entry:
 
 
 def entries_for(conn: Connection, papers: list[Paper]) -> list[Entry]:
-    """Upvotes and submissions of ``papers`` (one count query, one lookup per paper for submissions)."""
-    counts = vote_counts(conn=conn, ids=[p.id for p in papers])
-    discussed = visible_counts(conn=conn, paper_ids=[p.id for p in papers])
-    phrases = keywords_for(conn=conn, ids=[p.id for p in papers])
-    cited = cited_by_counts(conn=conn, paper_ids=[p.id for p in papers])
+    """The daily-list entries of ``papers``: upvotes, submission, comments, keyphrases and citations, read
+    at once (:func:`paper_facts`)."""
+    facts = paper_facts(conn, [p.id for p in papers])
     out = []
     for p in papers:
-        found = get_submission(conn=conn, paper_id=p.id)
-        sub, who = found if found else (None, None)
-        entry = Entry(p, counts.get(p.id, 0), sub.submitted_at if sub else None, who, discussed.get(p.id, 0))
-        entry.keywords = tuple(phrases.get(p.id, ()))
-        entry.cited_by = cited.get(p.id)
-        out.append(entry)
+        f = facts[p.id]
+        out.append(Entry(p, f.upvotes, f.submitted_at, f.submitted_by, f.comments, tuple(f.keywords), f.cited_by))
     return out
 
 
-def check_filters(cat: list[str], date_from: date | None, date_to: date | None) -> None:
-    if len(cat) > 20:
-        raise field_error("cat", "at most 20 categories")
-    for c in cat:
-        if len(c) > 64 or not _CAT.match(c):
-            raise field_error("cat", f"not a category such as cs.CL or cs: {c[:40]!r}")
-    if date_from and date_to and date_from > date_to:
-        raise field_error("from", f"from ({date_from}) is after to ({date_to})")
+def search_query(
+    *,
+    q: str,
+    cats: list[str],
+    date_from: date | None = None,
+    date_to: date | None = None,
+    limit: int | None = None,
+    offset: int | None = None,
+    mode: str | None = None,
+    sort: str | None = None,
+    spell: bool = False,
+    require: bool = True,
+) -> SearchQuery:
+    """The one reading of a search request (the page, ``/api/v1/search``, ``/feeds/search``, the Hugging Face
+    API): a :class:`SearchQuery`, its query language parsed. Raises :class:`FieldError` naming the parameter
+    at fault (``cat``, ``from``, ``q``...); ``require``: refuse a request that asks nothing (no query, no
+    filter)."""
+    cats = [c.strip() for c in cats if c.strip()]
+    if len(cats) > MAX_CATEGORIES:
+        raise FieldError("cat", f"at most {MAX_CATEGORIES} categories")
+    if require and not q.strip() and not cats and not date_from and not date_to:
+        raise FieldError("q", "give a query (or a cat/from/to filter)")
+    values = {"limit": limit, "offset": offset, "mode": mode, "sort": sort}
+    try:
+        query = SearchQuery.of(q=q, categories=cats, date_from=date_from, date_to=date_to, spell=spell, **values)
+    except QueryError as exc:  # a value out of range: the message starts with the parameter's name
+        raise FieldError(next((k for k in values if str(exc).startswith(k)), "q"), str(exc)) from exc
+    try:
+        query.parsed  # noqa: B018 - read once here; the searcher reuses it
+    except QueryError as exc:
+        raise FieldError(_at_fault(query), str(exc)) from exc
+    return query
 
 
-def search_filters(q: str, cat: list[str], date_from: date | None, date_to: date | None) -> list[str]:
-    """The categories of a search request (``/api/v1/search``, ``/feeds/search``), stripped and checked with
-    the dates; 422 naming the field when one is wrong, or when nothing is asked (no query, no filter)."""
-    cats = [c.strip() for c in cat if c.strip()]
-    check_filters(cats, date_from, date_to)
-    if not q.strip() and not cats and not date_from and not date_to:
-        raise field_error("q", "give a query (or a cat/from/to filter)")
-    return cats
+def _at_fault(query: SearchQuery) -> str:
+    """Which parameter of a query that cannot be read is wrong: a category, the dates, else ``q``."""
+    for field, part in (("cat", query.but(q="", date_from=None, date_to=None)), ("from", query.but(q=""))):
+        try:
+            part.parsed  # noqa: B018
+        except QueryError:
+            return field
+    return "q"

@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import Engine
 
 from paperfeed.community.authors import claim_context
+from paperfeed.community.comments import discussion_context
+from paperfeed.community.votes import cast_vote
 from paperfeed.ids import is_arxiv_id
 from paperfeed.models import SimilarSort
-from paperfeed.rank.trending import forget_cached
+from paperfeed.rank.related import similar_papers
 from paperfeed.search.protocols import Searcher
 from paperfeed.store.library import collections_for_user, library_add, library_remove, paper_collections
 from paperfeed.store.papers import get_paper
 from paperfeed.store.submissions import get_submission
-from paperfeed.store.votes import add_vote, remove_vote, vote_counts
 from paperfeed.web.citations import citation_context
 from paperfeed.web.deps import CsrfProtected, CurrentUser, OptionalSearcher, OptionalUser, StoreDep, VerifiedUser
-from paperfeed.web.discussion import discussion_context
 from paperfeed.web.page_params import safe_next
 from paperfeed.web.templating import render
-from paperfeed.web.views import Card, arxiv_links, decorate, paper_url
+from paperfeed.web.urls import paper_url
+from paperfeed.web.views import Card, arxiv_links, decorate
 
 log = logging.getLogger("paperfeed.web")
 router = APIRouter(dependencies=[CsrfProtected], include_in_schema=False)
@@ -52,10 +54,7 @@ def paper_page(
         discussion = discussion_context(conn=conn, paper_id=paper.id, user=user)
         claiming = claim_context(conn=conn, paper=paper, user=user)  # AUTHORS: claim buttons
         cited = citation_context(conn=conn, paper_id=paper.id, show_all=request.query_params.get("cited") == "all")
-    similar = _similar(searcher, paper.id, sort=similar_sort)
-    if similar:
-        with engine.connect() as conn:
-            similar = decorate(conn, similar, user)
+        similar = decorate(conn, _similar(engine, searcher, paper.id, sort=similar_sort), user)
     return render(
         request,
         "paper.html",
@@ -76,23 +75,17 @@ def paper_page(
     )
 
 
-def _similar(searcher: Searcher | None, paper_id: str, limit: int = 6, sort: str = "relevance") -> list[Card]:
+def _similar(
+    engine: Engine, searcher: Searcher | None, paper_id: str, limit: int = 6, sort: str = "relevance"
+) -> list[Card]:
     if searcher is None:
         return []
     try:
-        hits = searcher.similar(paper_id, limit=limit, sort=sort)
+        hits = similar_papers(engine=engine, searcher=searcher, paper_id=paper_id, limit=limit, sort=sort).hits
     except Exception:  # noqa: BLE001 - similar papers are a bonus: the page still renders
         log.exception("similar papers for %s failed", paper_id)
         return []
     return [Card(h.paper, score=h.score, reason=h.reason) for h in hits]  # reason: why it is related
-
-
-def _vote_response(request: Request, paper_id: str, next_url: str | None, engine: Any, voted: bool) -> Response:
-    if "application/json" in request.headers.get("accept", ""):
-        with engine.connect() as conn:
-            count = vote_counts(conn=conn, ids=[paper_id])[paper_id]
-        return JSONResponse({"id": paper_id, "upvotes": count, "voted": voted})
-    return RedirectResponse(safe_next(next_url, paper_url(paper_id)), status_code=303)
 
 
 @router.post("/papers/{paper_id:path}/vote")
@@ -105,16 +98,12 @@ def vote(
     next: Annotated[str | None, Form()] = None,
 ) -> Response:  # noqa: A002 - the form field's name
     """Upvote (``action=up``) or take the vote back (``action=down``); one vote per member and paper."""
-    with engine.begin() as conn:
-        paper = get_paper(conn=conn, paper_id=paper_id)
-        if paper is None:
-            raise HTTPException(404, f"There is no paper {paper_id[:100]!r} here.")
-        if action == "up":
-            add_vote(conn=conn, user_id=user.id, paper_id=paper.id)
-        else:
-            remove_vote(conn=conn, user_id=user.id, paper_id=paper.id)
-    forget_cached()  # committed: the next trending page counts this vote
-    return _vote_response(request, paper.id, next, engine, action == "up")
+    outcome = cast_vote(engine=engine, user_id=user.id, paper_id=paper_id, up=action == "up")
+    if outcome is None:
+        raise HTTPException(404, f"There is no paper {paper_id[:100]!r} here.")
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse({"id": outcome.paper_id, "upvotes": outcome.upvotes, "voted": outcome.voted})
+    return RedirectResponse(safe_next(next, paper_url(outcome.paper_id)), status_code=303)
 
 
 @router.post("/papers/{paper_id:path}/save")

@@ -31,7 +31,7 @@ def _public(engine: StoreDep, slug: str) -> tuple[store.PublicCollection, list[s
             raise HTTPException(404, "There is no public collection here (it may have been made private).")
         items = store.items(conn=conn, collection_id=found.id)
         papers = get_papers(conn=conn, ids=[i.paper_id for i in items])
-    return found, items, {p.id: Card(p) for p in papers}
+    return found, items, {pid: Card(p) for pid, p in papers.items()}
 
 
 @router.get("/c/{slug}.atom")
@@ -65,8 +65,8 @@ def share_page(request: Request, collection_id: CollectionId, engine: StoreDep, 
     found = _owned(engine, user.id, collection_id)
     with engine.connect() as conn:
         items = store.items(conn=conn, collection_id=found.id)
-        papers = {p.id: p for p in get_papers(conn=conn, ids=[i.paper_id for i in items])}
-    entries = [(papers[i.paper_id], i.note) for i in items if i.paper_id in papers]
+        papers = get_papers(conn=conn, ids=[i.paper_id for i in items])
+    entries = [(Card(papers[i.paper_id]), i.note) for i in items if i.paper_id in papers]
     return render(request, "collection_share.html", {"collection": found, "entries": entries, "tab": "library"})
 
 

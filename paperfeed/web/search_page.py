@@ -9,8 +9,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from paperfeed.models import SearchMode, SearchSort
+from paperfeed.search.query import SORTS
+from paperfeed.search.request import MODES
 from paperfeed.store.query_examples import query_examples
 from paperfeed.web.deps import CsrfProtected, OptionalSearcher, OptionalUser, StoreDep
+from paperfeed.web.listing import search_query
 from paperfeed.web.page_params import OptionalDate, Page, SearchText
 from paperfeed.web.templating import render
 from paperfeed.web.views import Card, decorate, page_links
@@ -18,8 +21,6 @@ from paperfeed.web.views import Card, decorate, page_links
 router = APIRouter(dependencies=[CsrfProtected], include_in_schema=False)
 
 
-SEARCH_MODES = ("hybrid", "bm25", "dense")
-SEARCH_SORTS = ("relevance", "date", "trending", "citations")
 SEARCH_PER_PAGE = 20
 
 
@@ -59,50 +60,51 @@ def search_page(
         "error": None,
         "notice": None,
         "pages": {},
-        "modes": SEARCH_MODES,
-        "sorts": SEARCH_SORTS,
+        "modes": MODES,
+        "sorts": SORTS,
         "page": p,
         "other_modes": {},
         "hint": None,
         "examples": None,
     }
-    if not (q.strip() or cat or date_from or date_to):  # the help: examples that find papers here
-        with engine.connect() as conn:
+    with engine.connect() as conn:  # one connection for the whole page
+        if not (q.strip() or cat or date_from or date_to):  # the help: examples that find papers here
             ctx["examples"] = query_examples(conn=conn)
-    if q.strip() or cat or date_from or date_to:
+            return render(request, "search.html", ctx)
         if searcher is None:
             ctx["error"] = "Search is not available on this instance right now."
             return render(request, "search.html", ctx, status_code=503)
         try:
-            results = searcher.search(
-                q,
+            query = search_query(
+                q=q,
+                cats=[cat],
+                date_from=date_from,
+                date_to=date_to,
                 limit=SEARCH_PER_PAGE,
                 offset=(p - 1) * SEARCH_PER_PAGE,
                 mode=mode,
                 sort=sort,
-                categories=[cat] if cat else None,
-                date_from=date_from,
-                date_to=date_to,
                 spell=True,  # "Did you mean" (search/spelling.py)
+                require=False,
             )
-        except ValueError as exc:
+            results = searcher.answer(query, conn=conn)
+        except ValueError as exc:  # FieldError, QueryError: the message says what is wrong
             ctx["error"] = str(exc)
             return render(request, "search.html", ctx, status_code=400)
-        with engine.connect() as conn:
-            cards = decorate(
-                conn, [Card(h.paper, snippet=h.snippet, reason=h.reason, score=h.score) for h in results.hits], user
-            )
-        ctx.update(
-            cards=cards,
-            total=results.total,
-            error=results.error,
-            notice=results.warning,  # vectors being built, a model off, damaged files: never silent
-            first_page="/search?" + urlencode({k: v for k, v in params.items() if v}),
-            pages=page_links("/search", params, p, SEARCH_PER_PAGE, results.total),
-            suggestion=results.suggestion,  # "Did you mean" (search/spelling.py); corrected: hits are for it
-            corrected=results.corrected,
-            other_modes=results.other_modes,  # nothing found: the modes that do find papers, with their totals
-            hint=results.hint,
-            suggestion_url="/search?" + urlencode({k: v for k, v in {**params, "q": results.suggestion}.items() if v}),
+        cards = decorate(
+            conn, [Card(h.paper, snippet=h.snippet, reason=h.reason, score=h.score) for h in results.hits], user
         )
+    ctx.update(
+        cards=cards,
+        total=results.total,
+        error=results.error,
+        notice=results.warning,  # vectors being built, a model off, damaged files: never silent
+        first_page="/search?" + urlencode({k: v for k, v in params.items() if v}),
+        pages=page_links("/search", params, p, SEARCH_PER_PAGE, results.total),
+        suggestion=results.suggestion,  # "Did you mean" (search/spelling.py); corrected: hits are for it
+        corrected=results.corrected,
+        other_modes=results.other_modes,  # nothing found: the modes that do find papers, with their totals
+        hint=results.hint,
+        suggestion_url="/search?" + urlencode({k: v for k, v in {**params, "q": results.suggestion}.items() if v}),
+    )
     return render(request, "search.html", ctx)

@@ -1,6 +1,7 @@
 """Passwords, session cookies and CSRF tokens.
 
-- Passwords: argon2id (argon2-cffi defaults), re-hashed on sign-in when the parameters change.
+- Passwords: argon2id (argon2-cffi defaults), re-hashed on sign-in when the parameters change (hashing
+  and policy live in :mod:`paperfeed.password_policy`, below every layer; imported here for the pages).
 - Sessions: a random token in an HttpOnly, SameSite=Lax cookie (Secure when ``base_url`` is https); the
   store keeps only its SHA-256 (see :mod:`paperfeed.store.sessions`).
 - CSRF: every browser gets a random id in an HttpOnly cookie; every form carries that id, and a digest of
@@ -15,44 +16,24 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from fastapi import HTTPException, Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from paperfeed.config import MIN_SECRET_LENGTH, Settings
 
-# The password rules live in paperfeed.password_policy (re-exported here for the forms).
+# The password rules and hashing live in paperfeed.password_policy (re-exported here for the pages).
 from paperfeed.password_policy import MAX_PASSWORD as MAX_PASSWORD
 from paperfeed.password_policy import MIN_PASSWORD as MIN_PASSWORD
+from paperfeed.password_policy import hash_password as hash_password
+from paperfeed.password_policy import needs_rehash as needs_rehash
 from paperfeed.password_policy import password_problem as password_problem
+from paperfeed.password_policy import verify_password as verify_password
 
 SESSION_COOKIE = "pf_session"
 CSRF_COOKIE = "pf_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_MAX_AGE = 7 * 24 * 3600  # a form stays valid for a week
 SESSION_MAX_AGE = 30 * 24 * 3600
-
-_hasher = PasswordHasher()
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def verify_password(password_hash: str, password: str) -> bool:
-    """True when ``password`` matches; a malformed stored hash counts as a mismatch."""
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
-
-
-def needs_rehash(password_hash: str) -> bool:
-    try:
-        return _hasher.check_needs_rehash(password_hash)
-    except InvalidHashError:
-        return True
 
 
 def secure_cookies(settings: Settings, request: Request | None = None) -> bool:

@@ -18,7 +18,7 @@ from fastapi.responses import Response
 
 from paperfeed.models import SimilarSort
 from paperfeed.pdf_text import MAX_PDF_BYTES, PdfTextError, pdf_text
-from paperfeed.rank.related import SIMILAR_SORTS, TEXT_CHARS, bound_text
+from paperfeed.rank.related import SIMILAR_SORTS, TEXT_CHARS, bound_text, papers_like_text
 from paperfeed.web.deps import CsrfProtected, CurrentUser, OptionalSearcher, OptionalUser, StoreDep
 from paperfeed.web.schemas import TEXT_MAX_CHARS
 from paperfeed.web.templating import render
@@ -91,7 +91,7 @@ def similar_results(
         ctx["errors"] = {"text": "Search is not available on this instance right now."}
         return render(request, "similar.html", ctx, status_code=503)
     try:
-        found = searcher.similar_text(text, limit=PER_PAGE, sort=sort)
+        found = papers_like_text(engine=engine, searcher=searcher, text=text, limit=PER_PAGE, sort=sort)
     except ValueError as exc:  # no words in it
         ctx["errors"] = {"text": str(exc)}
         return render(request, "similar.html", ctx, status_code=422)

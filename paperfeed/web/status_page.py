@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from paperfeed.ingest.arxiv_sets import parse_follow
+from paperfeed.ids import parse_follow
 from paperfeed.ingest.follow_status import harvest_status
 from paperfeed.search.status import index_status
 from paperfeed.web.deps import SettingsDep, StoreDep

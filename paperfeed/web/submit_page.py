@@ -9,9 +9,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from paperfeed.community.submit import SubmitError, submit_arxiv, submit_metadata
+from paperfeed.links import paper_url
 from paperfeed.web.deps import CsrfProtected, OptionalSearcher, SettingsDep, StoreDep, VerifiedUser
 from paperfeed.web.templating import render
-from paperfeed.web.views import paper_url
 
 router = APIRouter(dependencies=[CsrfProtected], include_in_schema=False)
 

@@ -21,12 +21,11 @@ from paperfeed.config import Settings
 from paperfeed.digest import subscribe as service
 from paperfeed.digest.compose import build_digest
 from paperfeed.digest.mailer import AddressError, address_problem, normalise_address
-from paperfeed.digest.render import digest_context, manage_url
-from paperfeed.digest.schedule import common_timezones
-from paperfeed.digest.tokens import TokenError
+from paperfeed.digest.render import TokenError, digest_context, manage_url
+from paperfeed.digest.send import common_timezones
 from paperfeed.store import subscriptions as store
-from paperfeed.web.comment_schemas import ErrorOut
 from paperfeed.web.deps import CsrfProtected, CurrentUser, OptionalSearcher, OptionalUser, SettingsDep, StoreDep
+from paperfeed.web.error_schemas import ErrorOut
 from paperfeed.web.listing import field_error as api_field_error
 from paperfeed.web.subscription_form import (
     MAIL_OFF,

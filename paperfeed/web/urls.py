@@ -14,16 +14,31 @@ with ``base_url`` filled in for this request. Code that sends mail keeps the con
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import Depends, Request
 
 from paperfeed.config import Settings
+from paperfeed.links import paper_url  # noqa: F401 - the one paper address, re-exported for pages
 
 MAIL_NEEDS_BASE_URL = (
     "PAPERFEED_BASE_URL is not set: mails need the public address of the site for their links "
     "(e.g. PAPERFEED_BASE_URL=https://papers.example.org)"
 )
+
+
+@lru_cache(maxsize=8192)
+def author_url(name: str) -> str:
+    """``/authors/<name>``: an author's page."""
+    return "/authors/" + quote(name, safe="/")
+
+
+@lru_cache(maxsize=8192)
+def phrase_search_url(phrase: str) -> str:
+    """``/search?q="<phrase>"``: a search for a keyphrase as a phrase (the keyword chips of a card)."""
+    return "/search?q=" + quote(f'"{phrase}"', safe="/")
 
 
 def request_base_url(request: Request) -> str:

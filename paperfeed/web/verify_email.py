@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from paperfeed.digest.tokens import TokenError
+from paperfeed.digest.render import TokenError
 from paperfeed.email_verification import send_verification, verify
 from paperfeed.store import rate_limits
 from paperfeed.store.users import User

@@ -1,7 +1,8 @@
 """View data for the HTML pages: paper cards with votes and saved state, built once per page.
 
 Each page handler calls one service (daily list, trending, search, library...) and turns its papers into
-``Card`` objects here, with one query for upvotes and one for what the signed-in member voted and saved.
+``Card`` objects here; their counts and the signed-in member's marks come from one loader
+(:func:`paperfeed.store.paper_facts.paper_facts`).
 """
 
 from __future__ import annotations
@@ -9,19 +10,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from urllib.parse import quote, urlencode
+from functools import cached_property
+from urllib.parse import urlencode
 
 from sqlalchemy import Connection
 
 from paperfeed.ids import is_arxiv_id
 from paperfeed.links import doi_url, safe_url
 from paperfeed.models import Paper, Snippet
-from paperfeed.store.claims import verified_names
-from paperfeed.store.comments import visible_counts
-from paperfeed.store.keywords import keywords_for
-from paperfeed.store.library import saved_ids
+from paperfeed.store.paper_facts import paper_facts
 from paperfeed.store.users import User, UserPublic
-from paperfeed.store.votes import user_votes, vote_counts
+from paperfeed.web.urls import author_url, paper_url, phrase_search_url
+
+__all__ = ["Card", "arxiv_links", "decorate", "page_links"]
 
 
 @dataclass
@@ -43,9 +44,19 @@ class Card:
     keywords: list[str] = field(default_factory=list)  # store.keywords: chips linking to a search
     verified: dict[str, str] = field(default_factory=dict)  # author name -> member who claimed it (approved)
 
-    @property
+    @cached_property
     def url(self) -> str:
         return paper_url(self.paper.id)
+
+    @property
+    def keyword_links(self) -> list[tuple[str, str]]:
+        """``(phrase, URL of a search for it)`` for each keyphrase chip."""
+        return [(k, phrase_search_url(k)) for k in self.keywords]
+
+    def author_links(self, limit: int | None = None) -> list[tuple[str, str, str | None]]:
+        """``(name, author page URL, member who verified it or None)`` for the first ``limit`` authors."""
+        names = self.paper.author_names if limit is None else self.paper.author_names[:limit]
+        return [(n, author_url(n), self.verified.get(n)) for n in names]
 
     @property
     def when(self) -> date | None:
@@ -62,11 +73,6 @@ class Card:
         member submitted it, or the day this instance added it (demo papers and others with no known date)."""
         submitted = self.submitted_by is not None or self.origin == "member"
         return "published" if self.paper.published is not None and not submitted else "added"
-
-
-def paper_url(paper_id: str) -> str:
-    """``/papers/<id>``; old-style ids keep their slash (``/papers/hep-th/9901001``)."""
-    return "/papers/" + quote(paper_id, safe="/")
 
 
 def arxiv_links(paper: Paper) -> dict[str, str]:
@@ -86,23 +92,15 @@ def arxiv_links(paper: Paper) -> dict[str, str]:
 
 
 def decorate(conn: Connection, cards: Sequence[Card], user: User | None, counts: bool = True) -> list[Card]:
-    """Fill in upvotes (unless already known), visible comment counts and the member's voted/saved flags."""
-    ids = [c.paper.id for c in cards]
-    if counts:
-        found = vote_counts(conn=conn, ids=ids)
-        for c in cards:
-            c.upvotes = found.get(c.paper.id, 0)
-    discussed = visible_counts(conn=conn, paper_ids=ids) if ids else {}
-    phrases = keywords_for(conn=conn, ids=ids) if ids else {}
-    verified = verified_names(conn=conn, paper_ids=ids) if ids else {}
+    """Fill in upvotes (unless ``counts`` is False: already known), visible comment counts, keyphrases,
+    verified authors and the member's voted/saved flags, from one :func:`paper_facts` read."""
+    facts = paper_facts(conn, [c.paper.id for c in cards], user.id if user is not None else None)
     for c in cards:
-        c.comments = discussed.get(c.paper.id, 0)
-        c.keywords, c.verified = phrases.get(c.paper.id, []), verified.get(c.paper.id, {})
-    if user is not None and ids:
-        voted = user_votes(conn=conn, user_id=user.id, ids=ids)
-        saved = saved_ids(conn=conn, user_id=user.id, ids=ids)
-        for c in cards:
-            c.voted, c.saved = c.paper.id in voted, c.paper.id in saved
+        f = facts[c.paper.id]
+        if counts:
+            c.upvotes = f.upvotes
+        c.comments, c.keywords, c.verified = f.comments, f.keywords, f.verified
+        c.voted, c.saved = f.voted, f.saved
     return list(cards)
 
 

@@ -1,12 +1,13 @@
 """Comments keep their sanitised HTML: ``comments.body_html``, rendered once when a comment is written or
-edited (:mod:`paperfeed.community.render`) instead of on every view; filled here for existing comments."""
+edited (:func:`paperfeed.community.comments.render_comment`) instead of on every view; filled here for
+existing comments."""
 
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
 
-from paperfeed.community.render import render_comment
+from paperfeed.community.comments import render_comment
 
 revision = "0013_comment_html"
 down_revision = "0012_rate_events"

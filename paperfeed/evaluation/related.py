@@ -28,11 +28,7 @@ from typing import Any
 import numpy as np
 
 from paperfeed.config import Settings
-from paperfeed.rank import recommend as rec
-from paperfeed.rank import signals as sig
-from paperfeed.rank import similar as sim
-from paperfeed.rank.signals import split_authors
-from paperfeed.search.evaluate import (
+from paperfeed.evaluation.retrieval import (
     EvalError,
     PlainBM25,
     _CachedEmbedder,
@@ -41,6 +37,10 @@ from paperfeed.search.evaluate import (
     ndcg_at,
     recall_at,
 )
+from paperfeed.rank import recommend as rec
+from paperfeed.rank import signals as sig
+from paperfeed.rank import similar as sim
+from paperfeed.rank.signals import split_authors
 from paperfeed.search.lexical import LexicalDoc, LexicalIndex
 
 MIN_LINKS = 3

@@ -1,15 +1,22 @@
-"""Small text helpers shared by the parsers: arXiv date formats and tolerant string access."""
+"""What every parser shares: reading its file, written once (a whole document, refused past the size limit,
+or JSON lines, streamed in constant memory with one Rejection per bad line), and reading fields (arXiv date
+formats, versions, categories, author strings, tolerant string access).
+"""
 
 from __future__ import annotations
 
+import functools
 import re
-import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, BinaryIO
 
-from paperfeed.models import Author
+import orjson
+
+from paperfeed.ingest.validate import clean_paper
+from paperfeed.models import Author, Paper, ParsedItem, Rejection
+from paperfeed.text import latex_accents
 
 # Absurd sizes: one record line (a Kaggle line is < 100 KB) and one whole document (an API or OAI page is a
 # few MB). Past these a parser rejects the line or file instead of holding it in memory. A parsed document
@@ -78,59 +85,6 @@ def as_str(value: Any) -> str | None:
 def split_categories(text: str | None) -> list[str]:
     """arXiv's space-separated category list; the first is the primary one."""
     return text.split() if text else []
-
-
-_ACCENTS = {
-    "'": "\u0301",
-    "`": "\u0300",
-    "^": "\u0302",
-    '"': "\u0308",
-    "~": "\u0303",
-    "=": "\u0304",
-    ".": "\u0307",
-    "u": "\u0306",
-    "v": "\u030c",
-    "H": "\u030b",
-    "c": "\u0327",
-    "k": "\u0328",
-    "r": "\u030a",
-}
-_LETTERS = {
-    "ss": "ß",
-    "o": "ø",
-    "O": "Ø",
-    "aa": "å",
-    "AA": "Å",
-    "ae": "æ",
-    "AE": "Æ",
-    "oe": "œ",
-    "OE": "Œ",
-    "l": "ł",
-    "L": "Ł",
-    "i": "ı",
-    "j": "ȷ",
-}
-# {\"o}, \"o, \"{o}, \'{\i}, \c{c}, \v s ; and letter macros {\ss}, \o{}, {\aa}
-_ACCENT_RE = re.compile(r"\{?\\(['`^\"~=.]|[uvHckr](?=[\s{]))\s*\{?\s*(\\[ij](?![a-zA-Z])|[A-Za-z])\s*\}?\}?")
-_LETTER_RE = re.compile(r"\{?\\(ss|aa|AA|ae|AE|oe|OE|o|O|l|L)(?![a-zA-Z])\s*(?:\{\})?\}?")
-
-
-def _accent(m: re.Match[str]) -> str:
-    base = m.group(2)
-    base = {"\\i": "i", "\\j": "j"}.get(base, base)
-    return unicodedata.normalize("NFC", base + _ACCENTS[m.group(1)])
-
-
-def latex_accents(text: str) -> str:
-    """Replace LaTeX accent macros (``Bal\\'azs``, ``{\\"o}``, ``\\c{c}``, ``{\\ss}``) by Unicode letters.
-
-    Only accents: math and other macros are left as the source wrote them. Cheap when there is no
-    backslash, which is the common case on the hot Kaggle path.
-    """
-    if "\\" not in text:
-        return text
-    text = _ACCENT_RE.sub(_accent, text)
-    return _LETTER_RE.sub(lambda m: _LETTERS[m.group(1)], text)
 
 
 _AFFILIATION = re.compile(r"^(?P<name>[^()]*?)\s*\((?P<aff>.*)\)\s*$")
@@ -207,10 +161,48 @@ def line_too_long(limit: int = MAX_LINE_BYTES) -> str:
     return f"line is longer than {limit >> 20} MB (limit for one record)"
 
 
-def title_key(title: str) -> str:
-    """A title as compared for an exact match (``paperfeed enrich``): LaTeX accents decoded and BibTeX case
-    braces dropped (``2{D}`` is ``2D``), then case, accents, macros and punctuation dropped, whitespace
-    collapsed."""
-    from paperfeed.ids import normalise_title
+BOM = b"\xef\xbb\xbf"
+StreamParser = Callable[..., Iterator[ParsedItem]]  # (stream, *, name) -> items, as in ingest.formats
 
-    return normalise_title(latex_accents(title).replace("{", "").replace("}", ""))
+
+def document_parser(parse: Callable[[bytes, str], Iterable[ParsedItem]]) -> StreamParser:
+    """Turn ``parse(data, name)`` over a whole document into a ``(stream, *, name)`` parser that reads at
+    most the document size limit and rejects a larger file, naming the limit."""
+
+    @functools.wraps(parse)
+    def parser(stream: BinaryIO, *, name: str) -> Iterator[ParsedItem]:
+        try:
+            data = read_document(stream)
+        except ValueError as exc:
+            yield Rejection(file=name, reason=str(exc))
+            return
+        yield from parse(data, name)
+
+    return parser
+
+
+def json_lines(stream: BinaryIO, *, name: str, record: Callable[[Any], Paper]) -> Iterator[ParsedItem]:
+    """One paper per JSON line, built by ``record(parsed json)`` and validated; a UTF-8 byte-order mark on the
+    first line is skipped and blank lines are ignored. A bad line becomes a Rejection with its number."""
+    for lineno, raw in numbered_lines(stream):
+        if raw is None:
+            yield Rejection(file=name, line=lineno, reason=line_too_long())
+            continue
+        if lineno == 1:
+            raw = raw.removeprefix(BOM)
+        if raw.strip():
+            yield _json_line(raw, lineno=lineno, name=name, record=record)
+
+
+def _json_line(raw: bytes, *, lineno: int, name: str, record: Callable[[Any], Paper]) -> ParsedItem:
+    try:
+        paper = record(orjson.loads(raw))
+    except orjson.JSONDecodeError as exc:
+        reason = "not valid UTF-8" if "UTF-8" in exc.msg else f"invalid JSON: {exc.msg}"
+        return Rejection(file=name, line=lineno, reason=reason)
+    except ValueError as exc:
+        return Rejection(file=name, line=lineno, reason=str(exc))
+    cleaned = clean_paper(paper)
+    if isinstance(cleaned, str):
+        return Rejection(file=name, line=lineno, reason=cleaned)
+    return cleaned

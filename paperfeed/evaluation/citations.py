@@ -2,7 +2,7 @@
 with the links being evaluated hidden from the graph.
 
 Protocol (hidden half): for each paper ``q`` with at least ``MIN_LINKS`` links, every other link (sorted) is
-*visible* and the rest *hidden* (:func:`paperfeed.search.related_eval.split_library`). The citation graph is
+*visible* and the rest *hidden* (:func:`paperfeed.evaluation.related.split_library`). The citation graph is
 every link of the set except ``q``'s hidden ones; ``q``'s similar papers are ranked over the whole corpus,
 ``q`` and its visible links left out (they are known), and scored against the hidden half: NDCG@20 and
 Recall@100, for the fused text signals alone ("before") and with the citation signals ("after",
@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from paperfeed.config import Settings
+from paperfeed.evaluation.related import LinkSet, build, load_links, split_library
+from paperfeed.evaluation.retrieval import EvalError, ndcg_at, recall_at
 from paperfeed.rank import citation_signals as cs
-from paperfeed.search.evaluate import EvalError, ndcg_at, recall_at
-from paperfeed.search.related_eval import LinkSet, build, load_links, split_library
 
 MIN_LINKS = 4  # two visible, two hidden at least
 Log = Callable[[str], None]
