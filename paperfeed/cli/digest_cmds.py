@@ -181,9 +181,10 @@ def worker(
     now: NowOption = None,
     db: DbOption = None,
 ) -> None:
-    """Run forever: send each subscriber's digest at their hour in their time zone. Stops cleanly on
-    SIGTERM or Ctrl-C (the digest being sent is finished and recorded first). With --now the clock
-    starts at that time and advances in real time (to test a schedule)."""
+    """Run forever: send each subscriber's digest at their hour in their time zone, and keep the search
+    indexes in step with the store (the instance's one index writer, when no server holds it; without mail
+    settings it does only that). Stops cleanly on SIGTERM or Ctrl-C (the digest being sent is finished and
+    recorded first). With --now the clock starts at that time and advances in real time (to test a schedule)."""
     settings = get_settings(db)
     missing = f"email is not configured: set {' and '.join(settings.mail_settings_missing)}"
     if not settings.emails_enabled and not settings.index_writer:

@@ -5,8 +5,8 @@ with it (:mod:`paperfeed.ingest.demo`) and ``PAPERFEED_DEMO_ENRICH`` is on (the 
 starts a :class:`DemoEnricher` thread; only the holder of the ``demo-enrich`` lease
 (:mod:`paperfeed.store.leases`, as the arXiv follower uses it) looks the papers up, by the exact-title rule
 of ``paperfeed enrich`` (:func:`paperfeed.ingest.enrich.enrich_pending`), a batch at a time, renewing the
-lease after each paper. After a batch that resolved papers, the searcher is refreshed (the follower's path
-for new papers), so their new ids, authors and dates are searchable at once.
+lease after each paper. The instance's index writer publishes their new ids, authors and dates within
+seconds, as it does for every change to the store.
 
 When every paper has been looked up (papers whose query the arXiv API refuses are left to ``paperfeed enrich``
 and counted as failed) the work is recorded as done (``kv_state`` key ``demo-enrich:status``)

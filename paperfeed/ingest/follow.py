@@ -296,8 +296,8 @@ class Refreshable(Protocol):
 def start_following(*, engine: Engine, settings: Settings, searcher: Refreshable | None = None) -> Follower | None:
     """Start this worker's follower when ``PAPERFEED_FOLLOW`` names categories; None otherwise.
 
-    After a harvest that stored something, ``searcher`` is refreshed so the new papers are searchable at once
-    (the other workers' searchers notice the change at their next look)."""
+    Harvested papers become searchable when the instance's index writer publishes them (within seconds);
+    ``searcher``, when given (a command that holds the only searcher), is refreshed after a harvest instead."""
     if not settings.follow:
         return None
     follower = Follower(engine=engine, settings=settings, on_new=searcher.refresh if searcher else None)
