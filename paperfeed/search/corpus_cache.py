@@ -47,12 +47,17 @@ class StoreSnapshot(Generic[T]):
         """The current structure. Before the first is built: built now, in this thread, unless ``wait`` is 0
         (then None)."""
         if self._value is None and (wait is None or wait > 0):
-            self.rebuild()
+            self._build_now(missing_only=True)
         return self._value
 
     def rebuild(self) -> None:
         """Build the structure from the store now, in this thread (one build at a time)."""
+        self._build_now(missing_only=False)
+
+    def _build_now(self, *, missing_only: bool) -> None:
         with self._lock:
+            if missing_only and self._value is not None:
+                return  # another thread built it while this one waited
             with self.engine.connect() as conn:
                 marker = change_marker(conn=conn)
             self._run(marker)

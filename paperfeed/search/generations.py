@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine
 
 from paperfeed.search import index_files
+from paperfeed.search.sync import file_lock
 from paperfeed.store.state import get_state, set_state
 
 POINTER = "CURRENT"
@@ -198,8 +199,6 @@ class FileGenerations:
     @contextmanager
     def writer_lock(self, *, blocking: bool = True) -> Iterator[bool]:
         """The one writer of this index directory, between processes and threads."""
-        from paperfeed.search.sync import file_lock
-
         with file_lock(self.index_dir / "writer.lock", blocking) as got:
             yield got
 

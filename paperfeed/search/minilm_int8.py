@@ -182,33 +182,46 @@ def build(
     without_telemetry()  # before openvino is imported: importing it and making a Core already reports
     import openvino as ov
 
+    target = model_folder(source, cache, max_tokens)
+
+    def make(tmp: Path) -> float:
+        quantised = _quantise(_convert(source, max_tokens), _tokenizer(source, max_tokens), max_tokens)
+        ov.save_model(quantised, str(tmp / "model.xml"))
+        return verify(source, tmp, max_tokens, reference)
+
+    return made_once(target, source, "with OpenVINO", make, say)
+
+
+def made_once(
+    target: Path, source: Path, engine: str, make: Callable[[Path], float], say: Callable[[str], None]
+) -> Path:
+    """The model folder ``target``, made once per machine: ``make(tmp)`` writes and verifies the model in a
+    temporary folder (returning the lowest cosine against float32), which is renamed into place under a file
+    lock, so two processes never make it twice or see half of it. Any failure is an ``Int8Unavailable``."""
     from paperfeed.search.sync import file_lock
 
-    target = model_folder(source, cache, max_tokens)
     if (target / "paperfeed.json").is_file():
         return target
-    cache.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
     with file_lock(target.with_suffix(".lock"), True):
         if (target / "paperfeed.json").is_file():
             return target  # another process made it meanwhile
-        say(f"quantising MiniLM to int8 with OpenVINO (once per machine, into {target})...")
+        say(f"quantising MiniLM to int8 {engine} (once per machine, into {target})...")
         started = time.perf_counter()
         tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         try:
-            quantised = _quantise(_convert(source, max_tokens), _tokenizer(source, max_tokens), max_tokens)
-            ov.save_model(quantised, str(tmp / "model.xml"))
-            worst = verify(source, tmp, max_tokens, reference)
+            worst = make(tmp)
         except Int8Unavailable:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        except Exception as exc:  # noqa: BLE001 - any failure: the caller falls back to torch
+        except Exception as exc:  # noqa: BLE001 - any failure: this path is not offered
             shutil.rmtree(tmp, ignore_errors=True)
-            raise Int8Unavailable(f"quantising MiniLM with OpenVINO failed: {exc}") from exc
+            raise Int8Unavailable(f"quantising MiniLM {engine} failed: {exc}") from exc
         (tmp / "paperfeed.json").write_text(json.dumps({"source": str(source), "min_cosine": worst, "at": time.time()}))
         tmp.rename(target)
-        say(f"int8 MiniLM ready in {time.perf_counter() - started:.0f}s (min cosine vs float32: {worst})")
+        say(f"int8 MiniLM {engine} ready in {time.perf_counter() - started:.0f}s (min cosine vs float32: {worst})")
     return target
 
 

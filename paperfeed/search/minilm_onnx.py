@@ -21,12 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import logging
-import os
 import re
-import shutil
-import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -35,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from paperfeed.search.embed import _fingerprint, _normalise
-from paperfeed.search.minilm_int8 import Int8Unavailable, _file_hash, _inputs, _tokenizer, word_pieces
+from paperfeed.search.minilm_int8 import Int8Unavailable, _file_hash, _inputs, _tokenizer, made_once, word_pieces
 
 ONNXRUNTIME_AVAILABLE = all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx"))
 MIN_COSINE = 0.99  # the built model must agree this well with float32 on the check texts
@@ -115,35 +111,15 @@ def build(
     holding ``model.onnx``."""
     if not ONNXRUNTIME_AVAILABLE:
         raise Int8Unavailable("onnxruntime and onnx are not installed")
-    from paperfeed.search.sync import file_lock
-
     target = model_folder(source, cache, max_tokens)
-    if (target / "paperfeed.json").is_file():
-        return target
-    cache.mkdir(parents=True, exist_ok=True)
-    with file_lock(target.with_suffix(".lock"), True):
-        if (target / "paperfeed.json").is_file():
-            return target  # another process made it meanwhile
-        say(f"quantising MiniLM to int8 for ONNX Runtime (once per machine, into {target})...")
-        started = time.perf_counter()
-        tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        try:
-            _export(source, tmp / "float32.onnx")
-            _quantise(tmp / "float32.onnx", tmp / "model.onnx")
-            (tmp / "float32.onnx").unlink()
-            worst = verify(source, tmp, max_tokens, reference)
-        except Int8Unavailable:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        except Exception as exc:  # noqa: BLE001 - any failure: this path is not offered
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise Int8Unavailable(f"quantising MiniLM for ONNX Runtime failed: {exc}") from exc
-        (tmp / "paperfeed.json").write_text(json.dumps({"source": str(source), "min_cosine": worst, "at": time.time()}))
-        tmp.rename(target)
-        say(f"ONNX Runtime int8 MiniLM ready in {time.perf_counter() - started:.0f}s (min cosine vs float32: {worst})")
-    return target
+
+    def make(tmp: Path) -> float:
+        _export(source, tmp / "float32.onnx")
+        _quantise(tmp / "float32.onnx", tmp / "model.onnx")
+        (tmp / "float32.onnx").unlink()
+        return verify(source, tmp, max_tokens, reference)
+
+    return made_once(target, source, "for ONNX Runtime", make, say)
 
 
 def verify(source: Path, folder: Path, max_tokens: int, reference: Callable[[list[str]], np.ndarray]) -> float:

@@ -25,6 +25,7 @@ import tempfile
 import threading
 import weakref
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -315,8 +316,6 @@ class GenerationSearcher:
 
 
 def _with_manifest(service: SearchService, manifest: Manifest) -> SearchService:
-    from dataclasses import replace
-
     return replace(service, manifest=manifest)
 
 
