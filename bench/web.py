@@ -138,10 +138,14 @@ def start_server(env: dict[str, str], port: int, workers: int, log: Path) -> sub
         if proc.poll() is not None:
             raise SystemExit(f"server exited early; see {log}:\n{log.read_text()[-2000:]}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/search?q=warm+up", timeout=30).status_code == 200:
-                return proc
+            answered = httpx.get(f"http://127.0.0.1:{port}/search?q=warm+up", timeout=30).status_code == 200
         except httpx.HTTPError:
-            pass
+            answered = False
+        # Every worker listening (each has its own socket, paperfeed/web/workers.py): the load's connections,
+        # opened at once and kept, are then spread over all of them, not given to the first one up.
+        if answered and log.read_text(errors="replace").count("Application startup complete") >= workers:
+            time.sleep(1.0)
+            return proc
         time.sleep(0.3)
     proc.terminate()
     raise SystemExit("server did not answer within 120 s")

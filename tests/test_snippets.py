@@ -80,3 +80,39 @@ def test_page_renders_the_snippet_escaped_with_marks(client: TestClient) -> None
     page = client.get("/search", params={"q": "turbulence"}).text
     assert "&quot;<mark>turbulence</mark>&quot; isn&#x27;t solved: R&amp;D" in page
     assert "<script>alert" not in page and "&lt;b&gt;interact&lt;/b&gt;" in page
+
+
+def _every_token_spans(text: str, wanted: frozenset[str]) -> list[tuple[int, int]]:
+    """The plain way: stem every token (what the fast paths of ``_spans`` must equal)."""
+    import re
+
+    from paperfeed.search.snippet import _term
+
+    return [(m.start(), m.end()) for m in re.finditer(r"[^\W_]+", text) if _term(m.group()) in wanted]
+
+
+def test_the_fast_match_finds_every_token_the_stemmer_would_on_real_and_awkward_text() -> None:
+    import random
+    import re
+
+    from paperfeed.ingest.demo import DEMO_PATH
+    from paperfeed.search.snippet import _spans, _term
+
+    awkward = [
+        "Dying and lying cells; tying knots; using studies of flies, skies and early ugly gently idly.",
+        "Ångström-scale naïve Bayes: ﬁne-tuned ÉCOLE models, Straße and ſtrange 3D_grids; x² ± 5 μm.",
+        "networks network's NETWORKED Networking net nets netting: agings ages aged.",
+    ]
+    texts = [json.loads(line).get("abstract") or "" for line in DEMO_PATH.read_text().splitlines()[:120]]
+    rng = random.Random(5)
+    checked = 0
+    for text in awkward + texts:
+        text = " ".join(text.split())
+        terms = sorted({t for t in map(_term, re.findall(r"[^\W_]+", text)) if t} | {"die", "lie", "use"})
+        for _ in range(6):
+            wanted = frozenset(rng.sample(terms, min(3, len(terms))) + ["zzzabsent"])
+            assert _spans(text, wanted) == _every_token_spans(text, wanted), (text[:60], wanted)
+            checked += 1
+        for term in ("die", "lie", "tie", "use", "studi", "fli", "angstrom", "naiv", "fine", "ecol", "strang", "3d"):
+            assert _spans(text, frozenset({term})) == _every_token_spans(text, frozenset({term})), (text[:60], term)
+    assert checked > 700

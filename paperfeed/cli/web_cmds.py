@@ -116,7 +116,7 @@ def serve(
     if settings.follow:
         console.print(f"Following arXiv {settings.follow} (state at /status)", highlight=False)
     if workers > 1 or reload:
-        uvicorn.run(
+        config = uvicorn.Config(
             "paperfeed.web.app:create_app",
             factory=True,
             host=host,
@@ -130,6 +130,18 @@ def serve(
             # killed and restarted workers over and over during start-up ("Child process [...] died").
             timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         )
+        if reload:
+            from uvicorn.supervisors import ChangeReload
+
+            from paperfeed.web.templating import TEMPLATES_RELOAD
+
+            os.environ[TEMPLATES_RELOAD] = "1"  # the reloaded workers re-read edited templates too
+
+            ChangeReload(config, target=uvicorn.Server(config).run, sockets=[config.bind_socket()]).run()
+        else:
+            from paperfeed.web.workers import run_workers
+
+            run_workers(config)  # each worker its own listening socket: the load is shared
         return
     from paperfeed.web.app import create_app
 

@@ -42,6 +42,7 @@ from paperfeed.search.embed import EmbedderError, _fingerprint, _normalise, pape
 OPENVINO_AVAILABLE = all(importlib.util.find_spec(m) is not None for m in ("openvino", "nncf"))
 MIN_COSINE = 0.98  # the int8 model must agree this well with float32 on the check texts (measured: 0.99+)
 CALIBRATION_TEXTS = 300
+QUERY_TEXTS = 1  # a call with this many texts is a query: run on one thread, in the caller's
 BATCH = 16  # texts per inference request, sorted by length (measured best with 16 and 32)
 FULL_SLACK = 16  # a batch whose longest text is this close to the cut runs on the fixed-shape model
 GRAPH = "folded-token-type"  # how the graph is made (part of the cache key: a new form is built afresh)
@@ -332,6 +333,15 @@ class Int8MiniLM:
         self._requests = 2 * max(2, int(self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
         self._full: Any = None  # the fixed-shape model, compiled on the first batch that needs it
         self._full_lock = threading.Lock()
+        # Queries: one at a time on one thread, the caller's (no hand-over to a stream thread): in a server's
+        # worker, queries run at once on its request threads only competed for the same cores and caches
+        # (bench/web.py, docs/benchmarks.md)
+        self._one = self._core.compile_model(
+            str(self._path),
+            "CPU",
+            {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": 1, "ENABLE_CPU_PINNING": False},
+        ).create_infer_request()
+        self._one_lock = threading.Lock()
         self._max_tokens = max_tokens
         self._tokenizer = _tokenizer(source, max_tokens)
         self.fingerprint = f"{base_fingerprint}-ovint8-{_file_hash(folder / 'model.bin')}"
@@ -353,7 +363,11 @@ class Int8MiniLM:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         size = batch_size or BATCH
-        if len(texts) <= size:  # a query: one request of its own (thread-safe: never shared)
+        if len(texts) <= QUERY_TEXTS:  # a query: on the one-thread model, one at a time
+            inputs = _inputs(self._tokenizer, list(texts), self._max_tokens)
+            with self._one_lock:
+                return _normalise(self._one.infer(inputs)[0])  # a copy, made before the next query
+        if len(texts) <= size:  # a small batch: one request of its own (thread-safe: never shared)
             inputs = _inputs(self._tokenizer, list(texts), self._max_tokens)
             result = self._compiled.create_infer_request().infer(inputs)
             return _normalise(np.asarray(result[0], dtype=np.float32))

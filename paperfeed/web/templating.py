@@ -8,6 +8,7 @@ added, so hostile text stays text.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from paperfeed.web.security import csrf_token
 from paperfeed.web.static_assets import asset_url
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
+TEMPLATES_RELOAD = "PAPERFEED_TEMPLATES_RELOAD"  # "1": re-read edited templates (set by `serve --reload`)
 
 _SYMBOLS = {
     "alpha": "α",
@@ -240,6 +242,9 @@ def make_templates() -> Jinja2Templates:
         autoescape=select_autoescape(default=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        # No stat() of three template files on every page: templates change with a new release, or in
+        # development under `paperfeed serve --reload`, which sets TEMPLATES_RELOAD for its workers.
+        auto_reload=os.environ.get(TEMPLATES_RELOAD) == "1",
     )
     env.filters.update(latex=latex, linkify=linkify, shorten=shorten, authors_short=authors_short, nice_date=nice_date)
     env.filters["nice_datetime"] = nice_datetime
