@@ -92,7 +92,8 @@ def test_two_workers_each_listen_and_both_take_connections(settings: Settings, t
         while log_path.read_text().count("Application startup complete") < 2:
             assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
             time.sleep(0.2)
-        time.sleep(0.5)  # from startup complete to listening: a few milliseconds
+        while sorted(_listening_inodes(port).values()).count("0A") < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)  # from startup complete to listening: a few milliseconds
         states = _listening_inodes(port)
         assert sorted(states.values()).count("0A") == 2  # two listening sockets on the port: one per worker
         clients = [httpx.Client(base_url=f"http://127.0.0.1:{port}") for _ in range(16)]

@@ -16,13 +16,12 @@ not counted twice.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from paperfeed.config import Settings
-from paperfeed.evaluation.related import LinkSet, build, load_links, split_library
+from paperfeed.evaluation.related import LinkSet, indexed_links, split_library
 from paperfeed.evaluation.retrieval import EvalError, ndcg_at, recall_at
 from paperfeed.rank import citation_signals as cs
 
@@ -80,12 +79,8 @@ def run(
 ) -> list[tuple[dict[str, float], dict[str, dict[str, float]]]]:
     """Index ``folder`` into a temporary folder and measure once per citation weight setting."""
     say = log or (lambda _msg: None)
-    data = load_links(folder)
-    if not data.links:
-        raise EvalError(f"{folder}/qrels/links.tsv has no links between corpus papers")
-    with tempfile.TemporaryDirectory(prefix="paperfeed-citations-") as tmp:
-        say(f"indexing {len(data.papers)} papers" + (f" (model {model})" if model else ""))
-        lexical, dense = build(data, Path(tmp), model=model, settings=settings)
+    with indexed_links(folder, model=model, settings=settings, say=say, prefix="paperfeed-citations-") as indexed:
+        data, lexical, dense = indexed
         results = []
         for w in weights or [dict(cs.WEIGHTS)]:
             say(f"ranking with citation weights {w}")

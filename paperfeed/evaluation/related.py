@@ -20,7 +20,8 @@ folder with the same classes as live search, and ranked by the same functions as
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -220,17 +221,27 @@ def eval_foryou(data: LinkSet, lexical: LexicalIndex, dense: Any, **options: Any
     return out
 
 
+@contextmanager
+def indexed_links(
+    folder: Path, *, model: str | None, settings: Settings, say: Log, prefix: str
+) -> Iterator[tuple[LinkSet, LexicalIndex, Any]]:
+    """The linked corpus in ``folder`` and its indexes, built in a temporary folder removed afterwards."""
+    data = load_links(folder)
+    if not data.links:
+        raise EvalError(f"{folder}/qrels/links.tsv has no links between corpus papers")
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        say(f"indexing {len(data.papers)} papers" + (f" (model {model})" if model else ""))
+        lexical, dense = build(data, Path(tmp), model=model, settings=settings)
+        yield data, lexical, dense
+
+
 def run(
     folder: Path, *, which: str, settings: Settings, model: str | None = "minilm", log: Log | None = None
 ) -> dict[str, dict[str, float]]:
     """``which`` = "similar" or "foryou": index ``folder`` into a temporary folder and measure."""
     say = log or (lambda _msg: None)
-    data = load_links(folder)
-    if not data.links:
-        raise EvalError(f"{folder}/qrels/links.tsv has no links between corpus papers")
-    with tempfile.TemporaryDirectory(prefix="paperfeed-related-") as tmp:
-        say(f"indexing {len(data.papers)} papers" + (f" (model {model})" if model else ""))
-        lexical, dense = build(data, Path(tmp), model=model, settings=settings)
+    with indexed_links(folder, model=model, settings=settings, say=say, prefix="paperfeed-related-") as indexed:
+        data, lexical, dense = indexed
         say(f"ranking {which}")
         if which == "similar":
             return eval_similar(data, lexical, dense, model=model)
