@@ -62,6 +62,9 @@ class FormerMiniLM:
         self._model.max_seq_length = 256
         self.fingerprint = "minilm-" + _fingerprint(source, WEIGHT_FILES)  # the former fingerprint
 
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self.encode(texts)
+
     def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         return self._model.encode(list(texts), batch_size=batch_size or 64, normalize_embeddings=True)
 
@@ -91,6 +94,9 @@ def hybrid_ndcg(data: ev.BeirSet, emb: Embedder, known: dict[str, np.ndarray], s
 
     class Reuse:
         name, dim, fingerprint = emb.name, emb.dim, emb.fingerprint
+
+        def encode_queries(self, texts: list[str]) -> np.ndarray:
+            return self.encode(texts)
 
         def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
             missing = [t for t in texts if t not in known]

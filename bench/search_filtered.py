@@ -61,6 +61,9 @@ class TokenStatic:
         self.dim = int(table.shape[1])
         self.fingerprint = "static-bench-minilm-tokens"
 
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self.encode(texts)
+
     def encode(self, texts: list[str], batch_size: int = 1024) -> np.ndarray:
         vecs = np.asarray(self._model.encode(texts, batch_size=batch_size), dtype=np.float32)
         return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)

@@ -62,6 +62,9 @@ class _Fixed:
     def __init__(self, table: dict[str, np.ndarray]) -> None:
         self.table = table
 
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self.encode(texts)
+
     def encode(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
         return np.stack([self.table[t] for t in texts]) if texts else np.zeros((0, 32), np.float32)
 

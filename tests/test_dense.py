@@ -47,6 +47,9 @@ class HashingEmbedder:
         self.embedded: list[str] = []
         self.fail_after: int | None = None
 
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self.encode(texts)
+
     def encode(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
         if self.fail_after is not None and len(self.embedded) + len(texts) > self.fail_after:
             raise KeyboardInterrupt("killed")

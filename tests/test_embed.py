@@ -314,6 +314,9 @@ def test_embedding_cache_reuses_vectors_across_runs(model_settings: Settings, tm
     class Counting:
         name, dim, fingerprint = emb.name, emb.dim, emb.fingerprint
 
+        def encode_queries(self, texts: list[str]) -> np.ndarray:
+            return self.encode(texts)
+
         def encode(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
             seen.extend(texts)
             return emb.encode(texts)

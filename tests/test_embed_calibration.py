@@ -34,6 +34,9 @@ class Fake:
         self.fingerprint = f"minilm-{label}"
         self.per_text, self.noise, self.calls = per_text, noise, 0
 
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self.encode(texts)
+
     def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         self.calls += 1
         time.sleep(self.per_text * len(texts))

@@ -61,6 +61,9 @@ def test_filters_mean_the_same_as_in_the_embedded_index(pg_engine: Engine) -> No
 class _Embedder:
     name, dim, fingerprint = "fake", 3, "fake-v1"
 
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self.encode(texts)
+
     def encode(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
         table = {"graph": [1.0, 0.0, 0.0], "protein": [0.0, 1.0, 0.0]}
         out = [next((v for k, v in table.items() if k in t.lower()), [0.0, 0.0, 1.0]) for t in texts]

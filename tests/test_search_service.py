@@ -5,6 +5,7 @@ with a real static model (built once per session from MiniLM's own token embeddi
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from paperfeed.search.embed import EMBEDDERS_AVAILABLE
 from paperfeed.search.factory import make_searcher, make_writer
 from paperfeed.search.query import QueryError
 from paperfeed.search.reader import GenerationSearcher
+from paperfeed.search.service import QueryVectors
 from paperfeed.store.papers import upsert_papers
 from tests.factories import corpus_rows, make_paper
 from tests.searchers import similar
@@ -465,3 +467,75 @@ def test_a_model_change_re_embeds_and_never_mixes_spaces(
     dense = switched.indexes().dense
     assert dense is not None and dense.dim == 128
     assert ids(switched.search("graph neural networks molecules", mode="dense"))[0] in {"2301.00001", "2401.00007"}
+
+
+class _GatedModel:
+    """An embedder whose first query call waits for ``gate``: lets a test hold one batch while others queue."""
+
+    name, dim, fingerprint = "gated", 4, "gated-v1"
+
+    def __init__(self) -> None:
+        self.gate, self.started = threading.Event(), threading.Event()
+        self.calls: list[list[str]] = []
+        self.fail: str | None = None
+
+    def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
+        raise AssertionError("queries go through encode_queries")
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        self.calls.append(list(texts))
+        if len(self.calls) == 1:
+            self.started.set()
+            assert self.gate.wait(10)
+        if self.fail and self.fail in texts:
+            raise RuntimeError(f"model failed on {self.fail!r}")
+        return np.asarray([[len(t), 1.0, 0.0, 0.0] for t in texts], dtype=np.float32)
+
+
+def _ask_in_threads(vectors: QueryVectors, model: _GatedModel, texts: list[str]) -> dict[str, object]:
+    got: dict[str, object] = {}
+
+    def ask(text: str) -> None:
+        try:
+            got[text] = vectors.of(model, text)[0]
+        except RuntimeError as exc:
+            got[text] = str(exc)
+
+    threads = [threading.Thread(target=ask, args=(t,)) for t in texts]
+    for t in threads:
+        t.start()
+    return {"threads": threads, "got": got}
+
+
+def test_queries_asked_together_are_embedded_in_one_batch_and_each_gets_its_own_vector() -> None:
+    model, vectors = _GatedModel(), QueryVectors()
+    first = _ask_in_threads(vectors, model, ["first"])
+    assert model.started.wait(10)  # "first" is being embedded, alone: it did not wait for company
+    later = _ask_in_threads(vectors, model, ["a", "bb", "ccc", "bb"])  # "bb" twice: embedded once
+    deadline = time.monotonic() + 10
+    while len(vectors._waiting) < 3 and time.monotonic() < deadline:  # the three distinct texts queue up
+        time.sleep(0.01)
+    model.gate.set()
+    for t in first["threads"] + later["threads"]:  # type: ignore[operator]
+        t.join(10)
+    assert model.calls[0] == ["first"]
+    assert sorted(model.calls[1]) == ["a", "bb", "ccc"] and len(model.calls) == 2
+    assert later["got"] == {"a": 1.0, "bb": 2.0, "ccc": 3.0}  # each text its own vector, not a neighbour's
+    assert first["got"] == {"first": 5.0}
+    assert vectors.of(model, "ccc")[0] == 3.0 and len(model.calls) == 2  # remembered
+
+
+def test_a_failing_batch_fails_its_queries_and_the_next_ones_still_run() -> None:
+    model, vectors = _GatedModel(), QueryVectors()
+    model.fail = "bad"
+    first = _ask_in_threads(vectors, model, ["first"])
+    assert model.started.wait(10)
+    later = _ask_in_threads(vectors, model, ["bad", "good"])
+    deadline = time.monotonic() + 10
+    while len(vectors._waiting) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    model.gate.set()
+    for t in first["threads"] + later["threads"]:  # type: ignore[operator]
+        t.join(10)
+    assert later["got"] == {"bad": "model failed on 'bad'", "good": "model failed on 'bad'"}
+    assert vectors.of(model, "good")[0] == 4.0  # asked again: embedded (a failure is not remembered)

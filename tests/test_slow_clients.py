@@ -51,7 +51,7 @@ def test_incomplete_requests_get_408_and_are_closed_in_time(server: str) -> None
         kinds[_connect(server)] = "silent"
         kinds[_connect(server, half_headers)] = "half headers"
         kinds[_connect(server, half_body)] = "half body"
-        kinds[_connect(server, b"G")] = "dripping headers"
+        kinds[_connect(server, b"GET / HTTP/1.1\r\nX-Drip: ")] = "dripping headers"  # a header value, a byte at a time
     drip = [s for s, kind in kinds.items() if kind == "dripping headers"]
 
     served = httpx.get(server + "/api/daily_papers", timeout=5)  # everyone else is still served

@@ -83,7 +83,7 @@ def serve(
     """Serve the web site, the JSON API (/docs) and the feeds. An empty store gets the demo corpus."""
     import uvicorn
 
-    from paperfeed.web.request_deadline import DeadlineH11Protocol, protocol_with_timeout
+    from paperfeed.web.request_deadline import DeadlineProtocol, protocol_with_timeout
 
     _check_port(host, port)
     settings = get_settings(db)
@@ -125,7 +125,7 @@ def serve(
             reload=reload,
             log_level="info",
             proxy_headers=False,  # forwarded headers: only from PAPERFEED_TRUSTED_PROXIES (web/proxies.py)
-            http=DeadlineH11Protocol,  # PAPERFEED_REQUEST_TIMEOUT, read by each worker (web/request_deadline.py)
+            http=DeadlineProtocol,  # PAPERFEED_REQUEST_TIMEOUT, read by each worker (web/request_deadline.py)
             # A worker loading its models on a busy machine answers the supervisor's ping late: uvicorn's 5 s
             # killed and restarted workers over and over during start-up ("Child process [...] died").
             timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,

@@ -193,6 +193,9 @@ class _CachedEmbedder:
     def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         return self._cache.encode(texts, batch_size=batch_size)
 
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._cache.encode(texts)
+
 
 def build_indexes(
     data: BeirSet, folder: Path, *, dense_model: str | None, settings: Settings

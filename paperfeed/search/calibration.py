@@ -117,7 +117,7 @@ def measure(
         model = candidate.make()
         if model is not reference:
             model.encode(texts[:WARM_UP])
-        alone = model.encode([QUERY])
+        alone = model.encode_queries([QUERY])
         started = time.perf_counter()
         got = model.encode(texts)
         trial.papers_per_s = round(len(texts) / max(time.perf_counter() - started, 1e-9), 1)
@@ -125,7 +125,7 @@ def measure(
         times = []
         for _ in range(3):
             started = time.perf_counter()
-            model.encode([QUERY])
+            model.encode_queries([QUERY])
             times.append(time.perf_counter() - started)
         trial.query_ms = round(1000 * sorted(times)[1], 2)
     except Exception as exc:  # noqa: BLE001 - a path that cannot run here is simply not chosen
@@ -141,7 +141,7 @@ def calibrate(
 
     When none agrees (or none runs), ``reference`` is returned under the first candidate, which the caller
     makes the float32 reference itself."""
-    expected, query = reference.encode(texts), reference.encode([QUERY])
+    expected, query = reference.encode(texts), reference.encode_queries([QUERY])
     best: tuple[Candidate, Any, Trial] | None = None
     trials = []
     for candidate in candidates:

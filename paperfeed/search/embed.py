@@ -61,6 +61,11 @@ class Embedder(Protocol):
         """Rows of float32, L2-normalised, one per text, in order (``batch_size`` None: the model's best)."""
         ...
 
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """The same rows for a few short texts (search queries asked together), at the least latency: computed
+        on the calling thread, as one batch."""
+        ...
+
 
 def paper_text(paper: Paper) -> str:
     """The text a paper is embedded from: title and abstract, as the MiniLM model was trained on."""
@@ -249,6 +254,9 @@ class StaticEmbedder:
             ids = list(chain.from_iterable(map(pieces.__getitem__, words)))
         return ids[: self.max_tokens]
 
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self.encode(texts)
+
     def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         from scipy.sparse import csr_matrix
 
@@ -347,6 +355,9 @@ class EmbeddingCache:
             self.save()
         matrix = self._matrix()
         return matrix[[self._index[k] for k in keys]] if keys else matrix[:0]
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self.encode(texts)
 
     def save(self) -> None:
         from paperfeed.search.vectors import atomic_save_json, atomic_save_npy

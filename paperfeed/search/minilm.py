@@ -149,6 +149,9 @@ class MiniLMEmbedder:
             log.warning(line)
             print(line, file=sys.stderr)
 
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self.encode(texts)
+
     def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         """Vectors of ``texts`` in order: batches of similar length, on the CPU spread over one worker thread
         per core, each running torch on one thread (measured faster than one batch on all cores)."""

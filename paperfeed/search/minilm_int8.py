@@ -42,7 +42,6 @@ from paperfeed.search.embed import EmbedderError, _fingerprint, _normalise, pape
 OPENVINO_AVAILABLE = all(importlib.util.find_spec(m) is not None for m in ("openvino", "nncf"))
 MIN_COSINE = 0.98  # the int8 model must agree this well with float32 on the check texts (measured: 0.99+)
 CALIBRATION_TEXTS = 300
-QUERY_TEXTS = 1  # a call with this many texts is a query: run on one thread, in the caller's
 BATCH = 16  # texts per inference request, sorted by length (measured best with 16 and 32)
 FULL_SLACK = 16  # a batch whose longest text is this close to the cut runs on the fixed-shape model
 GRAPH = "folded-token-type"  # how the graph is made (part of the cache key: a new form is built afresh)
@@ -234,7 +233,8 @@ def verify(source: Path, folder: Path, max_tokens: int, reference: Callable[[lis
     model = Int8MiniLM(source, folder, "", max_tokens)
     texts = list(CHECK_TEXTS)
     expected = reference(texts)
-    alone, batched = model.encode(texts), model.encode(texts * BATCH)
+    alone = np.vstack([model.encode_queries([t]) for t in texts])  # the one-thread model of queries
+    batched = model.encode(texts * BATCH)
     worst = float(
         min(np.min(np.sum(expected * alone, axis=1)), np.min(np.sum(np.tile(expected, (BATCH, 1)) * batched, axis=1)))
     )
@@ -355,6 +355,14 @@ class Int8MiniLM:
                 self._full = self._core.compile_model(model, "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})
             return self._full
 
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Queries: one batch on the one-thread model, in the calling thread, one batch at a time."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        inputs = _inputs(self._tokenizer, list(texts), self._max_tokens)
+        with self._one_lock:
+            return _normalise(self._one.infer(inputs)[0])  # a copy, made before the next batch
+
     def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         """Vectors of ``texts`` in order: batches of similar length, run as parallel inference requests.
 
@@ -363,10 +371,6 @@ class Int8MiniLM:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         size = batch_size or BATCH
-        if len(texts) <= QUERY_TEXTS:  # a query: on the one-thread model, one at a time
-            inputs = _inputs(self._tokenizer, list(texts), self._max_tokens)
-            with self._one_lock:
-                return _normalise(self._one.infer(inputs)[0])  # a copy, made before the next query
         if len(texts) <= size:  # a small batch: one request of its own (thread-safe: never shared)
             inputs = _inputs(self._tokenizer, list(texts), self._max_tokens)
             result = self._compiled.create_infer_request().infer(inputs)

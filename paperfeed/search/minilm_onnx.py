@@ -33,7 +33,6 @@ import numpy as np
 
 from paperfeed.search.embed import _fingerprint, _normalise
 from paperfeed.search.minilm_int8 import (
-    QUERY_TEXTS,
     Int8Unavailable,
     _file_hash,
     _inputs,
@@ -139,7 +138,7 @@ def verify(source: Path, folder: Path, max_tokens: int, reference: Callable[[lis
     model = OrtInt8MiniLM(source, folder, "", max_tokens)
     texts = list(CHECK_TEXTS)
     expected = reference(texts)
-    alone = np.vstack([model.encode([t]) for t in texts])
+    alone = np.vstack([model.encode_queries([t]) for t in texts])
     batched = model.encode(texts * 8)
     worst = float(
         min(np.min(np.sum(expected * alone, axis=1)), np.min(np.sum(np.tile(expected, (8, 1)) * batched, axis=1)))
@@ -195,16 +194,20 @@ class OrtInt8MiniLM:
         inputs = _pad(pieces, max(len(p) for p in pieces), len(pieces))
         return np.asarray(self._session.run(None, inputs)[0], dtype=np.float32)
 
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Queries: one batch on the one-thread session, in the calling thread, one batch at a time."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        inputs = _inputs(self._tokenizer, list(texts), self._max_tokens)
+        with self._one_lock:
+            return _normalise(self._one.run(None, inputs)[0])
+
     def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         """Vectors of ``texts`` in order: batches of similar length, ``workers`` of them running at once (ONNX
         Runtime releases the GIL while it computes)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         size = batch_size or self.batch
-        if len(texts) <= QUERY_TEXTS:  # a query: on the one-thread session, one at a time
-            inputs = _inputs(self._tokenizer, list(texts), self._max_tokens)
-            with self._one_lock:
-                return _normalise(self._one.run(None, inputs)[0])
         if len(texts) <= size:  # a small batch: one run
             return _normalise(self._session.run(None, _inputs(self._tokenizer, list(texts), self._max_tokens))[0])
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))

@@ -38,6 +38,7 @@ from paperfeed.store.trending import score_papers
 
 MAX_DEPTH = hybrid.MAX_RESULTS  # fused (hybrid/dense) results reach this far; BM25 pages reach every match
 QUERY_VECTOR_CACHE = 256
+QUERY_BATCH = 16  # queries embedded together at most (a worker rarely has more requests at once)
 EMPTY_QUERY = (
     "Type some words to search for, or filter with author:, cat:, year:, from: or to: "
     "(for example: graph neural networks cat:cs.LG year:2023)."
@@ -48,13 +49,34 @@ NOTHING_SEARCHABLE = (
 )
 
 
-class QueryVectors:
-    """Query texts embedded, remembered (a small LRU shared by the generations a searcher serves)."""
+class _Query:
+    """One query text waiting to be embedded, and its vector once it is."""
 
-    def __init__(self, size: int = QUERY_VECTOR_CACHE) -> None:
-        self._size = size
+    __slots__ = ("embedder", "key", "text", "vector", "error", "turn", "done")
+
+    def __init__(self, embedder: Embedder, key: tuple[str, str], text: str) -> None:
+        self.embedder, self.key, self.text = embedder, key, text
+        self.vector: np.ndarray | None = None
+        self.error: BaseException | None = None
+        self.turn = threading.Event()  # set when the vector is in, or when this query's thread runs the next batch
+        self.done = threading.Event()  # set when the vector is in (what a second thread asking the same text waits for)
+
+
+class QueryVectors:
+    """Query texts embedded, remembered (a small LRU shared by the generations a searcher serves).
+
+    Queries that arrive while another is being embedded wait and are embedded together, in one call to
+    :meth:`~paperfeed.search.embed.Embedder.encode_queries`, on the thread of the first waiting one: the model's
+    weights are read once for the batch, not once per query (MiniLM int8, one thread: 1.7-2.1 ms for one
+    query, 3.3-3.5 ms for four; docs/decisions.md). A query alone never waits: it is embedded at once."""
+
+    def __init__(self, size: int = QUERY_VECTOR_CACHE, batch: int = QUERY_BATCH) -> None:
+        self._size, self._batch = size, batch
         self._lock = threading.Lock()
         self._vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._waiting: list[_Query] = []  # in arrival order; the first one's thread runs the next batch
+        self._queued: dict[tuple[str, str], _Query] = {}  # the same text asked twice is embedded once
+        self._running = False  # a batch is being embedded
 
     def of(self, embedder: Embedder, text: str) -> np.ndarray:
         key = (embedder.fingerprint, text)
@@ -63,12 +85,56 @@ class QueryVectors:
             if vec is not None:
                 self._vectors.move_to_end(key)
                 return vec
-        vec = embedder.encode([text])[0]
+            query = self._queued.get(key)
+            owner = query is None  # else the same text is waiting or being embedded: its vector is this one's
+            if query is None:
+                query = self._queued[key] = _Query(embedder, key, text)
+                self._waiting.append(query)
+                if not self._running:  # nothing is being embedded: this thread runs the batch at once
+                    self._running = True
+                    query.turn.set()
+        while owner:
+            query.turn.wait()
+            if query.done.is_set():
+                break
+            query.turn.clear()
+            self._run_batch()
+        query.done.wait()
+        if query.error is not None:
+            raise query.error
+        assert query.vector is not None
+        return query.vector
+
+    def _run_batch(self) -> None:
+        """Embed the waiting queries of the first one's model (at most ``batch``), then hand the next batch to
+        the thread of the query that waited longest, or stop."""
         with self._lock:
-            self._vectors[key] = vec
+            embedder = self._waiting[0].embedder
+            batch = [q for q in self._waiting if q.embedder is embedder][: self._batch]
+            taken = set(map(id, batch))
+            self._waiting = [q for q in self._waiting if id(q) not in taken]
+        try:
+            vectors = embedder.encode_queries([q.text for q in batch])
+        except BaseException as exc:  # every query of the batch fails with the model's error
+            for q in batch:
+                q.error = exc
+        else:
+            for q, vec in zip(batch, vectors, strict=True):
+                q.vector = vec
+        with self._lock:
+            for q in batch:
+                del self._queued[q.key]
+                if q.vector is not None:
+                    self._vectors[q.key] = q.vector
             while len(self._vectors) > self._size:
                 self._vectors.popitem(last=False)
-        return vec
+            if self._waiting:
+                self._waiting[0].turn.set()  # its thread runs the next batch
+            else:
+                self._running = False
+        for q in batch:
+            q.done.set()
+            q.turn.set()
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Annotated
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -48,24 +49,41 @@ class SearchUnavailable(HTTPException):
         )
 
 
-def get_settings(request: Request) -> Settings:
+# The dependencies that only read the app's state are ``async``: FastAPI runs a plain ``def`` dependency in
+# its thread pool, and each such hand-over (and back) cost more than the dependency itself on every request.
+
+
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_engine(request: Request) -> Engine:
+def _engine(request: Request) -> Engine:
     return request.app.state.engine  # type: ignore[no-any-return]
 
 
-def optional_searcher(request: Request) -> Searcher | None:
-    """The app's searcher, or None when it could not be built (pages that work without search)."""
+async def get_engine(request: Request) -> Engine:
+    return _engine(request)
+
+
+def _searcher(request: Request) -> Searcher | None:
     return getattr(request.app.state, "searcher", None)
 
 
-def get_searcher(request: Request) -> Searcher:
-    searcher = optional_searcher(request)
+async def optional_searcher(request: Request) -> Searcher | None:
+    """The app's searcher, or None when it could not be built (pages that work without search)."""
+    return _searcher(request)
+
+
+async def get_searcher(request: Request) -> Searcher:
+    searcher = _searcher(request)
     if searcher is None:
         raise SearchUnavailable()
     return searcher
+
+
+def _session_token(request: Request) -> str | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    return token if token and len(token) <= 256 else None
 
 
 def optional_user(request: Request) -> User | None:
@@ -73,12 +91,19 @@ def optional_user(request: Request) -> User | None:
     if hasattr(request.state, "user"):
         return request.state.user  # type: ignore[no-any-return]
     user = None
-    token = request.cookies.get(SESSION_COOKIE)
-    if token and len(token) <= 256:
-        with get_engine(request).connect() as conn:
+    token = _session_token(request)
+    if token:
+        with _engine(request).connect() as conn:
             user = get_session_user(conn=conn, token=token)
     request.state.user = user
     return user
+
+
+async def _optional_user(request: Request) -> User | None:
+    """``optional_user`` as a dependency: the store is read (in the thread pool) only for a session cookie."""
+    if hasattr(request.state, "user") or _session_token(request) is None:
+        return optional_user(request)
+    return await run_in_threadpool(optional_user, request)
 
 
 def current_user(request: Request) -> User:
@@ -108,7 +133,7 @@ def api_user(request: Request) -> User:
         raise HTTPException(
             401, "send a personal API token: Authorization: Bearer pf_...", headers={"WWW-Authenticate": "Bearer"}
         )
-    engine = get_engine(request)
+    engine = _engine(request)
     with engine.connect() as conn:
         found = lookup_api_token(conn=conn, token=token.strip())
     if found is None:
@@ -163,7 +188,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[Engine, Depends(get_engine)]
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]
 OptionalSearcher = Annotated[Searcher | None, Depends(optional_searcher)]
-OptionalUser = Annotated[User | None, Depends(optional_user)]
+OptionalUser = Annotated[User | None, Depends(_optional_user)]
 CurrentUser = Annotated[User, Depends(current_user)]
 ApiUser = Annotated[User, Depends(api_user)]
 VerifiedUser = Annotated[User, Depends(verified_user)]

@@ -1,12 +1,13 @@
 """A deadline for reading each request: slow or stalled clients cannot hold connections open for ever.
 
-uvicorn times out idle keep-alive connections (``timeout_keep_alive``) but nothing else: a client that
-opens a connection and sends nothing, half its headers, or half the body it announced, keeps the socket
-(and its memory) until it goes away, and neither h11 nor httptools has a read timeout of its own. This
-protocol is uvicorn's h11 protocol plus one timer: from the moment a connection opens, or the first byte
-of the next request on it, the whole request (headers and body) must arrive within
-``PAPERFEED_REQUEST_TIMEOUT`` seconds. Otherwise the server answers ``408 Request Timeout`` (when no
-response has started) and closes the connection. Time spent by the application answering is not limited.
+uvicorn times out idle keep-alive connections (``timeout_keep_alive``) but nothing else: a client that opens a
+connection and sends nothing, half its headers, or half the body it announced, keeps the socket (and its
+memory) until it goes away, and neither h11 nor httptools has a read timeout of its own. This protocol is
+uvicorn's httptools one (measured faster than h11: docs/benchmarks.md) plus one timer: from the moment a
+connection opens, or the first byte of the next request on it, the whole request (headers and body) must
+arrive within ``PAPERFEED_REQUEST_TIMEOUT`` seconds. Otherwise the server answers ``408 Request Timeout``
+(when no response has started) and closes the connection. Time spent by the application answering is not
+limited.
 
 The same bound holds for writing: a client that stops reading its answer fills the socket buffers, and
 asyncio pauses the writer. If it stays paused (the client reads nothing) for ``PAPERFEED_REQUEST_TIMEOUT``
@@ -22,14 +23,12 @@ import struct
 from functools import cache
 from typing import Any
 
-import h11
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 _408 = (
     b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
     b"content-length: 42\r\n\r\nThe request was not received in time. Bye.\n"
 )
-_READ = {h11.IDLE, h11.SEND_BODY}  # the client's state while its request is still arriving
 
 
 @cache
@@ -40,15 +39,28 @@ def _configured_timeout() -> float:
     return Settings().request_timeout
 
 
-class DeadlineH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a deadline on reading each request (see the module docstring)."""
+class DeadlineProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a deadline on reading each request (see the module docstring)."""
 
     request_timeout: float | None = None  # None: PAPERFEED_REQUEST_TIMEOUT
+    _answering = False  # from the end of a request to the first byte of the next one
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
         self._write_deadline: asyncio.TimerHandle | None = None
+
+    def on_message_begin(self) -> None:
+        self._answering = False
+        super().on_message_begin()
+
+    def on_message_complete(self) -> None:
+        self._answering = True
+        super().on_message_complete()
+
+    def _reading(self) -> bool:
+        """Whether the client's request is still arriving (or none has begun on a new connection)."""
+        return not self._answering
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -85,7 +97,7 @@ class DeadlineH11Protocol(H11Protocol):
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        if self.conn.their_state in _READ and not self.transport.is_closing():
+        if self._reading() and not self.transport.is_closing():
             if self._deadline is None:  # the first bytes of a new request on a kept-alive connection
                 self._arm()
         else:
@@ -105,13 +117,13 @@ class DeadlineH11Protocol(H11Protocol):
 
     def _expired(self) -> None:
         self._deadline = None
-        if self.transport.is_closing() or self.conn.their_state not in _READ:
+        if self.transport.is_closing() or not self._reading():
             return
         if self.cycle is None or not self.cycle.response_started:
             self.transport.write(_408)
         self.transport.close()
 
 
-def protocol_with_timeout(seconds: float) -> type[DeadlineH11Protocol]:
+def protocol_with_timeout(seconds: float) -> type[DeadlineProtocol]:
     """The protocol class for one in-process server with an explicit timeout (``paperfeed serve``)."""
-    return type("DeadlineH11Protocol", (DeadlineH11Protocol,), {"request_timeout": seconds})
+    return type("DeadlineProtocol", (DeadlineProtocol,), {"request_timeout": seconds})

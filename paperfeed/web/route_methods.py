@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 
 from fastapi import Request
-from starlette.routing import BaseRoute, Match
+from starlette.routing import BaseRoute
+
+_PARAM = re.compile(r"{[^}]*}")
 
 
 def _leaf_routes(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
@@ -24,28 +27,69 @@ def _leaf_routes(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
             yield route
 
 
-def _templates(request: Request) -> list[tuple[int, BaseRoute]]:
-    """(literal length of the path template, route) for every route with methods, computed once per app."""
+def _first_segment(path: str) -> str:
+    return path.split("/", 2)[1] if path.startswith("/") else ""
+
+
+@dataclass
+class _Templates:
+    """Every route with methods as (literal length of its template, path pattern, methods), filed under its
+    first path segment when that is literal (``/papers/{id}`` under ``papers``), else with every path's."""
+
+    by_segment: dict[str, list[tuple[int, re.Pattern[str], frozenset[str]]]] = field(default_factory=dict)
+    anywhere: list[tuple[int, re.Pattern[str], frozenset[str]]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, routes: Iterable[BaseRoute]) -> _Templates:
+        table = cls()
+        for route in _leaf_routes(routes):
+            template = getattr(route, "path_format", "") or ""
+            pattern = getattr(route, "path_regex", None)
+            if pattern is None:
+                continue
+            row = (len(_PARAM.sub("", template)), pattern, frozenset(getattr(route, "methods", None) or ()))
+            segment = _first_segment(template)
+            if "{" in segment:
+                table.anywhere.append(row)
+            else:
+                table.by_segment.setdefault(segment, []).append(row)
+        return table
+
+    def candidates(self, path: str) -> Iterator[tuple[int, re.Pattern[str], frozenset[str]]]:
+        yield from self.by_segment.get(_first_segment(path), ())
+        yield from self.anywhere
+
+
+def _templates(request: Request) -> _Templates:
+    """The route table of this app, built once."""
     state = request.app.state
-    cached: list[tuple[int, BaseRoute]] | None = getattr(state, "route_templates", None)
+    cached: _Templates | None = getattr(state, "route_table", None)
     if cached is None:
-        cached = [
-            (len(re.sub(r"{[^}]*}", "", getattr(route, "path_format", "") or "")), route)
-            for route in _leaf_routes(request.app.router.routes)
-        ]
-        state.route_templates = cached
+        cached = state.route_table = _Templates.of(request.app.router.routes)
     return cached
+
+
+def _route_path(request: Request) -> str:
+    """The path routes are matched against: the request's, less the app's root path (as Starlette does)."""
+    path: str = request.scope["path"]
+    root = request.scope.get("root_path", "")
+    if not root or not path.startswith(root):
+        return path
+    if path == root:
+        return ""
+    return path[len(root) :] if path[len(root)] == "/" else path
 
 
 def allowed_methods(request: Request) -> list[str]:
     """The methods of the most literal route templates matching this request's path (empty: none match)."""
+    path = _route_path(request)
     best, methods = -1, set[str]()
-    for literal, route in _templates(request):
-        if literal < best or route.matches(request.scope)[0] == Match.NONE:
+    for literal, pattern, route_methods in _templates(request).candidates(path):
+        if literal < best or pattern.match(path) is None:
             continue
         if literal > best:
             best, methods = literal, set()
-        methods |= set(getattr(route, "methods", None) or ())
+        methods |= route_methods
     return sorted(methods)
 
 
