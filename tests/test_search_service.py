@@ -492,7 +492,10 @@ class _GatedModel:
         return np.asarray([[len(t), 1.0, 0.0, 0.0] for t in texts], dtype=np.float32)
 
 
-def _ask_in_threads(vectors: QueryVectors, model: _GatedModel, texts: list[str]) -> dict[str, object]:
+def _ask_in_threads(
+    vectors: QueryVectors, model: _GatedModel, texts: list[str]
+) -> tuple[list[threading.Thread], dict[str, object]]:
+    """Each of ``texts`` asked on its own thread; the threads, and each text's first coordinate or error."""
     got: dict[str, object] = {}
 
     def ask(text: str) -> None:
@@ -504,38 +507,38 @@ def _ask_in_threads(vectors: QueryVectors, model: _GatedModel, texts: list[str])
     threads = [threading.Thread(target=ask, args=(t,)) for t in texts]
     for t in threads:
         t.start()
-    return {"threads": threads, "got": got}
+    return threads, got
 
 
 def test_queries_asked_together_are_embedded_in_one_batch_and_each_gets_its_own_vector() -> None:
     model, vectors = _GatedModel(), QueryVectors()
-    first = _ask_in_threads(vectors, model, ["first"])
+    first, first_got = _ask_in_threads(vectors, model, ["first"])
     assert model.started.wait(10)  # "first" is being embedded, alone: it did not wait for company
-    later = _ask_in_threads(vectors, model, ["a", "bb", "ccc", "bb"])  # "bb" twice: embedded once
+    later, later_got = _ask_in_threads(vectors, model, ["a", "bb", "ccc", "bb"])  # "bb" twice: embedded once
     deadline = time.monotonic() + 10
     while len(vectors._waiting) < 3 and time.monotonic() < deadline:  # the three distinct texts queue up
         time.sleep(0.01)
     model.gate.set()
-    for t in first["threads"] + later["threads"]:  # type: ignore[operator]
+    for t in first + later:
         t.join(10)
     assert model.calls[0] == ["first"]
     assert sorted(model.calls[1]) == ["a", "bb", "ccc"] and len(model.calls) == 2
-    assert later["got"] == {"a": 1.0, "bb": 2.0, "ccc": 3.0}  # each text its own vector, not a neighbour's
-    assert first["got"] == {"first": 5.0}
+    assert later_got == {"a": 1.0, "bb": 2.0, "ccc": 3.0}  # each text its own vector, not a neighbour's
+    assert first_got == {"first": 5.0}
     assert vectors.of(model, "ccc")[0] == 3.0 and len(model.calls) == 2  # remembered
 
 
 def test_a_failing_batch_fails_its_queries_and_the_next_ones_still_run() -> None:
     model, vectors = _GatedModel(), QueryVectors()
     model.fail = "bad"
-    first = _ask_in_threads(vectors, model, ["first"])
+    first, first_got = _ask_in_threads(vectors, model, ["first"])
     assert model.started.wait(10)
-    later = _ask_in_threads(vectors, model, ["bad", "good"])
+    later, later_got = _ask_in_threads(vectors, model, ["bad", "good"])
     deadline = time.monotonic() + 10
     while len(vectors._waiting) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
     model.gate.set()
-    for t in first["threads"] + later["threads"]:  # type: ignore[operator]
+    for t in first + later:
         t.join(10)
-    assert later["got"] == {"bad": "model failed on 'bad'", "good": "model failed on 'bad'"}
+    assert later_got == {"bad": "model failed on 'bad'", "good": "model failed on 'bad'"}
     assert vectors.of(model, "good")[0] == 4.0  # asked again: embedded (a failure is not remembered)
